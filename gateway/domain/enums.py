@@ -38,7 +38,6 @@ class ParcelAction(StrEnum):
     RETURN = "return"
     DROP_OFF = "drop_off"
     REDIRECT = "redirect"
-    RELEASE = "release"
 
 
 class Direction(StrEnum):

@@ -17,8 +17,10 @@ E = CompartmentEffect
 
 # The whole lifecycle of DESIGN.md as (state, action) -> (next state, compartment effect).
 # FAIL_DEPOSIT and FAIL_PICKUP act on the compartment depending on the cause (a door fault
-# or not), so their effect here is the default and `transition` decides.
-TRANSITIONS: dict[tuple[ParcelState, ParcelAction], tuple[ParcelState, CompartmentEffect | None]] = {
+# or not): `transition` decides their effect; the table shows the usual case.
+TRANSITIONS: dict[
+    tuple[ParcelState, ParcelAction], tuple[ParcelState, CompartmentEffect | None]
+] = {
     (S.ANNOUNCED, A.RESERVE): (S.RESERVED, E.RESERVE),
     (S.ANNOUNCED, A.CANCEL): (S.CANCELLED, None),
     (S.RESERVED, A.CANCEL): (S.CANCELLED, E.RELEASE),
@@ -43,6 +45,14 @@ TRANSITIONS: dict[tuple[ParcelState, ParcelAction], tuple[ParcelState, Compartme
     (S.DROPOFF_ANNOUNCED, A.EXPIRE_RESERVATION): (S.RESERVATION_EXPIRED, E.RELEASE),
     (S.DROPOFF_ANNOUNCED, A.FAIL_DEPOSIT): (S.DEPOSIT_FAILED, E.RELEASE),
     (S.DROPPED_OFF, A.COLLECT): (S.COLLECTED, E.RELEASE),
+}
+
+# A first-mile parcel whose drop-off failed is booked again for a drop-off: through the
+# last-mile RESERVED it would end up ready_for_pickup for a recipient who does not exist.
+FIRST_MILE_TRANSITIONS: dict[
+    tuple[ParcelState, ParcelAction], tuple[ParcelState, CompartmentEffect | None]
+] = {
+    (S.DEPOSIT_FAILED, A.RESERVE): (S.DROPOFF_ANNOUNCED, E.RESERVE),
 }
 
 TERMINAL_STATES = frozenset(
@@ -147,6 +157,8 @@ def transition(
             f"cannot {action} a parcel that is {parcel.state} (allowed: {allowed})",
             details={"state": str(parcel.state), "action": str(action)},
         ) from None
+    if parcel.direction is Direction.FIRST_MILE:
+        target, effect = FIRST_MILE_TRANSITIONS.get((parcel.state, action), (target, effect))
     _check_guards(parcel, action, now, pickup_until)
     if action is A.FAIL_DEPOSIT:
         effect = E.DISABLE_EMPTY if fault else E.RELEASE

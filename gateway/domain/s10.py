@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import re
 
-_S10_SHAPE = re.compile(r"^[A-Z]{2}[0-9]{9}[A-Z]{2}$")
+_S10_SHAPE = re.compile(r"[A-Z]{2}[0-9]{9}[A-Z]{2}")
 _WEIGHTS = (8, 6, 4, 2, 3, 5, 9, 7)
 
 
 def looks_like_s10(parcel_id: str) -> bool:
     """An id with the 13-character S10 shape claims to be one and must then be valid."""
-    return bool(_S10_SHAPE.match(parcel_id))
+    # fullmatch, not match with `$`: `$` also matches before a trailing newline.
+    return _S10_SHAPE.fullmatch(parcel_id) is not None
 
 
 def s10_check_digit(serial: str) -> int:
     """The check digit for an 8-digit serial number (UPU S10, weights 8 6 4 2 3 5 9 7, mod 11)."""
-    if len(serial) != 8 or not serial.isdigit():
+    # isdigit() alone also accepts other scripts' digits (Arabic-Indic, full-width...).
+    if len(serial) != 8 or not (serial.isascii() and serial.isdigit()):
         raise ValueError("an S10 serial number is exactly 8 digits")
     remainder = sum(int(d) * w for d, w in zip(serial, _WEIGHTS, strict=True)) % 11
     check = 11 - remainder

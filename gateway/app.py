@@ -1,0 +1,131 @@
+"""The gateway process: store, spec, services, HTTP server and background loops, as one unit."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Coroutine
+from datetime import timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from gateway.auth.carrier_tokens import CarrierAuthenticator
+from gateway.clock import Clock, utc_now
+from gateway.http.app import build_http_app
+from gateway.http.context import HttpDeps
+from gateway.service.carriers import CarrierService
+from gateway.service.housekeeping import Housekeeping
+from gateway.service.lockers import LockerService
+from gateway.service.parcels import ParcelService
+from gateway.settings import Settings
+from gateway.spec import Spec
+from gateway.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class Gateway:
+    """`async with Gateway(settings=...) as gw:` runs one gateway instance until the block ends."""
+
+    def __init__(self, *, settings: Settings, clock: Clock = utc_now) -> None:
+        self.settings = settings
+        self.clock = clock
+        self._stack = contextlib.AsyncExitStack()
+        self._runner: web.AppRunner | None = None
+        self.port: int | None = None
+
+    async def __aenter__(self) -> Gateway:
+        try:
+            await self._start()
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._stack.aclose()
+
+    async def _start(self) -> None:
+        s = self.settings
+        _ensure_sqlite_dir(s.database_url)
+        self.spec = Spec.load(s.spec_dir)
+        self.store = await self._stack.enter_async_context(Store.connect(s.database_url))
+        await self.store.migrate()
+        self.parcels = ParcelService(
+            store=self.store,
+            reservation_ttl=timedelta(seconds=s.reservation_ttl_s),
+            pickup_window=timedelta(seconds=s.pickup_window_s),
+            clock=self.clock,
+        )
+        self.lockers = LockerService(store=self.store)
+        self.carriers = CarrierService(store=self.store, clock=self.clock)
+        authenticator = CarrierAuthenticator(
+            store=self.store,
+            network_id=s.network_id,
+            max_lifetime=timedelta(seconds=s.carrier_token_max_lifetime_s),
+            leeway=timedelta(seconds=s.clock_skew_s),
+            max_token_bytes=s.max_token_bytes,
+            clock=self.clock,
+        )
+        deps = HttpDeps(
+            store=self.store,
+            spec=self.spec,
+            parcels=self.parcels,
+            lockers=self.lockers,
+            authenticator=authenticator,
+        )
+        app = build_http_app(deps, max_body_bytes=s.max_body_bytes)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        self._stack.push_async_callback(self._runner.cleanup)
+        site = web.TCPSite(self._runner, s.http_host, s.http_port)
+        await site.start()
+        self.port = _bound_port(self._runner, s.http_port)
+        housekeeping = Housekeeping(
+            store=self.store,
+            parcels=self.parcels,
+            idempotency_retention=timedelta(seconds=s.idempotency_retention_s),
+            clock=self.clock,
+        )
+        await self._stack.enter_async_context(
+            _background(housekeeping.run_forever(s.housekeeping_interval_s), "housekeeping")
+        )
+        log.info("gateway %s serving on http://%s:%s", s.network_id, s.http_host, self.port)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.settings.http_host}:{self.port}"
+
+
+@contextlib.asynccontextmanager
+async def _background(coro: Coroutine[Any, Any, None], name: str) -> AsyncIterator[None]:
+    """Run one named background loop for the lifetime of the block, inside a TaskGroup."""
+    async with asyncio.TaskGroup() as group:
+        task = group.create_task(coro, name=name)
+        try:
+            yield
+        finally:
+            task.cancel()
+
+
+def _bound_port(runner: web.AppRunner, configured: int) -> int:
+    for address in runner.addresses:
+        if isinstance(address, tuple):
+            return int(address[1])
+    return configured
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    if url.startswith("sqlite") and ":///" in url:
+        path = url.split(":///", 1)[1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,150 @@
+"""Carrier request authentication: a short-lived JWT signed with the carrier's own private key.
+
+The gateway holds only public keys. A token is accepted once: its `jti` is recorded in the
+database until it expires, so a replay is refused even after a restart or on another instance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+from jwt.exceptions import InvalidTokenError, PyJWKError, PyJWKSetError
+
+from gateway.auth.jwks import ALGORITHM_FOR_KEY, ALLOWED_ALGORITHMS
+from gateway.clock import Clock, utc_now
+from gateway.errors import AuthenticationFailed
+from gateway.store import Store
+
+REQUIRED_CLAIMS = ("iss", "aud", "iat", "exp", "jti")
+
+
+@dataclass(frozen=True, slots=True)
+class CarrierIdentity:
+    carrier_id: str
+    token_id: str
+
+
+class CarrierAuthenticator:
+    """Checks `Authorization: Bearer <jwt>` headers against the registered carriers."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        network_id: str,
+        max_lifetime: timedelta = timedelta(minutes=5),
+        leeway: timedelta = timedelta(seconds=30),
+        max_token_bytes: int = 4096,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._store = store
+        self._network_id = network_id
+        self._max_lifetime = max_lifetime
+        self._leeway = leeway
+        self._max_token_bytes = max_token_bytes
+        self._clock = clock
+
+    async def authenticate(self, authorization: str | None) -> CarrierIdentity:
+        token = self._bearer(authorization)
+        header = self._header(token)
+        issuer = self._unverified_issuer(token)
+        async with self._store.transaction() as tx:
+            carrier = await tx.carriers.get(issuer)
+            if carrier is None:
+                raise AuthenticationFailed("unknown issuer: no carrier is registered under it")
+            key = _select_key(carrier.jwks, header)
+            claims = self._verify(token, key, header["alg"], issuer)
+            expires = datetime.fromtimestamp(claims["exp"], UTC) + self._leeway
+            if not await tx.jtis.consume(issuer, str(claims["jti"]), expires):
+                raise AuthenticationFailed("token replayed: its jti was used before")
+        return CarrierIdentity(carrier_id=issuer, token_id=str(claims["jti"]))
+
+    def _bearer(self, authorization: str | None) -> str:
+        if not authorization:
+            raise AuthenticationFailed("missing Authorization: Bearer <token> header")
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AuthenticationFailed("the Authorization header must be `Bearer <token>`")
+        token = token.strip()
+        if len(token) > self._max_token_bytes:
+            raise AuthenticationFailed(f"token longer than {self._max_token_bytes} bytes")
+        return token
+
+    @staticmethod
+    def _header(token: str) -> dict[str, Any]:
+        try:
+            header = jwt.get_unverified_header(token)
+        except InvalidTokenError as err:
+            raise AuthenticationFailed(f"malformed token: {err}") from err
+        alg = header.get("alg")
+        if alg not in ALLOWED_ALGORITHMS:
+            raise AuthenticationFailed(
+                f"algorithm {alg!r} refused; allowed: {', '.join(ALLOWED_ALGORITHMS)}"
+            )
+        return header
+
+    @staticmethod
+    def _unverified_issuer(token: str) -> str:
+        # Only used to find the key; every claim is verified with that key right after.
+        try:
+            claims = jwt.decode(token, options={"verify_signature": False})
+        except InvalidTokenError as err:
+            raise AuthenticationFailed(f"malformed token: {err}") from err
+        issuer = claims.get("iss")
+        if not isinstance(issuer, str) or not issuer:
+            raise AuthenticationFailed("token has no `iss` naming the carrier")
+        return issuer
+
+    def _verify(self, token: str, key: jwt.PyJWK, alg: str, issuer: str) -> dict[str, Any]:
+        now = self._clock()
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key=key,
+                algorithms=[alg],
+                audience=self._network_id,
+                issuer=issuer,
+                leeway=self._leeway,
+                options={"require": list(REQUIRED_CLAIMS), "verify_iat": True},
+            )
+        except jwt.ExpiredSignatureError as err:
+            raise AuthenticationFailed("token expired") from err
+        except jwt.InvalidAudienceError as err:
+            raise AuthenticationFailed(f"token audience is not {self._network_id!r}") from err
+        except InvalidTokenError as err:
+            raise AuthenticationFailed(f"token rejected: {err}") from err
+        # PyJWT checks exp against the system clock; check against ours too (tests, skew).
+        exp = datetime.fromtimestamp(claims["exp"], UTC)
+        iat = datetime.fromtimestamp(claims["iat"], UTC)
+        if exp + self._leeway < now:
+            raise AuthenticationFailed("token expired")
+        if iat - self._leeway > now:
+            raise AuthenticationFailed("token issued in the future")
+        if exp - iat > self._max_lifetime:
+            limit = int(self._max_lifetime.total_seconds())
+            raise AuthenticationFailed(f"token lifetime exceeds {limit} s")
+        if not isinstance(claims["jti"], str) or not 8 <= len(claims["jti"]) <= 128:
+            raise AuthenticationFailed("`jti` must be a string of 8..128 characters")
+        return claims
+
+
+def _select_key(jwks: dict[str, Any], header: dict[str, Any]) -> jwt.PyJWK:
+    """The carrier's key named by `kid`, whose type must match the token's algorithm."""
+    kid = header.get("kid")
+    candidates = [
+        k
+        for k in jwks.get("keys", [])
+        if ALGORITHM_FOR_KEY.get((k.get("kty"), k.get("crv"))) == header["alg"]
+        and (kid is None or k.get("kid") == kid)
+    ]
+    if not candidates:
+        raise AuthenticationFailed(f"no registered key matches kid {kid!r} and alg {header['alg']}")
+    if len(candidates) > 1:
+        raise AuthenticationFailed("several keys match: the token header must carry a `kid`")
+    try:
+        return jwt.PyJWK.from_dict(candidates[0], algorithm=header["alg"])
+    except (PyJWKError, PyJWKSetError) as err:
+        raise AuthenticationFailed(f"registered key unusable: {err}") from err

@@ -1,0 +1,36 @@
+"""Typed keys for what the HTTP app and each request carry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from gateway.auth.carrier_tokens import CarrierAuthenticator, CarrierIdentity
+from gateway.service.lockers import LockerService
+from gateway.service.parcels import ParcelService
+from gateway.spec import Spec
+from gateway.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class HttpDeps:
+    """Everything the routes need, built once by the gateway and passed in."""
+
+    store: Store
+    spec: Spec
+    parcels: ParcelService
+    lockers: LockerService
+    authenticator: CarrierAuthenticator
+
+
+DEPS = web.AppKey("deps", HttpDeps)
+CARRIER = web.RequestKey("carrier", CarrierIdentity)
+
+
+def deps(request: web.Request) -> HttpDeps:
+    return request.app[DEPS]
+
+
+def carrier(request: web.Request) -> CarrierIdentity:
+    return request[CARRIER]

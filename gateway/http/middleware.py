@@ -1,0 +1,61 @@
+"""Middlewares: every failure becomes problem+json; /v1 requires a carrier token."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from gateway.errors import (
+    ErrorCode,
+    NotFound,
+    OpenLockerError,
+    PayloadTooLarge,
+)
+from gateway.http.context import CARRIER, deps
+from gateway.http.problems import problem_response
+
+log = logging.getLogger(__name__)
+
+# Public paths: the spec itself and the probes. Everything else under /v1 needs a carrier.
+PUBLIC_PREFIXES = ("/v1/spec/", "/healthz", "/readyz", "/.well-known/")
+
+
+@web.middleware
+async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except OpenLockerError as err:
+        if err.code in (ErrorCode.INTERNAL_ERROR, ErrorCode.UNAVAILABLE):
+            log.warning("request %s %s failed: %s", request.method, request.path, err)
+        return problem_response(err, request.path)
+    except web.HTTPRequestEntityTooLarge as err:
+        return problem_response(PayloadTooLarge(err.text or "body too large"), request.path)
+    except web.HTTPNotFound:
+        return problem_response(NotFound(f"no route for {request.path}"), request.path)
+    except web.HTTPMethodNotAllowed as err:
+        allowed = ", ".join(sorted(err.allowed_methods))
+        problem = OpenLockerError(
+            f"{request.method} is not allowed here; allowed: {allowed}",
+            ErrorCode.METHOD_NOT_ALLOWED,
+        )
+        response = problem_response(problem, request.path)
+        response.headers["Allow"] = ",".join(sorted(err.allowed_methods))
+        return response
+    except web.HTTPException:
+        raise
+    except Exception:
+        # Never crash the server or leak internals: log with the traceback, answer 500.
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return problem_response(
+            OpenLockerError("unexpected internal error", ErrorCode.INTERNAL_ERROR), request.path
+        )
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path.startswith("/v1/") and not request.path.startswith(PUBLIC_PREFIXES):
+        authorization = request.headers.get("Authorization")
+        request[CARRIER] = await deps(request).authenticator.authenticate(authorization)
+    return await handler(request)

@@ -1,0 +1,1 @@
+"""The service layer: the one place that knows the sequence of every flow."""

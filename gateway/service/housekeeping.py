@@ -1,0 +1,53 @@
+"""Periodic work every instance may run: expiry of reservations and pickups, token clean-up.
+
+Everything it acts on lives in the database and each step re-checks under a row lock, so
+several gateway instances running it at once do the work once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from gateway.clock import Clock, utc_now
+from gateway.errors import OpenLockerError
+from gateway.service.parcels import ParcelService
+from gateway.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class Housekeeping:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        parcels: ParcelService,
+        idempotency_retention: timedelta,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._store = store
+        self._parcels = parcels
+        self._retention = idempotency_retention
+        self._clock = clock
+
+    async def run_once(self) -> int:
+        """One pass; returns how many parcels it expired."""
+        expired = await self._parcels.expire_due()
+        now = self._clock()
+        async with self._store.transaction() as tx:
+            await tx.jtis.purge(now)
+            await tx.idempotency.purge(now - self._retention)
+        return expired
+
+    async def run_forever(self, interval_s: float) -> None:
+        while True:
+            try:
+                count = await self.run_once()
+                if count:
+                    log.info("housekeeping expired %d parcel(s)", count)
+            except OpenLockerError as err:
+                # A database hiccup must not end the loop; the next pass catches up.
+                log.warning("housekeeping pass failed: %s", err)
+            await asyncio.sleep(interval_s)

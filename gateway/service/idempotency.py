@@ -1,0 +1,44 @@
+"""Idempotent mutations: a replay returns the first answer, another body under the key is a 409."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.errors import IdempotencyConflict
+from gateway.store import UnitOfWork
+
+JsonBody = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyKey:
+    """The caller's key plus a fingerprint of what it asked, to tell a replay from a reuse."""
+
+    key: str
+    fingerprint: str
+
+    @classmethod
+    def for_request(cls, key: str, method: str, path: str, body: Any) -> IdempotencyKey:
+        canonical = json.dumps(
+            {"method": method.upper(), "path": path, "body": body},
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+        return cls(key, hashlib.sha256(canonical.encode()).hexdigest())
+
+
+async def prior_answer(tx: UnitOfWork, carrier_id: str, idem: IdempotencyKey) -> JsonBody | None:
+    """The stored answer for a replay, None for a new key; IdempotencyConflict on reuse."""
+    record = await tx.idempotency.get(carrier_id, idem.key)
+    if record is None:
+        return None
+    if record.fingerprint != idem.fingerprint:
+        raise IdempotencyConflict(
+            "this Idempotency-Key was used for a different request",
+            details={"idempotencyKey": idem.key},
+        )
+    return record.response

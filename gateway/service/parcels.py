@@ -1,0 +1,327 @@
+"""Parcel flows: booking, carrier actions, locker-reported actions and timed expiry."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from gateway.clock import Clock, utc_now
+from gateway.domain.compartment import CompartmentEffect
+from gateway.domain.enums import Direction, ParcelAction, ParcelState
+from gateway.domain.parcel import Parcel, ParcelEvent, Transition, announce, transition
+from gateway.domain.s10 import looks_like_s10, s10_problem
+from gateway.domain.sizes import SizeRequirement
+from gateway.errors import (
+    AlreadyExists,
+    ConcurrentUpdate,
+    FieldIssue,
+    NotFound,
+    ValidationFailed,
+)
+from gateway.service.cursors import decode_cursor, encode_cursor
+from gateway.service.idempotency import IdempotencyKey, JsonBody, prior_answer
+from gateway.store import Store, UnitOfWork
+from gateway.wire import dump, parcel_to_wire
+
+# A mutation that lost an optimistic-locking race is retried from a fresh read this often.
+MAX_ATTEMPTS = 5
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class NewParcel:
+    """A carrier's booking request, already validated against the schema."""
+
+    carrier_id: str
+    parcel_id: str
+    locker_id: str
+    need: SizeRequirement
+    direction: Direction = Direction.LAST_MILE
+    reserve: bool = True
+    reservation_ttl: timedelta | None = None
+    pickup_window: timedelta | None = None
+    reference: str | None = None
+
+
+class ParcelService:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        reservation_ttl: timedelta,
+        pickup_window: timedelta,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._store = store
+        self._reservation_ttl = reservation_ttl
+        self._pickup_window = pickup_window
+        self._clock = clock
+
+    # ---- carrier reads -------------------------------------------------------------------
+
+    async def get(self, carrier_id: str, parcel_id: str) -> Parcel:
+        async with self._store.transaction() as tx:
+            return await _own(tx, carrier_id, parcel_id)
+
+    async def list(
+        self,
+        carrier_id: str,
+        *,
+        state: ParcelState | None = None,
+        locker_id: str | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> tuple[list[Parcel], str | None]:
+        after = decode_cursor(cursor, "p") if cursor else None
+        async with self._store.transaction() as tx:
+            items, next_seq = await tx.parcels.list(
+                carrier_id, state=state, locker_id=locker_id, after_seq=after, limit=limit
+            )
+        return items, encode_cursor("p", next_seq) if next_seq is not None else None
+
+    async def events(self, carrier_id: str, parcel_id: str) -> list[ParcelEvent]:
+        async with self._store.transaction() as tx:
+            parcel = await _own(tx, carrier_id, parcel_id)
+            return await tx.events.list(parcel.uid)
+
+    # ---- carrier mutations (idempotent) --------------------------------------------------
+
+    async def create(self, cmd: NewParcel, idem: IdempotencyKey) -> JsonBody:
+        problem = s10_problem(cmd.parcel_id) if looks_like_s10(cmd.parcel_id) else None
+        if problem:
+            raise ValidationFailed(
+                f"parcelId claims to be a UPU S10 id but {problem}",
+                issues=(FieldIssue("/parcelId", problem),),
+            )
+        if cmd.direction is Direction.FIRST_MILE and not cmd.reserve:
+            raise ValidationFailed(
+                "a first-mile drop-off always reserves a compartment",
+                issues=(FieldIssue("/reserve", "must be true for direction first_mile"),),
+            )
+
+        async def work(tx: UnitOfWork, now: datetime) -> Parcel:
+            return await self._book(tx, cmd, now)
+
+        return await self._idempotent(cmd.carrier_id, idem, work)
+
+    async def reserve(self, carrier_id: str, parcel_id: str, idem: IdempotencyKey) -> JsonBody:
+        return await self._carrier_action(carrier_id, parcel_id, idem, ParcelAction.RESERVE)
+
+    async def cancel(
+        self, carrier_id: str, parcel_id: str, idem: IdempotencyKey, reason: str | None = None
+    ) -> JsonBody:
+        details = {"reason": reason} if reason else {}
+        return await self._carrier_action(
+            carrier_id, parcel_id, idem, ParcelAction.CANCEL, details=details
+        )
+
+    async def extend(
+        self, carrier_id: str, parcel_id: str, idem: IdempotencyKey, pickup_until: datetime
+    ) -> JsonBody:
+        return await self._carrier_action(
+            carrier_id, parcel_id, idem, ParcelAction.EXTEND, pickup_until=pickup_until
+        )
+
+    async def redirect(
+        self,
+        carrier_id: str,
+        parcel_id: str,
+        idem: IdempotencyKey,
+        *,
+        locker_id: str,
+        new_parcel_id: str,
+    ) -> JsonBody:
+        """Send a waiting parcel to another locker: the old one is redirected, a new one booked."""
+
+        async def work(tx: UnitOfWork, now: datetime) -> Parcel:
+            old = await _own(tx, carrier_id, parcel_id, for_update=True)
+            cmd = NewParcel(
+                carrier_id=carrier_id,
+                parcel_id=new_parcel_id,
+                locker_id=locker_id,
+                need=old.need,
+                reservation_ttl=old.reservation_ttl,
+                pickup_window=old.pickup_window,
+                reference=old.reference,
+            )
+            moved = await self._apply(
+                tx, old, ParcelAction.REDIRECT, now, details={"newParcelId": new_parcel_id}
+            )
+            await tx.parcels.update(moved, replace(moved, redirected_to=new_parcel_id))
+            return await self._book(tx, cmd, now, redirected_from=parcel_id)
+
+        return await self._idempotent(carrier_id, idem, work)
+
+    # ---- locker-reported actions and timers ----------------------------------------------
+
+    async def apply_action(
+        self,
+        parcel_uid: str,
+        action: ParcelAction,
+        *,
+        fault: bool = False,
+        details: dict[str, Any] | None = None,
+    ) -> Parcel:
+        """A locker or operator moved the parcel on (deposit, pickup, collect, failures...)."""
+
+        async def work(tx: UnitOfWork, now: datetime) -> Parcel:
+            parcel = await tx.parcels.get_by_uid(parcel_uid, for_update=True)
+            if parcel is None:
+                raise NotFound(f"no parcel with uid {parcel_uid}")
+            return await self._apply(tx, parcel, action, now, fault=fault, details=details)
+
+        return await self._retrying(work)
+
+    async def expire_due(self, limit: int = 100) -> int:
+        """Expire reservations and pickup windows that have run out; returns how many."""
+        now = self._clock()
+        async with self._store.transaction() as tx:
+            reservations = await tx.parcels.due_reservations(now, limit)
+            pickups = await tx.parcels.due_pickups(now, limit)
+        done = 0
+        for parcel, action in [(p, ParcelAction.EXPIRE_RESERVATION) for p in reservations] + [
+            (p, ParcelAction.EXPIRE) for p in pickups
+        ]:
+            if await self._expire_one(parcel.uid, action):
+                done += 1
+        return done
+
+    async def _expire_one(self, uid: str, action: ParcelAction) -> bool:
+        async def work(tx: UnitOfWork, now: datetime) -> Parcel | None:
+            parcel = await tx.parcels.get_by_uid(uid, for_update=True)
+            # Another instance, or the carrier, may have moved it on since the scan.
+            if parcel is None or not _is_due(parcel, action, now):
+                return None
+            return await self._apply(tx, parcel, action, now)
+
+        return await self._retrying(work) is not None
+
+    # ---- the sequence shared by every flow -----------------------------------------------
+
+    async def _book(
+        self, tx: UnitOfWork, cmd: NewParcel, now: datetime, redirected_from: str | None = None
+    ) -> Parcel:
+        if await tx.lockers.get(cmd.locker_id) is None:
+            raise NotFound(f"no locker {cmd.locker_id!r}", details={"pointer": "/lockerId"})
+        first_mile = cmd.direction is Direction.FIRST_MILE
+        fresh = Parcel(
+            uid=str(uuid.uuid4()),
+            carrier_id=cmd.carrier_id,
+            parcel_id=cmd.parcel_id,
+            direction=cmd.direction,
+            state=ParcelState.DROPOFF_ANNOUNCED if first_mile else ParcelState.ANNOUNCED,
+            locker_id=cmd.locker_id,
+            need=cmd.need,
+            created_at=now,
+            updated_at=now,
+            reference=cmd.reference,
+            reservation_ttl=cmd.reservation_ttl or self._reservation_ttl,
+            pickup_window=cmd.pickup_window or self._pickup_window,
+            redirected_from=redirected_from,
+        )
+        steps = [announce(fresh, now)]
+        if cmd.reserve and not first_mile:
+            steps.append(transition(steps[-1].parcel, ParcelAction.RESERVE, now))
+        parcel = steps[-1].parcel
+        if any(step.effect is CompartmentEffect.RESERVE for step in steps):
+            compartment = await tx.lockers.allocate(cmd.locker_id, cmd.need, fresh.uid)
+            parcel = replace(parcel, compartment_code=compartment.code)
+        stored = await tx.parcels.insert(parcel)
+        for step in steps:
+            await tx.events.append(stored.uid, step.event)
+        return stored
+
+    async def _apply(
+        self,
+        tx: UnitOfWork,
+        parcel: Parcel,
+        action: ParcelAction,
+        now: datetime,
+        **options: Any,
+    ) -> Parcel:
+        step: Transition = transition(parcel, action, now, **options)
+        after = step.parcel
+        if step.effect is CompartmentEffect.RESERVE:
+            compartment = await tx.lockers.allocate(parcel.locker_id, parcel.need, parcel.uid)
+            after = replace(after, compartment_code=compartment.code)
+        elif step.effect is not None and parcel.compartment_code is not None:
+            before = await tx.lockers.compartment(parcel.locker_id, parcel.compartment_code)
+            if before is not None:
+                await tx.lockers.save_compartment(before, before.apply(step.effect, parcel.uid))
+        stored = await tx.parcels.update(parcel, after)
+        await tx.events.append(parcel.uid, step.event)
+        return stored
+
+    async def _carrier_action(
+        self,
+        carrier_id: str,
+        parcel_id: str,
+        idem: IdempotencyKey,
+        action: ParcelAction,
+        **options: Any,
+    ) -> JsonBody:
+        async def work(tx: UnitOfWork, now: datetime) -> Parcel:
+            parcel = await _own(tx, carrier_id, parcel_id, for_update=True)
+            return await self._apply(tx, parcel, action, now, **options)
+
+        return await self._idempotent(carrier_id, idem, work)
+
+    async def _idempotent(
+        self,
+        carrier_id: str,
+        idem: IdempotencyKey,
+        work: Callable[[UnitOfWork, datetime], Awaitable[Parcel]],
+    ) -> JsonBody:
+        """Run `work` once per key; the answer is stored in the same transaction."""
+        conflict_seen = False
+        for _ in range(MAX_ATTEMPTS):
+            try:
+                async with self._store.transaction() as tx:
+                    prior = await prior_answer(tx, carrier_id, idem)
+                    if prior is not None:
+                        return prior
+                    body = dump(parcel_to_wire(await work(tx, self._clock())))
+                    await tx.idempotency.put(carrier_id, idem.key, idem.fingerprint, body)
+                    return body
+            except AlreadyExists:
+                # A concurrent request with the same key may have created it: look again once.
+                if conflict_seen:
+                    raise
+                conflict_seen = True
+            except ConcurrentUpdate:
+                continue
+        raise ConcurrentUpdate("too much contention on this parcel; retry later")
+
+    async def _retrying(self, work: Callable[[UnitOfWork, datetime], Awaitable[T]]) -> T:
+        for _ in range(MAX_ATTEMPTS):
+            try:
+                async with self._store.transaction() as tx:
+                    return await work(tx, self._clock())
+            except ConcurrentUpdate:
+                continue
+        raise ConcurrentUpdate("too much contention on this parcel; retry later")
+
+
+def _is_due(parcel: Parcel, action: ParcelAction, now: datetime) -> bool:
+    if action is ParcelAction.EXPIRE_RESERVATION:
+        waiting = parcel.state in (ParcelState.RESERVED, ParcelState.DROPOFF_ANNOUNCED)
+        return waiting and parcel.reserved_until is not None and parcel.reserved_until <= now
+    return (
+        parcel.state is ParcelState.READY_FOR_PICKUP
+        and parcel.pickup_until is not None
+        and parcel.pickup_until <= now
+    )
+
+
+async def _own(
+    tx: UnitOfWork, carrier_id: str, parcel_id: str, *, for_update: bool = False
+) -> Parcel:
+    """The carrier's own parcel; another carrier's is reported as missing so ids do not leak."""
+    parcel = await tx.parcels.get(carrier_id, parcel_id, for_update=for_update)
+    if parcel is None:
+        raise NotFound(f"no parcel {parcel_id!r}")
+    return parcel

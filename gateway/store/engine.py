@@ -1,0 +1,72 @@
+"""Async engines for SQLite (embedded default) and PostgreSQL, tuned for safe concurrent writes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+SQLITE_DRIVER = "sqlite+aiosqlite"
+POSTGRES_DRIVER = "postgresql+asyncpg"
+_DRIVERS = {"sqlite": SQLITE_DRIVER, "postgresql": POSTGRES_DRIVER, "postgres": POSTGRES_DRIVER}
+
+# How long a SQLite writer waits for the file lock before giving up (then: Unavailable).
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def normalise_url(url: str | URL) -> URL:
+    """Map `sqlite://` and `postgresql://` (any driver) to the async drivers we ship."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend not in _DRIVERS:
+        raise ValueError(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
+    parsed = parsed.set(drivername=_DRIVERS[backend])
+    if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
+        # Every pooled connection would get its own empty database: nothing would be durable
+        # and concurrent transactions would not see each other.
+        raise ValueError("an in-memory SQLite database cannot be shared; give a file path")
+    return parsed
+
+
+def create_engine(url: str | URL, *, echo: bool = False, **kwargs: Any) -> AsyncEngine:
+    """An AsyncEngine for `url`; extra keyword arguments go to SQLAlchemy (pool sizes...)."""
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_async_engine(parsed, echo=echo, **kwargs)
+        _tune_sqlite(engine)
+        return engine
+    # A server restart leaves dead sockets in the pool; test them before use.
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_async_engine(parsed, echo=echo, **kwargs)
+
+
+def _tune_sqlite(engine: AsyncEngine) -> None:
+    """WAL, busy timeout, foreign keys, and BEGIN IMMEDIATE for every transaction.
+
+    The sqlite3 module opens transactions lazily with a deferred BEGIN, so two transactions can
+    both read and then fail with SQLITE_BUSY when they upgrade to write; no busy timeout helps
+    with that. We take over transaction control (SQLAlchemy's documented recipe): the driver
+    never emits BEGIN itself, and we begin IMMEDIATE, which takes the write lock up front, so
+    writers queue on the busy timeout instead. It also makes SAVEPOINT and DDL transactional.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            # With WAL, NORMAL may lose the last commits on power loss (it never corrupts);
+            # FULL syncs the log on every commit, which a parcel handover deserves.
+            cursor.execute("PRAGMA synchronous=FULL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

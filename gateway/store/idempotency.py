@@ -1,0 +1,55 @@
+"""Stored first answers for Idempotency-Key replays."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from gateway.store._sql import Repository, insert_if_absent
+from gateway.store.errors import IdempotencyRace
+from gateway.store.records import IdempotencyRecord
+from gateway.store.tables import idempotency_keys as t
+
+
+class IdempotencyRepository(Repository):
+    async def get(self, carrier_id: str, key: str) -> IdempotencyRecord | None:
+        stmt = select(t).where(t.c.carrier_id == carrier_id, t.c.key == key)
+        row = (await self._conn.execute(stmt)).mappings().first()
+        if row is None:
+            return None
+        return IdempotencyRecord(
+            carrier_id=row["carrier_id"],
+            key=row["key"],
+            fingerprint=row["fingerprint"],
+            response=row["response"],
+            created_at=row["created_at"],
+        )
+
+    async def put(
+        self, carrier_id: str, key: str, fingerprint: str, response: dict[str, Any]
+    ) -> IdempotencyRecord:
+        """Remember the answer; IdempotencyRace if a concurrent request stored one first.
+
+        The transaction stays usable after the race, so the caller can `get` the winner.
+        """
+        record = IdempotencyRecord(carrier_id, key, fingerprint, response, self._clock())
+        values = {
+            "carrier_id": carrier_id,
+            "key": key,
+            "fingerprint": fingerprint,
+            "response": response,
+            "created_at": record.created_at,
+        }
+        if not await insert_if_absent(self._conn, t, values):
+            raise IdempotencyRace(
+                f"Idempotency-Key {key} of carrier {carrier_id} was used concurrently",
+                details={"carrierId": carrier_id, "key": key},
+            )
+        return record
+
+    async def purge(self, older_than: datetime) -> int:
+        """Forget answers stored before `older_than`; returns how many."""
+        result = await self._conn.execute(delete(t).where(t.c.created_at < older_than))
+        return result.rowcount

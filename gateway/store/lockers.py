@@ -1,0 +1,205 @@
+"""Lockers, their compartments, availability and race-free compartment allocation."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, RowMapping, case, func, insert, select, update
+
+from gateway.domain.compartment import Compartment, rank_candidates
+from gateway.domain.enums import CompartmentState
+from gateway.domain.locker import Location, Locker, SizeAvailability
+from gateway.domain.sizes import Dimensions, SizeRequirement
+from gateway.errors import AlreadyExists, ConcurrentUpdate, NoCompartmentAvailable
+from gateway.store._sql import Repository, insert_if_absent
+from gateway.store.tables import compartments as c
+from gateway.store.tables import lockers as t
+
+AVAILABLE = CompartmentState.AVAILABLE
+
+
+class LockerRepository(Repository):
+    async def add(self, locker: Locker, compartments: Sequence[Compartment]) -> None:
+        """Store a locker with its compartment layout (AlreadyExists if the id is taken)."""
+        codes = [comp.code for comp in compartments]
+        if len(set(codes)) != len(codes):
+            raise ValueError(f"locker {locker.id} lists a compartment code twice")
+        if any(comp.locker_id != locker.id for comp in compartments):
+            raise ValueError(f"every compartment must belong to locker {locker.id}")
+        now = self._clock()
+        values = {
+            "id": locker.id,
+            "name": locker.name,
+            "lat": locker.location.lat,
+            "lon": locker.location.lon,
+            "address": locker.location.address,
+            "adapter": locker.adapter,
+            "features": sorted(locker.features),
+            "created_at": now,
+        }
+        if not await insert_if_absent(self._conn, t, values):
+            raise AlreadyExists(f"locker {locker.id} exists already", details={"id": locker.id})
+        if compartments:
+            await self._conn.execute(insert(c), [_compartment_row(x, now) for x in compartments])
+
+    async def get(self, locker_id: str) -> Locker | None:
+        row = (await self._conn.execute(select(t).where(t.c.id == locker_id))).mappings().first()
+        return None if row is None else _locker(row)
+
+    async def list(self) -> builtins.list[Locker]:
+        rows = (await self._conn.execute(select(t).order_by(t.c.id))).mappings()
+        return [_locker(row) for row in rows]
+
+    async def compartments(self, locker_id: str) -> builtins.list[Compartment]:
+        stmt = select(c).where(c.c.locker_id == locker_id).order_by(c.c.code)
+        return [_compartment(row) for row in (await self._conn.execute(stmt)).mappings()]
+
+    async def compartment(self, locker_id: str, code: str) -> Compartment | None:
+        stmt = select(c).where(c.c.locker_id == locker_id, c.c.code == code)
+        row = (await self._conn.execute(stmt)).mappings().first()
+        return None if row is None else _compartment(row)
+
+    async def save_compartment(self, before: Compartment, after: Compartment) -> None:
+        """Write `after` if the row still has `before`'s state and parcel, else ConcurrentUpdate."""
+        if (before.locker_id, before.code) != (after.locker_id, after.code):
+            raise ValueError("save_compartment cannot move a compartment to another locker/code")
+        stmt = (
+            update(c)
+            .where(
+                c.c.locker_id == before.locker_id,
+                c.c.code == before.code,
+                c.c.state == before.state,
+                _same_parcel(before.parcel_uid),
+            )
+            .values(
+                state=after.state,
+                door=after.door,
+                item_sensor=after.item,
+                parcel_uid=after.parcel_uid,
+                updated_at=self._clock(),
+            )
+        )
+        if (await self._conn.execute(stmt)).rowcount != 1:
+            raise ConcurrentUpdate(
+                f"compartment {before.code} of locker {before.locker_id} changed meanwhile",
+                details={"lockerId": before.locker_id, "compartment": before.code},
+            )
+
+    async def availability(
+        self, locker_ids: Sequence[str] | None = None
+    ) -> dict[str, builtins.list[SizeAvailability]]:
+        """Per locker, per size class (XS first): free and total compartments.
+
+        Only lockers that have compartments appear in the result.
+        """
+        if locker_ids is not None and not locker_ids:
+            return {}
+        free = func.sum(case((c.c.state == AVAILABLE, 1), else_=0))
+        stmt = (
+            select(c.c.locker_id, c.c.size_class, func.count().label("total"), free.label("free"))
+            .group_by(c.c.locker_id, c.c.size_class, c.c.size_rank)
+            .order_by(c.c.locker_id, c.c.size_rank)
+        )
+        if locker_ids is not None:
+            stmt = stmt.where(c.c.locker_id.in_(locker_ids))
+        result: dict[str, builtins.list[SizeAvailability]] = {}
+        for row in (await self._conn.execute(stmt)).mappings():
+            entry = SizeAvailability(row["size_class"], int(row["free"]), int(row["total"]))
+            result.setdefault(row["locker_id"], []).append(entry)
+        return result
+
+    async def allocate(self, locker_id: str, need: SizeRequirement, parcel_uid: str) -> Compartment:
+        """Reserve the smallest free compartment that fits; NoCompartmentAvailable if none.
+
+        The conditional UPDATE (`... AND state = 'available'`) is what makes this race-free:
+        of two transactions claiming one row, the second matches nothing and moves on. On
+        PostgreSQL the first pass skips rows another transaction is claiming right now
+        (SKIP LOCKED), so concurrent bookings spread over the compartments instead of queueing
+        on the smallest one; a second pass waits for those rows, in case their claimant rolls
+        back. On SQLite, BEGIN IMMEDIATE has already serialised us.
+        """
+        stmt = select(c).where(c.c.locker_id == locker_id, c.c.state == AVAILABLE)
+        # Cheap pre-filters in SQL; rank_candidates decides fit (rotation) and order.
+        if need.size_class is not None:
+            stmt = stmt.where(c.c.size_rank >= need.size_class.rank)
+        if need.weight_g is not None:
+            stmt = stmt.where(c.c.max_weight_g >= need.weight_g)
+        rows = (await self._conn.execute(stmt)).mappings()
+        candidates = rank_candidates((_compartment(row) for row in rows), need)
+        busy: builtins.list[Compartment] = []
+        for candidate in candidates:
+            if await self._claim(candidate, parcel_uid, skip_locked=self._postgres):
+                return candidate.reserve(parcel_uid)
+            busy.append(candidate)
+        if self._postgres:
+            for candidate in busy:
+                if await self._claim(candidate, parcel_uid, skip_locked=False):
+                    return candidate.reserve(parcel_uid)
+        raise NoCompartmentAvailable(
+            f"no free compartment at locker {locker_id} fits the parcel",
+            details={"lockerId": locker_id},
+        )
+
+    async def _claim(self, candidate: Compartment, parcel_uid: str, *, skip_locked: bool) -> bool:
+        key = (c.c.locker_id == candidate.locker_id, c.c.code == candidate.code)
+        target: ColumnElement[Any]
+        if skip_locked:
+            target = c.c.id == (
+                select(c.c.id)
+                .where(*key, c.c.state == AVAILABLE)
+                .with_for_update(skip_locked=True)
+                .scalar_subquery()
+            )
+        else:
+            target = c.c.state == AVAILABLE
+        stmt = (
+            update(c)
+            .where(*key, target)
+            .values(
+                state=CompartmentState.RESERVED, parcel_uid=parcel_uid, updated_at=self._clock()
+            )
+        )
+        return (await self._conn.execute(stmt)).rowcount == 1
+
+
+def _same_parcel(parcel_uid: str | None) -> ColumnElement[bool]:
+    return c.c.parcel_uid.is_(None) if parcel_uid is None else c.c.parcel_uid == parcel_uid
+
+
+def _locker(row: RowMapping) -> Locker:
+    location = Location(row["lat"], row["lon"], row["address"])
+    return Locker(row["id"], row["name"], location, row["adapter"], frozenset(row["features"]))
+
+
+def _compartment(row: RowMapping) -> Compartment:
+    return Compartment(
+        locker_id=row["locker_id"],
+        code=row["code"],
+        size_class=row["size_class"],
+        inside=Dimensions(row["width_mm"], row["height_mm"], row["depth_mm"]),
+        max_weight_g=row["max_weight_g"],
+        state=row["state"],
+        door=row["door"],
+        item=row["item_sensor"],
+        parcel_uid=row["parcel_uid"],
+    )
+
+
+def _compartment_row(comp: Compartment, now: Any) -> dict[str, Any]:
+    return {
+        "locker_id": comp.locker_id,
+        "code": comp.code,
+        "size_class": comp.size_class,
+        "size_rank": comp.size_class.rank,
+        "width_mm": comp.inside.width_mm,
+        "height_mm": comp.inside.height_mm,
+        "depth_mm": comp.inside.depth_mm,
+        "max_weight_g": comp.max_weight_g,
+        "state": comp.state,
+        "door": comp.door,
+        "item_sensor": comp.item,
+        "parcel_uid": comp.parcel_uid,
+        "updated_at": now,
+    }

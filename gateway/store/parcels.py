@@ -1,0 +1,188 @@
+"""Parcels: optimistic updates, cursor paging, and the timers the sweeper acts on."""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import RowMapping, Select, select, update
+
+from gateway.domain.enums import ParcelState
+from gateway.domain.parcel import Parcel
+from gateway.domain.sizes import Dimensions, SizeRequirement
+from gateway.errors import AlreadyExists, ConcurrentUpdate
+from gateway.store._sql import Repository, insert_if_absent
+from gateway.store.tables import parcels as t
+
+# Columns fixed at insert; update() refuses to change them.
+_IDENTITY = ("uid", "carrier_id", "parcel_id", "direction", "created_at")
+
+
+class ParcelRepository(Repository):
+    async def insert(self, parcel: Parcel) -> Parcel:
+        """Store a new parcel and return it (AlreadyExists if its carrier used the id before)."""
+        if not await insert_if_absent(self._conn, t, _row(parcel)):
+            raise AlreadyExists(
+                f"parcel {parcel.parcel_id} of carrier {parcel.carrier_id} exists already",
+                details={"carrierId": parcel.carrier_id, "parcelId": parcel.parcel_id},
+            )
+        return parcel
+
+    async def get(
+        self, carrier_id: str, parcel_id: str, *, for_update: bool = False
+    ) -> Parcel | None:
+        """`for_update` row-locks on PostgreSQL; SQLite transactions are serialised anyway."""
+        stmt = select(t).where(t.c.carrier_id == carrier_id, t.c.parcel_id == parcel_id)
+        return await self._one(stmt.with_for_update() if for_update else stmt)
+
+    async def get_by_uid(self, uid: str, *, for_update: bool = False) -> Parcel | None:
+        stmt = select(t).where(t.c.uid == uid)
+        return await self._one(stmt.with_for_update() if for_update else stmt)
+
+    async def update(self, before: Parcel, after: Parcel) -> Parcel:
+        """Write `after` unless the row changed since `before`; returns it with the new version."""
+        old, new = _row(before), _row(after)
+        if any(old[name] != new[name] for name in _IDENTITY):
+            raise ValueError(f"update cannot change a parcel's {', '.join(_IDENTITY)}")
+        for name in _IDENTITY:
+            del new[name]
+        new["version"] = before.version + 1
+        stmt = update(t).where(t.c.uid == before.uid, t.c.version == before.version).values(new)
+        if (await self._conn.execute(stmt)).rowcount != 1:
+            raise ConcurrentUpdate(
+                f"parcel {before.parcel_id} changed meanwhile (version {before.version})",
+                details={"carrierId": before.carrier_id, "parcelId": before.parcel_id},
+            )
+        return replace(after, version=before.version + 1)
+
+    async def list(
+        self,
+        carrier_id: str,
+        *,
+        state: ParcelState | None = None,
+        locker_id: str | None = None,
+        after_seq: int | None = None,
+        limit: int = 50,
+    ) -> tuple[builtins.list[Parcel], int | None]:
+        """One page of a carrier's parcels in creation order, and the cursor of the next page."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        stmt = select(t).where(t.c.carrier_id == carrier_id)
+        if state is not None:
+            stmt = stmt.where(t.c.state == state)
+        if locker_id is not None:
+            stmt = stmt.where(t.c.locker_id == locker_id)
+        if after_seq is not None:
+            stmt = stmt.where(t.c.seq > after_seq)
+        # One row more than asked tells whether a next page exists without a COUNT.
+        rows = (await self._conn.execute(stmt.order_by(t.c.seq).limit(limit + 1))).mappings()
+        page = builtins.list(rows)
+        more = len(page) > limit
+        page = page[:limit]
+        return [_parcel(row) for row in page], (page[-1]["seq"] if more else None)
+
+    async def due_reservations(
+        self, now: datetime, limit: int, *, for_update: bool = False
+    ) -> builtins.list[Parcel]:
+        """Reserved (or drop-off announced) parcels whose reservation ran out, oldest first.
+
+        `for_update` on PostgreSQL locks them and skips those another sweeper holds, so N
+        gateway instances split the work instead of colliding.
+        """
+        states = (ParcelState.RESERVED, ParcelState.DROPOFF_ANNOUNCED)
+        stmt = (
+            select(t)
+            .where(t.c.state.in_(states), t.c.reserved_until <= now)
+            .order_by(t.c.reserved_until, t.c.seq)
+        )
+        return await self._due(stmt, limit, for_update)
+
+    async def due_pickups(
+        self, now: datetime, limit: int, *, for_update: bool = False
+    ) -> builtins.list[Parcel]:
+        """Parcels ready for pickup whose pickup window ended, oldest first."""
+        stmt = (
+            select(t)
+            .where(t.c.state == ParcelState.READY_FOR_PICKUP, t.c.pickup_until <= now)
+            .order_by(t.c.pickup_until, t.c.seq)
+        )
+        return await self._due(stmt, limit, for_update)
+
+    async def _due(self, stmt: Select[Any], limit: int, for_update: bool) -> builtins.list[Parcel]:
+        stmt = stmt.limit(limit)
+        if for_update:
+            stmt = stmt.with_for_update(skip_locked=True)
+        return [_parcel(row) for row in (await self._conn.execute(stmt)).mappings()]
+
+    async def _one(self, stmt: Select[Any]) -> Parcel | None:
+        row = (await self._conn.execute(stmt)).mappings().first()
+        return None if row is None else _parcel(row)
+
+
+def _seconds(delta: timedelta) -> int:
+    if delta % timedelta(seconds=1):
+        raise ValueError(f"{delta} is not a whole number of seconds")
+    return delta // timedelta(seconds=1)
+
+
+def _row(p: Parcel) -> dict[str, Any]:
+    # A parcel's dimensionsMm are length x width x height; Dimensions keeps them as
+    # depth x width x height, the way a compartment is measured from the door.
+    dims = p.need.dimensions
+    return {
+        "uid": p.uid,
+        "carrier_id": p.carrier_id,
+        "parcel_id": p.parcel_id,
+        "direction": p.direction,
+        "state": p.state,
+        "locker_id": p.locker_id,
+        "compartment_code": p.compartment_code,
+        "size_class": p.need.size_class,
+        "length_mm": dims.depth_mm if dims else None,
+        "width_mm": dims.width_mm if dims else None,
+        "height_mm": dims.height_mm if dims else None,
+        "weight_g": p.need.weight_g,
+        "reference": p.reference,
+        "reserved_until": p.reserved_until,
+        "pickup_until": p.pickup_until,
+        "pickup_window_s": _seconds(p.pickup_window),
+        "reservation_ttl_s": _seconds(p.reservation_ttl),
+        "redirected_from": p.redirected_from,
+        "redirected_to": p.redirected_to,
+        "created_at": p.created_at,
+        "updated_at": p.updated_at,
+        "version": p.version,
+        "last_seq": p.last_seq,
+    }
+
+
+def _parcel(row: RowMapping) -> Parcel:
+    dims = None
+    if row["length_mm"] is not None:
+        dims = Dimensions(
+            width_mm=row["width_mm"], height_mm=row["height_mm"], depth_mm=row["length_mm"]
+        )
+    need = SizeRequirement(row["size_class"], dims, row["weight_g"])
+    return Parcel(
+        uid=row["uid"],
+        carrier_id=row["carrier_id"],
+        parcel_id=row["parcel_id"],
+        direction=row["direction"],
+        state=row["state"],
+        locker_id=row["locker_id"],
+        need=need,
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        compartment_code=row["compartment_code"],
+        reference=row["reference"],
+        reserved_until=row["reserved_until"],
+        pickup_until=row["pickup_until"],
+        pickup_window=timedelta(seconds=row["pickup_window_s"]),
+        reservation_ttl=timedelta(seconds=row["reservation_ttl_s"]),
+        redirected_from=row["redirected_from"],
+        redirected_to=row["redirected_to"],
+        version=row["version"],
+        last_seq=row["last_seq"],
+    )

@@ -1,0 +1,156 @@
+"""The Store: one engine, its migrations, and transactions that hand out repositories."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import Any, Self
+
+from alembic import command
+from sqlalchemy import text
+from sqlalchemy.engine import URL, Connection
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, StatementError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from gateway.errors import ConcurrentUpdate, Unavailable
+from gateway.store._sql import Clock, utcnow
+from gateway.store.carriers import CarrierRepository
+from gateway.store.engine import create_engine
+from gateway.store.events import EventRepository
+from gateway.store.idempotency import IdempotencyRepository
+from gateway.store.jtis import JtiRepository
+from gateway.store.lockers import LockerRepository
+from gateway.store.migrations import alembic_config
+from gateway.store.parcels import ParcelRepository
+from gateway.store.types import NaiveDatetimeError
+
+# PostgreSQL: serialization_failure, deadlock_detected. The transaction lost a race; retry.
+_RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+# SQLite: the file is locked past the busy timeout, unreadable or full. Not a bug of ours.
+_SQLITE_UNAVAILABLE = (
+    "SQLITE_BUSY",
+    "SQLITE_LOCKED",
+    "SQLITE_CANTOPEN",
+    "SQLITE_IOERR",
+    "SQLITE_FULL",
+    "SQLITE_READONLY",
+)
+# Any constant shared by every gateway instance: the advisory lock that serialises migrations.
+_MIGRATION_LOCK_ID = 0x4F4C505F4D494752  # "OLP_MIGR"
+
+
+class UnitOfWork:
+    """One database transaction and the repositories that work inside it."""
+
+    def __init__(self, conn: AsyncConnection, *, clock: Clock) -> None:
+        self.carriers = CarrierRepository(conn, clock=clock)
+        self.lockers = LockerRepository(conn, clock=clock)
+        self.parcels = ParcelRepository(conn, clock=clock)
+        self.events = EventRepository(conn, clock=clock)
+        self.idempotency = IdempotencyRepository(conn, clock=clock)
+        self.jtis = JtiRepository(conn, clock=clock)
+
+
+class Store:
+    """Durable storage on SQLite or PostgreSQL; use as `async with Store.connect(url) as s`."""
+
+    def __init__(self, *, engine: AsyncEngine, clock: Clock = utcnow) -> None:
+        self._engine = engine
+        self._clock = clock
+
+    @classmethod
+    def connect(
+        cls, url: str | URL, *, clock: Clock = utcnow, echo: bool = False, **engine_options: Any
+    ) -> Store:
+        """A Store for `url`; connections are opened lazily, on first use."""
+        return cls(engine=create_engine(url, echo=echo, **engine_options), clock=clock)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+    @property
+    def dialect(self) -> str:
+        """The engine, "sqlite" or "postgresql"."""
+        return self._engine.dialect.name
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
+
+    async def migrate(self, revision: str = "head") -> None:
+        """Bring the schema to `revision` (Alembic upgrade), safe to run from many instances."""
+        async with self._connection() as conn:
+            if False:
+                # Two instances starting together would otherwise both create the tables.
+                # SQLite needs nothing: BEGIN IMMEDIATE already holds the write lock.
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID}
+                )
+            await conn.run_sync(_upgrade, revision)
+
+    async def ping(self) -> None:
+        """Raise Unavailable unless the database answers."""
+        async with self._connection() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[UnitOfWork]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        async with self._connection() as conn:
+            yield UnitOfWork(conn, clock=self._clock)
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[AsyncConnection]:
+        """A connection inside a transaction; database errors leave as gateway errors."""
+        try:
+            conn = await self._engine.connect()
+        except (DBAPIError, OSError, TimeoutError) as err:
+            raise Unavailable(f"cannot connect to the {self.dialect} database") from err
+        try:
+            async with conn.begin():
+                yield conn
+        except DBAPIError as err:
+            translated = _translate(err, self.dialect)
+            if translated is None:
+                raise
+            raise translated from err
+        except StatementError as err:
+            # A bind parameter was refused before reaching the database (a naive datetime):
+            # that is the caller's mistake, so give them the ValueError, not a SQL wrapper.
+            if isinstance(err.orig, NaiveDatetimeError):
+                raise err.orig from err
+            raise
+        finally:
+            await conn.close()
+
+
+def _translate(err: DBAPIError, dialect: str) -> Exception | None:
+    sqlstate = getattr(err.orig, "sqlstate", None)
+    if sqlstate in _RETRYABLE_SQLSTATES:
+        return ConcurrentUpdate("the transaction collided with another one; retry")
+    if err.connection_invalidated:
+        return Unavailable(f"lost the connection to the {dialect} database")
+    if dialect == "sqlite":
+        name = getattr(err.orig, "sqlite_errorname", "")
+        if isinstance(name, str) and name.startswith(_SQLITE_UNAVAILABLE):
+            return Unavailable(f"the SQLite database is unavailable ({name})")
+        return None
+    if isinstance(err, OperationalError | InterfaceError):
+        return Unavailable(f"the {dialect} database is unavailable")
+    return None
+
+
+def _upgrade(connection: Connection, revision: str) -> None:
+    command.upgrade(alembic_config(connection), revision)

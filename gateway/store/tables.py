@@ -1,0 +1,159 @@
+"""The schema, as SQLAlchemy Core tables; migrations/ must build exactly this (a test checks)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from gateway.domain.enums import (
+    CompartmentState,
+    Direction,
+    DoorState,
+    ItemSensor,
+    ParcelState,
+    SizeClass,
+)
+from gateway.store.types import StrEnumType, UTCDateTime
+
+# Deterministic constraint names on both engines: later migrations (and SQLite's batch mode,
+# which rebuilds tables) can only refer to constraints by name.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only auto-increments an "INTEGER PRIMARY KEY" (the rowid alias), not a BIGINT one.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+carriers = Table(
+    "carriers",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("jwks", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+lockers = Table(
+    "lockers",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("lat", Double, nullable=False),
+    Column("lon", Double, nullable=False),
+    Column("address", Text),
+    Column("adapter", Text, nullable=False),
+    Column("features", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+compartments = Table(
+    "compartments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("locker_id", Text, ForeignKey("lockers.id"), nullable=False),
+    Column("code", Text, nullable=False),
+    Column("size_class", StrEnumType(SizeClass), nullable=False),
+    # The class's rank, so SQL can filter and order by size without knowing the enum.
+    Column("size_rank", Integer, nullable=False),
+    Column("width_mm", Integer, nullable=False),
+    Column("height_mm", Integer, nullable=False),
+    Column("depth_mm", Integer, nullable=False),
+    Column("max_weight_g", Integer, nullable=False),
+    Column("state", StrEnumType(CompartmentState), nullable=False),
+    Column("door", StrEnumType(DoorState), nullable=False),
+    Column("item_sensor", StrEnumType(ItemSensor), nullable=False),
+    Column("parcel_uid", Text),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("locker_id", "code"),
+    Index("ix_compartments_allocation", "locker_id", "state", "size_rank"),
+)
+
+parcels = Table(
+    "parcels",
+    metadata,
+    # Monotonic insertion order: the stable cursor for paging a carrier's parcels.
+    Column("seq", BigId, primary_key=True, autoincrement=True),
+    Column("uid", Text, nullable=False, unique=True),
+    Column("carrier_id", Text, nullable=False),
+    Column("parcel_id", Text, nullable=False),
+    Column("direction", StrEnumType(Direction), nullable=False),
+    Column("state", StrEnumType(ParcelState), nullable=False),
+    Column("locker_id", Text, nullable=False),
+    Column("compartment_code", Text),
+    Column("size_class", StrEnumType(SizeClass)),
+    Column("length_mm", Integer),
+    Column("width_mm", Integer),
+    Column("height_mm", Integer),
+    Column("weight_g", Integer),
+    Column("reference", Text),
+    Column("reserved_until", UTCDateTime),
+    Column("pickup_until", UTCDateTime),
+    Column("pickup_window_s", Integer, nullable=False),
+    Column("reservation_ttl_s", Integer, nullable=False),
+    Column("redirected_from", Text),
+    Column("redirected_to", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("last_seq", Integer, nullable=False),
+    UniqueConstraint("carrier_id", "parcel_id"),
+    Index("ix_parcels_state_reserved_until", "state", "reserved_until"),
+    Index("ix_parcels_state_pickup_until", "state", "pickup_until"),
+    Index("ix_parcels_carrier_id_seq", "carrier_id", "seq"),
+)
+
+parcel_events = Table(
+    "parcel_events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("parcel_uid", Text, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("from_state", StrEnumType(ParcelState)),
+    Column("to_state", StrEnumType(ParcelState), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("details", JSON, nullable=False),
+    UniqueConstraint("parcel_uid", "seq"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("carrier_id", Text, nullable=False),
+    Column("key", Text, nullable=False),
+    Column("fingerprint", Text, nullable=False),
+    Column("response", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("carrier_id", "key"),
+    # purge() deletes by age.
+    Index("ix_idempotency_keys_created_at", "created_at"),
+)
+
+used_jtis = Table(
+    "used_jtis",
+    metadata,
+    Column("issuer", Text, nullable=False),
+    Column("jti", Text, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("issuer", "jti"),
+    # purge() deletes by expiry.
+    Index("ix_used_jtis_expires_at", "expires_at"),
+)

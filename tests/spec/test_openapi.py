@@ -1,0 +1,131 @@
+"""openapi.yaml is valid OpenAPI 3.1, its refs land, and it follows the house rules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import yaml
+from openapi_spec_validator import validate
+from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+from referencing.exceptions import Unresolvable
+
+from gateway.spec import Spec
+
+from .helpers import SPEC_DIR
+
+OPENAPI = SPEC_DIR / "openapi.yaml"
+METHODS = ("get", "put", "post", "patch", "delete")
+
+
+@pytest.fixture(scope="module")
+def doc() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(OPENAPI.read_text(encoding="utf-8"))
+    return loaded
+
+
+def operations(doc: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, item in doc["paths"].items():
+        for method in METHODS:
+            if method in item:
+                yield path, method, item[method]
+
+
+def deref(doc: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    """Follow a local '#/components/...' reference (file refs are checked elsewhere)."""
+    ref = node.get("$ref", "")
+    if not ref.startswith("#/"):
+        return node
+    target: Any = doc
+    for part in ref[2:].split("/"):
+        target = target[part]
+    return deref(doc, target)
+
+
+def refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref":
+                yield value
+            else:
+                yield from refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from refs(item)
+
+
+def test_is_valid_openapi_3_1(doc: dict[str, Any]) -> None:
+    assert doc["openapi"] == "3.1.0"
+    validate(doc, base_uri=OPENAPI.as_uri())
+
+
+def test_validator_notices_a_dangling_file_ref(doc: dict[str, Any]) -> None:
+    broken = yaml.safe_load(OPENAPI.read_text(encoding="utf-8"))
+    answer = broken["paths"]["/healthz"]["get"]["responses"]["200"]
+    answer["content"]["application/json"]["schema"]["$ref"] = "./no-such-file.json"
+    with pytest.raises((OpenAPIValidationError, Unresolvable)):
+        validate(broken, base_uri=OPENAPI.as_uri())
+
+
+def test_every_file_ref_exists_and_resolves(doc: dict[str, Any], spec: Spec) -> None:
+    file_refs = [r for r in refs(doc) if not r.startswith("#")]
+    assert len(file_refs) > 30
+    for ref in file_refs:
+        path, _, fragment = ref.partition("#")
+        assert path.startswith("./"), ref
+        assert (SPEC_DIR / path[2:]).is_file(), ref
+        if fragment:
+            resolver = spec.registry.resolver(base_uri=f"https://openlocker.dev/olp/v1/{path[2:]}")
+            resolver.lookup(f"#{fragment}")
+
+
+def test_every_message_schema_is_reachable(doc: dict[str, Any], spec: Spec) -> None:
+    todo = [r.partition("#")[0].removeprefix("./") for r in refs(doc) if not r.startswith("#")]
+    reached: set[str] = set()
+    while todo:
+        name = todo.pop().removesuffix(".json")
+        if name and name not in reached:
+            reached.add(name)
+            todo.extend(r.partition("#")[0] for r in refs(spec.schema(name)))
+    # The envelope belongs to the MQTT binding, compartments to operators and the MQTT state.
+    assert set(spec.names) - reached == {"envelope", "compartment"}
+
+
+def test_every_post_requires_an_idempotency_key(doc: dict[str, Any]) -> None:
+    posts = [(p, op) for p, m, op in operations(doc) if m == "post"]
+    assert len(posts) == 5
+    for path, op in posts:
+        params = [deref(doc, p) for p in op.get("parameters", [])]
+        keys = [p for p in params if p["in"] == "header" and p["name"] == "Idempotency-Key"]
+        assert keys, path
+        assert keys[0]["required"] is True, path
+        assert {"400", "409"} <= set(op["responses"]), path
+
+
+def test_every_error_answer_is_a_problem(doc: dict[str, Any]) -> None:
+    for path, method, op in operations(doc):
+        for status, response in op["responses"].items():
+            if status.startswith(("2", "3")) or (path, status) == ("/readyz", "503"):
+                continue
+            content = deref(doc, response)["content"]
+            assert list(content) == ["application/problem+json"], f"{method} {path} {status}"
+            assert content["application/problem+json"]["schema"] == {"$ref": "./problem.json"}
+
+
+def test_operations_are_named_and_secured(doc: dict[str, Any]) -> None:
+    ids = [op["operationId"] for _, _, op in operations(doc)]
+    assert len(ids) == len(set(ids)) == 13
+    public = {p for p, _, op in operations(doc) if op.get("security") == []}
+    assert public == {"/healthz", "/readyz", "/v1/spec/{file}"}
+    scheme = doc["components"]["securitySchemes"]["carrierJwt"]
+    assert (scheme["type"], scheme["scheme"], scheme["bearerFormat"]) == ("http", "bearer", "JWT")
+    assert doc["security"] == [{"carrierJwt": []}]
+
+
+def test_creations_answer_201_and_transitions_200(doc: dict[str, Any]) -> None:
+    for path, method, op in operations(doc):
+        if method != "post":
+            continue
+        created = path in ("/v1/parcels", "/v1/parcels/{parcelId}/redirect")
+        assert ("201" if created else "200") in op["responses"], path

@@ -1,0 +1,1 @@
+"""Storage tests: every repository on SQLite and PostgreSQL, migrations, races."""
