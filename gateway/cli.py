@@ -36,7 +36,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             database_url=args.database_url,
             **{k: getattr(args, k, None) for k in ("http_host", "http_port", "network_id")},
         )
-        return asyncio.run(args.func(args, settings))
+        code: int = asyncio.run(args.func(args, settings))
+        return code
     except OpenLockerError as err:
         print(f"error: {err}", file=sys.stderr)
         for issue in err.issues:

@@ -67,7 +67,7 @@ class LockerLayout(_Strict):
 
     def all_compartments(self) -> list[CompartmentLayout]:
         expanded = [
-            CompartmentLayout(code=f"{bank.prefix}{i:02d}", sizeClass=bank.size_class)
+            CompartmentLayout(code=f"{bank.prefix}{i:02d}", size_class=bank.size_class)
             for bank in self.banks
             for i in range(1, bank.count + 1)
         ]

@@ -67,7 +67,7 @@ class ParcelService:
         async with self._store.transaction() as tx:
             return await _own(tx, carrier_id, parcel_id)
 
-    async def list(
+    async def page(
         self,
         carrier_id: str,
         *,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, RowMapping, case, func, insert, select, update
@@ -187,7 +188,7 @@ def _compartment(row: RowMapping) -> Compartment:
     )
 
 
-def _compartment_row(comp: Compartment, now: Any) -> dict[str, Any]:
+def _compartment_row(comp: Compartment, now: datetime) -> dict[str, Any]:
     return {
         "locker_id": comp.locker_id,
         "code": comp.code,

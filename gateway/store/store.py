@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from types import TracebackType
@@ -38,6 +40,10 @@ _SQLITE_UNAVAILABLE = (
 )
 # Any constant shared by every gateway instance: the advisory lock that serialises migrations.
 _MIGRATION_LOCK_ID = 0x4F4C505F4D494752  # "OLP_MIGR"
+# One per event loop, since an asyncio.Lock belongs to the loop it is first used in.
+_ALEMBIC_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 class UnitOfWork:
@@ -91,8 +97,10 @@ class Store:
 
     async def migrate(self, revision: str = "head") -> None:
         """Bring the schema to `revision` (Alembic upgrade), safe to run from many instances."""
-        async with self._connection() as conn:
-            if False:
+        # Alembic's `op` and `context` are module-level proxies: two upgrades interleaving in
+        # one event loop (two Stores, say) would send one's DDL down the other's connection.
+        async with _alembic_lock(), self._connection() as conn:
+            if self.dialect == "postgresql":
                 # Two instances starting together would otherwise both create the tables.
                 # SQLite needs nothing: BEGIN IMMEDIATE already holds the write lock.
                 await conn.execute(
@@ -150,6 +158,14 @@ def _translate(err: DBAPIError, dialect: str) -> Exception | None:
     if isinstance(err, OperationalError | InterfaceError):
         return Unavailable(f"the {dialect} database is unavailable")
     return None
+
+
+def _alembic_lock() -> asyncio.Lock:
+    loop = asyncio.get_running_loop()
+    lock = _ALEMBIC_LOCKS.get(loop)
+    if lock is None:
+        lock = _ALEMBIC_LOCKS[loop] = asyncio.Lock()
+    return lock
 
 
 def _upgrade(connection: Connection, revision: str) -> None:

@@ -78,8 +78,10 @@ async def test_get_list_filter_and_cursor_paging(site: Site) -> None:
     seen: list[str] = []
     cursor: str | None = None
     while True:
-        params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
-        page = (await site.get("/v1/parcels", **params)).json()
+        params: dict[str, str | int] = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        page = (
+            await site.client.get("/v1/parcels", params=params, headers=site.acme.auth())
+        ).json()
         site.spec.validate("parcel-list", page)
         seen += [p["parcelId"] for p in page["items"]]
         cursor = page["nextCursor"]

@@ -43,9 +43,7 @@ async def test_200_concurrent_bookings_fill_20_boxes_exactly_once(
         await uow.lockers.add(locker("RACE-1"), compartments("RACE-1", sizes))
 
     started = time.perf_counter()
-    results = await asyncio.gather(
-        *(attempt(store, need, f"parcel-{i}") for i in range(ATTEMPTS))
-    )
+    results = await asyncio.gather(*(attempt(store, need, f"parcel-{i}") for i in range(ATTEMPTS)))
     elapsed = time.perf_counter() - started
 
     won = {f"parcel-{i}": code for i, code in enumerate(results) if code is not None}
@@ -66,13 +64,16 @@ async def test_a_booking_waits_for_a_claimant_that_rolls_back(store: Store) -> N
     claimed, give_up = asyncio.Event(), asyncio.Event()
     need = SizeRequirement(SizeClass.S)
 
+    async def claim_then_fail() -> None:
+        async with store.transaction() as uow:
+            await uow.lockers.allocate("RACE-1", need, "doomed")
+            claimed.set()
+            await give_up.wait()
+            raise RuntimeError("the carrier's request failed after allocating")
+
     async def doomed() -> None:
-        with pytest.raises(RuntimeError):
-            async with store.transaction() as uow:
-                await uow.lockers.allocate("RACE-1", need, "doomed")
-                claimed.set()
-                await give_up.wait()
-                raise RuntimeError("the carrier's request failed after allocating")
+        with pytest.raises(RuntimeError, match="failed after allocating"):
+            await claim_then_fail()
 
     async def patient() -> str | None:
         await claimed.wait()

@@ -32,7 +32,8 @@ async def test_a_duplicate_id_is_already_exists_and_the_transaction_goes_on(stor
         assert (await uow.carriers.list())[0].name == "ACME"
     async with store.transaction() as uow:
         stored = await uow.carriers.get("acme")
-    assert stored is not None and stored.name == "ACME"
+    assert stored is not None
+    assert stored.name == "ACME"
 
 
 async def test_set_jwks_replaces_the_keys(store: Store) -> None:
@@ -41,7 +42,8 @@ async def test_set_jwks_replaces_the_keys(store: Store) -> None:
         await uow.carriers.set_jwks("acme", JWKS)
     async with store.transaction() as uow:
         stored = await uow.carriers.get("acme")
-    assert stored is not None and stored.jwks == JWKS
+    assert stored is not None
+    assert stored.jwks == JWKS
 
 
 async def test_set_jwks_of_an_unknown_carrier_is_not_found(store: Store) -> None:

@@ -32,7 +32,7 @@ def test_urls_get_the_async_driver(given: str, driver: str) -> None:
 
 @pytest.mark.parametrize("given", ["sqlite://", "sqlite:///:memory:", "mysql://u@db/x"])
 def test_unusable_urls_are_refused(given: str) -> None:
-    with pytest.raises(ValueError, match="memory|unsupported"):
+    with pytest.raises(ValueError, match=r"memory|unsupported"):
         normalise_url(given)
 
 
@@ -42,15 +42,28 @@ async def test_sqlite_pragmas(sqlite_store: Store) -> None:
             name: (await conn.exec_driver_sql(f"PRAGMA {name}")).scalar()
             for name in ("journal_mode", "busy_timeout", "foreign_keys", "synchronous")
         }
-    assert pragmas == {"journal_mode": "wal", "busy_timeout": 30_000, "foreign_keys": 1,
-                       "synchronous": 2}
+    assert pragmas == {
+        "journal_mode": "wal",
+        "busy_timeout": 30_000,
+        "foreign_keys": 1,
+        "synchronous": 2,
+    }
 
 
 async def test_sqlite_enforces_foreign_keys(sqlite_store: Store) -> None:
     row = {
-        "locker_id": "nowhere", "code": "C01", "size_class": "S", "size_rank": 1,
-        "width_mm": 1, "height_mm": 1, "depth_mm": 1, "max_weight_g": 1,
-        "state": "available", "door": "closed", "item_sensor": "unknown", "updated_at": T0,
+        "locker_id": "nowhere",
+        "code": "C01",
+        "size_class": "S",
+        "size_rank": 1,
+        "width_mm": 1,
+        "height_mm": 1,
+        "depth_mm": 1,
+        "max_weight_g": 1,
+        "state": "available",
+        "door": "closed",
+        "item_sensor": "unknown",
+        "updated_at": T0,
     }
     with pytest.raises(IntegrityError, match="FOREIGN KEY"):
         async with sqlite_store.engine.begin() as conn:
@@ -75,4 +88,5 @@ async def test_sqlite_read_modify_write_transactions_queue(sqlite_store: Store) 
 
     async with sqlite_store.transaction() as uow:
         record = await uow.carriers.get("acme")
-    assert record is not None and sorted(record.jwks["keys"]) == list(range(20))
+    assert record is not None
+    assert sorted(record.jwks["keys"]) == list(range(20))

@@ -69,7 +69,8 @@ async def test_a_second_put_is_a_race_and_the_winner_stays_readable(store: Store
             await uow.idempotency.put("acme", "k1", "second", {"n": 2})
         winner = await uow.idempotency.get("acme", "k1")
     assert isinstance(raised.value, ConcurrentUpdate)
-    assert winner is not None and winner.fingerprint == "first"
+    assert winner is not None
+    assert winner.fingerprint == "first"
 
 
 async def test_a_jti_is_consumed_once(store: Store) -> None:

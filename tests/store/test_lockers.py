@@ -113,7 +113,8 @@ async def test_allocate_takes_the_smallest_fitting_compartment(store: Store) -> 
         second = await uow.lockers.allocate("WAW-001", SizeRequirement(M), "p2")
         third = await uow.lockers.allocate("WAW-001", SizeRequirement(M), "p3")
     assert (first.code, second.code, third.code) == ("C02", "C04", "C01")
-    assert first.state is CompartmentState.RESERVED and first.parcel_uid == "p1"
+    assert first.state is CompartmentState.RESERVED
+    assert first.parcel_uid == "p1"
 
     async with store.transaction() as uow:
         stored = await uow.lockers.compartment("WAW-001", "C04")

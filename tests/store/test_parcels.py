@@ -87,7 +87,8 @@ async def test_a_stale_update_is_a_concurrent_update(store: Store) -> None:
             await uow.parcels.update(before, replace(before, reference="second"))
     async with store.transaction() as uow:
         stored = await uow.parcels.get_by_uid(before.uid)
-    assert stored is not None and (stored.reference, stored.version) == ("first", 1)
+    assert stored is not None
+    assert (stored.reference, stored.version) == ("first", 1)
 
 
 async def test_two_concurrent_updates_one_wins(store: Store) -> None:
@@ -129,7 +130,8 @@ async def test_cursor_paging_in_creation_order(store: Store) -> None:
                 break
         exact, no_more = await uow.parcels.list("acme", limit=7)
     assert pages == [["P-0", "P-1", "P-2"], ["P-3", "P-4", "P-5"], ["P-6"]]
-    assert len(exact) == 7 and no_more is None
+    assert len(exact) == 7
+    assert no_more is None
 
 
 async def test_listing_filters_by_state_and_locker(store: Store) -> None:
@@ -151,17 +153,16 @@ async def test_listing_filters_by_state_and_locker(store: Store) -> None:
 
 
 async def test_due_reservations_and_pickups(store: Store) -> None:
-    S = ParcelState
     await insert(
         store,
-        parcel("late", state=S.RESERVED, reserved_until=T0 - H),
-        parcel("now", state=S.DROPOFF_ANNOUNCED, reserved_until=T0),
-        parcel("early", state=S.RESERVED, reserved_until=T0 + H),
-        parcel("done", state=S.CANCELLED, reserved_until=T0 - H),
-        parcel("pick-late", state=S.READY_FOR_PICKUP, pickup_until=T0 - 2 * H),
-        parcel("pick-now", state=S.READY_FOR_PICKUP, pickup_until=T0),
-        parcel("pick-early", state=S.READY_FOR_PICKUP, pickup_until=T0 + H),
-        parcel("gone", state=S.PICKED_UP, pickup_until=T0 - H),
+        parcel("late", state=ParcelState.RESERVED, reserved_until=T0 - H),
+        parcel("now", state=ParcelState.DROPOFF_ANNOUNCED, reserved_until=T0),
+        parcel("early", state=ParcelState.RESERVED, reserved_until=T0 + H),
+        parcel("done", state=ParcelState.CANCELLED, reserved_until=T0 - H),
+        parcel("pick-late", state=ParcelState.READY_FOR_PICKUP, pickup_until=T0 - 2 * H),
+        parcel("pick-now", state=ParcelState.READY_FOR_PICKUP, pickup_until=T0),
+        parcel("pick-early", state=ParcelState.READY_FOR_PICKUP, pickup_until=T0 + H),
+        parcel("gone", state=ParcelState.PICKED_UP, pickup_until=T0 - H),
     )
     async with store.transaction() as uow:
         reservations = await uow.parcels.due_reservations(T0, 10)

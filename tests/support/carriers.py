@@ -34,10 +34,12 @@ class TestCarrier:
 
     @property
     def public_jwk(self) -> dict[str, Any]:
-        algorithm = (
-            jwt.algorithms.OKPAlgorithm if self.alg == "EdDSA" else jwt.algorithms.ECAlgorithm
-        )
-        jwk: dict[str, Any] = json.loads(algorithm.to_jwk(self.private_key.public_key()))
+        public = self.private_key.public_key()
+        if isinstance(public, ed25519.Ed25519PublicKey):
+            text = jwt.algorithms.OKPAlgorithm.to_jwk(public)
+        else:
+            text = jwt.algorithms.ECAlgorithm.to_jwk(public)
+        jwk: dict[str, Any] = json.loads(text)
         jwk.update(kid=self.kid, use="sig", alg=self.alg)
         return jwk
 

@@ -56,7 +56,7 @@ async def get_parcel(request: web.Request) -> web.Response:
 
 async def list_parcels(request: web.Request) -> web.Response:
     reject_unknown(request, {"state", "lockerId", "limit", "cursor"})
-    items, next_cursor = await deps(request).parcels.list(
+    items, next_cursor = await deps(request).parcels.page(
         carrier(request).carrier_id,
         state=enum_param(request, "state", ParcelState),
         locker_id=text_param(request, "lockerId", 64),
