@@ -1,0 +1,1 @@
+"""Built-in locker adapters; each registers under the `openlocker.adapters` entry point."""
