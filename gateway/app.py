@@ -17,7 +17,13 @@ from gateway.auth.carrier_tokens import CarrierAuthenticator
 from gateway.clock import Clock, utc_now
 from gateway.http.app import build_http_app
 from gateway.http.context import HttpDeps
+from gateway.mqtt.embedded import EmbeddedBroker
+from gateway.sdk import load_adapter_class
+from gateway.service.adapters import AdapterDirectory
 from gateway.service.carriers import CarrierService
+from gateway.service.codes import CodeService
+from gateway.service.doors import DoorService
+from gateway.service.event_router import EventRouter
 from gateway.service.housekeeping import Housekeeping
 from gateway.service.lockers import LockerService
 from gateway.service.parcels import ParcelService
@@ -68,6 +74,18 @@ class Gateway:
         )
         self.lockers = LockerService(store=self.store)
         self.carriers = CarrierService(store=self.store, clock=self.clock)
+        self.codes = CodeService(store=self.store, clock=self.clock)
+        self.adapters = AdapterDirectory(store=self.store, adapters={})
+        self.doors = DoorService(
+            store=self.store,
+            parcels=self.parcels,
+            codes=self.codes,
+            adapters=self.adapters,
+            open_timeout=timedelta(seconds=s.open_timeout_s),
+            heartbeat_interval_s=s.heartbeat_interval_s,
+            clock=self.clock,
+        )
+        await self._start_locker_side()
         authenticator = CarrierAuthenticator(
             store=self.store,
             network_id=s.network_id,
@@ -82,6 +100,8 @@ class Gateway:
             parcels=self.parcels,
             lockers=self.lockers,
             authenticator=authenticator,
+            doors=self.doors,
+            codes=self.codes,
         )
         app = build_http_app(deps, max_body_bytes=s.max_body_bytes)
         self._runner = web.AppRunner(app, access_log=None)
@@ -100,6 +120,32 @@ class Gateway:
             _background(housekeeping.run_forever(s.housekeeping_interval_s), "housekeeping")
         )
         log.info("gateway %s serving on http://%s:%s", s.network_id, s.http_host, self.port)
+
+    async def _start_locker_side(self) -> None:
+        """The MQTT broker (embedded unless one is configured), the adapters, the event flow."""
+        s = self.settings
+        mqtt_url, shared, protocol = s.mqtt_url, s.mqtt_shared_subscriptions, s.mqtt_protocol
+        if mqtt_url is None:
+            broker = EmbeddedBroker(host=s.embedded_mqtt_host, port=s.embedded_mqtt_port)
+            await self._stack.enter_async_context(broker)
+            # amqtt speaks MQTT 3.1.1 and has no shared subscriptions.
+            mqtt_url, shared, protocol = broker.url, False, 4
+        self.mqtt_url = mqtt_url
+        router = await self._stack.enter_async_context(EventRouter(handler=self.doors.handle))
+        olp_defaults: dict[str, Any] = {
+            "mqtt_url": mqtt_url,
+            "instance": s.instance,
+            "protocol_version": protocol,
+            "shared_subscriptions": shared,
+        }
+        names = {"olp", *s.adapters}
+        for name in sorted(names):
+            cls = load_adapter_class(name)
+            options = {**(olp_defaults if name == "olp" else {}), **s.adapters.get(name, {})}
+            adapter = cls(config=cls.config_model(**options), host=self.doors)  # type: ignore[call-arg]
+            await self._stack.enter_async_context(adapter)
+            self.adapters.add(name, adapter)
+            router.follow(name, adapter)
 
     @property
     def base_url(self) -> str:

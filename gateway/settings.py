@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -41,6 +41,68 @@ class Settings(BaseSettings):
     idempotency_retention_s: int = Field(default=24 * 3600, ge=60)
     housekeeping_interval_s: float = Field(default=30.0, gt=0)
     spec_dir: Path | None = None
+
+    # ---- the locker side ----
+    mqtt_url: str | None = Field(
+        default=None,
+        description="External broker (mqtt://host:port); unset runs the embedded broker.",
+    )
+    embedded_mqtt_host: str = "127.0.0.1"
+    embedded_mqtt_port: int = Field(default=1884, ge=0, le=65535)
+    mqtt_protocol: int = Field(default=5, description="4 = MQTT 3.1.1, 5 = MQTT 5")
+    mqtt_shared_subscriptions: bool = True
+    instance: str = Field(
+        default="gw-1",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+        description="This instance's name; give each instance behind a load balancer its own.",
+    )
+    open_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    heartbeat_interval_s: int = Field(default=60, ge=5)
+    adapters: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Adapter name -> its config; `olp` always runs (its MQTT from the above).",
+    )
+
+    # ---- carrier webhooks ----
+    webhook_poll_interval_s: float = Field(
+        default=1.0, gt=0, description="How often the dispatcher looks for due deliveries."
+    )
+    webhook_timeout_s: float = Field(
+        default=10.0, gt=0, le=120, description="Total time one attempt may take."
+    )
+    webhook_lease_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long an attempt in flight keeps other instances off its delivery; "
+        "after a crash the delivery is retried once it ends. Longer than webhook_timeout_s.",
+    )
+    webhook_max_attempts: int = Field(
+        default=12, ge=1, le=100, description="Attempts before a delivery is dead."
+    )
+    webhook_backoff_base_s: float = Field(
+        default=1.0, gt=0, description="Back-off after the first failure: 1 s, 2 s, 4 s..."
+    )
+    webhook_backoff_cap_s: float = Field(
+        default=3600.0, gt=0, description="The longest back-off (before jitter)."
+    )
+    webhook_max_in_flight: int = Field(
+        default=32, ge=1, le=1000, description="Concurrent attempts per gateway instance."
+    )
+    webhook_max_subscriptions: int = Field(
+        default=10, ge=1, le=1000, description="Active subscriptions per carrier."
+    )
+    webhook_retention_s: int = Field(
+        default=14 * 24 * 3600, ge=3600, description="How long settled deliveries stay listed."
+    )
+
+    @field_validator("webhook_lease_s")
+    @classmethod
+    def _lease_outlasts_attempt(cls, lease: float, info: ValidationInfo) -> float:
+        timeout = info.data.get("webhook_timeout_s")
+        # Otherwise a slow attempt still in flight would be sent again by another instance.
+        if timeout is not None and lease <= timeout:
+            raise ValueError("webhook_lease_s must be longer than webhook_timeout_s")
+        return lease
 
     @field_validator("database_url")
     @classmethod

@@ -55,9 +55,7 @@ FIRST_MILE_TRANSITIONS: dict[
     (S.DEPOSIT_FAILED, A.RESERVE): (S.DROPOFF_ANNOUNCED, E.RESERVE),
 }
 
-TERMINAL_STATES = frozenset(
-    {S.CANCELLED, S.RESERVATION_EXPIRED, S.PICKED_UP, S.RETURNED}
-)
+TERMINAL_STATES = frozenset({S.CANCELLED, S.RESERVATION_EXPIRED, S.PICKED_UP, S.RETURNED})
 # States in which the parcel holds a compartment (reserved, or physically inside).
 HOLDS_COMPARTMENT = frozenset(
     {

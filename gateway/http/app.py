@@ -6,7 +6,7 @@ from aiohttp import web
 
 from gateway.http.context import DEPS, HttpDeps
 from gateway.http.middleware import auth_middleware, problem_middleware
-from gateway.http.routes import lockers, meta, parcels
+from gateway.http.routes import doors, lockers, meta, parcels
 
 
 def build_http_app(deps: HttpDeps, *, max_body_bytes: int) -> web.Application:
@@ -17,4 +17,5 @@ def build_http_app(deps: HttpDeps, *, max_body_bytes: int) -> web.Application:
     meta.add_routes(app)
     lockers.add_routes(app)
     parcels.add_routes(app)
+    doors.add_routes(app)
     return app

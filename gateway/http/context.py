@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from gateway.auth.carrier_tokens import CarrierAuthenticator, CarrierIdentity
+from gateway.service.codes import CodeService
+from gateway.service.doors import DoorService
 from gateway.service.lockers import LockerService
 from gateway.service.parcels import ParcelService
 from gateway.spec import Spec
@@ -22,6 +24,8 @@ class HttpDeps:
     parcels: ParcelService
     lockers: LockerService
     authenticator: CarrierAuthenticator
+    doors: DoorService
+    codes: CodeService
 
 
 DEPS = web.AppKey("deps", HttpDeps)

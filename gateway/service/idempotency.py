@@ -42,3 +42,22 @@ async def prior_answer(tx: UnitOfWork, carrier_id: str, idem: IdempotencyKey) ->
             details={"idempotencyKey": idem.key},
         )
     return record.response
+
+
+IN_PROGRESS: JsonBody = {"inProgress": True}
+
+
+async def claim(tx: UnitOfWork, carrier_id: str, idem: IdempotencyKey) -> JsonBody | None:
+    """For actions that cannot share one transaction with their answer (a door opening):
+    returns the stored answer of a replay, or claims the key and returns None. A second
+    request while the first still runs is refused rather than acting twice."""
+    prior = await prior_answer(tx, carrier_id, idem)
+    if prior == IN_PROGRESS:
+        raise IdempotencyConflict(
+            "the first request with this Idempotency-Key is still running",
+            details={"idempotencyKey": idem.key},
+        )
+    if prior is not None:
+        return prior
+    await tx.idempotency.put(carrier_id, idem.key, idem.fingerprint, IN_PROGRESS)
+    return None

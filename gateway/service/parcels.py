@@ -235,6 +235,16 @@ class ParcelService:
             await tx.events.append(stored.uid, step.event)
         return stored
 
+    async def apply_in(
+        self,
+        tx: UnitOfWork,
+        parcel: Parcel,
+        action: ParcelAction,
+        **options: Any,
+    ) -> Parcel:
+        """Apply an action inside a caller's transaction (door events use their own)."""
+        return await self._apply(tx, parcel, action, self._clock(), **options)
+
     async def _apply(
         self,
         tx: UnitOfWork,

@@ -2,17 +2,25 @@
 
 from gateway.store.engine import create_engine, normalise_url
 from gateway.store.errors import IdempotencyRace
+from gateway.store.network_keys import NetworkKeyRecord
+from gateway.store.outbox import Claimed, Delivery, NewDelivery
 from gateway.store.records import CarrierRecord, IdempotencyRecord
 from gateway.store.store import Store, UnitOfWork
 from gateway.store.types import NaiveDatetimeError
+from gateway.store.webhooks import WebhookSubscriptionRecord
 
 __all__ = [
     "CarrierRecord",
+    "Claimed",
+    "Delivery",
     "IdempotencyRace",
     "IdempotencyRecord",
     "NaiveDatetimeError",
+    "NetworkKeyRecord",
+    "NewDelivery",
     "Store",
     "UnitOfWork",
+    "WebhookSubscriptionRecord",
     "create_engine",
     "normalise_url",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from gateway.store._sql import Repository, insert_if_absent
 from gateway.store.errors import IdempotencyRace
@@ -48,6 +48,16 @@ class IdempotencyRepository(Repository):
                 details={"carrierId": carrier_id, "key": key},
             )
         return record
+
+    async def replace(self, carrier_id: str, key: str, response: dict[str, Any]) -> None:
+        """Fill in the answer of a key claimed earlier (a physical action finished)."""
+        await self._conn.execute(
+            update(t).where(t.c.carrier_id == carrier_id, t.c.key == key).values(response=response)
+        )
+
+    async def release(self, carrier_id: str, key: str) -> None:
+        """Give a claimed key back: the action failed before it could act, so a retry may."""
+        await self._conn.execute(delete(t).where(t.c.carrier_id == carrier_id, t.c.key == key))
 
     async def purge(self, older_than: datetime) -> int:
         """Forget answers stored before `older_than`; returns how many."""

@@ -17,15 +17,23 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.errors import ConcurrentUpdate, Unavailable
 from gateway.store._sql import Clock, utcnow
+from gateway.store.access_codes import AccessCodeRepository
 from gateway.store.carriers import CarrierRepository
+from gateway.store.door_sessions import DoorSessionRepository
 from gateway.store.engine import create_engine
 from gateway.store.events import EventRepository
 from gateway.store.idempotency import IdempotencyRepository
+from gateway.store.inbox import InboxRepository
 from gateway.store.jtis import JtiRepository
+from gateway.store.locker_sessions import LockerSessionRepository
 from gateway.store.lockers import LockerRepository
 from gateway.store.migrations import alembic_config
+from gateway.store.network_keys import NetworkKeyRepository
+from gateway.store.outbox import OutboxRepository
 from gateway.store.parcels import ParcelRepository
+from gateway.store.secrets import SecretRepository
 from gateway.store.types import NaiveDatetimeError
+from gateway.store.webhooks import WebhookRepository
 
 # PostgreSQL: serialization_failure, deadlock_detected. The transaction lost a race; retry.
 _RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
@@ -56,6 +64,14 @@ class UnitOfWork:
         self.events = EventRepository(conn, clock=clock)
         self.idempotency = IdempotencyRepository(conn, clock=clock)
         self.jtis = JtiRepository(conn, clock=clock)
+        self.sessions = LockerSessionRepository(conn, clock=clock)
+        self.doors = DoorSessionRepository(conn, clock=clock)
+        self.codes = AccessCodeRepository(conn, clock=clock)
+        self.inbox = InboxRepository(conn, clock=clock)
+        self.secrets = SecretRepository(conn, clock=clock)
+        self.network_keys = NetworkKeyRepository(conn, clock=clock)
+        self.webhooks = WebhookRepository(conn, clock=clock)
+        self.outbox = OutboxRepository(conn, clock=clock)
 
 
 class Store:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Double,
     ForeignKey,
@@ -25,6 +26,7 @@ from gateway.domain.enums import (
     ParcelState,
     SizeClass,
 )
+from gateway.domain.webhooks import DeliveryState
 from gateway.store.types import StrEnumType, UTCDateTime
 
 # Deterministic constraint names on both engines: later migrations (and SQLite's batch mode,
@@ -156,4 +158,144 @@ used_jtis = Table(
     PrimaryKeyConstraint("issuer", "jti"),
     # purge() deletes by expiry.
     Index("ix_used_jtis_expires_at", "expires_at"),
+)
+
+# ---- the locker side (migration 0002) -------------------------------------------------------
+
+locker_sessions = Table(
+    "locker_sessions",
+    metadata,
+    # Presence and boot state, shared by every gateway instance (boot gating must not depend
+    # on which instance answered the locker's Boot).
+    Column("locker_id", Text, ForeignKey("lockers.id"), primary_key=True),
+    Column("online", Boolean, nullable=False),
+    Column("booted_at", UTCDateTime),
+    Column("last_seen_at", UTCDateTime),
+    Column("firmware", Text),
+    Column("boot_info", JSON),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+door_sessions = Table(
+    "door_sessions",
+    metadata,
+    # One unlock the gateway ordered, from the command to the door closing again; the
+    # purpose and the item sensor at close decide the parcel's transition.
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("locker_id", Text, nullable=False),
+    Column("compartment_code", Text, nullable=False),
+    Column("parcel_uid", Text),
+    Column("purpose", Text, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("outcome", Text),
+    Column("item_sensor", StrEnumType(ItemSensor)),
+    Column("requested_at", UTCDateTime, nullable=False),
+    Column("deadline", UTCDateTime, nullable=False),
+    Column("opened_at", UTCDateTime),
+    Column("closed_at", UTCDateTime),
+    Index(
+        "ix_door_sessions_locker_id_compartment_code_state",
+        "locker_id",
+        "compartment_code",
+        "state",
+    ),
+)
+
+access_codes = Table(
+    "access_codes",
+    metadata,
+    # Keypad codes, stored only as a keyed hash, single use, bound to one locker.
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("locker_id", Text, nullable=False),
+    Column("parcel_uid", Text, nullable=False),
+    Column("purpose", Text, nullable=False),
+    Column("code_hash", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime),
+    UniqueConstraint("locker_id", "code_hash"),
+    Index("ix_access_codes_parcel_uid", "parcel_uid"),
+)
+
+inbox = Table(
+    "inbox",
+    metadata,
+    # Locker messages already acted on, so a QoS 1 redelivery to any instance acts once.
+    Column("src", Text, nullable=False),
+    Column("message_id", Text, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("src", "message_id"),
+    Index("ix_inbox_received_at", "received_at"),
+)
+
+gateway_secrets = Table(
+    "gateway_secrets",
+    metadata,
+    # Network-wide secrets every instance must share (e.g. the PIN hashing key).
+    Column("name", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# ---- carrier webhooks and the network signing key (migration 0003) ---------------------------
+
+network_keys = Table(
+    "network_keys",
+    metadata,
+    # The network's own signing keys (webhook signatures now, offline grants later), shared by
+    # every instance; `retired_at` is set when a rotation replaces a key.
+    Column("kid", Text, primary_key=True),
+    Column("alg", Text, nullable=False),
+    Column("public_jwk", JSON, nullable=False),
+    Column("private_key_pem", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("retired_at", UTCDateTime),
+)
+
+webhook_subscriptions = Table(
+    "webhook_subscriptions",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("carrier_id", Text, ForeignKey("carriers.id"), nullable=False),
+    Column("url", Text, nullable=False),
+    # NULL: every event type, including types a later protocol version adds.
+    Column("events", JSON),
+    Column("description", Text),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("deactivated_at", UTCDateTime),
+    Index("ix_webhook_subscriptions_carrier_id_active", "carrier_id", "active"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    # One row per (parcel event, subscription), written in the transition's own transaction.
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("event_id", Text, nullable=False),
+    Column("subscription_id", Text, ForeignKey("webhook_subscriptions.id"), nullable=False),
+    Column("carrier_id", Text, nullable=False),
+    Column("parcel_uid", Text, nullable=False),
+    Column("parcel_seq", Integer, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("body", JSON, nullable=False),
+    Column("state", StrEnumType(DeliveryState), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    # When pending: the next attempt, or the end of the lease of the attempt in flight.
+    Column("next_attempt_at", UTCDateTime),
+    Column("last_error", Text),
+    Column("last_status", Integer),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime),
+    UniqueConstraint("subscription_id", "event_id"),
+    Index("ix_outbox_state_next_attempt_at", "state", "next_attempt_at"),
+    # The ordering rule looks for an earlier pending row of the same parcel and subscription.
+    Index(
+        "ix_outbox_subscription_id_parcel_uid_parcel_seq",
+        "subscription_id",
+        "parcel_uid",
+        "parcel_seq",
+    ),
+    Index("ix_outbox_subscription_id_id", "subscription_id", "id"),
+    Index("ix_outbox_created_at", "created_at"),
 )

@@ -5,7 +5,8 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from gateway.wire.base import WireModel
-from gateway.wire.envelope import Envelope
+from gateway.wire.doors import AccessCodeOut, IssueCodeIn, OpenParcelIn, OpenResultOut
+from gateway.wire.envelope import Envelope, MessageKind
 from gateway.wire.health import HealthOut, ReadinessOut
 from gateway.wire.lockers import (
     CompartmentOut,
@@ -13,6 +14,44 @@ from gateway.wire.lockers import (
     LockerListOut,
     LockerOut,
     SizeAvailabilityOut,
+)
+from gateway.wire.olp_messages import (
+    BootCall,
+    BootResult,
+    CodeEnteredEvent,
+    DisplayCall,
+    DisplayResult,
+    DoorClosedEvent,
+    DoorOpenedEvent,
+    ErrorReply,
+    FaultEvent,
+    HeartbeatCall,
+    HeartbeatResult,
+    OpenCompartmentCall,
+    OpenCompartmentResult,
+    SetAvailabilityCall,
+    SetAvailabilityResult,
+    StateEvent,
+    StatusEvent,
+    message_model,
+)
+from gateway.wire.olp_payloads import (
+    BootPayload,
+    BootResultPayload,
+    CodeEnteredPayload,
+    DisplayPayload,
+    DisplayResultPayload,
+    DoorClosedPayload,
+    DoorOpenedPayload,
+    FaultPayload,
+    HeartbeatPayload,
+    HeartbeatResultPayload,
+    OpenCompartmentPayload,
+    OpenCompartmentResultPayload,
+    SetAvailabilityPayload,
+    SetAvailabilityResultPayload,
+    StatePayload,
+    StatusPayload,
 )
 from gateway.wire.parcels import ParcelEventListOut, ParcelEventOut, ParcelListOut, ParcelOut
 from gateway.wire.problem import ProblemOut
@@ -22,6 +61,14 @@ from gateway.wire.requests import (
     ExtendParcelIn,
     RedirectParcelIn,
     ReserveParcelIn,
+)
+from gateway.wire.webhooks import (
+    CreateWebhookIn,
+    WebhookDeliveryListOut,
+    WebhookDeliveryOut,
+    WebhookEventOut,
+    WebhookListOut,
+    WebhookSubscriptionOut,
 )
 
 SCHEMA_MODELS: MappingProxyType[str, type[WireModel]] = MappingProxyType(
@@ -37,6 +84,10 @@ SCHEMA_MODELS: MappingProxyType[str, type[WireModel]] = MappingProxyType(
         "parcel-list": ParcelListOut,
         "parcel-event": ParcelEventOut,
         "parcel-event-list": ParcelEventListOut,
+        "open-parcel-request": OpenParcelIn,
+        "open-result": OpenResultOut,
+        "issue-code-request": IssueCodeIn,
+        "access-code": AccessCodeOut,
         "create-parcel-request": CreateParcelIn,
         "reserve-parcel-request": ReserveParcelIn,
         "cancel-parcel-request": CancelParcelIn,
@@ -44,7 +95,61 @@ SCHEMA_MODELS: MappingProxyType[str, type[WireModel]] = MappingProxyType(
         "redirect-parcel-request": RedirectParcelIn,
         "health": HealthOut,
         "readiness": ReadinessOut,
+        # Webhooks: the subscription API and the delivered event.
+        "create-webhook-request": CreateWebhookIn,
+        "webhook-subscription": WebhookSubscriptionOut,
+        "webhook-list": WebhookListOut,
+        "webhook-delivery": WebhookDeliveryOut,
+        "webhook-delivery-list": WebhookDeliveryListOut,
+        "webhook-event": WebhookEventOut,
+        # MQTT binding: payloads (olp-<action>[-result]) ...
+        "olp-boot": BootPayload,
+        "olp-boot-result": BootResultPayload,
+        "olp-heartbeat": HeartbeatPayload,
+        "olp-heartbeat-result": HeartbeatResultPayload,
+        "olp-open-compartment": OpenCompartmentPayload,
+        "olp-open-compartment-result": OpenCompartmentResultPayload,
+        "olp-set-availability": SetAvailabilityPayload,
+        "olp-set-availability-result": SetAvailabilityResultPayload,
+        "olp-display": DisplayPayload,
+        "olp-display-result": DisplayResultPayload,
+        "olp-status": StatusPayload,
+        "olp-state": StatePayload,
+        "olp-door-opened": DoorOpenedPayload,
+        "olp-door-closed": DoorClosedPayload,
+        "olp-code-entered": CodeEnteredPayload,
+        "olp-fault": FaultPayload,
+        # ... and whole messages (olp-message-<action>[-result], olp-message-error)
+        "olp-message-boot": BootCall,
+        "olp-message-boot-result": BootResult,
+        "olp-message-heartbeat": HeartbeatCall,
+        "olp-message-heartbeat-result": HeartbeatResult,
+        "olp-message-open-compartment": OpenCompartmentCall,
+        "olp-message-open-compartment-result": OpenCompartmentResult,
+        "olp-message-set-availability": SetAvailabilityCall,
+        "olp-message-set-availability-result": SetAvailabilityResult,
+        "olp-message-display": DisplayCall,
+        "olp-message-display-result": DisplayResult,
+        "olp-message-status": StatusEvent,
+        "olp-message-state": StateEvent,
+        "olp-message-door-opened": DoorOpenedEvent,
+        "olp-message-door-closed": DoorClosedEvent,
+        "olp-message-code-entered": CodeEnteredEvent,
+        "olp-message-fault": FaultEvent,
+        "olp-message-error": ErrorReply,
     }
 )
 # Schema files that only hold shared definitions or a bare enum, with no model of their own.
-LIBRARY_SCHEMAS = frozenset({"common", "lifecycle", "error-code"})
+LIBRARY_SCHEMAS = frozenset({"common", "lifecycle", "error-code", "olp-enums", "webhook-common"})
+
+_SCHEMA_OF_MODEL = {model: name for name, model in SCHEMA_MODELS.items()}
+
+
+def message_schema(kind: MessageKind, action: str) -> str | None:
+    """The olp-message-* schema that validates a whole MQTT message of this kind and action.
+
+    A receiver reads `kind` and `action` from the body (the `res` topics carry every action)
+    and validates with this one schema; None means an action OLP v1 does not define.
+    """
+    model = message_model(kind, action)
+    return None if model is None else _SCHEMA_OF_MODEL[model]

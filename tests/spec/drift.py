@@ -28,6 +28,7 @@ class Shape:
     items: Shape | None = None
     values: Shape | None = None  # the value schema of a map (additionalProperties: {...})
     default: Any = _NO_DEFAULT
+    absent: set[str] = field(default_factory=set)  # members ruled out by "not": {"required"}
 
 
 def schema_shape(spec: Spec, name: str) -> Shape:
@@ -111,7 +112,42 @@ def _shape(node: Any, resolver: Resolver[Any]) -> Shape:
     extra = node.get("additionalProperties")
     if isinstance(extra, dict) and extra:
         shape.values = _shape(extra, resolver)
+    forbidden = node.get("not")
+    if isinstance(forbidden, dict) and set(forbidden) == {"required"}:
+        shape.absent |= set(forbidden["required"])  # a member the schema rules out
+    # olp-message-*.json: allOf [envelope.json, {const kind and action, a payload schema}].
+    for part in node.get("allOf", ()):
+        shape = _both(shape, _shape(part, resolver))
     return shape
+
+
+def _both(base: Shape, narrower: Shape) -> Shape:
+    """What an instance valid against both shapes looks like (the two parts of an allOf)."""
+    absent = base.absent | narrower.absent
+    props = {k: v for k, v in base.props.items() if k not in absent}
+    for name, prop in narrower.props.items():
+        if name not in absent:
+            props[name] = _both(props[name], prop) if name in props else prop
+    items = base.items if narrower.items is None else narrower.items
+    if base.items is not None and narrower.items is not None:
+        items = _both(base.items, narrower.items)
+    values = base.values if narrower.values is None else narrower.values
+    if base.values is not None and narrower.values is not None:
+        values = _both(base.values, narrower.values)
+    enums = [e for e in (base.enum, narrower.enum) if e is not None]
+    return Shape(
+        types=(base.types & narrower.types)
+        if base.types and narrower.types
+        else base.types | narrower.types,
+        enum=set.intersection(*enums) if enums else None,
+        format=narrower.format or base.format,
+        props=props,
+        required=(base.required | narrower.required) - absent,
+        items=items,
+        values=values,
+        default=base.default if narrower.default is _NO_DEFAULT else narrower.default,
+        absent=absent,
+    )
 
 
 def _union(shapes: list[Shape]) -> Shape:

@@ -57,4 +57,5 @@ def code_token(cell: str) -> str | None:
 
 
 def _cells(line: str) -> list[str]:
-    return [c.strip() for c in line.strip().strip("|").split("|")]
+    # "\|" is a pipe inside a cell (`Accepted\|Pending`), not a column border.
+    return [c.strip() for c in re.split(r"(?<!\\)\|", line.strip().strip("|"))]

@@ -1,0 +1,52 @@
+"""Webhook vocabulary: event types carriers subscribe to, delivery states, the retry schedule."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+
+from gateway.domain.enums import ParcelState
+
+
+class WebhookEventType(StrEnum):
+    """`parcel.<state>`: one per parcel state, the `type` of the event that enters it."""
+
+    ANNOUNCED = "parcel.announced"
+    RESERVED = "parcel.reserved"
+    RESERVATION_EXPIRED = "parcel.reservation_expired"
+    CANCELLED = "parcel.cancelled"
+    DEPOSIT_FAILED = "parcel.deposit_failed"
+    READY_FOR_PICKUP = "parcel.ready_for_pickup"
+    PICKED_UP = "parcel.picked_up"
+    PICKUP_FAILED = "parcel.pickup_failed"
+    EXPIRED = "parcel.expired"
+    COLLECTED = "parcel.collected"
+    RETURNED = "parcel.returned"
+    DROPOFF_ANNOUNCED = "parcel.dropoff_announced"
+    DROPPED_OFF = "parcel.dropped_off"
+    REDIRECTED = "parcel.redirected"
+
+    @classmethod
+    def entering(cls, state: ParcelState) -> WebhookEventType:
+        return cls(f"parcel.{state}")
+
+
+class DeliveryState(StrEnum):
+    """An outbox row: waiting (or in flight), acknowledged with a 2xx, or given up on."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+
+
+def retry_delay_s(attempt: int, *, base_s: float, cap_s: float, rand: Callable[[], float]) -> float:
+    """Seconds to wait after failed attempt number `attempt` (1-based): "full jitter".
+
+    A uniform pick in [0, min(cap, base * 2^(attempt-1))]: receivers that fail together (an
+    outage) are not hammered by every gateway in lock-step when they come back.
+    """
+    if attempt < 1:
+        raise ValueError("attempts count from 1")
+    # Clamp the exponent: 2.0**2000 overflows long before any sane cap is reached.
+    ceiling = min(cap_s, base_s * 2.0 ** min(attempt - 1, 64))
+    return ceiling * rand()

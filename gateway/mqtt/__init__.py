@@ -1,0 +1,1 @@
+"""OLP over MQTT: topics, envelopes, dedupe, request/response and a self-healing connection."""

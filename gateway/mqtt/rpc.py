@@ -1,0 +1,46 @@
+"""Request/response over MQTT: one future per correlation id, so the receive loop never waits."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from gateway.errors import OperationTimeout
+
+
+class PendingCalls:
+    def __init__(self) -> None:
+        self._futures: dict[str, asyncio.Future[dict[str, Any]]] = {}
+
+    def expect(self, call_id: str) -> asyncio.Future[dict[str, Any]]:
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._futures[call_id] = future
+        return future
+
+    def resolve(self, reply: dict[str, Any]) -> bool:
+        """Hand a reply to its waiter; False when nobody waits (late, duplicate or foreign)."""
+        future = self._futures.pop(str(reply.get("corr")), None)
+        if future is None or future.done():
+            return False
+        future.set_result(reply)
+        return True
+
+    async def wait(
+        self, call_id: str, future: asyncio.Future[dict[str, Any]], timeout_s: float
+    ) -> dict[str, Any]:
+        try:
+            return await asyncio.wait_for(future, timeout_s)
+        except TimeoutError:
+            raise OperationTimeout(f"no reply to call {call_id} within {timeout_s:g} s") from None
+        finally:
+            self._futures.pop(call_id, None)
+
+    def fail_all(self, error: BaseException) -> None:
+        """The connection is gone: waiters learn at once instead of at their timeout."""
+        for future in self._futures.values():
+            if not future.done():
+                future.set_exception(error)
+        self._futures.clear()
+
+    def __len__(self) -> int:
+        return len(self._futures)

@@ -1,0 +1,129 @@
+"""The adapter contract: what every locker adapter implements and what the gateway offers it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Flag, auto
+from types import TracebackType
+from typing import ClassVar, Protocol, Self, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict
+
+from gateway.domain.enums import DoorState, ItemSensor, SizeClass
+from gateway.sdk.events import LockerEvent, OpenOutcome, OpenPurpose
+from gateway.wire.olp_enums import BootStatus
+
+
+class AdapterFeatures(Flag):
+    """What the hardware behind an adapter can do; the gateway plans flows around these."""
+
+    NONE = 0
+    DOOR_SENSOR = auto()
+    ITEM_SENSOR = auto()
+    KEYPAD = auto()
+    PRESENCE = auto()
+    SET_AVAILABILITY = auto()
+    DISPLAY = auto()
+    OFFLINE_GRANTS = auto()
+
+
+class AdapterConfig(BaseModel):
+    """Base of every adapter's configuration model: strict, so typos are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    lenient: bool = False
+    """Accept known firmware quirks with a logged warning instead of refusing the message."""
+
+
+@dataclass(frozen=True, slots=True)
+class CompartmentInfo:
+    code: str
+    size_class: SizeClass
+    door: DoorState = DoorState.CLOSED
+    item: ItemSensor = ItemSensor.UNKNOWN
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class BootInfo:
+    vendor: str
+    model: str
+    firmware: str
+    compartments: tuple[CompartmentInfo, ...]
+    features: frozenset[str] = frozenset()
+    serial_number: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BootDecision:
+    status: BootStatus
+    heartbeat_interval_s: int = 60
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LockerStatus:
+    locker_id: str
+    online: bool
+    booted: bool
+    compartments: tuple[CompartmentInfo, ...] = ()
+    firmware: str | None = None
+    last_seen: datetime | None = None
+    details: dict[str, str] = field(default_factory=dict)
+
+
+class AdapterHost(Protocol):
+    """What the gateway offers an adapter."""
+
+    async def authorize_boot(self, locker_id: str, info: BootInfo) -> BootDecision:
+        """Whether a locker that announces itself may operate (boot gating)."""
+        ...
+
+    async def is_booted(self, locker_id: str) -> bool:
+        """Whether the locker's current session was accepted (by any gateway instance)."""
+        ...
+
+    def now(self) -> datetime:
+        """The gateway's clock (aware UTC)."""
+        ...
+
+
+@runtime_checkable
+class LockerAdapter(Protocol):
+    """One class per vendor protocol. Lifecycle: `async with Adapter(config=..., host=...)`."""
+
+    name: ClassVar[str]
+    features: ClassVar[AdapterFeatures]
+    config_model: ClassVar[type[AdapterConfig]]
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def open_compartment(
+        self,
+        locker_id: str,
+        compartment_code: str,
+        *,
+        purpose: OpenPurpose,
+        deadline: datetime,
+    ) -> OpenOutcome:
+        """Unlock one door and say what physically happened. Never retried blindly by
+        adapters: an unlock whose outcome is unknown raises AdapterTimeout instead."""
+        ...
+
+    async def read_status(self, locker_id: str) -> LockerStatus:
+        """The locker's last known presence and per-compartment door and item state."""
+        ...
+
+    def events(self) -> AsyncIterator[LockerEvent]:
+        """Every event of every locker behind this adapter, in each locker's order."""
+        ...

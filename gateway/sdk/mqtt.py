@@ -1,0 +1,16 @@
+"""MQTT building blocks for adapters of MQTT-speaking lockers (public, part of the SDK)."""
+
+from gateway.mqtt import topics
+from gateway.mqtt.connection import BrokerAddress, ConnectionOptions, MqttConnection
+from gateway.mqtt.dedupe import Deduper, SequenceTracker
+from gateway.mqtt.rpc import PendingCalls
+
+__all__ = [
+    "BrokerAddress",
+    "ConnectionOptions",
+    "Deduper",
+    "MqttConnection",
+    "PendingCalls",
+    "SequenceTracker",
+    "topics",
+]

@@ -1,0 +1,38 @@
+"""Which adapter drives which locker: the running adapter instances, by adapter name."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from gateway.errors import NotSupported, Unavailable
+from gateway.sdk import LockerAdapter
+from gateway.store import Store
+
+
+class AdapterDirectory:
+    def __init__(self, *, store: Store, adapters: Mapping[str, LockerAdapter]) -> None:
+        self._store = store
+        self._adapters = dict(adapters)
+        self._locker_adapter: dict[str, str] = {}
+
+    def add(self, name: str, adapter: LockerAdapter) -> None:
+        self._adapters[name] = adapter
+
+    @property
+    def running(self) -> Mapping[str, LockerAdapter]:
+        return self._adapters
+
+    async def for_locker(self, locker_id: str) -> LockerAdapter:
+        name = self._locker_adapter.get(locker_id)
+        if name is None:
+            async with self._store.transaction() as tx:
+                locker = await tx.lockers.get(locker_id)
+            if locker is None:
+                raise Unavailable(f"locker {locker_id!r} is not provisioned")
+            name = self._locker_adapter[locker_id] = locker.adapter
+        adapter = self._adapters.get(name)
+        if adapter is None:
+            raise NotSupported(
+                f"locker {locker_id!r} needs adapter {name!r}, which this gateway does not run"
+            )
+        return adapter

@@ -1,0 +1,83 @@
+"""Keypad codes for a parcel's next door opening: issued on demand, redeemed once."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from gateway.clock import Clock, utc_now
+from gateway.domain.door import PURPOSE_FOR_STATE, OpenPurpose
+from gateway.domain.parcel import Parcel
+from gateway.errors import ConcurrentUpdate, IllegalTransition, NotFound
+from gateway.store import Store, UnitOfWork
+from gateway.store.access_codes import AccessCode
+from gateway.tokens.pins import new_pin, pin_hash
+
+PIN_KEY_NAME = "pin-hash-key"  # the name of the secret in gateway_secrets, not the secret
+COLLECT_CODE_TTL = timedelta(days=7)
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedCode:
+    """The only moment a code exists in clear: handed to the carrier, never stored."""
+
+    code: str
+    purpose: OpenPurpose
+    locker_id: str
+    expires_at: datetime
+
+
+class CodeService:
+    def __init__(self, *, store: Store, clock: Clock = utc_now) -> None:
+        self._store = store
+        self._clock = clock
+        self._secret: bytes | None = None
+
+    async def _key(self, tx: UnitOfWork) -> bytes:
+        if self._secret is None:
+            value = await tx.secrets.get_or_create(PIN_KEY_NAME, lambda: secrets.token_hex(32))
+            self._secret = bytes.fromhex(value)
+        return self._secret
+
+    async def issue(self, carrier_id: str, parcel_id: str) -> IssuedCode:
+        """A fresh code for the door opening the parcel's state calls for; replaces older
+        unused codes of that purpose, so re-asking is safe and only the last code works."""
+        async with self._store.transaction() as tx:
+            parcel = await tx.parcels.get(carrier_id, parcel_id)
+            if parcel is None:
+                raise NotFound(f"no parcel {parcel_id!r}")
+            purpose = PURPOSE_FOR_STATE.get(parcel.state)
+            if purpose is None or parcel.compartment_code is None:
+                raise IllegalTransition(
+                    f"a parcel that is {parcel.state} has no door to open",
+                    details={"state": str(parcel.state)},
+                )
+            await tx.codes.revoke(parcel.uid, purpose)
+            expires = self._expiry(parcel, purpose)
+            key = await self._key(tx)
+            for _ in range(10):
+                code = new_pin()
+                stored = await tx.codes.add(
+                    locker_id=parcel.locker_id,
+                    parcel_uid=parcel.uid,
+                    purpose=purpose,
+                    code_hash=pin_hash(key, parcel.locker_id, code),
+                    expires_at=expires,
+                )
+                if stored:
+                    return IssuedCode(code, purpose, parcel.locker_id, expires)
+        raise ConcurrentUpdate("could not find an unused code; retry")
+
+    async def redeem(self, tx: UnitOfWork, locker_id: str, code: str) -> AccessCode | None:
+        """Use a code entered at `locker_id`; None if wrong, used, expired or another locker's."""
+        key = await self._key(tx)
+        return await tx.codes.redeem(locker_id, pin_hash(key, locker_id, code), self._clock())
+
+    def _expiry(self, parcel: Parcel, purpose: OpenPurpose) -> datetime:
+        now = self._clock()
+        if purpose in (OpenPurpose.DEPOSIT, OpenPurpose.DROPOFF) and parcel.reserved_until:
+            return parcel.reserved_until
+        if purpose is OpenPurpose.PICKUP and parcel.pickup_until:
+            return parcel.pickup_until
+        return now + COLLECT_CODE_TTL

@@ -1,0 +1,182 @@
+"""Carriers' webhook subscriptions and the dead-letter view of their deliveries."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from gateway.clock import Clock, utc_now
+from gateway.domain.webhooks import DeliveryState, WebhookEventType
+from gateway.errors import (
+    ConcurrentUpdate,
+    FieldIssue,
+    IllegalTransition,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
+from gateway.service.cursors import decode_cursor, encode_cursor
+from gateway.service.idempotency import IdempotencyKey, JsonBody, prior_answer
+from gateway.store import Delivery, Store, UnitOfWork, WebhookSubscriptionRecord
+from gateway.wire import WebhookDeliveryOut, WebhookSubscriptionOut, dump
+
+# A transaction that lost a race (the same Idempotency-Key twice at once) is retried this often.
+MAX_ATTEMPTS = 5
+DELETED = "the subscription was deleted"
+
+
+def subscription_to_wire(sub: WebhookSubscriptionRecord) -> WebhookSubscriptionOut:
+    return WebhookSubscriptionOut(
+        id=sub.id,
+        url=sub.url,
+        events=None if sub.events is None else [WebhookEventType(e) for e in sub.events],
+        description=sub.description,
+        active=sub.active,
+        created_at=sub.created_at,
+    )
+
+
+def delivery_to_wire(delivery: Delivery) -> WebhookDeliveryOut:
+    return WebhookDeliveryOut(
+        id=delivery.id,
+        event_id=delivery.event_id,
+        type=WebhookEventType(delivery.type),
+        parcel_id=delivery.body["parcel"]["parcelId"],
+        state=delivery.state,
+        attempts=delivery.attempts,
+        next_attempt_at=delivery.next_attempt_at,
+        last_status=delivery.last_status,
+        last_error=delivery.last_error,
+        created_at=delivery.created_at,
+        delivered_at=delivery.delivered_at,
+    )
+
+
+def check_url(url: str) -> str:
+    """What the schema's pattern cannot say: a real host and a valid port."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises ValueError for a port out of range
+    except ValueError:
+        parts = None
+    if parts is None or not parts.hostname:
+        raise ValidationFailed(
+            "url needs a host name and a valid port",
+            issues=(FieldIssue("/url", "is not an absolute URL with a host"),),
+        )
+    return url
+
+
+class WebhookService:
+    def __init__(self, *, store: Store, max_subscriptions: int, clock: Clock = utc_now) -> None:
+        self._store = store
+        self._max_subscriptions = max_subscriptions
+        self._clock = clock
+
+    async def create(
+        self,
+        carrier_id: str,
+        idem: IdempotencyKey,
+        *,
+        url: str,
+        events: Sequence[WebhookEventType] | None = None,
+        description: str | None = None,
+    ) -> JsonBody:
+        check_url(url)
+
+        async def work(tx: UnitOfWork, now: datetime) -> JsonBody:
+            if await tx.webhooks.count_active(carrier_id, lock=True) >= self._max_subscriptions:
+                raise PermissionDenied(
+                    f"a carrier may hold at most {self._max_subscriptions} active subscriptions"
+                )
+            sub = WebhookSubscriptionRecord(
+                id=str(uuid.uuid4()),
+                carrier_id=carrier_id,
+                url=url,
+                events=None if events is None else tuple(e.value for e in events),
+                description=description,
+                active=True,
+                created_at=now,
+            )
+            await tx.webhooks.add(sub)
+            return dump(subscription_to_wire(sub))
+
+        return await self._idempotent(carrier_id, idem, work)
+
+    async def list(self, carrier_id: str) -> list[WebhookSubscriptionRecord]:
+        async with self._store.transaction() as tx:
+            return await tx.webhooks.list_active(carrier_id)
+
+    async def get(self, carrier_id: str, subscription_id: str) -> WebhookSubscriptionRecord:
+        async with self._store.transaction() as tx:
+            return await _own(tx, carrier_id, subscription_id)
+
+    async def delete(self, carrier_id: str, subscription_id: str) -> None:
+        """Deactivate for good (idempotent); what is still pending for it is given up."""
+        async with self._store.transaction() as tx:
+            await _own(tx, carrier_id, subscription_id)
+            if await tx.webhooks.deactivate(carrier_id, subscription_id, self._clock()):
+                await tx.outbox.kill_pending(subscription_id, DELETED)
+
+    async def deliveries(
+        self,
+        carrier_id: str,
+        subscription_id: str,
+        *,
+        state: DeliveryState | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> tuple[list[Delivery], str | None]:
+        after = decode_cursor(cursor, "d") if cursor else None
+        async with self._store.transaction() as tx:
+            await _own(tx, carrier_id, subscription_id)
+            items, next_id = await tx.outbox.page(
+                subscription_id, state=state, after_id=after, limit=limit
+            )
+        return items, encode_cursor("d", next_id) if next_id is not None else None
+
+    async def retry(
+        self, carrier_id: str, subscription_id: str, delivery_id: int, idem: IdempotencyKey
+    ) -> JsonBody:
+        """Give a dead delivery a fresh schedule of attempts, due now."""
+
+        async def work(tx: UnitOfWork, now: datetime) -> JsonBody:
+            sub = await _own(tx, carrier_id, subscription_id)
+            if await tx.outbox.get(subscription_id, delivery_id) is None:
+                raise NotFound(f"no delivery {delivery_id} for webhook {subscription_id}")
+            if not sub.active:
+                raise IllegalTransition("the subscription was deleted; its deliveries stay dead")
+            requeued = await tx.outbox.requeue(subscription_id, delivery_id, now)
+            return dump(delivery_to_wire(requeued))
+
+        return await self._idempotent(carrier_id, idem, work)
+
+    async def _idempotent(
+        self,
+        carrier_id: str,
+        idem: IdempotencyKey,
+        work: Callable[[UnitOfWork, datetime], Awaitable[JsonBody]],
+    ) -> JsonBody:
+        """Run `work` once per key; the answer is stored in the same transaction."""
+        for _ in range(MAX_ATTEMPTS):
+            try:
+                async with self._store.transaction() as tx:
+                    prior = await prior_answer(tx, carrier_id, idem)
+                    if prior is not None:
+                        return prior
+                    body = await work(tx, self._clock())
+                    await tx.idempotency.put(carrier_id, idem.key, idem.fingerprint, body)
+                    return body
+            except ConcurrentUpdate:
+                continue  # a concurrent request with this key won: read its answer
+        raise ConcurrentUpdate("too much contention on this webhook; retry later")
+
+
+async def _own(tx: UnitOfWork, carrier_id: str, subscription_id: str) -> WebhookSubscriptionRecord:
+    """The carrier's own subscription; another carrier's is reported missing so ids do not leak."""
+    sub = await tx.webhooks.get(carrier_id, subscription_id)
+    if sub is None:
+        raise NotFound(f"no webhook {subscription_id!r}")
+    return sub

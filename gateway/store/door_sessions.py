@@ -1,0 +1,112 @@
+"""Door sessions: the unlocks the gateway ordered and how they ended."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import RowMapping, insert, select, update
+
+from gateway.domain.door import DoorSession, DoorSessionState, OpenOutcome, OpenPurpose
+from gateway.domain.enums import ItemSensor
+from gateway.store._sql import Repository
+from gateway.store.tables import door_sessions as t
+
+LIVE = (DoorSessionState.REQUESTED.value, DoorSessionState.OPEN.value)
+
+
+class DoorSessionRepository(Repository):
+    async def start(
+        self,
+        *,
+        locker_id: str,
+        compartment_code: str,
+        parcel_uid: str | None,
+        purpose: OpenPurpose,
+        deadline: datetime,
+    ) -> DoorSession:
+        now = self._clock()
+        values = {
+            "locker_id": locker_id,
+            "compartment_code": compartment_code,
+            "parcel_uid": parcel_uid,
+            "purpose": purpose.value,
+            "state": DoorSessionState.REQUESTED.value,
+            "requested_at": now,
+            "deadline": deadline,
+        }
+        result = await self._conn.execute(insert(t).values(values).returning(t.c.id))
+        return DoorSession(
+            id=int(result.scalar_one()),
+            locker_id=locker_id,
+            compartment_code=compartment_code,
+            parcel_uid=parcel_uid,
+            purpose=purpose,
+            state=DoorSessionState.REQUESTED,
+            requested_at=now,
+            deadline=deadline,
+        )
+
+    async def live(self, locker_id: str, compartment_code: str) -> DoorSession | None:
+        """The latest session of this door that has not closed or failed yet."""
+        stmt = (
+            select(t)
+            .where(
+                t.c.locker_id == locker_id,
+                t.c.compartment_code == compartment_code,
+                t.c.state.in_(LIVE),
+            )
+            .order_by(t.c.id.desc())
+            .limit(1)
+        )
+        if self._postgres:
+            stmt = stmt.with_for_update()
+        row = (await self._conn.execute(stmt)).mappings().first()
+        return None if row is None else _session(row)
+
+    async def get(self, session_id: int) -> DoorSession | None:
+        row = (await self._conn.execute(select(t).where(t.c.id == session_id))).mappings().first()
+        return None if row is None else _session(row)
+
+    async def opened(self, session_id: int, outcome: OpenOutcome | None, at: datetime) -> None:
+        """Requested -> open. Conditional: the door may already have been reported opened, or
+        even closed, before the unlock's reply was processed."""
+        values: dict[str, object] = {"state": DoorSessionState.OPEN.value, "opened_at": at}
+        if outcome is not None:
+            values["outcome"] = outcome.value
+        requested = t.c.state == DoorSessionState.REQUESTED.value
+        await self._conn.execute(update(t).where(t.c.id == session_id, requested).values(values))
+
+    async def closed(self, session_id: int, item: ItemSensor, at: datetime) -> None:
+        await self._conn.execute(
+            update(t)
+            .where(t.c.id == session_id)
+            .values(state=DoorSessionState.CLOSED.value, item_sensor=item, closed_at=at)
+        )
+
+    async def failed(self, session_id: int, outcome: OpenOutcome | None, at: datetime) -> None:
+        await self._conn.execute(
+            update(t)
+            .where(t.c.id == session_id, t.c.state.in_(LIVE))
+            .values(
+                state=DoorSessionState.FAILED.value,
+                outcome=outcome.value if outcome else None,
+                closed_at=at,
+            )
+        )
+
+
+def _session(row: RowMapping) -> DoorSession:
+    return DoorSession(
+        id=int(row["id"]),
+        locker_id=row["locker_id"],
+        compartment_code=row["compartment_code"],
+        parcel_uid=row["parcel_uid"],
+        purpose=OpenPurpose(row["purpose"]),
+        state=DoorSessionState(row["state"]),
+        requested_at=row["requested_at"],
+        deadline=row["deadline"],
+        outcome=OpenOutcome(row["outcome"]) if row["outcome"] else None,
+        item=row["item_sensor"],
+        opened_at=row["opened_at"],
+        closed_at=row["closed_at"],
+    )

@@ -1,0 +1,236 @@
+"""The transactional outbox of webhook deliveries: enqueue, claim with a lease, settle, inspect."""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, RowMapping, delete, exists, select, update
+
+from gateway.domain.webhooks import DeliveryState
+from gateway.errors import IllegalTransition
+from gateway.store._sql import Repository, insert_if_absent
+from gateway.store.tables import outbox as t
+from gateway.store.tables import webhook_subscriptions as subs
+
+PENDING = DeliveryState.PENDING
+
+
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    """What a parcel transition enqueues for one subscription."""
+
+    event_id: str
+    subscription_id: str
+    carrier_id: str
+    parcel_uid: str
+    parcel_seq: int
+    type: str
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One outbox row. While claimed, `next_attempt_at` is the end of the sender's lease."""
+
+    id: int
+    event_id: str
+    subscription_id: str
+    carrier_id: str
+    parcel_uid: str
+    parcel_seq: int
+    type: str
+    body: dict[str, Any]
+    state: DeliveryState
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    last_status: int | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A delivery taken for one attempt, and where to send it."""
+
+    delivery: Delivery
+    url: str
+
+
+class OutboxRepository(Repository):
+    async def enqueue(self, new: NewDelivery, *, at: datetime) -> bool:
+        """Add a pending delivery, due at `at`; False if this event was already queued for it."""
+        values = {
+            "event_id": new.event_id,
+            "subscription_id": new.subscription_id,
+            "carrier_id": new.carrier_id,
+            "parcel_uid": new.parcel_uid,
+            "parcel_seq": new.parcel_seq,
+            "type": new.type,
+            "body": new.body,
+            "state": PENDING,
+            "attempts": 0,
+            "next_attempt_at": at,
+            "created_at": at,
+        }
+        return await insert_if_absent(self._conn, t, values)
+
+    async def claim(
+        self, *, now: datetime, lease_until: datetime, limit: int
+    ) -> builtins.list[Claimed]:
+        """Take up to `limit` due deliveries for one attempt each, leased until `lease_until`.
+
+        A row is due when it is pending, its time has come and no earlier event of the same
+        parcel is still pending for the same subscription: deliveries of one parcel go out one
+        at a time, in order. The lease keeps the row pending (a crash mid-send loses nothing:
+        the row is due again once the lease ends) while keeping other senders off it.
+        PostgreSQL skips rows another instance is claiming; SQLite serialises the claims.
+        """
+        earlier = t.alias("earlier")
+        blocked = exists().where(
+            earlier.c.subscription_id == t.c.subscription_id,
+            earlier.c.parcel_uid == t.c.parcel_uid,
+            earlier.c.state == PENDING,
+            earlier.c.parcel_seq < t.c.parcel_seq,
+        )
+        stmt = (
+            select(t, subs.c.url)
+            .join(subs, subs.c.id == t.c.subscription_id)
+            .where(t.c.state == PENDING, t.c.next_attempt_at <= now, ~blocked)
+            .order_by(t.c.next_attempt_at, t.c.id)
+            .limit(limit)
+        )
+        if self._postgres:
+            stmt = stmt.with_for_update(skip_locked=True, of=t)
+        rows = [(_record(row), row["url"]) for row in (await self._conn.execute(stmt)).mappings()]
+        if not rows:
+            return []
+        await self._conn.execute(
+            update(t)
+            .where(t.c.id.in_([d.id for d, _ in rows]))
+            .values(attempts=t.c.attempts + 1, next_attempt_at=lease_until)
+        )
+        return [
+            Claimed(replace(d, attempts=d.attempts + 1, next_attempt_at=lease_until), url)
+            for d, url in rows
+        ]
+
+    async def mark_delivered(self, claimed: Delivery, *, status: int, at: datetime) -> bool:
+        """Record the 2xx; False if the lease was lost (the row moved on without us)."""
+        values = {
+            "state": DeliveryState.DELIVERED,
+            "next_attempt_at": None,
+            "last_status": status,
+            "last_error": None,
+            "delivered_at": at,
+        }
+        return await self._settle(claimed, values)
+
+    async def mark_failed(
+        self, claimed: Delivery, *, status: int | None, error: str, retry_at: datetime | None
+    ) -> bool:
+        """Record a failed attempt: due again at `retry_at`, or dead when it is None."""
+        values = {
+            "state": PENDING if retry_at is not None else DeliveryState.DEAD,
+            "next_attempt_at": retry_at,
+            "last_status": status,
+            "last_error": error,
+        }
+        return await self._settle(claimed, values)
+
+    async def get(self, subscription_id: str, delivery_id: int) -> Delivery | None:
+        stmt = select(t).where(t.c.id == delivery_id, t.c.subscription_id == subscription_id)
+        row = (await self._conn.execute(stmt)).mappings().first()
+        return None if row is None else _record(row)
+
+    async def page(
+        self,
+        subscription_id: str,
+        *,
+        state: DeliveryState | None = None,
+        after_id: int | None = None,
+        limit: int = 50,
+    ) -> tuple[builtins.list[Delivery], int | None]:
+        """One page of a subscription's deliveries, oldest first, and the next page's position."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        stmt = select(t).where(t.c.subscription_id == subscription_id)
+        if state is not None:
+            stmt = stmt.where(t.c.state == state)
+        if after_id is not None:
+            stmt = stmt.where(t.c.id > after_id)
+        # One row more than asked tells whether a next page exists without a COUNT.
+        result = await self._conn.execute(stmt.order_by(t.c.id).limit(limit + 1))
+        rows = [_record(row) for row in result.mappings()]
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return rows, rows[-1].id if more else None
+
+    async def requeue(self, subscription_id: str, delivery_id: int, at: datetime) -> Delivery:
+        """A dead delivery gets a fresh schedule of attempts, due at `at`."""
+        stmt = (
+            update(t)
+            .where(
+                t.c.id == delivery_id,
+                t.c.subscription_id == subscription_id,
+                t.c.state == DeliveryState.DEAD,
+            )
+            .values(state=PENDING, attempts=0, next_attempt_at=at)
+        )
+        if (await self._conn.execute(stmt)).rowcount != 1:
+            raise IllegalTransition(
+                "only a dead delivery can be retried", details={"deliveryId": delivery_id}
+            )
+        requeued = await self.get(subscription_id, delivery_id)
+        assert requeued is not None  # just updated in this transaction
+        return requeued
+
+    async def kill_pending(self, subscription_id: str, reason: str) -> int:
+        """Give up on everything still pending for a subscription (it was deleted)."""
+        stmt = (
+            update(t)
+            .where(t.c.subscription_id == subscription_id, t.c.state == PENDING)
+            .values(state=DeliveryState.DEAD, next_attempt_at=None, last_error=reason)
+        )
+        return (await self._conn.execute(stmt)).rowcount
+
+    async def purge(self, older_than: datetime) -> int:
+        """Forget settled deliveries created before `older_than`; pending ones are kept."""
+        stmt = delete(t).where(t.c.state != PENDING, t.c.created_at < older_than)
+        return (await self._conn.execute(stmt)).rowcount
+
+    async def _settle(self, claimed: Delivery, values: dict[str, Any]) -> bool:
+        # Fenced on the claim (attempt number and lease end): a sender whose lease ran out
+        # and was overtaken by another must not overwrite the newer outcome.
+        fence: list[ColumnElement[bool]] = [
+            t.c.id == claimed.id,
+            t.c.state == PENDING,
+            t.c.attempts == claimed.attempts,
+        ]
+        if claimed.next_attempt_at is not None:
+            fence.append(t.c.next_attempt_at == claimed.next_attempt_at)
+        result = await self._conn.execute(update(t).where(*fence).values(values))
+        return result.rowcount == 1
+
+
+def _record(row: RowMapping) -> Delivery:
+    return Delivery(
+        id=row["id"],
+        event_id=row["event_id"],
+        subscription_id=row["subscription_id"],
+        carrier_id=row["carrier_id"],
+        parcel_uid=row["parcel_uid"],
+        parcel_seq=row["parcel_seq"],
+        type=row["type"],
+        body=row["body"],
+        state=row["state"],
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        last_error=row["last_error"],
+        last_status=row["last_status"],
+        created_at=row["created_at"],
+        delivered_at=row["delivered_at"],
+    )

@@ -1,0 +1,59 @@
+"""Webhook bodies: subscriptions, deliveries (the dead-letter view) and the delivered event."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from gateway.domain.webhooks import DeliveryState, WebhookEventType
+from gateway.wire.base import UtcDateTime, WireModel
+from gateway.wire.parcels import ParcelEventOut, ParcelOut
+
+
+class CreateWebhookIn(WireModel):
+    url: str
+    events: list[WebhookEventType] | None = None
+    description: str | None = None
+
+
+class WebhookSubscriptionOut(WireModel):
+    id: str
+    url: str
+    # None (null on the wire): every event type, including those later versions add.
+    events: list[WebhookEventType] | None
+    description: str | None
+    active: bool
+    created_at: UtcDateTime = Field(alias="createdAt")
+
+
+class WebhookListOut(WireModel):
+    items: list[WebhookSubscriptionOut]
+
+
+class WebhookDeliveryOut(WireModel):
+    id: int
+    event_id: str = Field(alias="eventId")
+    type: WebhookEventType
+    parcel_id: str = Field(alias="parcelId")
+    state: DeliveryState
+    attempts: int
+    next_attempt_at: UtcDateTime | None = Field(alias="nextAttemptAt")
+    last_status: int | None = Field(alias="lastStatus")
+    last_error: str | None = Field(alias="lastError")
+    created_at: UtcDateTime = Field(alias="createdAt")
+    delivered_at: UtcDateTime | None = Field(alias="deliveredAt")
+
+
+class WebhookDeliveryListOut(WireModel):
+    items: list[WebhookDeliveryOut]
+    next_cursor: str | None = Field(alias="nextCursor")
+
+
+class WebhookEventOut(WireModel):
+    """The body POSTed to a subscription's URL."""
+
+    event_id: str = Field(alias="eventId")
+    type: WebhookEventType
+    occurred_at: UtcDateTime = Field(alias="occurredAt")
+    carrier_id: str = Field(alias="carrierId")
+    parcel: ParcelOut
+    event: ParcelEventOut

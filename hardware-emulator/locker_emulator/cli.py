@@ -1,0 +1,120 @@
+"""The `openlocker-emulator` command: run a bank of lockers, its control API, maybe a scenario."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from locker_emulator.bank import EmulatorBank
+from locker_emulator.faults import FaultError, FaultFlag, parse_fault_flag
+from locker_emulator.layout import PRESETS, LayoutError, LockerConfig, load_layout, preset_lockers
+from locker_emulator.scenario import ScenarioError, Step, load_scenario, run_scenario
+from locker_emulator.spec import SPEC_DIR_ENV, SpecError
+from locker_emulator.transport import MqttVersion
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="openlocker-emulator", description="Virtual parcel lockers speaking OLP v1 over MQTT."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run a bank of emulated lockers until Ctrl-C")
+    run.add_argument(
+        "--mqtt-url", default="mqtt://127.0.0.1:1883", help="broker, mqtt:// or mqtts://"
+    )
+    run.add_argument("--mqtt-version", choices=[v.value for v in MqttVersion], default="5")
+    run.add_argument("--mqtt-password", default=None, help="password of every locker's MQTT user")
+    run.add_argument(
+        "--lockers", type=int, default=3, help="how many lockers (with a preset layout)"
+    )
+    run.add_argument(
+        "--layout",
+        default="standard",
+        help=f"a preset ({', '.join(PRESETS)}) or a YAML/JSON layout file",
+    )
+    run.add_argument("--id-prefix", default="EMU", help="locker ids are PREFIX-001, PREFIX-002...")
+    run.add_argument("--control-host", default="127.0.0.1")
+    run.add_argument("--control-port", type=int, default=8090, help="0 picks a free port")
+    run.add_argument("--no-control", action="store_true", help="do not serve the control API")
+    run.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="LOCKER[/COMPARTMENT]:NAME[=VALUE]",
+        help="inject a fault, e.g. EMU-001:offline=30, EMU-001:slow_replies=2, EMU-002/A01:jammed",
+    )
+    run.add_argument(
+        "--scenario", type=Path, help="run this scenario file, then exit with its result"
+    )
+    run.add_argument("--keep-running", action="store_true", help="keep serving after the scenario")
+    run.add_argument(
+        "--spec-dir", type=Path, help=f"the schemas/v1 folder (default: ${SPEC_DIR_ENV})"
+    )
+    run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return parser
+
+
+def _lockers(args: argparse.Namespace) -> list[LockerConfig]:
+    if args.layout in PRESETS:
+        return preset_lockers(args.lockers, args.layout, id_prefix=args.id_prefix)
+    return load_layout(Path(args.layout))
+
+
+async def _serve(bank: EmulatorBank, steps: list[Step] | None, keep_running: bool) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, stop.set)
+    async with bank:
+        ids = ", ".join(bank.lockers)
+        print(f"lockers {ids} -> {bank.broker} (MQTT {bank.mqtt_version})", flush=True)
+        if bank.control_url:
+            print(f"control API listening on {bank.control_url}", flush=True)
+        status = 0
+        if steps is not None:
+            passed = await run_scenario(
+                bank.lockers, steps, out=lambda line: print(line, flush=True)
+            )
+            status = 0 if passed else 1
+            if not keep_running:
+                return status
+        await stop.wait()
+        print("stopping", flush=True)
+        return status
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `openlocker-emulator`."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, args.log_level),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    try:
+        flags: list[FaultFlag] = [parse_fault_flag(text) for text in args.fault]
+        steps = load_scenario(args.scenario) if args.scenario else None
+        bank = EmulatorBank(
+            mqtt_url=args.mqtt_url,
+            lockers=_lockers(args),
+            mqtt_version=args.mqtt_version,
+            spec_dir=args.spec_dir,
+            faults=flags,
+            password=args.mqtt_password,
+            control_host=args.control_host,
+            control_port=None if args.no_control else args.control_port,
+        )
+        return asyncio.run(_serve(bank, steps, args.keep_running))
+    except (FaultError, LayoutError, ScenarioError, SpecError, ValueError, OSError) as err:
+        print(f"openlocker-emulator: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""Which lockers a bank emulates and their compartments: presets, or a YAML/JSON layout file."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SIZE_CLASSES = ("XS", "S", "M", "L", "XL")
+# Compartment mixes per preset, smallest first; codes run A01, A02... in this order.
+PRESETS: Mapping[str, Sequence[tuple[str, int]]] = {
+    "small": (("S", 1), ("M", 1), ("L", 1)),
+    "standard": (("XS", 2), ("S", 4), ("M", 4), ("L", 2), ("XL", 1)),
+}
+DEFAULT_FEATURES = ("keypad", "display", "item-sensor")
+_LOCKER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
+
+
+class LayoutError(ValueError):
+    """A layout file or preset that cannot describe a bank of lockers."""
+
+
+@dataclass(frozen=True, slots=True)
+class CompartmentConfig:
+    """One compartment as built: code, size class, optional measured inside, item sensor or not."""
+
+    code: str
+    size_class: str
+    inside_mm: tuple[int, int, int] | None = None  # width, height, depth
+    has_sensor: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class LockerConfig:
+    """One emulated locker: its id (= MQTT username), what it says at Boot, its compartments."""
+
+    locker_id: str
+    compartments: tuple[CompartmentConfig, ...]
+    vendor: str = "OpenLocker"
+    model: str = "Emulator"
+    firmware: str = "emu-0.1.0"
+    serial_number: str | None = None
+    features: tuple[str, ...] = DEFAULT_FEATURES
+    password: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if not _LOCKER_ID.fullmatch(self.locker_id):
+            raise LayoutError(f"locker id {self.locker_id!r} is not a valid OLP LockerId")
+        codes = [c.code for c in self.compartments]
+        if not codes:
+            raise LayoutError(f"locker {self.locker_id} has no compartments")
+        duplicates = sorted({c for c in codes if codes.count(c) > 1})
+        if duplicates:
+            raise LayoutError(f"locker {self.locker_id}: duplicate compartment(s) {duplicates}")
+        for comp in self.compartments:
+            if not _CODE.fullmatch(comp.code):
+                raise LayoutError(f"locker {self.locker_id}: bad compartment code {comp.code!r}")
+            if comp.size_class not in SIZE_CLASSES:
+                raise LayoutError(
+                    f"locker {self.locker_id}/{comp.code}: size class {comp.size_class!r} "
+                    f"is not one of {', '.join(SIZE_CLASSES)}"
+                )
+
+
+def preset_compartments(preset: str) -> tuple[CompartmentConfig, ...]:
+    """The compartments of a preset (`small`, `standard`)."""
+    try:
+        mix = PRESETS[preset]
+    except KeyError:
+        raise LayoutError(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}") from None
+    sizes = [size for size, count in mix for _ in range(count)]
+    return tuple(CompartmentConfig(f"A{n:02d}", size) for n, size in enumerate(sizes, start=1))
+
+
+def preset_lockers(
+    count: int, preset: str = "standard", *, id_prefix: str = "EMU"
+) -> list[LockerConfig]:
+    """`count` identical lockers EMU-001, EMU-002..."""
+    if count < 1:
+        raise LayoutError("a bank needs at least one locker")
+    compartments = preset_compartments(preset)
+    return [LockerConfig(f"{id_prefix}-{n:03d}", compartments) for n in range(1, count + 1)]
+
+
+def _compartment(locker_id: str, raw: object) -> CompartmentConfig:
+    if not isinstance(raw, Mapping):
+        raise LayoutError(
+            f"locker {locker_id}: each compartment is a mapping with code and sizeClass"
+        )
+    unknown = sorted(set(raw) - {"code", "sizeClass", "insideMm", "sensor"})
+    if unknown:
+        raise LayoutError(f"locker {locker_id}: unknown compartment member(s) {unknown}")
+    inside = raw.get("insideMm")
+    dims: tuple[int, int, int] | None = None
+    if inside is not None:
+        try:
+            dims = (int(inside["width"]), int(inside["height"]), int(inside["depth"]))
+        except (TypeError, KeyError, ValueError):
+            raise LayoutError(
+                f"locker {locker_id}: insideMm needs integer width, height and depth"
+            ) from None
+    sensor = raw.get("sensor", True)
+    if not isinstance(sensor, bool):
+        raise LayoutError(f"locker {locker_id}: sensor is true or false")
+    return CompartmentConfig(str(raw.get("code", "")), str(raw.get("sizeClass", "")), dims, sensor)
+
+
+def _locker(raw: object) -> LockerConfig:
+    if not isinstance(raw, Mapping) or "id" not in raw:
+        raise LayoutError("each entry of `lockers` is a mapping with at least an `id`")
+    locker_id = str(raw["id"])
+    known = {"id", "vendor", "model", "firmware", "serialNumber", "features", "password"}
+    unknown = sorted(set(raw) - known - {"preset", "compartments"})
+    if unknown:
+        raise LayoutError(f"locker {locker_id}: unknown member(s) {unknown}")
+    if "compartments" in raw:
+        entries = raw["compartments"]
+        if not isinstance(entries, list):
+            raise LayoutError(f"locker {locker_id}: compartments is a list")
+        compartments = tuple(_compartment(locker_id, entry) for entry in entries)
+    else:
+        compartments = preset_compartments(str(raw.get("preset", "standard")))
+    extra: dict[str, Any] = {}
+    for key, attr in (("vendor", "vendor"), ("model", "model"), ("firmware", "firmware")):
+        if key in raw:
+            extra[attr] = str(raw[key])
+    if "serialNumber" in raw:
+        extra["serial_number"] = str(raw["serialNumber"])
+    if "password" in raw:
+        extra["password"] = str(raw["password"])
+    if "features" in raw:
+        if not isinstance(raw["features"], list):
+            raise LayoutError(f"locker {locker_id}: features is a list of strings")
+        extra["features"] = tuple(str(f) for f in raw["features"])
+    return LockerConfig(locker_id, compartments, **extra)
+
+
+def load_layout(path: Path) -> list[LockerConfig]:
+    """Read a layout file (YAML, or JSON which YAML also reads): `{lockers: [{id, ...}]}`."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as err:
+        raise LayoutError(f"cannot read layout {path}: {err}") from err
+    if not isinstance(document, Mapping) or not isinstance(document.get("lockers"), list):
+        raise LayoutError(f"{path}: expected a mapping with a `lockers` list")
+    lockers = [_locker(entry) for entry in document["lockers"]]
+    ids = [locker.locker_id for locker in lockers]
+    if not ids or len(set(ids)) != len(ids):
+        raise LayoutError(f"{path}: locker ids must be present and unique")
+    return lockers

@@ -1,0 +1,513 @@
+"""One emulated locker speaking OLP v1 over MQTT: presence, boot gating, events, reconnects."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiomqtt
+from paho.mqtt.properties import Properties
+
+from locker_emulator import physics
+from locker_emulator.faults import (
+    LockerFaults,
+    Outage,
+    update_compartment_faults,
+    update_locker_faults,
+)
+from locker_emulator.inbound import Inbound
+from locker_emulator.layout import LockerConfig
+from locker_emulator.locker_state import LockerModel, monotonic
+from locker_emulator.messages import ErrorCode, Kind, envelope
+from locker_emulator.physics import Compartment, CompartmentFaults, DoorState
+from locker_emulator.spec import Spec
+from locker_emulator.transport import (
+    QOS,
+    Backoff,
+    BrokerAddress,
+    MqttVersion,
+    call_properties,
+    drop_connection,
+    make_client,
+)
+
+logger = logging.getLogger("locker_emulator.locker")
+_mqtt_logger = logging.getLogger("locker_emulator.mqtt")
+_MIN_HEARTBEAT_SECONDS = 1.0
+_DEFAULT_HEARTBEAT_SECONDS = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """Time constants of one locker; tests shrink them, production keeps the defaults."""
+
+    call_timeout: float = 10.0  # wait for the reply to Boot or Heartbeat
+    call_expiry: float = 30.0  # `exp` put on the locker's own calls
+    boot_retry_initial: float = 1.0
+    boot_retry_max: float = 60.0
+    reconnect_initial: float = 0.5
+    reconnect_max: float = 30.0
+    keepalive: int = 30
+    tick: float = 0.5  # how often door timers are checked
+    dedupe_window: float = 600.0  # SPEC §9: at least 10 minutes
+
+
+class _SessionEnd(Exception):
+    """Ends one MQTT session on purpose (stop, outage, Rejected)."""
+
+
+class EmulatedLocker:
+    """One locker: `await locker.run()` until `locker.stop()`; actions are plain method calls."""
+
+    def __init__(
+        self,
+        *,
+        config: LockerConfig,
+        broker: BrokerAddress,
+        spec: Spec,
+        mqtt_version: MqttVersion = MqttVersion.V5,
+        timing: Timing | None = None,
+        faults: LockerFaults | None = None,
+        compartment_faults: Mapping[str, CompartmentFaults] | None = None,
+        outage_after_boot: Outage | None = None,
+        password: str | None = None,
+    ) -> None:
+        self.config = config
+        self.broker = broker
+        self.mqtt_version = mqtt_version
+        self.timing = timing or Timing()
+        self.model = LockerModel(
+            config, faults=faults or LockerFaults(), compartment_faults=compartment_faults or {}
+        )
+        self._spec = spec
+        self._password = password if password is not None else config.password
+        self._topics = self.model.topics
+        self._seq = 0
+        self._accepted = asyncio.Event()
+        self._interrupt = asyncio.Event()
+        self._stopping = False
+        self._outage: Outage | None = None
+        self._outage_after_boot = outage_after_boot
+        self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._inbound = Inbound(
+            model=self.model,
+            spec=spec,
+            mqtt_version=mqtt_version,
+            dedupe_window=self.timing.dedupe_window,
+            accepted=self._accepted,
+            pending=self._pending,
+            publish=self._publish,
+        )
+        self._reconnect = Backoff(
+            initial=self.timing.reconnect_initial, maximum=self.timing.reconnect_max
+        )
+
+    # ----- what tests, the control API and scenarios use -----
+
+    @property
+    def locker_id(self) -> str:
+        return self.config.locker_id
+
+    @property
+    def online(self) -> bool:
+        return self.model.online
+
+    @property
+    def booted(self) -> bool:
+        return self.model.boot_status == "Accepted"
+
+    @property
+    def boot_status(self) -> str | None:
+        return self.model.boot_status
+
+    @property
+    def display(self) -> dict[str, Any] | None:
+        return self.model.display
+
+    @property
+    def faults(self) -> LockerFaults:
+        return self.model.faults
+
+    def compartment(self, code: str) -> Compartment:
+        """The compartment now (UnknownCompartment if the locker has none with this code)."""
+        return self.model.compartment(code)
+
+    def deposit(self, code: str) -> None:
+        """A courier puts an item into the open compartment and shuts the door."""
+        self.model.actuate(code, physics.deposit)
+
+    def take(self, code: str) -> None:
+        """Someone takes the item out and shuts the door."""
+        self.model.actuate(code, physics.take)
+
+    def close(self, code: str) -> None:
+        """Someone shuts the open door empty-handed."""
+        self.model.actuate(code, physics.close)
+
+    def leave_open(self, code: str) -> None:
+        """Someone walks away from the open door."""
+        self.model.actuate(code, physics.leave_open)
+
+    def enter_code(self, code: str, compartment_code: str | None = None) -> None:
+        """Someone types a code on the keypad (ValueError unless 4 to 12 digits)."""
+        self.model.enter_code(code, compartment_code)
+
+    def update_faults(self, changes: Mapping[str, object]) -> None:
+        """Change locker faults by name (FaultError on a bad one); offline/power_loss start now."""
+        faults, outage = update_locker_faults(self.model.faults, changes)
+        self.model.faults = faults
+        self.model.touch()
+        if outage is not None:
+            self.go_offline(outage.seconds, power_loss=outage.power_loss)
+
+    def update_compartment_faults(self, code: str, changes: Mapping[str, object]) -> None:
+        """Change one compartment's faults by name; a lifted jam or lock fault is reported."""
+        comp = self.model.compartment(code)
+        self.model.apply(physics.set_faults(comp, update_compartment_faults(comp.faults, changes)))
+
+    def go_offline(self, seconds: float, *, power_loss: bool = False) -> None:
+        """Drop the connection abruptly now (the broker sends the will), back after `seconds`."""
+        if seconds < 0:
+            raise ValueError("seconds must not be negative")
+        self._outage = Outage(seconds=seconds, power_loss=power_loss)
+        self._interrupt.set()
+
+    def stop(self) -> None:
+        """Shut down cleanly: Status offline, DISCONNECT, `run()` returns."""
+        self._stopping = True
+        self._interrupt.set()
+
+    async def wait_until(self, predicate: Callable[[], bool]) -> None:
+        """Until `predicate()` holds; bound it with `asyncio.timeout`."""
+        await self.model.wait_until(predicate)
+
+    async def wait_booted(self) -> None:
+        """Until the gateway accepted this locker's Boot."""
+        await self.wait_until(lambda: self.booted)
+
+    async def wait_door(self, code: str, door: DoorState | str) -> None:
+        """Until the door of `code` is in state `door`."""
+        wanted = DoorState(door)
+        self.compartment(code)
+        await self.wait_until(lambda: self.compartment(code).door is wanted)
+
+    def log_entries(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """The envelopes sent and received, newest last."""
+        entries = list(self.model.log)
+        return entries[-limit:] if limit else entries
+
+    def snapshot(self) -> dict[str, Any]:
+        """JSON view of the whole locker."""
+        return self.model.snapshot()
+
+    # ----- life cycle -----
+
+    async def run(self) -> None:
+        """Connect, boot and serve until `stop()`, a Rejected boot, or cancellation."""
+        async with asyncio.TaskGroup() as tg:
+            doors = tg.create_task(self._tick_doors(), name=f"{self.locker_id}-doors")
+            try:
+                await self._connection_loop()
+            finally:
+                doors.cancel()
+
+    async def _connection_loop(self) -> None:
+        while not self._stopping:
+            outage = self._outage
+            if outage is not None:
+                self._outage = None
+                self._interrupt.clear()
+                await self._sit_out(outage)
+                continue
+            await self._session()
+            if self._stopping or self.model.boot_status == "Rejected":
+                return
+            if self._outage is not None:
+                continue
+            delay = self._reconnect.next_delay()
+            logger.info("%s: reconnecting to %s in %.2f s", self.locker_id, self.broker, delay)
+            await self._pause(delay)
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._interrupt.wait()
+
+    async def _sit_out(self, outage: Outage) -> None:
+        what = "power loss" if outage.power_loss else "offline"
+        logger.warning("%s: %s for %.1f s", self.locker_id, what, outage.seconds)
+        if outage.power_loss:
+            self.model.queue_event(
+                "Fault", {"fault": "PowerLoss", "description": "mains power lost"}
+            )
+        self.model.offline_until = datetime.now(UTC) + timedelta(seconds=outage.seconds)
+        self.model.touch()
+        await self._pause(outage.seconds)
+        self.model.offline_until = None
+        if outage.power_loss:
+            self.model.queue_event(
+                "Fault",
+                {
+                    "fault": "PowerLoss",
+                    "description": f"power restored after {outage.seconds:g} s",
+                    "cleared": True,
+                },
+            )
+        self.model.touch()
+
+    async def _tick_doors(self) -> None:
+        while True:
+            await asyncio.sleep(self.timing.tick)
+            self.model.tick(monotonic())
+
+    # ----- one MQTT session -----
+
+    def _status(self, online: bool, session_id: str) -> dict[str, Any]:
+        return envelope(
+            kind=Kind.EVENT,
+            action="Status",
+            src=self.locker_id,
+            ts=self.model.now(),
+            payload={"online": online, "sessionId": session_id},
+        )
+
+    async def _session(self) -> None:
+        session_id = uuid.uuid4().hex[:16]
+        # The will is stamped now but sent by the broker later, if ever: it takes its own `seq`,
+        # so a clean session leaves a gap of one, which SPEC §9 says receivers only log.
+        will = self._status(False, session_id)
+        will["seq"] = self._seq
+        self._seq += 1
+        problems = self._spec.message_problems(will)
+        if problems:
+            self.model.invalid_outgoing += 1
+            logger.error("%s: the last will breaks the spec: %s", self.locker_id, problems)
+        client = make_client(
+            self.broker,
+            client_id=self.locker_id,
+            password=self._password,
+            version=self.mqtt_version,
+            will_topic=self._topics.status,
+            will_payload=json.dumps(will).encode(),
+            keepalive=self.timing.keepalive,
+            logger=_mqtt_logger,
+        )
+        try:
+            async with client:
+                self._on_connected(session_id)
+                try:
+                    async with asyncio.TaskGroup() as tg:
+                        await client.subscribe(self._topics.cmd_filter, qos=QOS)
+                        await client.subscribe(self._topics.res, qos=QOS)
+                        await self._publish(
+                            client, self._topics.status, self._status(True, session_id), retain=True
+                        )
+                        tg.create_task(self._receive(client, tg), name=f"{self.locker_id}-receive")
+                        tg.create_task(
+                            self._boot_and_heartbeat(client), name=f"{self.locker_id}-boot"
+                        )
+                        tg.create_task(self._drain_outbox(client), name=f"{self.locker_id}-outbox")
+                        tg.create_task(self._watch(client), name=f"{self.locker_id}-watch")
+                except* _SessionEnd:
+                    pass
+                except* aiomqtt.MqttError as group:
+                    logger.warning("%s: connection lost: %s", self.locker_id, group.exceptions[0])
+                except* Exception:
+                    logger.exception("%s: session failed; reconnecting", self.locker_id)
+        except aiomqtt.MqttError as err:
+            logger.warning("%s: no connection to %s: %s", self.locker_id, self.broker, err)
+        finally:
+            self._on_disconnected()
+
+    def _on_connected(self, session_id: str) -> None:
+        logger.info("%s: connected to %s (MQTT %s)", self.locker_id, self.broker, self.mqtt_version)
+        self._reconnect.reset()
+        self.model.online = True
+        self.model.session_id = session_id
+        self.model.touch()
+
+    def _on_disconnected(self) -> None:
+        self._accepted.clear()
+        self.model.online = False
+        self.model.session_id = None
+        if self.model.boot_status != "Rejected":
+            self.model.boot_status = None
+        for future in self._pending.values():
+            future.cancel()
+        self.model.touch()
+
+    async def _watch(self, client: aiomqtt.Client) -> None:
+        await self._interrupt.wait()
+        if self._stopping:
+            # A clean shutdown says goodbye itself: the broker does not send the will then.
+            with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+                async with asyncio.timeout(2):
+                    status = self._status(False, self.model.session_id or "")
+                    await self._publish(client, self._topics.status, status, retain=True)
+            raise _SessionEnd
+        drop_connection(client)
+        # The receive loop notices the dead socket and ends the session; this is a fallback.
+        await asyncio.sleep(5)
+        raise _SessionEnd
+
+    async def _publish(
+        self,
+        client: aiomqtt.Client,
+        topic: str,
+        body: dict[str, Any],
+        *,
+        retain: bool = False,
+        properties: Properties | None = None,
+    ) -> bool:
+        """Stamp `seq`, validate against the spec and publish at QoS 1; False if invalid."""
+        if "seq" not in body:
+            candidate = {**body, "seq": self._seq}
+            problems = self._spec.message_problems(candidate)
+            if problems:
+                self.model.invalid_outgoing += 1
+                logger.error(
+                    "%s: not sending invalid %s: %s", self.locker_id, body["action"], problems
+                )
+                self.model.record("not-sent", topic, body, f"invalid: {'; '.join(problems)}")
+                return False
+            body["seq"] = self._seq
+            self._seq += 1
+        data = json.dumps(body, separators=(",", ":")).encode()
+        # No await between stamping `seq` and handing the packet to paho: wire order = seq order.
+        await client.publish(topic, data, qos=QOS, retain=retain, properties=properties)
+        self.model.record("sent", topic, body)
+        return True
+
+    async def _call(
+        self, client: aiomqtt.Client, action: str, payload: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Send a call on req/{action} and wait for its reply; None when none came in time."""
+        now = self.model.now()
+        body = envelope(
+            kind=Kind.CALL,
+            action=action,
+            src=self.locker_id,
+            ts=now,
+            exp=now + timedelta(seconds=self.timing.call_expiry),
+            payload=payload,
+        )
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[body["id"]] = future
+        props = call_properties(
+            self.mqtt_version,
+            response_topic=self._topics.res,
+            correlation=body["id"],
+            expiry_seconds=self.timing.call_expiry,
+        )
+        try:
+            if not await self._publish(client, self._topics.req(action), body, properties=props):
+                return None
+            async with asyncio.timeout(self.timing.call_timeout):
+                return await future
+        except TimeoutError:
+            logger.warning(
+                "%s: no reply to %s within %g s", self.locker_id, action, self.timing.call_timeout
+            )
+            return None
+        finally:
+            self._pending.pop(body["id"], None)
+
+    # ----- boot gating and heartbeats -----
+
+    async def _boot_and_heartbeat(self, client: aiomqtt.Client) -> None:
+        while True:
+            interval = await self._boot(client)
+            await self._heartbeats(client, interval)
+
+    async def _boot(self, client: aiomqtt.Client) -> float:
+        backoff = Backoff(
+            initial=self.timing.boot_retry_initial, maximum=self.timing.boot_retry_max
+        )
+        while True:
+            reply = await self._call(client, "Boot", self.model.boot_payload())
+            least_wait = 0.0
+            if reply is not None and reply["kind"] == Kind.RESULT:
+                payload = reply["payload"]
+                status = payload.get("status")
+                if status == "Accepted":
+                    return self._on_accepted(payload)
+                if status == "Rejected":
+                    await self._on_rejected(client, payload)
+                self.model.boot_status = "Pending"
+                self.model.touch()
+                # SPEC §9: after Pending, heartbeatIntervalSeconds is the least wait before Boot.
+                least_wait = float(payload.get("heartbeatIntervalSeconds", 0))
+                logger.info("%s: Boot answered %s; retrying", self.locker_id, status)
+            elif reply is not None:
+                logger.warning("%s: Boot answered with error %s", self.locker_id, reply["error"])
+            await asyncio.sleep(max(least_wait, backoff.next_delay()))
+
+    def _on_accepted(self, payload: dict[str, Any]) -> float:
+        interval = payload.get("heartbeatIntervalSeconds")
+        seconds = (
+            float(interval)
+            if isinstance(interval, int | float) and not isinstance(interval, bool) and interval > 0
+            else _DEFAULT_HEARTBEAT_SECONDS
+        )
+        logger.info("%s: Boot accepted; heartbeat every %g s", self.locker_id, seconds)
+        self.model.boot_status = "Accepted"
+        self.model.rejected_reason = None
+        self._accepted.set()
+        self.model.queue_state()
+        if self._outage_after_boot is not None:
+            outage, self._outage_after_boot = self._outage_after_boot, None
+            self.go_offline(outage.seconds, power_loss=outage.power_loss)
+        return max(seconds, _MIN_HEARTBEAT_SECONDS)
+
+    async def _on_rejected(self, client: aiomqtt.Client, payload: dict[str, Any]) -> None:
+        reason = payload.get("reason")
+        self.model.boot_status = "Rejected"
+        self.model.rejected_reason = str(reason) if reason is not None else None
+        self.model.touch()
+        logger.error("%s: Boot rejected (%s); this locker stops", self.locker_id, reason)
+        status = self._status(False, self.model.session_id or "")
+        await self._publish(client, self._topics.status, status, retain=True)
+        raise _SessionEnd
+
+    async def _heartbeats(self, client: aiomqtt.Client, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            reply = await self._call(client, "Heartbeat", {})
+            refused = (
+                reply is not None
+                and reply["kind"] == Kind.ERROR
+                and reply["error"].get("code") == ErrorCode.SECURITY_ERROR
+            )
+            if refused:
+                # The gateway no longer counts us as accepted (e.g. it lost its state): boot.
+                logger.warning("%s: Heartbeat refused; booting again", self.locker_id)
+                self._accepted.clear()
+                self.model.boot_status = None
+                self.model.touch()
+                return
+
+    async def _drain_outbox(self, client: aiomqtt.Client) -> None:
+        outbox = self.model.outbox
+        while True:
+            await self._accepted.wait()
+            await outbox.wait()
+            item = outbox.head()
+            if item is None or not self._accepted.is_set():
+                continue
+            await self._publish(client, item.topic, item.body, retain=item.retain)
+            # Delivered (PUBACK) or invalid for good: either way it leaves the buffer.
+            outbox.pop_head()
+            self.model.touch()
+
+    # ----- receiving -----
+
+    async def _receive(self, client: aiomqtt.Client, tg: asyncio.TaskGroup) -> None:
+        async for message in client.messages:
+            self._inbound.handle(client, tg, message)

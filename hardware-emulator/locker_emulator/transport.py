@@ -1,0 +1,148 @@
+"""MQTT plumbing of a locker: broker address, client, v5 properties, back-off, abrupt drop."""
+
+from __future__ import annotations
+
+import logging
+import random
+import socket
+import ssl
+from dataclasses import dataclass
+from enum import StrEnum
+from urllib.parse import urlsplit
+
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+QOS = 1  # SPEC §9: every OLP message is QoS 1, never 2
+
+
+class MqttVersion(StrEnum):
+    """The MQTT protocol versions a locker can speak."""
+
+    V311 = "3.1.1"
+    V5 = "5"
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerAddress:
+    """Where the broker listens: `mqtt://host:1883` or `mqtts://host:8883`."""
+
+    host: str
+    port: int
+    tls: bool = False
+
+    @classmethod
+    def parse(cls, url: str) -> BrokerAddress:
+        """Parse an mqtt:// or mqtts:// URL; ValueError with the reason otherwise."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl") or not parts.hostname:
+            raise ValueError(
+                f"broker URL {url!r}: expected mqtt://HOST[:PORT] or mqtts://HOST[:PORT]"
+            )
+        tls = parts.scheme in ("mqtts", "ssl")
+        try:
+            port = parts.port or (8883 if tls else 1883)
+        except ValueError:
+            raise ValueError(f"broker URL {url!r}: the port is not a number") from None
+        return cls(parts.hostname, port, tls)
+
+    def __str__(self) -> str:
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+
+
+def make_client(
+    broker: BrokerAddress,
+    *,
+    client_id: str,
+    password: str | None,
+    version: MqttVersion,
+    will_topic: str,
+    will_payload: bytes,
+    keepalive: int,
+    logger: logging.Logger,
+) -> aiomqtt.Client:
+    """One clean-session client whose last will is the retained offline Status."""
+    will = aiomqtt.Will(topic=will_topic, payload=will_payload, qos=QOS, retain=True)
+    common = {
+        "hostname": broker.host,
+        "port": broker.port,
+        # SPEC §9: the MQTT username of a locker is its locker id; the client id is the same.
+        "username": client_id,
+        "password": password,
+        "identifier": client_id,
+        "will": will,
+        "keepalive": keepalive,
+        "logger": logger,
+        "tls_context": ssl.create_default_context() if broker.tls else None,
+        "timeout": 10.0,
+    }
+    # A fresh session per connection: a locker that was away re-boots anyway, and commands that
+    # piled up meanwhile would mostly be past their `exp`.
+    if version is MqttVersion.V5:
+        return aiomqtt.Client(**common, protocol=aiomqtt.ProtocolVersion.V5, clean_start=True)  # type: ignore[arg-type]
+    return aiomqtt.Client(**common, protocol=aiomqtt.ProtocolVersion.V311, clean_session=True)  # type: ignore[arg-type]
+
+
+def call_properties(
+    version: MqttVersion, *, response_topic: str, correlation: str, expiry_seconds: float
+) -> Properties | None:
+    """MQTT 5 mirrors of a call's body: Response Topic, Correlation Data (= id), Message Expiry."""
+    if version is not MqttVersion.V5:
+        return None
+    props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    props.ResponseTopic = response_topic
+    props.CorrelationData = correlation.encode()
+    props.MessageExpiryInterval = max(1, int(expiry_seconds))
+    return props
+
+
+def reply_properties(version: MqttVersion, correlation: bytes | None) -> Properties | None:
+    """MQTT 5: a reply echoes the call's Correlation Data when it had one."""
+    if version is not MqttVersion.V5 or correlation is None:
+        return None
+    props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    props.CorrelationData = correlation
+    return props
+
+
+def correlation_of(message: aiomqtt.Message) -> bytes | None:
+    """The Correlation Data of a received MQTT 5 message, if any."""
+    value = getattr(message.properties, "CorrelationData", None)
+    return value if isinstance(value, bytes) else None
+
+
+def drop_connection(client: aiomqtt.Client) -> bool:
+    """Cut the TCP connection without a DISCONNECT packet, so that the broker sends the will.
+
+    aiomqtt has no public way to do this (leaving its context always says goodbye); the paho
+    client underneath exposes its socket, and shutting that socket down is exactly what a
+    power cut or a pulled cable looks like to the broker.
+    """
+    sock = client._client.socket()
+    if not isinstance(sock, socket.socket):
+        return False
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        return False
+    return True
+
+
+class Backoff:
+    """Jittered exponential back-off: many lockers retrying never do so in lockstep."""
+
+    def __init__(self, *, initial: float, maximum: float) -> None:
+        self.initial = initial
+        self.maximum = maximum
+        self._attempt = 0
+
+    def reset(self) -> None:
+        """Start again from the initial delay (after a success)."""
+        self._attempt = 0
+
+    def next_delay(self) -> float:
+        """The next delay: doubling up to `maximum`, then between half and all of it."""
+        ceiling = min(self.maximum, self.initial * 2.0 ** min(self._attempt, 30))
+        self._attempt += 1
+        return random.uniform(ceiling / 2, ceiling)
