@@ -27,9 +27,12 @@ from gateway.service.event_router import EventRouter
 from gateway.service.housekeeping import Housekeeping
 from gateway.service.lockers import LockerService
 from gateway.service.parcels import ParcelService
+from gateway.service.webhook_dispatcher import DispatchPolicy, WebhookDispatcher
+from gateway.service.webhooks import WebhookService
 from gateway.settings import Settings
 from gateway.spec import Spec
 from gateway.store import Store
+from gateway.tokens.network_keys import NetworkKeys
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +89,11 @@ class Gateway:
             clock=self.clock,
         )
         await self._start_locker_side()
+        self.network_keys = NetworkKeys(store=self.store, clock=self.clock)
+        await self.network_keys.ensure()
+        self.webhooks = WebhookService(
+            store=self.store, max_subscriptions=s.webhook_max_subscriptions, clock=self.clock
+        )
         authenticator = CarrierAuthenticator(
             store=self.store,
             network_id=s.network_id,
@@ -102,6 +110,8 @@ class Gateway:
             authenticator=authenticator,
             doors=self.doors,
             codes=self.codes,
+            webhooks=self.webhooks,
+            network_keys=self.network_keys,
         )
         app = build_http_app(deps, max_body_bytes=s.max_body_bytes)
         self._runner = web.AppRunner(app, access_log=None)
@@ -119,7 +129,29 @@ class Gateway:
         await self._stack.enter_async_context(
             _background(housekeeping.run_forever(s.housekeeping_interval_s), "housekeeping")
         )
+        await self._start_webhooks()
         log.info("gateway %s serving on http://%s:%s", s.network_id, s.http_host, self.port)
+
+    async def _start_webhooks(self) -> None:
+        """The outbox dispatcher: every instance runs one; they share the work through the DB."""
+        s = self.settings
+        policy = DispatchPolicy(
+            poll_interval_s=s.webhook_poll_interval_s,
+            timeout_s=s.webhook_timeout_s,
+            lease_s=s.webhook_lease_s,
+            max_attempts=s.webhook_max_attempts,
+            backoff_base_s=s.webhook_backoff_base_s,
+            backoff_cap_s=s.webhook_backoff_cap_s,
+            max_in_flight=s.webhook_max_in_flight,
+            retention=timedelta(seconds=s.webhook_retention_s),
+        )
+        dispatcher = WebhookDispatcher(
+            store=self.store, sign=self.network_keys.sign_detached, policy=policy, clock=self.clock
+        )
+        await self._stack.enter_async_context(dispatcher)
+        await self._stack.enter_async_context(
+            _background(dispatcher.run_forever(), "webhook-dispatcher")
+        )
 
     async def _start_locker_side(self) -> None:
         """The MQTT broker (embedded unless one is configured), the adapters, the event flow."""

@@ -57,7 +57,7 @@ class CarrierAuthenticator:
                 raise AuthenticationFailed("unknown issuer: no carrier is registered under it")
             key = _select_key(carrier.jwks, header)
             claims = self._verify(token, key, header["alg"], issuer)
-            expires = datetime.fromtimestamp(claims["exp"], UTC) + self._leeway
+            expires = datetime.fromtimestamp(float(claims["exp"]), UTC) + self._leeway
             if not await tx.jtis.consume(issuer, str(claims["jti"]), expires):
                 raise AuthenticationFailed("token replayed: its jti was used before")
         return CarrierIdentity(carrier_id=issuer, token_id=str(claims["jti"]))
@@ -99,7 +99,6 @@ class CarrierAuthenticator:
         return issuer
 
     def _verify(self, token: str, key: jwt.PyJWK, alg: str, issuer: str) -> dict[str, Any]:
-        now = self._clock()
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
@@ -107,28 +106,40 @@ class CarrierAuthenticator:
                 algorithms=[alg],
                 audience=self._network_id,
                 issuer=issuer,
-                leeway=self._leeway,
-                options={"require": list(REQUIRED_CLAIMS), "verify_iat": True},
+                # Times are checked below against the gateway's one clock, not PyJWT's.
+                options={
+                    "require": list(REQUIRED_CLAIMS),
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                },
             )
-        except jwt.ExpiredSignatureError as err:
-            raise AuthenticationFailed("token expired") from err
         except jwt.InvalidAudienceError as err:
             raise AuthenticationFailed(f"token audience is not {self._network_id!r}") from err
         except InvalidTokenError as err:
             raise AuthenticationFailed(f"token rejected: {err}") from err
-        # PyJWT checks exp against the system clock; check against ours too (tests, skew).
-        exp = datetime.fromtimestamp(claims["exp"], UTC)
-        iat = datetime.fromtimestamp(claims["iat"], UTC)
+        self._check_times(claims)
+        if not isinstance(claims["jti"], str) or not 8 <= len(claims["jti"]) <= 128:
+            raise AuthenticationFailed("`jti` must be a string of 8..128 characters")
+        return claims
+
+    def _check_times(self, claims: dict[str, Any]) -> None:
+        now = self._clock()
+        try:
+            exp = datetime.fromtimestamp(float(claims["exp"]), UTC)
+            iat = datetime.fromtimestamp(float(claims["iat"]), UTC)
+            nbf = datetime.fromtimestamp(float(claims["nbf"]), UTC) if "nbf" in claims else None
+        except (TypeError, ValueError, OverflowError, OSError) as err:
+            raise AuthenticationFailed("exp, iat and nbf must be NumericDate seconds") from err
         if exp + self._leeway < now:
             raise AuthenticationFailed("token expired")
         if iat - self._leeway > now:
             raise AuthenticationFailed("token issued in the future")
+        if nbf is not None and nbf - self._leeway > now:
+            raise AuthenticationFailed("token not valid yet (nbf)")
         if exp - iat > self._max_lifetime:
             limit = int(self._max_lifetime.total_seconds())
             raise AuthenticationFailed(f"token lifetime exceeds {limit} s")
-        if not isinstance(claims["jti"], str) or not 8 <= len(claims["jti"]) <= 128:
-            raise AuthenticationFailed("`jti` must be a string of 8..128 characters")
-        return claims
 
 
 def _select_key(jwks: dict[str, Any], header: dict[str, Any]) -> jwt.PyJWK:

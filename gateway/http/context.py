@@ -11,8 +11,10 @@ from gateway.service.codes import CodeService
 from gateway.service.doors import DoorService
 from gateway.service.lockers import LockerService
 from gateway.service.parcels import ParcelService
+from gateway.service.webhooks import WebhookService
 from gateway.spec import Spec
 from gateway.store import Store
+from gateway.tokens.network_keys import NetworkKeys
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +26,8 @@ class HttpDeps:
     parcels: ParcelService
     lockers: LockerService
     authenticator: CarrierAuthenticator
+    webhooks: WebhookService
+    network_keys: NetworkKeys
     doors: DoorService
     codes: CodeService
 

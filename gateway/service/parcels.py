@@ -23,6 +23,7 @@ from gateway.errors import (
 )
 from gateway.service.cursors import decode_cursor, encode_cursor
 from gateway.service.idempotency import IdempotencyKey, JsonBody, prior_answer
+from gateway.service.notifications import record_parcel_event
 from gateway.store import Store, UnitOfWork
 from gateway.wire import dump, parcel_to_wire
 
@@ -233,6 +234,7 @@ class ParcelService:
         stored = await tx.parcels.insert(parcel)
         for step in steps:
             await tx.events.append(stored.uid, step.event)
+            await record_parcel_event(tx, stored, step.event)
         return stored
 
     async def apply_in(
@@ -264,6 +266,7 @@ class ParcelService:
                 await tx.lockers.save_compartment(before, before.apply(step.effect, parcel.uid))
         stored = await tx.parcels.update(parcel, after)
         await tx.events.append(parcel.uid, step.event)
+        await record_parcel_event(tx, stored, step.event)
         return stored
 
     async def _carrier_action(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -128,7 +129,7 @@ class WebhookService:
         state: DeliveryState | None = None,
         cursor: str | None = None,
         limit: int = 50,
-    ) -> tuple[list[Delivery], str | None]:
+    ) -> tuple[builtins.list[Delivery], str | None]:
         after = decode_cursor(cursor, "d") if cursor else None
         async with self._store.transaction() as tx:
             await _own(tx, carrier_id, subscription_id)

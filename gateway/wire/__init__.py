@@ -93,6 +93,7 @@ from gateway.wire.requests import (
 )
 from gateway.wire.webhooks import (
     CreateWebhookIn,
+    RetryDeliveryIn,
     WebhookDeliveryListOut,
     WebhookDeliveryOut,
     WebhookEventOut,
@@ -166,6 +167,7 @@ __all__ = [
     "RedirectParcelIn",
     "RequestedOut",
     "ReserveParcelIn",
+    "RetryDeliveryIn",
     "SetAvailabilityCall",
     "SetAvailabilityPayload",
     "SetAvailabilityResult",

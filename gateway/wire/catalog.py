@@ -64,6 +64,7 @@ from gateway.wire.requests import (
 )
 from gateway.wire.webhooks import (
     CreateWebhookIn,
+    RetryDeliveryIn,
     WebhookDeliveryListOut,
     WebhookDeliveryOut,
     WebhookEventOut,
@@ -102,6 +103,7 @@ SCHEMA_MODELS: MappingProxyType[str, type[WireModel]] = MappingProxyType(
         "webhook-delivery": WebhookDeliveryOut,
         "webhook-delivery-list": WebhookDeliveryListOut,
         "webhook-event": WebhookEventOut,
+        "retry-delivery-request": RetryDeliveryIn,
         # MQTT binding: payloads (olp-<action>[-result]) ...
         "olp-boot": BootPayload,
         "olp-boot-result": BootResultPayload,

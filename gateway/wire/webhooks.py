@@ -57,3 +57,7 @@ class WebhookEventOut(WireModel):
     carrier_id: str = Field(alias="carrierId")
     parcel: ParcelOut
     event: ParcelEventOut
+
+
+class RetryDeliveryIn(WireModel):
+    """No members yet; an absent body is read as {}."""

@@ -56,7 +56,8 @@ def parse_steps(document: object) -> list[Step]:
         if kind == "sleep":
             if isinstance(args, bool) or not isinstance(args, int | float) or args < 0:
                 raise ScenarioError(f"step {number}: sleep takes a number of seconds")
-            args = {"seconds": args}
+            steps.append(Step(kind, {"seconds": args}))
+            continue
         if not isinstance(args, Mapping) or "locker" not in args:
             raise ScenarioError(f"step {number}: {kind} needs a mapping with at least `locker`")
         if kind in _DOOR_STEPS and "compartment" not in args:

@@ -21,6 +21,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 SPEC_DIR_ENV = "OLP_SPEC_DIR"
+DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 # One problem list never grows past this: a hostile message must not make a huge error reply.
 MAX_PROBLEMS = 10
 
@@ -85,6 +86,17 @@ _FORMATS = FormatChecker()
 _FORMATS.checks("date-time", raises=ValueError)(_is_date_time)
 
 
+def _dialectless(name: str, document: Any) -> Any:
+    # jsonschema picks the validator class of a referenced file from its `$schema`, which would
+    # swap our ECMA-262 `pattern` back for Python's; every file is 2020-12, so drop the marker.
+    if not isinstance(document, dict):
+        raise SpecError(f"{name} is not a JSON Schema object")
+    dialect = document.get("$schema", DRAFT_2020_12)
+    if dialect != DRAFT_2020_12:
+        raise SpecError(f"{name} uses JSON Schema dialect {dialect}; OLP v1 is 2020-12 only")
+    return {key: value for key, value in document.items() if key != "$schema"}
+
+
 class Spec:
     """Compiled validators: the envelope and every `olp-*.json` schema present."""
 
@@ -111,7 +123,7 @@ class Spec:
         # The files carry no `$id`: each is registered under its own file URI so that the
         # relative refs between them ("common.json#/$defs/DateTime") resolve from memory.
         registry: Registry[Any] = Registry().with_resources(
-            ((folder / name).as_uri(), Resource.from_contents(doc, DRAFT202012))
+            ((folder / name).as_uri(), Resource.from_contents(_dialectless(name, doc), DRAFT202012))
             for name, doc in documents.items()
         )
 
@@ -120,6 +132,7 @@ class Spec:
                 _Validator.check_schema(documents[name])
             except Exception as err:
                 raise SpecError(f"{name} is not a valid JSON Schema: {err}") from err
+            # A `$ref` wrapper gives the root its file URI, the base of its relative refs.
             root = {"$ref": (folder / name).as_uri()}
             return _Validator(root, registry=registry, format_checker=_FORMATS)
 

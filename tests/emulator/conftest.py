@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 
 import pytest
-
 from locker_emulator import EmulatorBank, FaultFlag, LockerConfig, Spec, Timing, preset_lockers
+
 from tests.emulator.fake_gateway import FakeGateway, SpecCheck
 from tests.support.mosquitto import Mosquitto
 

@@ -47,7 +47,9 @@ class SpecCheck:
 
     def _validator(self, name: str) -> Any:
         if name not in self._cache:
-            self._cache[name] = Draft202012Validator({"$ref": _BASE + name}, registry=self._registry)
+            self._cache[name] = Draft202012Validator(
+                {"$ref": _BASE + name}, registry=self._registry
+            )
         return self._cache[name]
 
     @staticmethod
@@ -184,7 +186,9 @@ class FakeGateway:
         self.seen.append(seen)
         self._touch()
         if seen.topic.endswith("/req/Boot"):
-            status = self._boot_script.pop(0) if len(self._boot_script) > 1 else self._boot_script[0]
+            status = (
+                self._boot_script.pop(0) if len(self._boot_script) > 1 else self._boot_script[0]
+            )
             payload: dict[str, Any] = {
                 "status": status,
                 "heartbeatIntervalSeconds": self.heartbeat_seconds if status == "Accepted" else 1,
@@ -271,28 +275,28 @@ class FakeGateway:
         """Every message seen so far that matches."""
         return [s for s in self.seen if match(s)]
 
-    async def wait_for(self, match: Callable[[Seen], bool], timeout: float = 5.0) -> Seen:
+    async def wait_for(self, match: Callable[[Seen], bool], within: float = 5.0) -> Seen:
         """The first message (already seen or arriving) that matches."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             while True:
                 found = self.where(match)
                 if found:
                     return found[0]
                 await self._changed.wait()
 
-    async def reply_to(self, command: dict[str, Any], timeout: float = 5.0) -> Seen:
+    async def reply_to(self, command: dict[str, Any], within: float = 5.0) -> Seen:
         """The locker's reply (result or error) to one of our commands."""
-        return await self.wait_for(lambda s: s.message.get("corr") == command["id"], timeout)
+        return await self.wait_for(lambda s: s.message.get("corr") == command["id"], within)
 
-    async def wait_connected(self, timeout: float = 10.0) -> None:
-        async with asyncio.timeout(timeout):
+    async def wait_connected(self, within: float = 10.0) -> None:
+        async with asyncio.timeout(within):
             await self._connected.wait()
 
 
 async def no_reply(gateway: FakeGateway, command: dict[str, Any], seconds: float = 0.6) -> bool:
     """True when no reply to `command` arrived within `seconds`."""
     with contextlib.suppress(TimeoutError):
-        await gateway.reply_to(command, timeout=seconds)
+        await gateway.reply_to(command, within=seconds)
         return False
     return True
 
@@ -310,11 +314,11 @@ def is_event(action: str, locker_id: str | None = None) -> Callable[[Seen], bool
     return match
 
 
-async def read_retained(port: int, topic: str, timeout: float = 3.0) -> dict[str, Any]:
+async def read_retained(port: int, topic: str, within: float = 3.0) -> dict[str, Any]:
     """What a subscriber arriving now gets as the retained message of `topic`."""
     async with aiomqtt.Client("127.0.0.1", port, identifier=f"late-{uuid.uuid4().hex[:8]}") as c:
         await c.subscribe(topic, qos=1)
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             async for message in c.messages:
                 assert message.retain, "expected the retained message first"
                 assert isinstance(message.payload, bytes)

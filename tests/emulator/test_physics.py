@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from locker_emulator.physics import (
     Compartment,
     CompartmentFaults,
@@ -118,10 +117,12 @@ def test_stuck_lock_gives_unlock_failed_and_a_lock_fault() -> None:
     assert t.outcome is UnlockOutcome.UNLOCK_FAILED
     assert t.compartment.door is DoorState.CLOSED
     (event,) = t.events
-    assert isinstance(event, FaultRaised) and event.fault is FaultKind.LOCK_FAULT
+    assert isinstance(event, FaultRaised)
+    assert event.fault is FaultKind.LOCK_FAULT
     assert not event.cleared
     (cleared,) = set_faults(t.compartment, CompartmentFaults()).events
-    assert isinstance(cleared, FaultRaised) and cleared.cleared
+    assert isinstance(cleared, FaultRaised)
+    assert cleared.cleared
 
 
 def test_clearing_a_fault_that_never_fired_reports_nothing() -> None:
@@ -151,12 +152,14 @@ def test_door_left_open_alarm_fires_once_after_the_limit_and_clears_on_close() -
     assert tick(c, now=129.0).events == ()
     fired = tick(c, now=130.5)
     (event,) = fired.events
-    assert isinstance(event, FaultRaised) and event.fault is FaultKind.DOOR_LEFT_OPEN
+    assert isinstance(event, FaultRaised)
+    assert event.fault is FaultKind.DOOR_LEFT_OPEN
     assert tick(fired.compartment, now=200.0).events == ()
     shut = close(fired.compartment)
     assert shut.events[0] == DoorClosed("A01", ItemSensor.ABSENT)
     (_, cleared) = shut.events
-    assert isinstance(cleared, FaultRaised) and cleared.cleared
+    assert isinstance(cleared, FaultRaised)
+    assert cleared.cleared
     assert cleared.fault is FaultKind.DOOR_LEFT_OPEN
 
 

@@ -1,4 +1,4 @@
-"""The emulator against a real Mosquitto and a fake gateway: boot, presence, door sessions, versions."""
+"""The emulator against a real Mosquitto and a fake gateway: boot, presence, doors, faults."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
-
 from locker_emulator import EmulatorBank, Spec, parse_fault_flag, preset_lockers
+
 from tests.emulator.conftest import make_bank
 from tests.emulator.fake_gateway import (
     FakeGateway,
@@ -64,7 +64,9 @@ async def test_rejected_locker_stops_and_reports(
         async with make_bank(broker, spec) as bank:
             locker = bank["EMU-001"]
             async with asyncio.timeout(5):
-                await locker.wait_until(lambda: locker.boot_status == "Rejected" and not locker.online)
+                await locker.wait_until(
+                    lambda: locker.boot_status == "Rejected" and not locker.online
+                )
             assert locker.snapshot()["rejectedReason"] == "test says so"
             await asyncio.sleep(0.3)
         assert gw.invalid == []
@@ -112,7 +114,8 @@ async def test_open_deposit_close_over_both_mqtt_versions(
         if version == "5":
             assert boot.correlation == boot.message["id"].encode()
             assert boot.response_topic == "olp/v1/EMU-001/res"
-            assert boot.expiry is not None and boot.expiry > 0
+            assert boot.expiry is not None
+            assert boot.expiry > 0
         else:
             assert boot.correlation is None
 
@@ -141,7 +144,8 @@ async def test_open_deposit_close_over_both_mqtt_versions(
         assert state.topic == "olp/v1/EMU-001/state"
         assert (await read_retained(broker.port, state.topic))["id"] == state.message["id"]
         seqs = [s.message["seq"] for s in gateway.seen if from_locker(s)]
-        assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+        assert seqs == sorted(seqs)
+        assert len(set(seqs)) == len(seqs)
 
 
 async def test_expired_command_is_dropped_without_reply_or_action(
@@ -165,7 +169,9 @@ async def test_a_duplicate_command_is_executed_once(
     assert len(gateway.where(lambda s: s.message.get("corr") == "dup-1")) == 1
     assert len(gateway.where(is_event("DoorOpened"))) == 1
     # The same id from another gateway instance is another message.
-    await gateway.command("EMU-001", "OpenCompartment", OPEN_A01, message_id="dup-1", src="gw:other")
+    await gateway.command(
+        "EMU-001", "OpenCompartment", OPEN_A01, message_id="dup-1", src="gw:other"
+    )
     locker = bank["EMU-001"]
     async with asyncio.timeout(3):
         await locker.wait_until(
@@ -177,7 +183,7 @@ async def test_a_duplicate_command_is_executed_once(
 
 
 async def error_for(gateway: FakeGateway, command: dict[str, object]) -> dict[str, object]:
-    reply = await gateway.reply_to(command)  # type: ignore[arg-type]
+    reply = await gateway.reply_to(command)
     assert reply.kind == "error", reply.message
     assert reply.topic == "olp/v1/_gw/test/res/EMU-001"
     error: dict[str, object] = reply.message["error"]
@@ -197,19 +203,24 @@ async def test_bad_commands_get_an_error_or_a_log_line_and_the_locker_keeps_work
     # Larger than 64 KiB.
     huge = await gateway.command("EMU-001", "Display", {"message": "Info", "text": "x" * 70_000})
     error = await error_for(gateway, huge)
-    assert error["code"] == "FormatViolation" and "bytes" in str(error["description"])
+    assert error["code"] == "FormatViolation"
+    assert "bytes" in str(error["description"])
     # The envelope's action is not the topic's.
     wrong = await gateway.command("EMU-001", "OpenCompartment", OPEN_A01, topic_action="Display")
     assert (await error_for(gateway, wrong))["code"] == "FormatViolation"
     unknown = await gateway.command("EMU-001", "SetKeySet", {"keys": []})
     assert (await error_for(gateway, unknown))["code"] == "NotSupported"
-    bad = await gateway.command("EMU-001", "OpenCompartment", {"compartmentCode": "A01", "purpose": "steal"})
+    bad = await gateway.command(
+        "EMU-001", "OpenCompartment", {"compartmentCode": "A01", "purpose": "steal"}
+    )
     error = await error_for(gateway, bad)
     assert error["code"] == "FormatViolation"
     assert "/payload/purpose" in str(error["details"])
     info = await gateway.command("EMU-001", "Display", {"message": "Info"})
     assert (await error_for(gateway, info))["code"] == "FormatViolation"
-    missing = await gateway.command("EMU-001", "OpenCompartment", {"compartmentCode": "Z99", "purpose": "pickup"})
+    missing = await gateway.command(
+        "EMU-001", "OpenCompartment", {"compartmentCode": "Z99", "purpose": "pickup"}
+    )
     assert (await error_for(gateway, missing))["code"] == "NotFound"
     # Unanswerable: not from a gateway, or not a call.
     stranger = await gateway.command("EMU-001", "OpenCompartment", OPEN_A01, src="EMU-002")
@@ -221,18 +232,23 @@ async def test_bad_commands_get_an_error_or_a_log_line_and_the_locker_keeps_work
     ok = await gateway.command("EMU-001", "OpenCompartment", OPEN_A01)
     assert (await gateway.reply_to(ok)).payload["outcome"] == "Unlocked"
     notes = " | ".join(e.get("note", "") for e in locker.log_entries())
-    assert "not JSON" in notes and "nowhere to reply" in notes
+    assert "not JSON" in notes
+    assert "nowhere to reply" in notes
 
 
 async def test_set_availability_and_display(bank: EmulatorBank, gateway: FakeGateway) -> None:
     locker = bank["EMU-001"]
     off = await gateway.command(
-        "EMU-001", "SetAvailability", {"compartmentCode": "A02", "available": False, "reason": "wet"}
+        "EMU-001",
+        "SetAvailability",
+        {"compartmentCode": "A02", "available": False, "reason": "wet"},
     )
     assert (await gateway.reply_to(off)).payload == {"compartmentCode": "A02", "available": False}
     await gateway.wait_for(
-        lambda s: s.action == "State"
-        and any(c["code"] == "A02" and not c["enabled"] for c in s.payload["compartments"])
+        lambda s: (
+            s.action == "State"
+            and any(c["code"] == "A02" and not c["enabled"] for c in s.payload["compartments"])
+        )
     )
     show = await gateway.command("EMU-001", "Display", {"message": "Info", "text": "Back at 9"})
     assert (await gateway.reply_to(show)).payload == {}
@@ -249,7 +265,12 @@ async def test_slow_replies_delay_the_answer_and_never_act_past_exp(
     cmd = await gateway.command("EMU-001", "OpenCompartment", OPEN_A01)
     reply = await gateway.reply_to(cmd)
     assert reply.at - started >= 0.6
-    late = await gateway.command("EMU-001", "OpenCompartment", {"compartmentCode": "A02", "purpose": "pickup"}, exp_seconds=0.2)
+    late = await gateway.command(
+        "EMU-001",
+        "OpenCompartment",
+        {"compartmentCode": "A02", "purpose": "pickup"},
+        exp_seconds=0.2,
+    )
     assert await no_reply(gateway, late, seconds=1.0)
     assert locker.compartment("A02").door == "closed"
 
@@ -263,7 +284,9 @@ async def test_clock_skew_shifts_every_ts(bank: EmulatorBank, gateway: FakeGatew
     assert abs((ts - datetime.now(UTC)).total_seconds() - 3600) < 10
 
 
-async def test_jammed_stuck_and_lying_compartments(bank: EmulatorBank, gateway: FakeGateway) -> None:
+async def test_jammed_stuck_and_lying_compartments(
+    bank: EmulatorBank, gateway: FakeGateway
+) -> None:
     locker = bank["EMU-001"]
     locker.update_compartment_faults("A01", {"jammed": True})
     locker.update_compartment_faults("A02", {"stuck_lock": True})
@@ -272,13 +295,18 @@ async def test_jammed_stuck_and_lying_compartments(bank: EmulatorBank, gateway: 
     jam = await gateway.command("EMU-001", "OpenCompartment", OPEN_A01)
     assert (await gateway.reply_to(jam)).payload["outcome"] == "DoorJammed"
     fault = await gateway.wait_for(is_event("Fault"))
-    assert fault.payload["fault"] == "DoorJammed" and fault.payload["compartmentCode"] == "A01"
+    assert fault.payload["fault"] == "DoorJammed"
+    assert fault.payload["compartmentCode"] == "A01"
 
-    stuck = await gateway.command("EMU-001", "OpenCompartment", {"compartmentCode": "A02", "purpose": "pickup"})
+    stuck = await gateway.command(
+        "EMU-001", "OpenCompartment", {"compartmentCode": "A02", "purpose": "pickup"}
+    )
     assert (await gateway.reply_to(stuck)).payload["outcome"] == "UnlockFailed"
     await gateway.wait_for(lambda s: s.action == "Fault" and s.payload["fault"] == "LockFault")
 
-    liar = await gateway.command("EMU-001", "OpenCompartment", {"compartmentCode": "A03", "purpose": "deposit"})
+    liar = await gateway.command(
+        "EMU-001", "OpenCompartment", {"compartmentCode": "A03", "purpose": "deposit"}
+    )
     assert (await gateway.reply_to(liar)).payload["outcome"] == "Unlocked"
     await gateway.wait_for(is_event("DoorOpened"))
     locker.deposit("A03")
@@ -287,7 +315,9 @@ async def test_jammed_stuck_and_lying_compartments(bank: EmulatorBank, gateway: 
     assert locker.compartment("A03").item_inside
 
     locker.update_compartment_faults("A01", {"jammed": False})
-    cleared = await gateway.wait_for(lambda s: s.action == "Fault" and s.payload.get("cleared") is True)
+    cleared = await gateway.wait_for(
+        lambda s: s.action == "Fault" and s.payload.get("cleared") is True
+    )
     assert cleared.payload["fault"] == "DoorJammed"
     assert locker.compartment("A01").door == "closed"
 
@@ -298,7 +328,9 @@ async def test_door_left_open_alarm_over_mqtt(bank: EmulatorBank, gateway: FakeG
     cmd = await gateway.command("EMU-001", "OpenCompartment", OPEN_A01)
     await gateway.reply_to(cmd)
     locker.leave_open("A01")
-    alarm = await gateway.wait_for(lambda s: s.action == "Fault" and s.payload["fault"] == "DoorLeftOpen")
+    alarm = await gateway.wait_for(
+        lambda s: s.action == "Fault" and s.payload["fault"] == "DoorLeftOpen"
+    )
     assert not alarm.payload.get("cleared", False)
     locker.close("A01")
     await gateway.wait_for(lambda s: s.action == "Fault" and s.payload.get("cleared") is True)
@@ -336,7 +368,11 @@ async def test_power_loss_is_reported_when_power_returns(
 ) -> None:
     bank["EMU-001"].go_offline(0.3, power_loss=True)
     restored = await gateway.wait_for(
-        lambda s: s.action == "Fault" and s.payload["fault"] == "PowerLoss" and s.payload.get("cleared") is True
+        lambda s: (
+            s.action == "Fault"
+            and s.payload["fault"] == "PowerLoss"
+            and s.payload.get("cleared") is True
+        )
     )
     lost = gateway.where(lambda s: s.action == "Fault" and s.payload["fault"] == "PowerLoss")[0]
     assert "compartmentCode" not in lost.payload
@@ -349,8 +385,8 @@ async def test_heartbeats_and_a_refused_heartbeat_leads_to_a_new_boot(
     async with FakeGateway(port=broker.port, heartbeat_seconds=1, check=spec_check) as gw:
         gw.heartbeat_answer = {"code": "SecurityError", "description": "not accepted"}
         async with make_bank(broker, spec) as bank:
-            await gw.wait_for(lambda s: s.action == "Heartbeat", timeout=5)
-            await gw.wait_for(lambda s: len(gw.where(lambda t: t.action == "Boot")) == 2, timeout=5)
+            await gw.wait_for(lambda s: s.action == "Heartbeat", within=5)
+            await gw.wait_for(lambda s: len(gw.where(lambda t: t.action == "Boot")) == 2, within=5)
             async with asyncio.timeout(5):
                 await bank.wait_all_booted()
         assert gw.invalid == []

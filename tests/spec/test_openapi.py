@@ -96,7 +96,8 @@ def test_every_message_schema_is_reachable(doc: dict[str, Any], spec: Spec) -> N
 
 def test_every_post_requires_an_idempotency_key(doc: dict[str, Any]) -> None:
     posts = [(p, op) for p, m, op in operations(doc) if m == "post"]
-    assert len(posts) == 5
+    # Parcels 5, locker side 2 (open, codes), webhooks 2 (create, retry).
+    assert len(posts) == 5 + 2 + 2
     for path, op in posts:
         params = [deref(doc, p) for p in op.get("parameters", [])]
         keys = [p for p in params if p["in"] == "header" and p["name"] == "Idempotency-Key"]
@@ -117,9 +118,10 @@ def test_every_error_answer_is_a_problem(doc: dict[str, Any]) -> None:
 
 def test_operations_are_named_and_secured(doc: dict[str, Any]) -> None:
     ids = [op["operationId"] for _, _, op in operations(doc)]
-    assert len(ids) == len(set(ids)) == 13
+    # Parcels and lockers 13, locker side 2, webhooks 7 (with the JWKS).
+    assert len(ids) == len(set(ids)) == 13 + 2 + 7
     public = {p for p, _, op in operations(doc) if op.get("security") == []}
-    assert public == {"/healthz", "/readyz", "/v1/spec/{file}"}
+    assert public == {"/healthz", "/readyz", "/v1/spec/{file}", "/.well-known/jwks.json"}
     scheme = doc["components"]["securitySchemes"]["carrierJwt"]
     assert (scheme["type"], scheme["scheme"], scheme["bearerFormat"]) == ("http", "bearer", "JWT")
     assert doc["security"] == [{"carrierJwt": []}]
@@ -129,5 +131,10 @@ def test_creations_answer_201_and_transitions_200(doc: dict[str, Any]) -> None:
     for path, method, op in operations(doc):
         if method != "post":
             continue
-        created = path in ("/v1/parcels", "/v1/parcels/{parcelId}/redirect")
+        created = path in (
+            "/v1/parcels",
+            "/v1/parcels/{parcelId}/redirect",
+            "/v1/parcels/{parcelId}/codes",
+            "/v1/webhooks",
+        )
         assert ("201" if created else "200") in op["responses"], path

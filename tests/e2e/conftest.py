@@ -1,0 +1,119 @@
+"""A whole site: a private Mosquitto, a real gateway, the real emulator, a carrier over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from locker_emulator.bank import EmulatorBank
+from locker_emulator.layout import CompartmentConfig, LockerConfig
+from locker_emulator.olp_client import EmulatedLocker, Timing
+
+from gateway.app import Gateway
+from tests.http.conftest import NETWORK, provision, settings_for
+from tests.support.carriers import TestCarrier
+from tests.support.clock import MovableClock
+from tests.support.mosquitto import Mosquitto
+
+LOCKER = "WAW-CENTRAL-01"
+# The same doors as tests/fixtures/waw-central.yaml, as the emulated hardware has them.
+DOORS = (
+    ("A01", "XS"), ("A02", "XS"), ("S01", "S"), ("S02", "S"), ("S03", "S"),
+    ("M01", "M"), ("M02", "M"), ("M03", "M"), ("L01", "L"), ("X01", "XL"),
+)  # fmt: skip
+FAST = Timing(
+    call_timeout=2.0,
+    boot_retry_initial=0.2,
+    boot_retry_max=1.0,
+    reconnect_initial=0.1,
+    reconnect_max=0.5,
+    tick=0.05,
+)
+
+
+@dataclass
+class Site:
+    gateway: Gateway
+    bank: EmulatorBank
+    broker: Mosquitto
+    client: httpx.AsyncClient
+    carrier: TestCarrier
+    clock: MovableClock
+
+    @property
+    def locker(self) -> EmulatedLocker:
+        return self.bank[LOCKER]
+
+    async def post(self, path: str, body: Any = None, *, key: str | None = None) -> httpx.Response:
+        headers = self._auth()
+        if key is not None:
+            headers["Idempotency-Key"] = key
+        return await self.client.post(path, json=body if body is not None else {}, headers=headers)
+
+    async def get(self, path: str) -> httpx.Response:
+        return await self.client.get(path, headers=self._auth())
+
+    def _auth(self) -> dict[str, str]:
+        # Tokens follow the gateway's clock, which tests move forward.
+        return self.carrier.auth(iat=self.clock().timestamp())
+
+    async def book(self, parcel_id: str, size: str = "S") -> dict[str, Any]:
+        body = {"parcelId": parcel_id, "lockerId": LOCKER, "sizeClass": size}
+        response = await self.post("/v1/parcels", body, key=f"book-{parcel_id}")
+        assert response.status_code == 201, response.text
+        parcel: dict[str, Any] = response.json()
+        return parcel
+
+    async def code(self, parcel_id: str) -> str:
+        response = await self.post(f"/v1/parcels/{parcel_id}/codes")
+        assert response.status_code == 201, response.text
+        code: str = response.json()["code"]
+        return code
+
+    async def state(self, parcel_id: str) -> str:
+        state: str = (await self.get(f"/v1/parcels/{parcel_id}")).json()["state"]
+        return state
+
+    async def wait_state(self, parcel_id: str, wanted: str, timeout: float = 10) -> None:
+        await eventually(lambda: self.state(parcel_id), wanted, timeout)
+
+
+async def eventually(
+    probe: Callable[[], Any], wanted: Any, timeout: float = 10, interval: float = 0.05
+) -> None:
+    """Poll an async probe until it returns `wanted` (bounded: fails with the last value)."""
+    last: Any = None
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        last = await probe()
+        if last == wanted:
+            return
+        await asyncio.sleep(interval)
+    raise AssertionError(f"still {last!r} after {timeout} s, wanted {wanted!r}")
+
+
+def emulated_lockers(locker_id: str = LOCKER) -> list[LockerConfig]:
+    doors = tuple(CompartmentConfig(code, size) for code, size in DOORS)
+    return [LockerConfig(locker_id=locker_id, compartments=doors)]
+
+
+@pytest.fixture
+async def site(database_url: str, tmp_path: Path) -> AsyncIterator[Site]:
+    carrier = TestCarrier.ed25519("acme", NETWORK)
+    clock = MovableClock()
+    with Mosquitto(tmp_path / "mqtt") as broker:
+        settings = settings_for(database_url, mqtt_url=broker.url, open_timeout_s=3.0)
+        async with Gateway(settings=settings, clock=clock) as gateway:
+            await gateway.carriers.register("acme", carrier.jwks)
+            await provision(gateway, "waw-central.yaml")
+            async with EmulatorBank(
+                mqtt_url=broker.url, lockers=emulated_lockers(), timing=FAST
+            ) as bank:
+                await asyncio.wait_for(bank.wait_all_booted(), 15)
+                async with httpx.AsyncClient(base_url=gateway.base_url, timeout=30) as client:
+                    yield Site(gateway, bank, broker, client, carrier, clock)
