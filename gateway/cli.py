@@ -30,6 +30,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:
+        # Third-party chatter (the embedded broker logs every packet at INFO) only with -v.
+        for noisy in ("amqtt", "transitions", "aiohttp.access", "httpx"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+        if args.func is _demo:
+            logging.getLogger().setLevel(logging.WARNING)
     try:
         settings = load_settings(
             args.config,
@@ -62,6 +68,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--http-host")
     serve.add_argument("--http-port", type=int)
     serve.set_defaults(func=_serve)
+
+    sub.add_parser(
+        "demo", help="a whole site in one process: broker, gateway, emulated lockers, a carrier"
+    ).set_defaults(func=_demo)
 
     sub.add_parser("migrate", help="create or upgrade the database schema").set_defaults(
         func=_migrate
@@ -110,6 +120,12 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  spec:     {gateway.base_url}/v1/spec/openapi.yaml   (Ctrl-C stops)")
         await stop.wait()
     return 0
+
+
+async def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.demo import run_demo
+
+    return await run_demo()
 
 
 async def _migrate(args: argparse.Namespace, settings: Settings) -> int:

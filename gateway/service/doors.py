@@ -217,10 +217,19 @@ class DoorService:
                 await self._fault(tx, event)
 
     async def _door_opened(self, tx: UnitOfWork, event: DoorOpened) -> None:
-        await _set_door(tx, event.locker_id, event.compartment_code, door=DoorState.OPEN)
         session = await tx.doors.live(event.locker_id, event.compartment_code)
         if session is not None:
             await tx.doors.opened(session.id, None, event.at)
+        else:
+            # Events of different topics may overtake each other: an "opened" older than the
+            # close that ended the last session is stale and must not reopen the door.
+            last = await tx.doors.latest(event.locker_id, event.compartment_code)
+            if last is not None and last.closed_at is not None and event.at <= last.closed_at:
+                log.info(
+                    "stale DoorOpened for %s/%s ignored", event.locker_id, event.compartment_code
+                )
+                return
+        await _set_door(tx, event.locker_id, event.compartment_code, door=DoorState.OPEN)
 
     async def _door_closed(self, tx: UnitOfWork, event: DoorClosed) -> None:
         await _set_door(

@@ -63,6 +63,17 @@ class DoorSessionRepository(Repository):
         row = (await self._conn.execute(stmt)).mappings().first()
         return None if row is None else _session(row)
 
+    async def latest(self, locker_id: str, compartment_code: str) -> DoorSession | None:
+        """The most recent session of this door, whatever its state."""
+        stmt = (
+            select(t)
+            .where(t.c.locker_id == locker_id, t.c.compartment_code == compartment_code)
+            .order_by(t.c.id.desc())
+            .limit(1)
+        )
+        row = (await self._conn.execute(stmt)).mappings().first()
+        return None if row is None else _session(row)
+
     async def get(self, session_id: int) -> DoorSession | None:
         row = (await self._conn.execute(select(t).where(t.c.id == session_id))).mappings().first()
         return None if row is None else _session(row)
