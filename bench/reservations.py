@@ -22,6 +22,7 @@ import asyncpg
 import httpx
 
 from gateway.app import Gateway
+from gateway.client import nodelay_transport
 from gateway.domain.compartment import Compartment
 from gateway.domain.enums import SizeClass
 from gateway.domain.locker import Location, Locker
@@ -92,7 +93,11 @@ async def bench(kind: str, bookings: int, concurrency: int) -> None:
             limits = httpx.Limits(
                 max_connections=concurrency, max_keepalive_connections=concurrency
             )
-            async with httpx.AsyncClient(base_url=gateway.base_url, limits=limits) as client:
+            async with httpx.AsyncClient(
+                base_url=gateway.base_url,
+                timeout=60,
+                transport=nodelay_transport(limits),
+            ) as client:
 
                 async def health(_: int) -> None:
                     (await client.get("/healthz")).raise_for_status()

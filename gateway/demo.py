@@ -206,10 +206,8 @@ async def _door_tap(mqtt_url: str, say: Narrator) -> AsyncIterator[None]:
                 body = json.loads(message.payload) if isinstance(message.payload, bytes) else {}
                 payload = body.get("payload", {})
                 details = " ".join(f"{k}={v}" for k, v in payload.items() if k != "code")
-                say(
-                    "door",
-                    f"{body.get('src')} {body.get('action')} seq={body.get('seq')} {details}".rstrip(),
-                )
+                head = f"{body.get('src')} {body.get('action')} seq={body.get('seq')}"
+                say("door", f"{head} {details}".rstrip())
 
     task = asyncio.get_running_loop().create_task(listen(), name="demo-door-tap")
     try:

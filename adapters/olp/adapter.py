@@ -8,7 +8,6 @@ slow database answer to its Boot) never holds up another.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 from collections.abc import AsyncIterator
@@ -49,6 +48,7 @@ from gateway.sdk.mqtt import (
     MqttConnection,
     PendingCalls,
     SequenceTracker,
+    stop_task,
     topics,
 )
 from gateway.sdk.olp import MessageKind, OlpCodec
@@ -112,10 +112,7 @@ class OlpAdapter:
         tb: TracebackType | None,
     ) -> None:
         for task in self._workers.values():
-            task.cancel()
-        for task in self._workers.values():
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await stop_task(task)
         if self._connection is not None:
             await self._connection.__aexit__(exc_type, exc, tb)
 

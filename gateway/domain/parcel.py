@@ -139,13 +139,14 @@ def transition(
     *,
     fault: bool = False,
     pickup_until: datetime | None = None,
+    redirect_to: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> Transition:
     """Apply `action` to `parcel` at `now`.
 
     `fault` marks a failed deposit or pickup caused by the door (jammed, not an empty close):
     the compartment is then taken out of service instead of released. `pickup_until` is the
-    new end of the pickup window for EXTEND.
+    new end of the pickup window for EXTEND; `redirect_to` the new parcel id for REDIRECT.
     """
     try:
         target, effect = TRANSITIONS[(parcel.state, action)]
@@ -165,6 +166,10 @@ def transition(
         effect = E.DISABLE if fault else None
     changes: dict[str, Any] = {"state": target, "updated_at": now, "last_seq": parcel.last_seq + 1}
     changes.update(_timers(parcel, action, now, pickup_until))
+    if action is A.REDIRECT:
+        if not redirect_to:
+            raise IllegalParcelTransition("a redirect names the new parcel id")
+        changes["redirected_to"] = redirect_to
     if effect in (E.RELEASE, E.DISABLE_EMPTY):
         changes["compartment_code"] = None
     new = replace(parcel, **changes)

@@ -1,7 +1,7 @@
 """MQTT building blocks for adapters of MQTT-speaking lockers (public, part of the SDK)."""
 
 from gateway.mqtt import topics
-from gateway.mqtt.connection import BrokerAddress, ConnectionOptions, MqttConnection
+from gateway.mqtt.connection import BrokerAddress, ConnectionOptions, MqttConnection, stop_task
 from gateway.mqtt.dedupe import Deduper, SequenceTracker
 from gateway.mqtt.rpc import PendingCalls
 
@@ -12,5 +12,6 @@ __all__ = [
     "MqttConnection",
     "PendingCalls",
     "SequenceTracker",
+    "stop_task",
     "topics",
 ]

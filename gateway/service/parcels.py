@@ -149,10 +149,14 @@ class ParcelService:
                 pickup_window=old.pickup_window,
                 reference=old.reference,
             )
-            moved = await self._apply(
-                tx, old, ParcelAction.REDIRECT, now, details={"newParcelId": new_parcel_id}
+            await self._apply(
+                tx,
+                old,
+                ParcelAction.REDIRECT,
+                now,
+                redirect_to=new_parcel_id,
+                details={"newParcelId": new_parcel_id},
             )
-            await tx.parcels.update(moved, replace(moved, redirected_to=new_parcel_id))
             return await self._book(tx, cmd, now, redirected_from=parcel_id)
 
         return await self._idempotent(carrier_id, idem, work)

@@ -140,7 +140,10 @@ class EmulatorBank:
         if late:
             logger.warning("lockers did not stop within %g s; cancelling", STOP_GRACE_SECONDS)
             supervisor.cancel()
-            await asyncio.wait([supervisor])
+            _, stuck = await asyncio.wait([supervisor], timeout=STOP_GRACE_SECONDS)
+            if stuck:
+                # Never hang the caller's shutdown: a leaked task is the lesser evil.
+                logger.error("lockers ignored cancellation; abandoning them")
 
     async def _supervise(self) -> None:
         async with asyncio.TaskGroup() as tg:

@@ -39,6 +39,8 @@ from locker_emulator.transport import MqttVersion, correlation_of, reply_propert
 logger = logging.getLogger("locker_emulator.locker")
 # Beyond this a message is not even parsed: a locker has little RAM and must not be DoS'ed.
 _PARSE_LIMIT = 1024 * 1024
+# The dedupe memory is bounded too: past this many ids in the window, the oldest are forgotten.
+_SEEN_LIMIT = 100_000
 
 
 class Publish(Protocol):
@@ -119,7 +121,7 @@ class Inbound:
         now = monotonic()
         while self._seen:
             oldest = next(iter(self._seen))
-            if now - self._seen[oldest] < self._dedupe_window:
+            if now - self._seen[oldest] < self._dedupe_window and len(self._seen) < _SEEN_LIMIT:
                 break
             del self._seen[oldest]
         key = (message["src"], message["id"])
@@ -318,17 +320,17 @@ class Inbound:
                 corr=message["id"],
                 error=error_body(ErrorCode.NOT_FOUND, str(err), {"compartmentCode": err.args[0]}),
             )
-        try:
-            await self._publish(
-                client, topic, reply, properties=reply_properties(self.mqtt_version, correlation)
-            )
-        finally:
-            # The result first, then what the hardware did (SPEC §9 "Door sessions").
-            if events or isinstance(command, SetAvailability):
-                self.model.emit(events)
+        # Queue what the hardware did at the moment it happened, before any await: a person
+        # at the door may act as soon as it opens, and their DoorClosed must come after this
+        # DoorOpened. Result and events travel on different topics (SPEC §9 "Door sessions").
+        if events or isinstance(command, SetAvailability):
+            self.model.emit(events)
+        await self._publish(
+            client, topic, reply, properties=reply_properties(self.mqtt_version, correlation)
+        )
 
     def _perform(self, command: Command) -> tuple[dict[str, Any], tuple[physics.Event, ...]]:
-        """Act on the hardware now; the events are published after the result."""
+        """Act on the hardware now; the caller queues the events before it replies."""
         if isinstance(command, Display):
             self.model.display = {
                 "message": str(command.message),

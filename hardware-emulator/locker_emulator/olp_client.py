@@ -35,6 +35,7 @@ from locker_emulator.transport import (
     MqttVersion,
     call_properties,
     drop_connection,
+    keep_cancellation,
     make_client,
 )
 
@@ -214,11 +215,11 @@ class EmulatedLocker:
         async with asyncio.TaskGroup() as tg:
             doors = tg.create_task(self._tick_doors(), name=f"{self.locker_id}-doors")
             try:
-                await self._connection_loop()
+                await self._connection_loop(tg)
             finally:
                 doors.cancel()
 
-    async def _connection_loop(self) -> None:
+    async def _connection_loop(self, tg: asyncio.TaskGroup) -> None:
         while not self._stopping:
             outage = self._outage
             if outage is not None:
@@ -226,7 +227,11 @@ class EmulatedLocker:
                 self._interrupt.clear()
                 await self._sit_out(outage)
                 continue
-            await self._session()
+            # Each session runs in a task of its own: on Python 3.11 a TaskGroup whose child
+            # fails can leave its parent task marked "cancelling" for good, and that mark must
+            # die with the session instead of poisoning the locker's main loop.
+            await tg.create_task(self._session(), name=f"{self.locker_id}-session")
+            keep_cancellation()
             if self._stopping or self.model.boot_status == "Rejected":
                 return
             if self._outage is not None:
@@ -306,15 +311,19 @@ class EmulatedLocker:
                     async with asyncio.TaskGroup() as tg:
                         await client.subscribe(self._topics.cmd_filter, qos=QOS)
                         await client.subscribe(self._topics.res, qos=QOS)
+                        keep_cancellation()
                         await self._publish(
                             client, self._topics.status, self._status(True, session_id), retain=True
                         )
                         tg.create_task(self._receive(client, tg), name=f"{self.locker_id}-receive")
                         tg.create_task(
-                            self._boot_and_heartbeat(client), name=f"{self.locker_id}-boot"
+                            self._boot_and_heartbeat(client, session_id),
+                            name=f"{self.locker_id}-boot",
                         )
                         tg.create_task(self._drain_outbox(client), name=f"{self.locker_id}-outbox")
-                        tg.create_task(self._watch(client), name=f"{self.locker_id}-watch")
+                        tg.create_task(
+                            self._watch(client, session_id), name=f"{self.locker_id}-watch"
+                        )
                 except* _SessionEnd:
                     pass
                 except* aiomqtt.MqttError as group:
@@ -343,13 +352,13 @@ class EmulatedLocker:
             future.cancel()
         self.model.touch()
 
-    async def _watch(self, client: aiomqtt.Client) -> None:
+    async def _watch(self, client: aiomqtt.Client, session_id: str) -> None:
         await self._interrupt.wait()
         if self._stopping:
             # A clean shutdown says goodbye itself: the broker does not send the will then.
             with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
                 async with asyncio.timeout(2):
-                    status = self._status(False, self.model.session_id or "")
+                    status = self._status(False, session_id)
                     await self._publish(client, self._topics.status, status, retain=True)
             raise _SessionEnd
         drop_connection(client)
@@ -382,6 +391,7 @@ class EmulatedLocker:
         data = json.dumps(body, separators=(",", ":")).encode()
         # No await between stamping `seq` and handing the packet to paho: wire order = seq order.
         await client.publish(topic, data, qos=QOS, retain=retain, properties=properties)
+        keep_cancellation()
         self.model.record("sent", topic, body)
         return True
 
@@ -421,12 +431,12 @@ class EmulatedLocker:
 
     # ----- boot gating and heartbeats -----
 
-    async def _boot_and_heartbeat(self, client: aiomqtt.Client) -> None:
+    async def _boot_and_heartbeat(self, client: aiomqtt.Client, session_id: str) -> None:
         while True:
-            interval = await self._boot(client)
+            interval = await self._boot(client, session_id)
             await self._heartbeats(client, interval)
 
-    async def _boot(self, client: aiomqtt.Client) -> float:
+    async def _boot(self, client: aiomqtt.Client, session_id: str) -> float:
         backoff = Backoff(
             initial=self.timing.boot_retry_initial, maximum=self.timing.boot_retry_max
         )
@@ -439,7 +449,7 @@ class EmulatedLocker:
                 if status == "Accepted":
                     return self._on_accepted(payload)
                 if status == "Rejected":
-                    await self._on_rejected(client, payload)
+                    await self._on_rejected(client, payload, session_id)
                 self.model.boot_status = "Pending"
                 self.model.touch()
                 # SPEC §9: after Pending, heartbeatIntervalSeconds is the least wait before Boot.
@@ -466,13 +476,15 @@ class EmulatedLocker:
             self.go_offline(outage.seconds, power_loss=outage.power_loss)
         return max(seconds, _MIN_HEARTBEAT_SECONDS)
 
-    async def _on_rejected(self, client: aiomqtt.Client, payload: dict[str, Any]) -> None:
+    async def _on_rejected(
+        self, client: aiomqtt.Client, payload: dict[str, Any], session_id: str
+    ) -> None:
         reason = payload.get("reason")
         self.model.boot_status = "Rejected"
         self.model.rejected_reason = str(reason) if reason is not None else None
         self.model.touch()
         logger.error("%s: Boot rejected (%s); this locker stops", self.locker_id, reason)
-        status = self._status(False, self.model.session_id or "")
+        status = self._status(False, session_id)
         await self._publish(client, self._topics.status, status, retain=True)
         raise _SessionEnd
 

@@ -143,13 +143,6 @@ class Spec:
         """Why `message` is not a valid envelope; empty when it is."""
         return _problems(self._validators["envelope.json"], message)
 
-    def knows(self, kind: str, action: str) -> bool:
-        """Whether the spec has a schema for this kind of message (whole or payload)."""
-        return (
-            message_schema_name(kind, action) in self._validators
-            or payload_schema_name(kind, action) in self._validators
-        )
-
     def message_problems(self, message: object) -> list[str]:
         """Why `message` breaks the spec; empty when valid.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.domain.door import PURPOSE_FOR_STATE, OpenPurpose, on_close, on_jam
-from gateway.domain.enums import ItemSensor, ParcelAction, ParcelState
+from gateway.domain.enums import ItemSensor, ParcelAction
 from gateway.domain.parcel import TRANSITIONS
 
 P = OpenPurpose

@@ -27,6 +27,7 @@ from gateway.errors import ErrorCode, IllegalTransition, OpenLockerError
 
 from .builders import T0, TTL, WINDOW, WITH_COMPARTMENT, parcel_in
 
+NEW_ID = "P-NEW"  # the parcel a redirect books at the other locker
 S = ParcelState
 A = ParcelAction
 E = CompartmentEffect
@@ -95,6 +96,8 @@ def _expected_changes(
         changes.update(reserved_until=None, pickup_until=None)
     elif action is A.EXTEND:
         changes["pickup_until"] = until
+    elif action is A.REDIRECT:
+        changes["redirected_to"] = NEW_ID
     if effect in (E.RELEASE, E.DISABLE_EMPTY):
         changes["compartment_code"] = None
     return changes
@@ -112,7 +115,7 @@ def _check_legal(
     # Without a door fault, a failed pickup is an operator's verdict: the box is left as is.
     effect = None if action is A.FAIL_PICKUP else declared
 
-    result = transition(parcel, action, now, pickup_until=until)
+    result = transition(parcel, action, now, pickup_until=until, redirect_to=NEW_ID)
 
     assert result.effect is effect
     expected = replace(
@@ -188,7 +191,9 @@ def test_a_first_mile_parcel_follows_the_same_table_otherwise(
 ) -> None:
     state, action = pair
     parcel = parcel_in(state, direction=Direction.FIRST_MILE)
-    result = transition(parcel, action, _now_for(parcel, action), pickup_until=T0 + 9 * WINDOW)
+    result = transition(
+        parcel, action, _now_for(parcel, action), pickup_until=T0 + 9 * WINDOW, redirect_to=NEW_ID
+    )
     target = S.DROPOFF_ANNOUNCED if pair == (S.DEPOSIT_FAILED, A.RESERVE) else outcome[0]
     assert result.parcel.state is target
     assert result.parcel.direction is Direction.FIRST_MILE
@@ -234,6 +239,11 @@ def test_every_state_is_reachable_from_an_announcement() -> None:
     assert seen == set(S)
 
 
+def test_a_redirect_names_the_new_parcel() -> None:
+    with pytest.raises(IllegalParcelTransition, match="names the new parcel"):
+        transition(parcel_in(S.READY_FOR_PICKUP), A.REDIRECT, T0)
+
+
 def test_every_action_has_a_transition() -> None:
     # An action no state accepts would be dead vocabulary; adding one must come with its rule.
     used = {action for (_, action) in TRANSITIONS}
@@ -249,7 +259,13 @@ def test_every_other_pair_is_refused_and_leaves_the_parcel_alone(
     before = replace(parcel)
 
     with pytest.raises(IllegalParcelTransition) as caught:
-        transition(parcel, action, T0 + timedelta(days=30), pickup_until=T0 + timedelta(days=60))
+        transition(
+            parcel,
+            action,
+            T0 + timedelta(days=30),
+            pickup_until=T0 + timedelta(days=60),
+            redirect_to=NEW_ID,
+        )
 
     err = caught.value
     assert err.code is ErrorCode.ILLEGAL_TRANSITION

@@ -64,7 +64,9 @@ class Journey:
         if into is not None:
             self.parcel = replace(self.parcel, compartment_code=into)
         before = self.parcel
-        result = transition(before, action, now, fault=fault, pickup_until=pickup_until)
+        result = transition(
+            before, action, now, fault=fault, pickup_until=pickup_until, redirect_to="P-NEW"
+        )
         self._record(result, code=before.compartment_code)
         return result
 

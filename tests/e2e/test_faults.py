@@ -59,15 +59,36 @@ async def test_bad_mqtt_input_gets_errors_and_changes_nothing(site: Site) -> Non
     replies: list[dict[str, object]] = []
     async with aiomqtt.Client("127.0.0.1", site.broker.port, identifier="intruder") as mqtt:
         await mqtt.subscribe(f"olp/v1/{LOCKER}/res", qos=1)
-        bad_call = {"olp": "1.0", "id": "bad-1", "kind": "call", "action": "Heartbeat",
-                    "ts": "not-a-time", "src": LOCKER, "seq": 1, "payload": {}}
-        wrong_src = {"olp": "1.0", "id": "bad-2", "kind": "call", "action": "Heartbeat",
-                     "ts": "2026-11-21T10:00:00Z", "src": "SOMEONE-ELSE", "seq": 2,
-                     "payload": {}}
-        forged_close = {"olp": "1.0", "id": "bad-3", "kind": "event", "action": "DoorClosed",
-                        "ts": "2026-11-21T10:00:00Z", "src": "SOMEONE-ELSE", "seq": 3,
-                        "payload": {"compartmentCode": parcel["compartmentCode"],
-                                    "itemSensor": "present"}}
+        bad_call = {
+            "olp": "1.0",
+            "id": "bad-1",
+            "kind": "call",
+            "action": "Heartbeat",
+            "ts": "not-a-time",
+            "src": LOCKER,
+            "seq": 1,
+            "payload": {},
+        }
+        wrong_src = {
+            "olp": "1.0",
+            "id": "bad-2",
+            "kind": "call",
+            "action": "Heartbeat",
+            "ts": "2026-11-21T10:00:00Z",
+            "src": "SOMEONE-ELSE",
+            "seq": 2,
+            "payload": {},
+        }
+        forged_close = {
+            "olp": "1.0",
+            "id": "bad-3",
+            "kind": "event",
+            "action": "DoorClosed",
+            "ts": "2026-11-21T10:00:00Z",
+            "src": "SOMEONE-ELSE",
+            "seq": 3,
+            "payload": {"compartmentCode": parcel["compartmentCode"], "itemSensor": "present"},
+        }
         for topic, payload in [
             (f"olp/v1/{LOCKER}/req/Heartbeat", b"{not json"),
             (f"olp/v1/{LOCKER}/req/Heartbeat", json.dumps(bad_call).encode()),

@@ -31,9 +31,7 @@ async def test_keypad_deposit_then_keypad_pickup(site: Site) -> None:
     detail = (await site.get(f"/v1/lockers/{LOCKER}")).json()
     small = next(a for a in detail["availability"] if a["sizeClass"] == "S")
     assert small["available"] == small["total"]  # the compartment is free again
-    compartment = next(
-        c for c in await site.gateway.lockers.compartments(LOCKER) if c.code == door
-    )
+    compartment = next(c for c in await site.gateway.lockers.compartments(LOCKER) if c.code == door)
     assert (compartment.door.value, compartment.item.value) == ("closed", "absent")
 
 

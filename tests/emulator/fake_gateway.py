@@ -29,6 +29,13 @@ SPEC_DIR = Path(__file__).resolve().parents[2] / "schemas" / "v1"
 _BASE = "https://spec.test/olp/v1/"
 
 
+def _keep_cancellation() -> None:
+    # Python 3.11's asyncio.wait_for (inside aiomqtt) can swallow a cancellation: re-raise it.
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -159,7 +166,9 @@ class FakeGateway:
                     self._connected.set()
                     async for message in client.messages:
                         await self._on_message(client, message)
+                        _keep_cancellation()
             except aiomqtt.MqttError:
+                _keep_cancellation()
                 self._connected.clear()
                 self._client = None
                 await asyncio.sleep(0.1)

@@ -56,6 +56,8 @@ class Mosquitto:
             "persistence true\n"
             f"persistence_location {data}/\n"
             "autosave_interval 1\n"
+            # Low-latency request/response, as a production broker for lockers should be set.
+            "set_tcp_nodelay true\n"
             f"log_dest file {self.log_path}\n"
             "log_type error\nlog_type warning\nlog_type notice\n"
             f"{self.extra_conf}"
