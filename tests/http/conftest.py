@@ -52,14 +52,14 @@ async def provision(gateway: Gateway, *layouts: str) -> None:
 
 
 def settings_for(database_url: str, **extra: Any) -> Settings:
-    return Settings(
-        database_url=database_url,
-        http_port=0,
-        network_id=NETWORK,
-        housekeeping_interval_s=3600,
-        embedded_mqtt_port=free_port(),
-        **extra,
-    )
+    defaults: dict[str, Any] = {
+        "database_url": database_url,
+        "http_port": 0,
+        "network_id": NETWORK,
+        "housekeeping_interval_s": 3600,
+        "embedded_mqtt_port": free_port(),
+    }
+    return Settings(**(defaults | extra))
 
 
 @pytest.fixture

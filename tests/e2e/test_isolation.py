@@ -1,0 +1,65 @@
+"""One slow locker never stalls another; adapters load through their entry point."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+from locker_emulator.bank import EmulatorBank
+from locker_emulator.layout import CompartmentConfig, LockerConfig
+
+from adapters.olp import OlpAdapter
+from gateway.app import Gateway
+from gateway.sdk import ENTRY_POINT_GROUP, available_adapters, load_adapter_class
+from tests.e2e.conftest import FAST, LOCKER, emulated_lockers
+from tests.http.conftest import NETWORK, provision, settings_for
+from tests.support.carriers import TestCarrier
+from tests.support.mosquitto import Mosquitto
+
+
+def test_the_olp_adapter_is_registered_like_a_third_party_one() -> None:
+    assert ENTRY_POINT_GROUP == "openlocker.adapters"
+    assert "olp" in available_adapters()
+    loaded: object = load_adapter_class("olp")
+    assert loaded is OlpAdapter
+
+
+async def test_a_slow_locker_does_not_stall_another(database_url: str, tmp_path: Path) -> None:
+    carrier = TestCarrier.ed25519("acme", NETWORK)
+    with Mosquitto(tmp_path / "mqtt") as broker:
+        settings = settings_for(database_url, mqtt_url=broker.url, open_timeout_s=5.0)
+        async with Gateway(settings=settings) as gateway:
+            await gateway.carriers.register("acme", carrier.jwks)
+            await provision(gateway, "waw-central.yaml", "krk-main.yaml")
+            krakow = LockerConfig(
+                locker_id="KRK-MAIN-01",
+                compartments=(CompartmentConfig("M01", "M"), CompartmentConfig("M02", "M")),
+            )
+            hardware = [*emulated_lockers(), krakow]
+            async with (
+                EmulatorBank(mqtt_url=broker.url, lockers=hardware, timing=FAST) as bank,
+                httpx.AsyncClient(base_url=gateway.base_url, timeout=30) as client,
+            ):
+                await asyncio.wait_for(bank.wait_all_booted(), 15)
+                bank[LOCKER].update_faults({"slow_replies": 3.0})
+
+                async def book_and_open(parcel: str, locker: str, size: str) -> float:
+                    body = {"parcelId": parcel, "lockerId": locker, "sizeClass": size}
+                    headers = carrier.auth() | {"Idempotency-Key": f"bk-{parcel}"}
+                    booked = await client.post("/v1/parcels", json=body, headers=headers)
+                    assert booked.status_code == 201, booked.text
+                    headers = carrier.auth() | {"Idempotency-Key": f"op-{parcel}"}
+                    started = asyncio.get_running_loop().time()
+                    opened = await client.post(
+                        f"/v1/parcels/{parcel}/open", json={}, headers=headers
+                    )
+                    assert opened.json()["outcome"] == "Unlocked", opened.text
+                    return asyncio.get_running_loop().time() - started
+
+                slow = asyncio.create_task(book_and_open("SLOW-1", LOCKER, "S"))
+                await asyncio.sleep(0.3)  # the slow open is in flight
+                fast = await book_and_open("FAST-1", "KRK-MAIN-01", "M")
+                assert fast < 1.0, fast
+                assert not slow.done()
+                assert await slow >= 2.5
