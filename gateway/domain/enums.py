@@ -76,4 +76,8 @@ class SizeClass(StrEnum):
     @property
     def rank(self) -> int:
         """0 for XS up to 4 for XL: the order in which compartments are offered."""
-        return list(SizeClass).index(self)
+        return _SIZE_RANK[self]
+
+
+# Computed once: `rank` sits on the allocation hot path.
+_SIZE_RANK = {size: index for index, size in enumerate(SizeClass)}

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, RowMapping, case, func, insert, select, update
+from sqlalchemy import ColumnElement, RowMapping, case, func, insert, select, tuple_, update
 
 from gateway.domain.compartment import Compartment, rank_candidates
 from gateway.domain.enums import CompartmentState
@@ -19,6 +19,7 @@ from gateway.store.tables import compartments as c
 from gateway.store.tables import lockers as t
 
 AVAILABLE = CompartmentState.AVAILABLE
+ALLOCATION_PAGE = 32
 
 
 class LockerRepository(Repository):
@@ -127,13 +128,25 @@ class LockerRepository(Repository):
             stmt = stmt.where(c.c.size_rank >= need.size_class.rank)
         if need.weight_g is not None:
             stmt = stmt.where(c.c.max_weight_g >= need.weight_g)
-        rows = (await self._conn.execute(stmt)).mappings()
-        candidates = rank_candidates((_compartment(row) for row in rows), need)
         busy: builtins.list[Compartment] = []
-        for candidate in candidates:
-            if await self._claim(candidate, parcel_uid, skip_locked=self._postgres):
-                return candidate.reserve(parcel_uid)
-            busy.append(candidate)
+        # Pages in the domain's own order (class rank, inside volume, code), keyed on that
+        # order so rows claimed meanwhile cannot shift a candidate past us: a big locker
+        # costs one small page per booking, not a read of every free door.
+        volume = c.c.width_mm * c.c.height_mm * c.c.depth_mm
+        after: tuple[int, int, str] | None = None
+        while True:
+            page_stmt = stmt.order_by(c.c.size_rank, volume, c.c.code).limit(ALLOCATION_PAGE)
+            if after is not None:
+                page_stmt = page_stmt.where(tuple_(c.c.size_rank, volume, c.c.code) > after)
+            page = [_compartment(row) for row in (await self._conn.execute(page_stmt)).mappings()]
+            for candidate in rank_candidates(page, need):
+                if await self._claim(candidate, parcel_uid, skip_locked=self._postgres):
+                    return candidate.reserve(parcel_uid)
+                busy.append(candidate)
+            if len(page) < ALLOCATION_PAGE:
+                break
+            last = page[-1]
+            after = (last.size_class.rank, last.inside.volume_mm3, last.code)
         if self._postgres:
             for candidate in busy:
                 if await self._claim(candidate, parcel_uid, skip_locked=False):
