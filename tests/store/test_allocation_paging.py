@@ -9,7 +9,6 @@ from gateway.store import Store
 from tests.store.builders import locker
 
 
-
 async def test_the_fitting_door_may_lie_several_pages_down(store: Store) -> None:
     # 70 shallow S doors first (they sort first: same class, smaller volume), then one deep S.
     shallow = [
