@@ -139,3 +139,18 @@ async def test_offline_locker_answers_quickly(site: Site) -> None:
     response = await site.post("/v1/parcels/E2E-8/open", key="open-e2e-8")
     assert response.status_code in (503, 504), response.text
     assert asyncio.get_running_loop().time() - started < 5
+
+
+async def test_jammed_door_at_pickup_fails_the_pickup(site: Site) -> None:
+    parcel = await site.book("E2E-9")
+    door = parcel["compartmentCode"]
+    await site.post("/v1/parcels/E2E-9/open", key="open-e2e-9a")
+    site.locker.deposit(door)
+    await site.wait_state("E2E-9", "ready_for_pickup")
+    site.locker.update_compartment_faults(door, {"jammed": True})
+    response = await site.post("/v1/parcels/E2E-9/open", key="open-e2e-9b")
+    assert response.json()["outcome"] == "DoorJammed"
+    assert response.json()["parcelState"] == "pickup_failed"
+    compartment = next(c for c in await site.gateway.lockers.compartments(LOCKER) if c.code == door)
+    # The parcel is still inside, locked in: the compartment keeps it, out of service.
+    assert (compartment.state.value, compartment.parcel_uid is not None) == ("out_of_service", True)
