@@ -23,12 +23,14 @@ def test_the_spec_lists_the_same_types_and_states() -> None:
 @pytest.mark.parametrize(
     ("attempt", "ceiling"), [(1, 1.0), (2, 2.0), (3, 4.0), (11, 1024.0), (13, 3600.0)]
 )
-def test_full_jitter_stays_under_the_doubling_ceiling(attempt: int, ceiling: float) -> None:
+def test_equal_jitter_stays_in_the_upper_half_of_the_doubling_ceiling(
+    attempt: int, ceiling: float
+) -> None:
     def schedule(r: float) -> float:
         return retry_delay_s(attempt, base_s=1.0, cap_s=3600.0, rand=lambda: r)
 
-    assert schedule(0.0) == 0.0
-    assert schedule(0.5) == ceiling / 2
+    assert schedule(0.0) == ceiling / 2
+    assert schedule(0.5) == ceiling * 3 / 4
     assert schedule(1.0) == ceiling
 
 
