@@ -14,6 +14,7 @@ from gateway.sdk.adapter import (
     CompartmentInfo,
     LockerAdapter,
     LockerStatus,
+    SupportsDisplay,
 )
 from gateway.sdk.errors import (
     AdapterConfigError,
@@ -63,6 +64,7 @@ __all__ = [
     "OpenOutcome",
     "OpenPurpose",
     "PresenceChanged",
+    "SupportsDisplay",
     "available_adapters",
     "load_adapter_class",
 ]

@@ -127,3 +127,12 @@ class LockerAdapter(Protocol):
     def events(self) -> AsyncIterator[LockerEvent]:
         """Every event of every locker behind this adapter, in each locker's order."""
         ...
+
+
+@runtime_checkable
+class SupportsDisplay(Protocol):
+    """Adapters whose lockers have a screen or keypad display (feature DISPLAY)."""
+
+    async def display(self, locker_id: str, message: str, deadline: datetime) -> None:
+        """Show a message (CodeRejected, LockedOut, Welcome, Info) before `deadline`."""
+        ...

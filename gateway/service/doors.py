@@ -27,6 +27,7 @@ from gateway.errors import (
     OperationTimeout,
 )
 from gateway.sdk import (
+    AdapterFeatures,
     BootDecision,
     BootInfo,
     BootStatus,
@@ -37,6 +38,7 @@ from gateway.sdk import (
     LockerEvent,
     LockerFault,
     PresenceChanged,
+    SupportsDisplay,
 )
 from gateway.service.adapters import AdapterDirectory
 from gateway.service.codes import CodeService
@@ -46,6 +48,8 @@ from gateway.store import IdempotencyRace, Store, UnitOfWork
 from gateway.wire import OpenResultOut, dump
 
 log = logging.getLogger(__name__)
+# A display message is feedback for a person waiting at the keypad: late is useless.
+DISPLAY_DEADLINE = timedelta(seconds=2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,6 +297,7 @@ class DoorService:
             parcel = await tx.parcels.get_by_uid(code.parcel_uid) if code else None
         if code is None or parcel is None or PURPOSE_FOR_STATE.get(parcel.state) != code.purpose:
             log.warning("locker %s: code rejected", event.locker_id)
+            await self._show(event.locker_id, "CodeRejected")
             return
         try:
             result = await self.open_for(parcel, code.purpose)
@@ -301,6 +306,18 @@ class DoorService:
             raise
         if result.outcome not in (OpenOutcome.UNLOCKED, OpenOutcome.ALREADY_OPEN):
             await self._give_back(code.id)
+
+    async def _show(self, locker_id: str, message: str) -> None:
+        """Tell the person at the keypad, where the locker has a display; best effort."""
+        adapter = await self._adapters.for_locker(locker_id)
+        if AdapterFeatures.DISPLAY not in adapter.features or not isinstance(
+            adapter, SupportsDisplay
+        ):
+            return
+        try:
+            await adapter.display(locker_id, message, self._clock() + DISPLAY_DEADLINE)
+        except OpenLockerError as err:
+            log.info("locker %s did not show %s: %s", locker_id, message, err)
 
     async def _give_back(self, code_id: int) -> None:
         async with self._store.transaction() as tx:

@@ -88,7 +88,10 @@ async def test_wrong_or_reused_codes_open_nothing(site: Site) -> None:
     code = await site.code("E2E-5")
     wrong = "0" * 8 if code != "0" * 8 else "1" * 8
     site.locker.enter_code(wrong)
-    await asyncio.sleep(0.5)
+    async with asyncio.timeout(5):
+        await site.locker.wait_until(lambda: site.locker.display is not None)
+    assert site.locker.display is not None
+    assert site.locker.display["message"] == "CodeRejected"
     assert site.locker.compartment(door).door.value == "closed"
     # A new code replaces the old one: the first no longer works.
     newer = await site.code("E2E-5")
