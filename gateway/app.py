@@ -7,7 +7,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Coroutine
 from datetime import timedelta
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -31,7 +30,7 @@ from gateway.service.webhook_dispatcher import DispatchPolicy, WebhookDispatcher
 from gateway.service.webhooks import WebhookService
 from gateway.settings import Settings
 from gateway.spec import Spec
-from gateway.store import Store
+from gateway.store import Store, ensure_sqlite_folder
 from gateway.tokens.network_keys import NetworkKeys
 
 log = logging.getLogger(__name__)
@@ -65,7 +64,7 @@ class Gateway:
 
     async def _start(self) -> None:
         s = self.settings
-        _ensure_sqlite_dir(s.database_url)
+        ensure_sqlite_folder(s.database_url)
         self.spec = Spec.load(s.spec_dir)
         self.store = await self._stack.enter_async_context(Store.connect(s.database_url))
         await self.store.migrate()
@@ -200,10 +199,3 @@ def _bound_port(runner: web.AppRunner, configured: int) -> int:
         if isinstance(address, tuple):
             return int(address[1])
     return configured
-
-
-def _ensure_sqlite_dir(url: str) -> None:
-    if url.startswith("sqlite") and ":///" in url:
-        path = url.split(":///", 1)[1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ from gateway.service.carriers import CarrierService
 from gateway.service.layouts import parse_layout
 from gateway.service.lockers import LockerService
 from gateway.settings import Settings, load_settings
-from gateway.store import Store
+from gateway.store import Store, ensure_sqlite_folder
 
 log = logging.getLogger("openlocker")
 
@@ -102,8 +102,7 @@ def _parser() -> argparse.ArgumentParser:
 
 @contextlib.asynccontextmanager
 async def _store(settings: Settings) -> AsyncIterator[Store]:
-    if settings.database_url.startswith("sqlite") and ":///" in settings.database_url:
-        Path(settings.database_url.split(":///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
+    ensure_sqlite_folder(settings.database_url)
     async with Store.connect(settings.database_url) as store:
         await store.migrate()
         yield store

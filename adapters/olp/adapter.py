@@ -22,6 +22,7 @@ from paho.mqtt.properties import Properties
 from adapters.olp.config import OlpConfig
 from adapters.olp.mapping import boot_info, compartments_from_state, event_from, timestamp
 from gateway.sdk import (
+    AdapterConnectionError,
     AdapterFeatures,
     AdapterHost,
     AdapterProtocolError,
@@ -113,6 +114,7 @@ class OlpAdapter:
     ) -> None:
         for task in self._workers.values():
             await stop_task(task)
+        self._pending.fail_all(AdapterConnectionError("the olp adapter is stopping"))
         if self._connection is not None:
             await self._connection.__aexit__(exc_type, exc, tb)
 

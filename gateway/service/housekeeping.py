@@ -16,6 +16,7 @@ from gateway.service.parcels import ParcelService
 from gateway.store import Store
 
 log = logging.getLogger(__name__)
+INBOX_RETENTION = timedelta(days=1)
 
 
 class Housekeeping:
@@ -39,6 +40,8 @@ class Housekeeping:
         async with self._store.transaction() as tx:
             await tx.jtis.purge(now)
             await tx.idempotency.purge(now - self._retention)
+            # Dedupe only needs to outlive QoS 1 redelivery; keep a day, not for ever.
+            await tx.inbox.purge(now - INBOX_RETENTION)
         return expired
 
     async def run_forever(self, interval_s: float) -> None:

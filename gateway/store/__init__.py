@@ -1,6 +1,6 @@
 """Durable storage: one SQLAlchemy Core code path for SQLite (default) and PostgreSQL."""
 
-from gateway.store.engine import create_engine, normalise_url
+from gateway.store.engine import create_engine, ensure_sqlite_folder, normalise_url
 from gateway.store.errors import IdempotencyRace
 from gateway.store.network_keys import NetworkKeyRecord
 from gateway.store.outbox import Claimed, Delivery, NewDelivery
@@ -22,5 +22,6 @@ __all__ = [
     "UnitOfWork",
     "WebhookSubscriptionRecord",
     "create_engine",
+    "ensure_sqlite_folder",
     "normalise_url",
 ]
