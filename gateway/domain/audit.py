@@ -1,0 +1,20 @@
+"""The security-relevant actions the audit trail records (see gateway/store/audit.py)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class AuditAction(StrEnum):
+    """What happened; the wire value is stored in the audit log, so never rename one."""
+
+    GRANT_ISSUED = "grant.issued"
+    GRANT_REDEEMED = "grant.redeemed"
+    GRANT_REFUSED = "grant.refused"
+    CODE_ISSUED = "code.issued"
+    CODE_TRIED = "code.tried"
+    DOOR_OPENED = "door.opened"
+    KEY_CREATED = "key.created"
+    KEY_RETIRED = "key.retired"
+    KEY_SET_PUSHED = "keyset.pushed"
+    KEYPAD_LOCKOUT = "keypad.lockout"
