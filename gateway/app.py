@@ -14,16 +14,20 @@ from aiohttp import web
 
 from gateway.auth.carrier_tokens import CarrierAuthenticator
 from gateway.clock import Clock, utc_now
+from gateway.domain.keypad import KeypadPolicy
 from gateway.http.app import build_http_app
 from gateway.http.context import HttpDeps
 from gateway.mqtt.embedded import EmbeddedBroker
 from gateway.sdk import load_adapter_class
+from gateway.sdk.keys import KeySet
 from gateway.service.adapters import AdapterDirectory
 from gateway.service.carriers import CarrierService
 from gateway.service.codes import CodeService
 from gateway.service.doors import DoorService
 from gateway.service.event_router import EventRouter
+from gateway.service.grants import GrantService
 from gateway.service.housekeeping import Housekeeping
+from gateway.service.key_distribution import KeyDistributor
 from gateway.service.lockers import LockerService
 from gateway.service.parcels import ParcelService
 from gateway.service.webhook_dispatcher import DispatchPolicy, WebhookDispatcher
@@ -85,11 +89,29 @@ class Gateway:
             adapters=self.adapters,
             open_timeout=timedelta(seconds=s.open_timeout_s),
             heartbeat_interval_s=s.heartbeat_interval_s,
+            keypad_policy=KeypadPolicy(
+                max_failures=s.keypad_max_failures,
+                window=timedelta(seconds=s.keypad_failure_window_s),
+                backoff_base=timedelta(seconds=s.keypad_lockout_base_s),
+                backoff_cap=timedelta(seconds=max(s.keypad_lockout_cap_s, s.keypad_lockout_base_s)),
+                quiet_reset=timedelta(seconds=s.keypad_quiet_reset_s),
+            ),
             clock=self.clock,
         )
         await self._start_locker_side()
-        self.network_keys = NetworkKeys(store=self.store, clock=self.clock)
-        await self.network_keys.ensure()
+        self.network_keys = NetworkKeys(
+            store=self.store,
+            issuer=s.network_id,
+            publish_lead=timedelta(seconds=s.key_publish_lead_s),
+            clock=self.clock,
+        )
+        await self.network_keys.ensure(actor=f"gateway:{s.instance}")
+        self.grants = GrantService(
+            store=self.store,
+            keys=self.network_keys,
+            max_lifetime=timedelta(seconds=s.grant_max_lifetime_s),
+            clock=self.clock,
+        )
         self.webhooks = WebhookService(
             store=self.store, max_subscriptions=s.webhook_max_subscriptions, clock=self.clock
         )
@@ -109,6 +131,7 @@ class Gateway:
             authenticator=authenticator,
             doors=self.doors,
             codes=self.codes,
+            grants=self.grants,
             webhooks=self.webhooks,
             network_keys=self.network_keys,
         )
@@ -123,13 +146,40 @@ class Gateway:
             store=self.store,
             parcels=self.parcels,
             idempotency_retention=timedelta(seconds=s.idempotency_retention_s),
+            network_keys=self.network_keys,
+            clock_skew=timedelta(seconds=s.clock_skew_s),
             clock=self.clock,
         )
         await self._stack.enter_async_context(
             _background(housekeeping.run_forever(s.housekeeping_interval_s), "housekeeping")
         )
+        await self._start_key_distribution()
         await self._start_webhooks()
         log.info("gateway %s serving on http://%s:%s", s.network_id, s.http_host, self.port)
+
+    async def _start_key_distribution(self) -> None:
+        """SetKeySet to every booted locker whose key set is older than the network's."""
+        s = self.settings
+        keys = self.network_keys
+
+        async def current() -> KeySet:
+            await keys.refresh()  # another instance may have rotated
+            return keys.key_set()
+
+        self.key_distributor = KeyDistributor(
+            store=self.store,
+            adapters=self.adapters,
+            key_set=current,
+            sweep_interval_s=s.key_push_interval_s,
+            poll_interval_s=s.key_version_poll_s,
+            push_timeout_s=s.key_push_timeout_s,
+            actor=f"gateway:{s.instance}",
+            clock=self.clock,
+        )
+        self.doors.on_booted = self.key_distributor.locker_booted
+        await self._stack.enter_async_context(
+            _background(self.key_distributor.run_forever(), "key-distribution")
+        )
 
     async def _start_webhooks(self) -> None:
         """The outbox dispatcher: every instance runs one; they share the work through the DB."""
@@ -168,6 +218,13 @@ class Gateway:
             "instance": s.instance,
             "protocol_version": protocol,
             "shared_subscriptions": shared,
+            # The broker's identity and ours (docs/mqtt-security.md); unset = anonymous, no TLS.
+            "username": s.mqtt_username,
+            "password": s.mqtt_password,
+            "tls_ca_file": s.mqtt_tls_ca_file,
+            "tls_cert_file": s.mqtt_tls_cert_file,
+            "tls_key_file": s.mqtt_tls_key_file,
+            "tls_insecure": s.mqtt_tls_insecure,
         }
         names = {"olp", *s.adapters}
         for name in sorted(names):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -36,6 +36,18 @@ class Settings(BaseSettings):
     max_token_bytes: int = Field(default=4096, ge=512, le=8000)
     carrier_token_max_lifetime_s: int = Field(default=300, ge=10, le=300)
     clock_skew_s: int = Field(default=30, ge=0, le=300)
+    key_publish_lead_s: int = Field(
+        default=3600,
+        ge=0,
+        description="A rotated network key is published at once but signs only this much "
+        "later, so lockers that were offline receive it before any grant needs it.",
+    )
+    grant_max_lifetime_s: int = Field(
+        default=24 * 3600,
+        ge=60,
+        description="The longest an access grant is valid; the parcel's own deadline may "
+        "cut it shorter.",
+    )
     reservation_ttl_s: int = Field(default=24 * 3600, ge=60)
     pickup_window_s: int = Field(default=72 * 3600, ge=3600)
     idempotency_retention_s: int = Field(default=24 * 3600, ge=60)
@@ -45,7 +57,25 @@ class Settings(BaseSettings):
     # ---- the locker side ----
     mqtt_url: str | None = Field(
         default=None,
-        description="External broker (mqtt://host:port); unset runs the embedded broker.",
+        description="External broker (mqtt://host:port, mqtts://host:8883 for TLS); unset runs "
+        "the embedded broker.",
+    )
+    mqtt_username: str | None = Field(
+        default=None, description="This gateway's MQTT user (see `openlocker mqtt passwd`)."
+    )
+    mqtt_password: SecretStr | None = None
+    mqtt_tls_ca_file: Path | None = Field(
+        default=None, description="PEM CA that signed the broker's certificate (mqtts://)."
+    )
+    mqtt_tls_cert_file: Path | None = Field(
+        default=None, description="PEM client certificate, for brokers requiring mutual TLS."
+    )
+    mqtt_tls_key_file: Path | None = Field(
+        default=None, description="PEM private key of the client certificate."
+    )
+    mqtt_tls_insecure: bool = Field(
+        default=False,
+        description="Skip the broker's host name check (the chain is still verified); tests only.",
     )
     embedded_mqtt_host: str = "127.0.0.1"
     embedded_mqtt_port: int = Field(default=1884, ge=0, le=65535)
@@ -58,9 +88,35 @@ class Settings(BaseSettings):
     )
     open_timeout_s: float = Field(default=10.0, gt=0, le=120)
     heartbeat_interval_s: int = Field(default=60, ge=5)
+    key_push_interval_s: float = Field(
+        default=60.0, gt=0, description="Sweep: push the key set to every locker still behind."
+    )
+    key_version_poll_s: float = Field(
+        default=2.0, gt=0, description="How often a key rotation (by any instance) is looked for."
+    )
+    key_push_timeout_s: float = Field(
+        default=10.0, gt=0, le=120, description="How long a locker has to confirm a SetKeySet."
+    )
     adapters: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="Adapter name -> its config; `olp` always runs (its MQTT from the above).",
+    )
+
+    # ---- keypad attempt limits (shared by all instances through the database) ----
+    keypad_max_failures: int = Field(
+        default=5, ge=1, le=100, description="Wrong codes within the window that lock a keypad."
+    )
+    keypad_failure_window_s: float = Field(
+        default=300.0, gt=0, description="How long wrong codes count towards a lockout."
+    )
+    keypad_lockout_base_s: float = Field(
+        default=60.0, gt=0, description="The first lockout; each further one doubles it."
+    )
+    keypad_lockout_cap_s: float = Field(default=3600.0, gt=0, description="The longest lockout.")
+    keypad_quiet_reset_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description="After this long without a wrong code the back-off starts over.",
     )
 
     # ---- carrier webhooks ----

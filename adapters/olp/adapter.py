@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import ssl
 from collections.abc import AsyncIterator
 from datetime import datetime
 from types import TracebackType
@@ -20,8 +21,11 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from adapters.olp.config import OlpConfig
+from adapters.olp.journal import journal_report, replay_report
 from adapters.olp.mapping import boot_info, compartments_from_state, event_from, timestamp
 from gateway.sdk import (
+    AdapterConfig,
+    AdapterConfigError,
     AdapterConnectionError,
     AdapterFeatures,
     AdapterHost,
@@ -34,6 +38,7 @@ from gateway.sdk import (
     OpenOutcome,
     OpenPurpose,
     PresenceChanged,
+    ReplayReport,
 )
 from gateway.sdk.errors import (
     ErrorCode,
@@ -42,13 +47,14 @@ from gateway.sdk.errors import (
     OpenLockerError,
 )
 from gateway.sdk.errors import ValidationFailed as SchemaViolation
+from gateway.sdk.keys import KeySet
 from gateway.sdk.mqtt import (
-    BrokerAddress,
     ConnectionOptions,
     Deduper,
     MqttConnection,
     PendingCalls,
     SequenceTracker,
+    client_context,
     stop_task,
     topics,
 )
@@ -67,8 +73,12 @@ class OlpAdapter:
         | AdapterFeatures.PRESENCE
         | AdapterFeatures.SET_AVAILABILITY
         | AdapterFeatures.DISPLAY
+        | AdapterFeatures.EVENT_REPLAY
+        | AdapterFeatures.OFFLINE_GRANTS
     )
-    config_model: ClassVar[type[OlpConfig]] = OlpConfig
+    # Declared as the Protocol declares it (ClassVars are invariant), so OlpAdapter type-checks
+    # as a LockerAdapter.
+    config_model: ClassVar[type[AdapterConfig]] = OlpConfig
 
     def __init__(self, *, config: OlpConfig, host: AdapterHost, codec: OlpCodec | None = None):
         self._config = config
@@ -90,12 +100,13 @@ class OlpAdapter:
 
     async def __aenter__(self) -> Self:
         options = ConnectionOptions(
-            address=BrokerAddress.parse(self._config.mqtt_url),
+            address=self._config.broker_address(),
             client_id=f"openlocker-{self._config.instance}",
             protocol_version=self._config.protocol_version,
             subscriptions=topics.gateway_subscriptions(
                 self._config.instance, shared_events=self._config.shared_subscriptions
             ),
+            tls_context=await self._tls_context(),
         )
         self._connection = MqttConnection(options=options, on_message=self._receive)
         await self._connection.__aenter__()
@@ -105,6 +116,17 @@ class OlpAdapter:
             # Keep trying in the background: lockers come and go, so does the broker.
             log.warning("MQTT broker not reachable yet at %s; retrying", self._config.mqtt_url)
         return self
+
+    async def _tls_context(self) -> ssl.SSLContext | None:
+        """The TLS context from the configured files, built (and checked) before connecting."""
+        files = self._config.tls_files()
+        if not files.configured:
+            return None  # mqtts:// without files: the system's trust store
+        try:
+            # Reading certificate files is disk I/O: keep it off the event loop.
+            return await asyncio.to_thread(client_context, files)
+        except SchemaViolation as err:
+            raise AdapterConfigError(err.description) from err
 
     async def __aexit__(
         self,
@@ -138,6 +160,32 @@ class OlpAdapter:
         """Show a message on the locker's screen or keypad (feature DISPLAY)."""
         await self._call(locker_id, "Display", {"message": message}, deadline)
 
+    async def replay_events(
+        self, locker_id: str, after_seq: int, deadline: datetime
+    ) -> ReplayReport:
+        """Have the locker publish its journaled events after `after_seq` again (SPEC §9)."""
+        if not await self._is_booted(locker_id):
+            raise LockerNotConnected(f"locker {locker_id} is offline or has not booted")
+        reply = await self._call(locker_id, "ReplayEvents", {"afterSeq": after_seq}, deadline)
+        return replay_report(after_seq, reply["payload"])
+
+    async def push_key_set(self, locker_id: str, key_set: KeySet, deadline: datetime) -> None:
+        """Install the network's key set (feature OFFLINE_GRANTS); returns once it is confirmed."""
+        if not await self._is_booted(locker_id):
+            raise LockerNotConnected(f"locker {locker_id} is offline or has not booted")
+        keys = [dict(jwk) for jwk in key_set.keys]
+        if any(not _public_ed25519(jwk) for jwk in keys):
+            # Never let a private key (or a foreign one) onto the wire, whoever built the set.
+            raise AdapterProtocolError(f"key set {key_set.version} holds a non-public key")
+        payload = {"version": key_set.version, "issuer": key_set.issuer, "keys": keys}
+        reply = await self._call(locker_id, "SetKeySet", payload, deadline)
+        result = reply["payload"]
+        if result["status"] != "Accepted":
+            raise AdapterProtocolError(
+                f"locker {locker_id} rejected key set {key_set.version} "
+                f"(it holds {result.get('version')}): {result.get('reason')}"
+            )
+
     async def read_status(self, locker_id: str) -> LockerStatus:
         known = self._status.get(locker_id)
         booted = locker_id in self._booted
@@ -165,16 +213,22 @@ class OlpAdapter:
         message = self._codec.build(
             MessageKind.CALL, action, payload, src=self._src, seq=next(self._seq), exp=deadline
         )
-        future = self._pending.expect(message["id"])
         remaining = (deadline - self._host.now()).total_seconds()
         if remaining <= 0:
             raise AdapterTimeout(f"{action} for {locker_id}: deadline already passed")
-        await self._connection.publish(
-            topics.command(locker_id, action),
-            self._codec.encode(message),
-            properties=self._call_properties(locker_id, message["id"], remaining),
-            timeout_s=remaining,
-        )
+        future = self._pending.expect(message["id"])
+        try:
+            await self._connection.publish(
+                topics.command(locker_id, action),
+                self._codec.encode(message),
+                properties=self._call_properties(locker_id, message["id"], remaining),
+                timeout_s=remaining,
+            )
+        except OpenLockerError as err:
+            # Broker unreachable. Should the call have gone out after all, its `exp` (the
+            # deadline) stops the locker from acting on it late.
+            self._pending.forget(message["id"])
+            raise AdapterConnectionError(f"{action} for {locker_id}: {err.description}") from err
         try:
             reply = await self._pending.wait(message["id"], future, remaining)
         except OpenLockerError as err:
@@ -252,7 +306,9 @@ class OlpAdapter:
                 info, raw, ErrorCode.SECURITY_ERROR, "src does not match the topic's locker", ()
             )
             return
-        if not self._dedupe.first_time(message["src"], message["id"]):
+        # Journaled events are deduped by `eventSeq` in the database: a replay reuses their ids.
+        journaled = info.channel is Channel.EVENT and "eventSeq" in message
+        if not journaled and not self._dedupe.first_time(message["src"], message["id"]):
             return
         missing = self._gaps.observe(message["src"], int(message["seq"]))
         if missing:
@@ -317,12 +373,15 @@ class OlpAdapter:
             if decision.reason:
                 result["reason"] = decision.reason
             await self._reply(info.locker_id, message, result)
+            if decision.status is BootStatus.ACCEPTED:
+                await self._report_journal(info.locker_id, message, at_boot=True)
         elif not await self._is_booted(info.locker_id):
             await self._refuse_call(
                 info.locker_id, message, ErrorCode.SECURITY_ERROR, "Boot first", ()
             )
         elif action == "Heartbeat":
             await self._reply(info.locker_id, message, {"currentTime": _iso(self._host.now())})
+            await self._report_journal(info.locker_id, message, at_boot=False)
         else:
             await self._refuse_call(
                 info.locker_id, message, ErrorCode.NOT_SUPPORTED, f"unknown call {action}", ()
@@ -337,6 +396,13 @@ class OlpAdapter:
             log.info("ignoring unknown event %s from %s", message["action"], info.locker_id)
             return
         await self._events.put(event)
+
+    async def _report_journal(self, locker_id: str, call: dict[str, Any], *, at_boot: bool) -> None:
+        # Queued behind the locker's earlier events, so the gateway compares `lastEventSeq`
+        # with its mark only once everything received before this call has been processed.
+        report = journal_report(locker_id, call, at_boot=at_boot)
+        if report is not None:
+            await self._events.put(report)
 
     async def _is_booted(self, locker_id: str) -> bool:
         if locker_id in self._booted:
@@ -400,6 +466,17 @@ class OlpAdapter:
             issues=issues,
         )
         await self._connection.publish(topics.locker_reply(locker_id), self._codec.encode(error))
+
+
+_PUBLIC_JWK_MEMBERS = frozenset({"kty", "crv", "x", "kid", "alg", "use"})
+
+
+def _public_ed25519(jwk: dict[str, Any]) -> bool:
+    return (
+        jwk.keys() <= _PUBLIC_JWK_MEMBERS
+        and jwk.get("kty") == "OKP"
+        and jwk.get("crv") == "Ed25519"
+    )
 
 
 def _iso(moment: datetime) -> str:

@@ -12,8 +12,10 @@ from gateway.sdk import (
     DoorClosed,
     DoorOpened,
     FaultKind,
+    GrantUse,
     LockerEvent,
     LockerFault,
+    OpenPurpose,
     PresenceChanged,
 )
 from gateway.sdk.domain import DoorState, ItemSensor, SizeClass
@@ -31,12 +33,19 @@ def event_from(locker_id: str, message: dict[str, Any]) -> LockerEvent | None:
         "at": timestamp(message),
         "event_id": message["id"],
         "seq": message.get("seq"),
+        "event_seq": message.get("eventSeq"),
     }
     action = message["action"]
     if action == "Status":
         return PresenceChanged(online=bool(payload["online"]), **common)
     if action == "DoorOpened":
-        return DoorOpened(compartment_code=payload["compartmentCode"], **common)
+        grant = payload.get("grant")
+        used = (
+            GrantUse(jti=grant["jti"], purpose=OpenPurpose(grant["act"]), parcel_uid=grant["sub"])
+            if grant is not None
+            else None
+        )
+        return DoorOpened(compartment_code=payload["compartmentCode"], grant=used, **common)
     if action == "DoorClosed":
         return DoorClosed(
             compartment_code=payload["compartmentCode"],
@@ -64,6 +73,7 @@ def boot_info(payload: dict[str, Any]) -> BootInfo:
         model=payload["model"],
         firmware=payload["firmware"],
         serial_number=payload.get("serialNumber"),
+        key_set_version=payload.get("keySetVersion"),
         features=frozenset(payload.get("features", [])),
         compartments=tuple(
             CompartmentInfo(code=c["code"], size_class=SizeClass(c["sizeClass"]))

@@ -13,14 +13,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from gateway.cli import carriers, lockers, run
+from gateway.cli import audit, carriers, keys, lockers, mqtt_access, run
 from gateway.errors import OpenLockerError
 from gateway.settings import load_settings
 
 log = logging.getLogger("openlocker")
 
 # The command groups, in the order `openlocker --help` lists them.
-_GROUPS = (run, carriers, lockers)
+_GROUPS = (run, carriers, lockers, keys, audit, mqtt_access)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from gateway.http.context import DEPS, HttpDeps
 from gateway.http.middleware import auth_middleware, problem_middleware
-from gateway.http.routes import doors, lockers, meta, parcels, webhooks, wellknown
+from gateway.http.routes import doors, grants, lockers, meta, parcels, webhooks, wellknown
 
 
 def build_http_app(deps: HttpDeps, *, max_body_bytes: int) -> web.Application:
@@ -18,6 +18,7 @@ def build_http_app(deps: HttpDeps, *, max_body_bytes: int) -> web.Application:
     lockers.add_routes(app)
     parcels.add_routes(app)
     doors.add_routes(app)
+    grants.add_routes(app)
     webhooks.add_routes(app)
     wellknown.add_routes(app)
     return app

@@ -9,6 +9,7 @@ from aiohttp import web
 from gateway.auth.carrier_tokens import CarrierAuthenticator, CarrierIdentity
 from gateway.service.codes import CodeService
 from gateway.service.doors import DoorService
+from gateway.service.grants import GrantService
 from gateway.service.lockers import LockerService
 from gateway.service.parcels import ParcelService
 from gateway.service.webhooks import WebhookService
@@ -30,6 +31,7 @@ class HttpDeps:
     network_keys: NetworkKeys
     doors: DoorService
     codes: CodeService
+    grants: GrantService
 
 
 DEPS = web.AppKey("deps", HttpDeps)

@@ -35,6 +35,12 @@ class PendingCalls:
         finally:
             self._futures.pop(call_id, None)
 
+    def forget(self, call_id: str) -> None:
+        """The call never went out: nobody will wait for its reply."""
+        future = self._futures.pop(call_id, None)
+        if future is not None and not future.done():
+            future.cancel()
+
     def fail_all(self, error: BaseException) -> None:
         """The connection is gone: waiters learn at once instead of at their timeout."""
         for future in self._futures.values():

@@ -2,7 +2,8 @@
 
 An adapter is one class implementing `LockerAdapter`, registered under the entry-point group
 `openlocker.adapters`. Nothing else in `gateway` is public; this module keeps its names stable
-within OLP v1.
+within OLP v1. `gateway.sdk.testing` is the conformance kit every adapter passes; the guide is
+docs/adapters/GUIDE.md.
 """
 
 from gateway.sdk.adapter import (
@@ -29,12 +30,15 @@ from gateway.sdk.events import (
     DoorClosed,
     DoorOpened,
     FaultKind,
+    GrantUse,
+    JournalReported,
     LockerEvent,
     LockerFault,
     OpenOutcome,
     OpenPurpose,
     PresenceChanged,
 )
+from gateway.sdk.journal import ReplayReport, SupportsEventReplay
 from gateway.sdk.registry import ENTRY_POINT_GROUP, available_adapters, load_adapter_class
 from gateway.wire.olp_enums import BootStatus
 
@@ -56,6 +60,8 @@ __all__ = [
     "DoorClosed",
     "DoorOpened",
     "FaultKind",
+    "GrantUse",
+    "JournalReported",
     "LockerAdapter",
     "LockerEvent",
     "LockerFault",
@@ -64,7 +70,9 @@ __all__ = [
     "OpenOutcome",
     "OpenPurpose",
     "PresenceChanged",
+    "ReplayReport",
     "SupportsDisplay",
+    "SupportsEventReplay",
     "available_adapters",
     "load_adapter_class",
 ]

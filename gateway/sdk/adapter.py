@@ -27,6 +27,7 @@ class AdapterFeatures(Flag):
     SET_AVAILABILITY = auto()
     DISPLAY = auto()
     OFFLINE_GRANTS = auto()
+    EVENT_REPLAY = auto()
 
 
 class AdapterConfig(BaseModel):
@@ -40,6 +41,8 @@ class AdapterConfig(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class CompartmentInfo:
+    """One compartment as the locker reports it (at boot, or in `read_status`)."""
+
     code: str
     size_class: SizeClass
     door: DoorState = DoorState.CLOSED
@@ -49,16 +52,21 @@ class CompartmentInfo:
 
 @dataclass(frozen=True, slots=True)
 class BootInfo:
+    """What a locker announces when it (re)connects; the adapter hands it to `authorize_boot`."""
+
     vendor: str
     model: str
     firmware: str
     compartments: tuple[CompartmentInfo, ...]
     features: frozenset[str] = frozenset()
     serial_number: str | None = None
+    key_set_version: int | None = None  # the grant-verification key set the locker holds
 
 
 @dataclass(frozen=True, slots=True)
 class BootDecision:
+    """The gateway's answer to a boot: drive the locker only when `status` is ACCEPTED."""
+
     status: BootStatus
     heartbeat_interval_s: int = 60
     reason: str | None = None
@@ -66,6 +74,8 @@ class BootDecision:
 
 @dataclass(frozen=True, slots=True)
 class LockerStatus:
+    """The adapter's last knowledge of one locker: presence and per-compartment state."""
+
     locker_id: str
     online: bool
     booted: bool

@@ -17,15 +17,31 @@ class _Event:
     at: datetime
     event_id: str
     seq: int | None = None
+    # The locker's journal number (OLP `eventSeq`): events are applied in this order, once.
+    event_seq: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GrantUse:
+    """The access grant a locker verified offline to open a door (DoorOpened's `grant`)."""
+
+    jti: str
+    purpose: OpenPurpose  # the grant's `act`
+    parcel_uid: str  # the grant's `sub`
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DoorOpened(_Event):
+    """A door physically opened; emitted when the hardware reports it, before its DoorClosed."""
+
     compartment_code: str
+    grant: GrantUse | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DoorClosed(_Event):
+    """A door was shut; `item` is what the item sensor says (unknown without one)."""
+
     compartment_code: str
     item: ItemSensor
 
@@ -40,6 +56,8 @@ class CodeEntered(_Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LockerFault(_Event):
+    """A hardware fault appeared, or (`cleared`) went away."""
+
     fault: FaultKind
     compartment_code: str | None = None
     description: str | None = None
@@ -47,7 +65,18 @@ class LockerFault(_Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class JournalReported(_Event):
+    """The newest journaled event a locker has sent (from Boot or Heartbeat): the gateway asks
+    for a replay when it has processed less, e.g. an event lost between PUBACK and commit."""
+
+    last_event_seq: int
+    at_boot: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PresenceChanged(_Event):
+    """The locker became reachable or unreachable; going offline ends its boot session."""
+
     online: bool
     details: dict[str, str] = field(default_factory=dict)
 
@@ -57,6 +86,8 @@ __all__ = [
     "DoorClosed",
     "DoorOpened",
     "FaultKind",
+    "GrantUse",
+    "JournalReported",
     "LockerEvent",
     "LockerFault",
     "OpenOutcome",
@@ -64,4 +95,6 @@ __all__ = [
     "PresenceChanged",
 ]
 
-LockerEvent = DoorOpened | DoorClosed | CodeEntered | LockerFault | PresenceChanged
+LockerEvent = (
+    DoorOpened | DoorClosed | CodeEntered | LockerFault | PresenceChanged | JournalReported
+)

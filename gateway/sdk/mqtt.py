@@ -4,6 +4,7 @@ from gateway.mqtt import topics
 from gateway.mqtt.connection import BrokerAddress, ConnectionOptions, MqttConnection, stop_task
 from gateway.mqtt.dedupe import Deduper, SequenceTracker
 from gateway.mqtt.rpc import PendingCalls
+from gateway.mqtt.tls import TlsFiles, client_context
 
 __all__ = [
     "BrokerAddress",
@@ -12,6 +13,8 @@ __all__ = [
     "MqttConnection",
     "PendingCalls",
     "SequenceTracker",
+    "TlsFiles",
+    "client_context",
     "stop_task",
     "topics",
 ]

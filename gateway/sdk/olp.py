@@ -21,6 +21,8 @@ __all__ = ["MAX_MESSAGE_BYTES", "MessageKind", "OlpCodec"]
 
 
 class OlpCodec:
+    """Encodes and checks OLP envelopes for adapters of OLP-speaking lockers."""
+
     def __init__(self, *, spec: Spec, max_bytes: int = MAX_MESSAGE_BYTES) -> None:
         self._spec = spec
         self.max_bytes = max_bytes

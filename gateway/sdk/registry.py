@@ -11,10 +11,12 @@ ENTRY_POINT_GROUP = "openlocker.adapters"
 
 
 def available_adapters() -> list[str]:
+    """The names of every installed adapter, built-in or third-party."""
     return sorted(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))
 
 
 def load_adapter_class(name: str) -> type[LockerAdapter]:
+    """The adapter class registered as `name`; AdapterConfigError when there is none."""
     matches = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
     if not matches:
         known = ", ".join(available_adapters()) or "none installed"

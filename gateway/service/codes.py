@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from gateway.clock import Clock, utc_now
+from gateway.domain.audit import AuditAction
 from gateway.domain.door import PURPOSE_FOR_STATE, OpenPurpose
 from gateway.domain.parcel import Parcel
 from gateway.errors import ConcurrentUpdate, IllegalTransition, NotFound
 from gateway.store import Store, UnitOfWork
 from gateway.store.access_codes import AccessCode
-from gateway.tokens.pins import new_pin, pin_hash
+from gateway.tokens.pins import looks_like_pin, new_pin, pin_hash
 
 PIN_KEY_NAME = "pin-hash-key"  # the name of the secret in gateway_secrets, not the secret
 COLLECT_CODE_TTL = timedelta(days=7)
@@ -33,6 +34,9 @@ class CodeService:
         self._store = store
         self._clock = clock
         self._secret: bytes | None = None
+
+    def now(self) -> datetime:
+        return self._clock()
 
     async def _key(self, tx: UnitOfWork) -> bytes:
         if self._secret is None:
@@ -66,11 +70,24 @@ class CodeService:
                     expires_at=expires,
                 )
                 if stored:
+                    await tx.audit.append(
+                        AuditAction.CODE_ISSUED,
+                        actor=f"carrier:{carrier_id}",
+                        subject=parcel.uid,
+                        details={
+                            "purpose": purpose.value,
+                            "lockerId": parcel.locker_id,
+                            "expiresAt": expires.isoformat(),
+                        },
+                    )
                     return IssuedCode(code, purpose, parcel.locker_id, expires)
         raise ConcurrentUpdate("could not find an unused code; retry")
 
     async def redeem(self, tx: UnitOfWork, locker_id: str, code: str) -> AccessCode | None:
         """Use a code entered at `locker_id`; None if wrong, used, expired or another locker's."""
+        if not looks_like_pin(code):
+            # Lockers may send 4 digits and up (OLP allows short codes); ours never are.
+            return None
         key = await self._key(tx)
         return await tx.codes.redeem(locker_id, pin_hash(key, locker_id, code), self._clock())
 

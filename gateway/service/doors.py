@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -18,6 +19,7 @@ from gateway.domain.door import (
     on_jam,
 )
 from gateway.domain.enums import DoorState, ItemSensor, ParcelState
+from gateway.domain.keypad import KeypadPolicy
 from gateway.domain.parcel import Parcel
 from gateway.errors import (
     IdempotencyConflict,
@@ -35,6 +37,7 @@ from gateway.sdk import (
     DoorClosed,
     DoorOpened,
     FaultKind,
+    JournalReported,
     LockerEvent,
     LockerFault,
     PresenceChanged,
@@ -42,7 +45,11 @@ from gateway.sdk import (
 )
 from gateway.service.adapters import AdapterDirectory
 from gateway.service.codes import CodeService
+from gateway.service.door_audit import audit_open, audit_unasked_open
+from gateway.service.event_order import EventGap, EventOrder
+from gateway.service.grant_doors import grant_opened
 from gateway.service.idempotency import IdempotencyKey, JsonBody, claim
+from gateway.service.keypad import KeypadVerdict, try_code
 from gateway.service.parcels import ParcelService
 from gateway.store import IdempotencyRace, Store, UnitOfWork
 from gateway.wire import OpenResultOut, dump
@@ -62,6 +69,9 @@ class OpenResult:
 
 
 class DoorService:
+    # Told of every accepted Boot (locker id, key-set version it reported): key distribution.
+    on_booted: Callable[[str, int | None], None] | None = None
+
     def __init__(
         self,
         *,
@@ -71,9 +81,13 @@ class DoorService:
         adapters: AdapterDirectory,
         open_timeout: timedelta = timedelta(seconds=10),
         heartbeat_interval_s: int = 60,
+        keypad_policy: KeypadPolicy | None = None,
+        event_order: EventOrder | None = None,
         clock: Clock = utc_now,
     ) -> None:
         self._store = store
+        self._order = event_order or EventOrder(store=store, adapters=adapters, clock=clock)
+        self._keypad_policy = keypad_policy or KeypadPolicy()
         self._parcels = parcels
         self._codes = codes
         self._adapters = adapters
@@ -97,7 +111,10 @@ class DoorService:
                 log.warning("locker %s reports unprovisioned compartments %s", locker_id, extra)
             details = {"vendor": info.vendor, "model": info.model, "serial": info.serial_number}
             await tx.sessions.mark_booted(locker_id, self._clock(), info.firmware, details)
+            await tx.sessions.set_key_set_version(locker_id, info.key_set_version)
         log.info("locker %s booted (firmware %s)", locker_id, info.firmware)
+        if self.on_booted is not None:
+            self.on_booted(locker_id, info.key_set_version)
         return BootDecision(BootStatus.ACCEPTED, self._heartbeat_s)
 
     async def is_booted(self, locker_id: str) -> bool:
@@ -149,7 +166,10 @@ class DoorService:
             raise NotFound(f"no parcel {parcel_id!r}")
         return await self.open_for(parcel, _purpose(parcel))
 
-    async def open_for(self, parcel: Parcel, purpose: OpenPurpose) -> OpenResult:
+    async def open_for(
+        self, parcel: Parcel, purpose: OpenPurpose, *, actor: str | None = None
+    ) -> OpenResult:
+        """Unlock the parcel's door; `actor` (audit trail) defaults to the parcel's carrier."""
         if parcel.compartment_code is None:
             raise IllegalTransition(f"parcel {parcel.parcel_id} holds no compartment")
         adapter = await self._adapters.for_locker(parcel.locker_id)
@@ -179,14 +199,19 @@ class DoorService:
                     f"locker {parcel.locker_id} did not confirm the unlock in time"
                 ) from err
             raise
-        state = await self._record_outcome(session, outcome)
+        state = await self._record_outcome(
+            session, outcome, actor or f"carrier:{parcel.carrier_id}"
+        )
         return OpenResult(outcome, purpose, parcel.locker_id, parcel.compartment_code, state)
 
-    async def _record_outcome(self, session: DoorSession, outcome: OpenOutcome) -> ParcelState:
+    async def _record_outcome(
+        self, session: DoorSession, outcome: OpenOutcome, actor: str
+    ) -> ParcelState:
         async with self._store.transaction() as tx:
             now = self._clock()
             if outcome in (OpenOutcome.UNLOCKED, OpenOutcome.ALREADY_OPEN):
                 await tx.doors.opened(session.id, outcome, now)
+                await audit_open(tx, session, actor, source="unlock", outcome=outcome)
             else:
                 await tx.doors.failed(session.id, outcome, now)
             if outcome is OpenOutcome.DOOR_JAMMED:
@@ -204,11 +229,23 @@ class DoorService:
     # ---- events from lockers -------------------------------------------------------------
 
     async def handle(self, event: LockerEvent) -> None:
-        """Act on one locker event exactly once, whichever instance receives it."""
+        """Act on one locker event exactly once and in the locker's journal order, whichever
+        instance receives it (SPEC §9 "Event order and reconciliation")."""
+        if isinstance(event, JournalReported):
+            await self._order.reported(event)
+            return
+        try:
+            await self._handle_in_order(event)
+        except EventGap as gap:
+            await self._order.gap(gap)
+
+    async def _handle_in_order(self, event: LockerEvent) -> None:
         if isinstance(event, CodeEntered):
             await self._code_entered(event)
             return
         async with self._store.transaction() as tx:
+            if not await self._order.admit(tx, event):
+                return
             if not await tx.inbox.first_time(event.locker_id, event.event_id):
                 return
             if isinstance(event, PresenceChanged):
@@ -221,9 +258,15 @@ class DoorService:
                 await self._fault(tx, event)
 
     async def _door_opened(self, tx: UnitOfWork, event: DoorOpened) -> None:
+        if event.grant is not None:
+            # The locker verified a grant offline and opened the door itself.
+            await grant_opened(tx, event, event.grant)
+            await _set_door(tx, event.locker_id, event.compartment_code, door=DoorState.OPEN)
+            return
         session = await tx.doors.live(event.locker_id, event.compartment_code)
         if session is not None:
             await tx.doors.opened(session.id, None, event.at)
+            await audit_open(tx, session, f"locker:{event.locker_id}", source="sensor")
         else:
             # Events of different topics may overtake each other: an "opened" older than the
             # close that ended the last session is stale and must not reopen the door.
@@ -233,6 +276,7 @@ class DoorService:
                     "stale DoorOpened for %s/%s ignored", event.locker_id, event.compartment_code
                 )
                 return
+            await audit_unasked_open(tx, event.locker_id, event.compartment_code)
         await _set_door(tx, event.locker_id, event.compartment_code, door=DoorState.OPEN)
 
     async def _door_closed(self, tx: UnitOfWork, event: DoorClosed) -> None:
@@ -291,16 +335,34 @@ class DoorService:
 
     async def _code_entered(self, event: CodeEntered) -> None:
         async with self._store.transaction() as tx:
+            if not await self._order.admit(tx, event):
+                return
             if not await tx.inbox.first_time(event.locker_id, event.event_id):
                 return
-            code = await self._codes.redeem(tx, event.locker_id, event.code)
-            parcel = await tx.parcels.get_by_uid(code.parcel_uid) if code else None
-        if code is None or parcel is None or PURPOSE_FOR_STATE.get(parcel.state) != code.purpose:
-            log.warning("locker %s: code rejected", event.locker_id)
-            await self._show(event.locker_id, "CodeRejected")
+            entry = await try_code(
+                tx,
+                codes=self._codes,
+                policy=self._keypad_policy,
+                locker_id=event.locker_id,
+                typed=event.code,
+            )
+        if entry.lockout is not None:
+            # The SecurityEvent: this log line, the keypad.lockout audit entry (what
+            # `openlocker audit show --action keypad.lockout` lists) and the locker's display.
+            log.warning(
+                "SecurityEvent: keypad of locker %s locked until %s (lockout %d in a row)",
+                event.locker_id,
+                entry.lockout.until.isoformat(),
+                entry.lockout.number,
+            )
+        code, parcel = entry.code, entry.parcel
+        if entry.verdict is not KeypadVerdict.ACCEPTED or code is None or parcel is None:
+            log.warning("locker %s: code %s", event.locker_id, entry.verdict)
+            locked = entry.verdict is KeypadVerdict.LOCKED_OUT or entry.lockout is not None
+            await self._show(event.locker_id, "LockedOut" if locked else "CodeRejected")
             return
         try:
-            result = await self.open_for(parcel, code.purpose)
+            result = await self.open_for(parcel, code.purpose, actor=f"locker:{event.locker_id}")
         except OpenLockerError:
             await self._give_back(code.id)
             raise

@@ -14,9 +14,12 @@ from gateway.clock import Clock, utc_now
 from gateway.errors import OpenLockerError
 from gateway.service.parcels import ParcelService
 from gateway.store import Store
+from gateway.tokens.network_keys import NetworkKeys
 
 log = logging.getLogger(__name__)
 INBOX_RETENTION = timedelta(days=1)
+# How long after a grant's expiry a locker that was offline may still report its use.
+GRANT_REPORT_GRACE = timedelta(days=7)
 
 
 class Housekeeping:
@@ -26,11 +29,15 @@ class Housekeeping:
         store: Store,
         parcels: ParcelService,
         idempotency_retention: timedelta,
+        network_keys: NetworkKeys | None = None,
+        clock_skew: timedelta = timedelta(seconds=30),
         clock: Clock = utc_now,
     ) -> None:
         self._store = store
         self._parcels = parcels
         self._retention = idempotency_retention
+        self._keys = network_keys
+        self._skew = clock_skew
         self._clock = clock
 
     async def run_once(self) -> int:
@@ -42,6 +49,11 @@ class Housekeeping:
             await tx.idempotency.purge(now - self._retention)
             # Dedupe only needs to outlive QoS 1 redelivery; keep a day, not for ever.
             await tx.inbox.purge(now - INBOX_RETENTION)
+            # A locker may still accept a grant within the leeway, and report it later.
+            await tx.grants.purge(now - self._skew - GRANT_REPORT_GRACE)
+        if self._keys is not None:
+            # Another instance may have rotated or retired a key.
+            await self._keys.refresh()
         return expired
 
     async def run_forever(self, interval_s: float) -> None:

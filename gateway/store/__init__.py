@@ -2,6 +2,7 @@
 
 from gateway.store.engine import create_engine, ensure_sqlite_folder, normalise_url
 from gateway.store.errors import IdempotencyRace
+from gateway.store.grants import GrantRecord
 from gateway.store.network_keys import NetworkKeyRecord
 from gateway.store.outbox import Claimed, Delivery, NewDelivery
 from gateway.store.records import CarrierRecord, IdempotencyRecord
@@ -13,6 +14,7 @@ __all__ = [
     "CarrierRecord",
     "Claimed",
     "Delivery",
+    "GrantRecord",
     "IdempotencyRace",
     "IdempotencyRecord",
     "NaiveDatetimeError",

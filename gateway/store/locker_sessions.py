@@ -68,6 +68,58 @@ class LockerSessionRepository(Repository):
         else:
             await self._upsert(locker_id, online=False, booted_at=None)
 
+    async def event_mark(self, locker_id: str) -> int | None:
+        """The highest journaled event number processed; None for a locker never seen."""
+        found = await self._conn.execute(select(t.c.event_seq).where(t.c.locker_id == locker_id))
+        value = found.scalar_one_or_none()
+        return None if value is None else int(value)
+
+    async def advance_event_mark(self, locker_id: str, event_seq: int) -> bool:
+        """Move the mark from event_seq - 1 to event_seq; False if it was elsewhere.
+
+        Conditional, so two instances handling one event cannot both apply it.
+        """
+        result = await self._conn.execute(
+            update(t)
+            .where(t.c.locker_id == locker_id, t.c.event_seq == event_seq - 1)
+            .values(event_seq=event_seq)
+        )
+        return bool(result.rowcount)
+
+    async def set_event_mark(self, locker_id: str, event_seq: int, *, only_forward: bool) -> bool:
+        """Put the mark at event_seq (lost events, or a locker that lost its journal)."""
+        condition = t.c.locker_id == locker_id
+        if only_forward:
+            condition = condition & (t.c.event_seq < event_seq)
+        result = await self._conn.execute(update(t).where(condition).values(event_seq=event_seq))
+        return bool(result.rowcount)
+
+    async def key_set_version(self, locker_id: str) -> int | None:
+        """The key-set version the locker last reported or confirmed; None if it holds none."""
+        found = await self._conn.execute(
+            select(t.c.key_set_version).where(t.c.locker_id == locker_id)
+        )
+        value = found.scalar_one_or_none()
+        return None if value is None else int(value)
+
+    async def set_key_set_version(self, locker_id: str, version: int | None) -> None:
+        """What the locker holds now: reported at Boot (may be older), or confirmed after a push."""
+        await self._conn.execute(
+            update(t).where(t.c.locker_id == locker_id).values(key_set_version=version)
+        )
+
+    async def key_set_behind(self, version: int) -> list[str]:
+        """Booted lockers holding no key set or one older than `version`, by id."""
+        stmt = (
+            select(t.c.locker_id)
+            .where(
+                t.c.booted_at.is_not(None),
+                t.c.key_set_version.is_(None) | (t.c.key_set_version < version),
+            )
+            .order_by(t.c.locker_id)
+        )
+        return [str(row) for row in (await self._conn.execute(stmt)).scalars()]
+
     async def seen(self, locker_id: str, at: datetime) -> None:
         await self._conn.execute(
             update(t).where(t.c.locker_id == locker_id).values(last_seen_at=at)

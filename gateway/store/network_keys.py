@@ -7,31 +7,35 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, select, text
+from sqlalchemy import RowMapping, select, text, update
 
 from gateway.errors import AlreadyExists
 from gateway.store._sql import Repository, insert_if_absent
+from gateway.store.tables import network_key_set as ks
 from gateway.store.tables import network_keys as t
 
-# Any constant shared by every instance: the advisory lock that serialises key creation.
+# Any constant shared by every instance: the advisory lock that serialises key changes.
 _KEY_LOCK_ID = 0x4F4C505F4E4B4559  # "OLP_NKEY"
+_KEY_SET_ROW = 1
 
 
 @dataclass(frozen=True, slots=True)
 class NetworkKeyRecord:
-    """One signing key; `retired_at` is None while the key is in use."""
+    """One signing key: published from `created_at`, signing from `activates_at`, verifying
+    until `retired_at`."""
 
     kid: str
     alg: str
     public_jwk: dict[str, Any]
     private_key_pem: str
     created_at: datetime
+    activates_at: datetime
     retired_at: datetime | None = None
 
 
 class NetworkKeyRepository(Repository):
     async def lock(self) -> None:
-        """Serialise "create a key unless there is one" across instances, until commit."""
+        """Serialise key creation, rotation and retirement across instances, until commit."""
         if self._postgres:
             await self._conn.execute(
                 text("SELECT pg_advisory_xact_lock(:id)"), {"id": _KEY_LOCK_ID}
@@ -39,9 +43,22 @@ class NetworkKeyRepository(Repository):
         # SQLite needs nothing: every transaction begins IMMEDIATE, holding the write lock.
 
     async def active(self) -> builtins.list[NetworkKeyRecord]:
-        """Keys not retired, newest first (the first one signs)."""
-        stmt = select(t).where(t.c.retired_at.is_(None)).order_by(t.c.created_at.desc(), t.c.kid)
+        """Keys not retired, newest first."""
+        stmt = (
+            select(t)
+            .where(t.c.retired_at.is_(None))
+            .order_by(t.c.activates_at.desc(), t.c.created_at.desc(), t.c.kid)
+        )
         return [_record(row) for row in (await self._conn.execute(stmt)).mappings()]
+
+    async def all(self) -> builtins.list[NetworkKeyRecord]:
+        """Every key, retired ones included, oldest first."""
+        stmt = select(t).order_by(t.c.created_at, t.c.kid)
+        return [_record(row) for row in (await self._conn.execute(stmt)).mappings()]
+
+    async def get(self, kid: str) -> NetworkKeyRecord | None:
+        row = (await self._conn.execute(select(t).where(t.c.kid == kid))).mappings().first()
+        return None if row is None else _record(row)
 
     async def add(self, key: NetworkKeyRecord) -> None:
         values = {
@@ -50,10 +67,36 @@ class NetworkKeyRepository(Repository):
             "public_jwk": key.public_jwk,
             "private_key_pem": key.private_key_pem,
             "created_at": key.created_at,
+            "activates_at": key.activates_at,
             "retired_at": key.retired_at,
         }
         if not await insert_if_absent(self._conn, t, values):
             raise AlreadyExists(f"network key {key.kid} exists already", details={"kid": key.kid})
+
+    async def retire(self, kid: str, at: datetime) -> bool:
+        """Retire a key; False if there is no such key or it is retired already."""
+        stmt = update(t).where(t.c.kid == kid, t.c.retired_at.is_(None)).values(retired_at=at)
+        return (await self._conn.execute(stmt)).rowcount == 1
+
+    async def version(self) -> int:
+        """The key-set version every instance agrees on (0 before the first key)."""
+        stmt = select(ks.c.version).where(ks.c.id == _KEY_SET_ROW)
+        value = (await self._conn.execute(stmt)).scalar()
+        return 0 if value is None else int(value)
+
+    async def bump_version(self) -> int:
+        """Increase the key-set version by one, atomically; returns the new version."""
+        now = self._clock()
+        await insert_if_absent(
+            self._conn, ks, {"id": _KEY_SET_ROW, "version": 0, "updated_at": now}
+        )
+        stmt = (
+            update(ks)
+            .where(ks.c.id == _KEY_SET_ROW)
+            .values(version=ks.c.version + 1, updated_at=now)
+            .returning(ks.c.version)
+        )
+        return int((await self._conn.execute(stmt)).scalar_one())
 
 
 def _record(row: RowMapping) -> NetworkKeyRecord:
@@ -63,5 +106,6 @@ def _record(row: RowMapping) -> NetworkKeyRecord:
         public_jwk=row["public_jwk"],
         private_key_pem=row["private_key_pem"],
         created_at=row["created_at"],
+        activates_at=row["activates_at"],
         retired_at=row["retired_at"],
     )

@@ -18,13 +18,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from gateway.errors import ConcurrentUpdate, Unavailable
 from gateway.store._sql import Clock, utcnow
 from gateway.store.access_codes import AccessCodeRepository
+from gateway.store.audit import AuditRepository
 from gateway.store.carriers import CarrierRepository
 from gateway.store.door_sessions import DoorSessionRepository
 from gateway.store.engine import create_engine
 from gateway.store.events import EventRepository
+from gateway.store.grants import GrantRepository
 from gateway.store.idempotency import IdempotencyRepository
 from gateway.store.inbox import InboxRepository
 from gateway.store.jtis import JtiRepository
+from gateway.store.keypads import KeypadRepository
 from gateway.store.locker_sessions import LockerSessionRepository
 from gateway.store.lockers import LockerRepository
 from gateway.store.migrations import alembic_config
@@ -70,8 +73,11 @@ class UnitOfWork:
         self.inbox = InboxRepository(conn, clock=clock)
         self.secrets = SecretRepository(conn, clock=clock)
         self.network_keys = NetworkKeyRepository(conn, clock=clock)
+        self.grants = GrantRepository(conn, clock=clock)
         self.webhooks = WebhookRepository(conn, clock=clock)
         self.outbox = OutboxRepository(conn, clock=clock)
+        self.audit = AuditRepository(conn, clock=clock)
+        self.keypads = KeypadRepository(conn, clock=clock)
 
 
 class Store:
@@ -133,7 +139,10 @@ class Store:
     async def transaction(self) -> AsyncIterator[UnitOfWork]:
         """One transaction: committed when the block ends, rolled back if it raises."""
         async with self._connection() as conn:
-            yield UnitOfWork(conn, clock=self._clock)
+            uow = UnitOfWork(conn, clock=self._clock)
+            yield uow
+            # The audit entries go in last, just before the commit (see AuditRepository).
+            await uow.audit.flush()
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[AsyncConnection]:

@@ -174,6 +174,12 @@ locker_sessions = Table(
     Column("firmware", Text),
     Column("boot_info", JSON),
     Column("updated_at", UTCDateTime, nullable=False),
+    # The highest journaled event number (envelope `eventSeq`) processed, moved in the same
+    # transaction as the event's effects (migration 0006; SPEC §9 "Event order").
+    Column("event_seq", BigInteger, nullable=False, server_default="0"),
+    # The grant-verification key-set version the locker reported at Boot or confirmed after
+    # SetKeySet; null while it holds none (migration 0006; SPEC §9 "Key sets").
+    Column("key_set_version", BigInteger),
 )
 
 door_sessions = Table(
@@ -250,6 +256,40 @@ network_keys = Table(
     Column("private_key_pem", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("retired_at", UTCDateTime),
+    # Published at once, signs only from here on (migration 0005): lockers that were offline
+    # receive a new key before any grant signed by it reaches them.
+    Column("activates_at", UTCDateTime, nullable=False),
+)
+
+# ---- key rotation and access grants (migration 0005) -----------------------------------------
+
+network_key_set = Table(
+    "network_key_set",
+    metadata,
+    # One row: the version of the published key set, bumped by every rotate/retire so all
+    # instances (and lockers) can tell that the set changed.
+    Column("id", Integer, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+grants = Table(
+    "grants",
+    metadata,
+    # Every access grant issued; the token itself is never stored, only what it binds.
+    Column("jti", Text, primary_key=True),
+    Column("parcel_uid", Text, nullable=False),
+    Column("locker_id", Text, nullable=False),
+    Column("compartment_code", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("kid", Text, nullable=False),
+    Column("not_before", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("issued_at", UTCDateTime, nullable=False),
+    Column("redeemed_at", UTCDateTime),
+    Index("ix_grants_parcel_uid", "parcel_uid"),
+    # purge() deletes by expiry.
+    Index("ix_grants_expires_at", "expires_at"),
 )
 
 webhook_subscriptions = Table(
@@ -298,4 +338,39 @@ outbox = Table(
     ),
     Index("ix_outbox_subscription_id_id", "subscription_id", "id"),
     Index("ix_outbox_created_at", "created_at"),
+)
+
+# ---- the audit trail and keypad attempt limits (migration 0004) -----------------------------
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    # Append-only and hash-chained: `hash` covers the row's content and `prev_hash`, so an
+    # altered, inserted or deleted row breaks the chain (gateway/service/audit.py verifies).
+    # Positions are assigned by the appender under a lock, never by the database, so a gap
+    # means a deleted row.
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("at", UTCDateTime, nullable=False),
+    # Text, not the enum: verification must still read a row whose action was tampered with.
+    Column("action", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("details", JSON, nullable=False),
+    Column("prev_hash", Text, nullable=False),
+    Column("hash", Text, nullable=False),
+)
+
+keypad_attempts = Table(
+    "keypad_attempts",
+    metadata,
+    # Wrong codes per locker keypad, shared by every gateway instance, so a brute force that
+    # is spread over instances still meets one limit.
+    Column("locker_id", Text, primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("window_started_at", UTCDateTime),
+    Column("last_failure_at", UTCDateTime),
+    # Lockouts in a row: the back-off doubles with each, and resets after a quiet period.
+    Column("lockouts", Integer, nullable=False),
+    Column("locked_until", UTCDateTime),
+    Column("updated_at", UTCDateTime, nullable=False),
 )

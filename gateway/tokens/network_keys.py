@@ -1,4 +1,10 @@
-"""The network signing key: created once for all instances, published as a JWKS, signs webhooks.
+"""The network's signing keys: rotated with overlap, published as a JWKS, sign grants and webhooks.
+
+Rotation: `rotate()` adds a key that is published at once (JWKS, key set) but signs only from
+`activates_at` (now + the publish lead), so lockers that were offline hold it before any grant
+needs it. The signer is the newest key already active; older keys verify until `retire(kid)`.
+Every rotate/retire bumps the key-set version in the database, which is how other instances
+(`refresh()`) and lockers notice the change.
 
 A webhook signature is a compact JWS with a detached payload (RFC 7515 Appendix F):
 
@@ -16,18 +22,28 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from gateway.clock import Clock, utc_now
-from gateway.store import NetworkKeyRecord, Store
+from gateway.domain.audit import AuditAction
+from gateway.errors import IllegalTransition, NotFound
+from gateway.sdk.keys import KeySet
+from gateway.settings import Settings
+from gateway.store import NetworkKeyRecord, Store, UnitOfWork
 
 ALG = "EdDSA"
 WEBHOOK_JWS_TYPE = "olp-webhook+jws"
+# A key set a locker accepts holds at most this many keys (olp-set-key-set.json).
+MAX_PUBLISHED_KEYS = 16
+_DEFAULT_ISSUER: str = Settings.model_fields["network_id"].default
+_DEFAULT_LEAD = timedelta(seconds=Settings.model_fields["key_publish_lead_s"].default)
 
 
 def b64url(data: bytes) -> str:
@@ -38,7 +54,7 @@ def _compact_json(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), sort_keys=True).encode()
 
 
-def new_key(now: datetime) -> NetworkKeyRecord:
+def new_key(now: datetime, *, activates_at: datetime | None = None) -> NetworkKeyRecord:
     """A fresh Ed25519 key; its kid is the RFC 7638 thumbprint of the public key."""
     private = Ed25519PrivateKey.generate()
     raw = private.public_key().public_bytes(
@@ -52,11 +68,28 @@ def new_key(now: datetime) -> NetworkKeyRecord:
         serialization.NoEncryption(),
     ).decode("ascii")
     jwk = {**required, "kid": kid, "alg": ALG, "use": "sig"}
-    return NetworkKeyRecord(kid=kid, alg=ALG, public_jwk=jwk, private_key_pem=pem, created_at=now)
+    return NetworkKeyRecord(
+        kid=kid,
+        alg=ALG,
+        public_jwk=jwk,
+        private_key_pem=pem,
+        created_at=now,
+        activates_at=now if activates_at is None else activates_at,
+    )
+
+
+def public_key_of(jwk: Mapping[str, Any]) -> Ed25519PublicKey:
+    """The Ed25519 public key of an OKP JWK (RFC 8037)."""
+    if jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
+        raise ValueError("not an Ed25519 OKP key")
+    x = str(jwk["x"])
+    return Ed25519PublicKey.from_public_bytes(base64.urlsafe_b64decode(x + "=" * (-len(x) % 4)))
 
 
 @dataclass(frozen=True, slots=True)
-class _Signer:
+class SigningKey:
+    """The key that signs right now, and its kid for the JWS header."""
+
     kid: str
     key: Ed25519PrivateKey
 
@@ -64,17 +97,28 @@ class _Signer:
 class NetworkKeys:
     """The network's keys as loaded by `await keys.ensure()` at start-up."""
 
-    def __init__(self, *, store: Store, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        issuer: str = _DEFAULT_ISSUER,
+        publish_lead: timedelta = _DEFAULT_LEAD,
+        clock: Clock = utc_now,
+    ) -> None:
         self._store = store
+        self._issuer = issuer
+        self._lead = publish_lead
         self._clock = clock
-        self._signer: _Signer | None = None
-        self._public: list[dict[str, Any]] = []
+        self._records: list[NetworkKeyRecord] = []  # not retired, newest activation first
+        self._private: dict[str, Ed25519PrivateKey] = {}
+        self._version: int | None = None
 
-    async def ensure(self) -> None:
-        """Load the active keys, creating the first one if the network has none yet.
+    async def ensure(self, *, actor: str = "gateway:startup") -> None:
+        """Load the keys, creating the first one if the network has none yet.
 
         Instances starting together serialise on a database lock, so exactly one key is
-        created and every instance signs with it.
+        created and every instance signs with it. The first key signs at once: there is no
+        older key a locker could still be relying on.
         """
         async with self._store.transaction() as tx:
             active = await tx.network_keys.active()
@@ -84,32 +128,145 @@ class NetworkKeys:
                 if not active:
                     active = [new_key(self._clock())]
                     await tx.network_keys.add(active[0])
-        self._load(active)
+                    version = await tx.network_keys.bump_version()
+                    await _audit_created(tx, active[0], version, actor)
+            version = await tx.network_keys.version()
+        self._load(active, version)
+
+    async def refresh(self) -> bool:
+        """Reload if another instance rotated or retired a key; True if anything changed."""
+        async with self._store.transaction() as tx:
+            version = await tx.network_keys.version()
+            if version == self._version:
+                return False
+            active = await tx.network_keys.active()
+        self._load(active, version)
+        return True
+
+    async def rotate(self, *, actor: str = "operator") -> NetworkKeyRecord:
+        """Add a key: published now, signing from now + the publish lead."""
+        now = self._clock()
+        key = new_key(now, activates_at=now + self._lead)
+        async with self._store.transaction() as tx:
+            await tx.network_keys.lock()
+            if len(await tx.network_keys.active()) >= MAX_PUBLISHED_KEYS:
+                raise IllegalTransition(
+                    f"{MAX_PUBLISHED_KEYS} keys are published already; retire one first",
+                    details={"limit": MAX_PUBLISHED_KEYS},
+                )
+            await tx.network_keys.add(key)
+            version = await tx.network_keys.bump_version()
+            await _audit_created(tx, key, version, actor)
+            active = await tx.network_keys.active()
+        self._load(active, version)
+        return key
+
+    async def retire(self, kid: str, *, actor: str = "operator") -> NetworkKeyRecord:
+        """Stop publishing `kid`: grants and webhooks it signed no longer verify.
+
+        Refused when no other key could sign now: the network must always have a signer.
+        """
+        now = self._clock()
+        async with self._store.transaction() as tx:
+            await tx.network_keys.lock()
+            active = await tx.network_keys.active()
+            target = next((k for k in active if k.kid == kid), None)
+            if target is None:
+                known = await tx.network_keys.get(kid)
+                if known is None:
+                    raise NotFound(f"no network key {kid!r}", details={"kid": kid})
+                raise IllegalTransition(
+                    f"network key {kid!r} is retired already", details={"kid": kid}
+                )
+            if not any(k.kid != kid and k.activates_at <= now for k in active):
+                raise IllegalTransition(
+                    f"network key {kid!r} is the last key able to sign; rotate first and "
+                    "retire it once the new key is active",
+                    details={"kid": kid},
+                )
+            await tx.network_keys.retire(kid, now)
+            version = await tx.network_keys.bump_version()
+            await tx.audit.append(
+                AuditAction.KEY_RETIRED, actor=actor, subject=kid, details={"version": version}
+            )
+            active = [k for k in active if k.kid != kid]
+        self._load(active, version)
+        return NetworkKeyRecord(
+            kid=target.kid,
+            alg=target.alg,
+            public_jwk=target.public_jwk,
+            private_key_pem=target.private_key_pem,
+            created_at=target.created_at,
+            activates_at=target.activates_at,
+            retired_at=now,
+        )
+
+    @property
+    def version(self) -> int:
+        self._loaded()
+        assert self._version is not None
+        return self._version
+
+    @property
+    def issuer(self) -> str:
+        return self._issuer
+
+    def records(self) -> list[NetworkKeyRecord]:
+        """The published keys (not retired), newest activation first."""
+        return list(self._loaded())
 
     def public_jwks(self) -> dict[str, Any]:
         """The public keys as a JWK Set (RFC 7517); never any private member."""
-        return {"keys": [dict(jwk) for jwk in self._public]}
+        return {"keys": [dict(record.public_jwk) for record in self._loaded()]}
+
+    def key_set(self) -> KeySet:
+        """The versioned key set lockers verify grants with."""
+        keys = tuple(MappingProxyType(dict(r.public_jwk)) for r in self._loaded())
+        return KeySet(version=self.version, issuer=self._issuer, keys=keys)
+
+    def verification_keys(self) -> dict[str, Ed25519PublicKey]:
+        """kid -> public key of every published key, active or not yet active."""
+        return {r.kid: public_key_of(r.public_jwk) for r in self._loaded()}
+
+    def signing_key(self) -> SigningKey:
+        """The newest key whose activation time has passed."""
+        now = self._clock()
+        for record in self._loaded():
+            if record.activates_at <= now:
+                return SigningKey(record.kid, self._private_key(record))
+        raise RuntimeError("no network key is active yet")  # ensure() makes one active at once
 
     @property
     def kid(self) -> str:
-        return self._current().kid
+        return self.signing_key().kid
 
     def sign_detached(self, payload: bytes) -> str:
         """A compact JWS over `payload` with the payload left out: `header..signature`."""
-        signer = self._current()
+        signer = self.signing_key()
         header = b64url(_compact_json({"alg": ALG, "kid": signer.kid, "typ": WEBHOOK_JWS_TYPE}))
         signing_input = f"{header}.{b64url(payload)}".encode("ascii")
         return f"{header}..{b64url(signer.key.sign(signing_input))}"
 
-    def _current(self) -> _Signer:
-        if self._signer is None:
+    def _loaded(self) -> list[NetworkKeyRecord]:
+        if self._version is None:
             raise RuntimeError("network keys are not loaded: await NetworkKeys.ensure() first")
-        return self._signer
+        return self._records
 
-    def _load(self, active: list[NetworkKeyRecord]) -> None:
-        newest = active[0]
-        private = serialization.load_pem_private_key(newest.private_key_pem.encode(), None)
-        if not isinstance(private, Ed25519PrivateKey):
-            raise RuntimeError(f"network key {newest.kid} is not an Ed25519 key")
-        self._signer = _Signer(newest.kid, private)
-        self._public = [record.public_jwk for record in active]
+    def _private_key(self, record: NetworkKeyRecord) -> Ed25519PrivateKey:
+        cached = self._private.get(record.kid)
+        if cached is None:
+            private = serialization.load_pem_private_key(record.private_key_pem.encode(), None)
+            if not isinstance(private, Ed25519PrivateKey):
+                raise RuntimeError(f"network key {record.kid} is not an Ed25519 key")
+            cached = self._private[record.kid] = private
+        return cached
+
+    def _load(self, active: list[NetworkKeyRecord], version: int) -> None:
+        self._records = sorted(active, key=lambda r: (r.activates_at, r.created_at), reverse=True)
+        self._private = {k: v for k, v in self._private.items() if any(r.kid == k for r in active)}
+        self._version = version
+
+
+async def _audit_created(tx: UnitOfWork, key: NetworkKeyRecord, version: int, actor: str) -> None:
+    details = {"activatesAt": key.activates_at.isoformat(), "version": version}
+    await tx.audit.append(AuditAction.KEY_CREATED, actor=actor, subject=key.kid, details=details)

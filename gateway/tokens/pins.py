@@ -6,11 +6,15 @@ import hashlib
 import hmac
 import secrets
 
+# The policy: at least 8 digits (10^8 codes against a keypad that locks after a few tries).
 PIN_DIGITS = 8
+MAX_PIN_DIGITS = 12
 
 
 def new_pin(digits: int = PIN_DIGITS) -> str:
     """A uniformly random code of `digits` decimal digits (leading zeros allowed)."""
+    if not PIN_DIGITS <= digits <= MAX_PIN_DIGITS:
+        raise ValueError(f"a PIN has {PIN_DIGITS} to {MAX_PIN_DIGITS} digits, not {digits}")
     return f"{secrets.randbelow(10**digits):0{digits}d}"
 
 
@@ -23,4 +27,5 @@ def pin_hash(secret: bytes, locker_id: str, pin: str) -> str:
 
 
 def looks_like_pin(text: str) -> bool:
-    return 4 <= len(text) <= 12 and text.isascii() and text.isdigit()
+    """True for what could be one of our codes: 8 to 12 ASCII digits."""
+    return PIN_DIGITS <= len(text) <= MAX_PIN_DIGITS and text.isascii() and text.isdigit()

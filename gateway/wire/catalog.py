@@ -7,6 +7,7 @@ from types import MappingProxyType
 from gateway.wire.base import WireModel
 from gateway.wire.doors import AccessCodeOut, IssueCodeIn, OpenParcelIn, OpenResultOut
 from gateway.wire.envelope import Envelope, MessageKind
+from gateway.wire.grants import AccessGrantOut, GrantClaimsWire, IssueGrantIn
 from gateway.wire.health import HealthOut, ReadinessOut
 from gateway.wire.lockers import (
     CompartmentOut,
@@ -29,8 +30,12 @@ from gateway.wire.olp_messages import (
     HeartbeatResult,
     OpenCompartmentCall,
     OpenCompartmentResult,
+    ReplayEventsCall,
+    ReplayEventsResult,
     SetAvailabilityCall,
     SetAvailabilityResult,
+    SetKeySetCall,
+    SetKeySetResult,
     StateEvent,
     StatusEvent,
     message_model,
@@ -48,8 +53,12 @@ from gateway.wire.olp_payloads import (
     HeartbeatResultPayload,
     OpenCompartmentPayload,
     OpenCompartmentResultPayload,
+    ReplayEventsPayload,
+    ReplayEventsResultPayload,
     SetAvailabilityPayload,
     SetAvailabilityResultPayload,
+    SetKeySetPayload,
+    SetKeySetResultPayload,
     StatePayload,
     StatusPayload,
 )
@@ -89,6 +98,9 @@ SCHEMA_MODELS: MappingProxyType[str, type[WireModel]] = MappingProxyType(
         "open-result": OpenResultOut,
         "issue-code-request": IssueCodeIn,
         "access-code": AccessCodeOut,
+        "issue-grant-request": IssueGrantIn,
+        "access-grant": AccessGrantOut,
+        "olp-grant": GrantClaimsWire,
         "create-parcel-request": CreateParcelIn,
         "reserve-parcel-request": ReserveParcelIn,
         "cancel-parcel-request": CancelParcelIn,
@@ -113,6 +125,10 @@ SCHEMA_MODELS: MappingProxyType[str, type[WireModel]] = MappingProxyType(
         "olp-open-compartment-result": OpenCompartmentResultPayload,
         "olp-set-availability": SetAvailabilityPayload,
         "olp-set-availability-result": SetAvailabilityResultPayload,
+        "olp-replay-events": ReplayEventsPayload,
+        "olp-replay-events-result": ReplayEventsResultPayload,
+        "olp-set-key-set": SetKeySetPayload,
+        "olp-set-key-set-result": SetKeySetResultPayload,
         "olp-display": DisplayPayload,
         "olp-display-result": DisplayResultPayload,
         "olp-status": StatusPayload,
@@ -130,6 +146,10 @@ SCHEMA_MODELS: MappingProxyType[str, type[WireModel]] = MappingProxyType(
         "olp-message-open-compartment-result": OpenCompartmentResult,
         "olp-message-set-availability": SetAvailabilityCall,
         "olp-message-set-availability-result": SetAvailabilityResult,
+        "olp-message-replay-events": ReplayEventsCall,
+        "olp-message-replay-events-result": ReplayEventsResult,
+        "olp-message-set-key-set": SetKeySetCall,
+        "olp-message-set-key-set-result": SetKeySetResult,
         "olp-message-display": DisplayCall,
         "olp-message-display-result": DisplayResult,
         "olp-message-status": StatusEvent,

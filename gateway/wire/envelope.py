@@ -34,6 +34,8 @@ class Envelope(WireModel):
     exp: UtcDateTime | None = None
     src: str
     seq: int
+    # The journal number of a locker's event (SPEC §9 "Event order and reconciliation").
+    event_seq: int | None = Field(default=None, alias="eventSeq")
     payload: dict[str, Any] = Field(default_factory=dict)
     error: EnvelopeError | None = None
 

@@ -10,7 +10,15 @@ from enum import StrEnum
 
 from gateway.domain.door import FaultKind, OpenOutcome, OpenPurpose
 
-__all__ = ["BootStatus", "DisplayMessage", "FaultKind", "OpenOutcome", "OpenPurpose"]
+__all__ = [
+    "BootStatus",
+    "DisplayMessage",
+    "FaultKind",
+    "GrantAction",
+    "KeySetStatus",
+    "OpenOutcome",
+    "OpenPurpose",
+]
 
 
 class BootStatus(StrEnum):
@@ -24,3 +32,19 @@ class DisplayMessage(StrEnum):
     LOCKED_OUT = "LockedOut"
     WELCOME = "Welcome"
     INFO = "Info"
+
+
+class KeySetStatus(StrEnum):
+    """A locker's answer to SetKeySet (olp-set-key-set-result.json)."""
+
+    ACCEPTED = "Accepted"
+    REJECTED = "Rejected"
+
+
+class GrantAction(StrEnum):
+    """What an access grant allows (`act`), as a DoorOpened event reports it."""
+
+    DEPOSIT = "deposit"
+    PICKUP = "pickup"
+    COLLECT = "collect"
+    DROPOFF = "dropoff"

@@ -8,6 +8,8 @@ from types import MappingProxyType
 from typing import Any, Literal
 from uuid import uuid4
 
+from pydantic import Field
+
 from gateway.clock import utc_now
 from gateway.wire.base import UtcDateTime, WireModel, dump
 from gateway.wire.envelope import Envelope, EnvelopeError, MessageKind
@@ -24,8 +26,12 @@ from gateway.wire.olp_payloads import (
     HeartbeatResultPayload,
     OpenCompartmentPayload,
     OpenCompartmentResultPayload,
+    ReplayEventsPayload,
+    ReplayEventsResultPayload,
     SetAvailabilityPayload,
     SetAvailabilityResultPayload,
+    SetKeySetPayload,
+    SetKeySetResultPayload,
     StatePayload,
     StatusPayload,
 )
@@ -41,6 +47,7 @@ class OlpMessage(WireModel):
     exp: UtcDateTime | None = None
     src: str
     seq: int
+    event_seq: int | None = Field(default=None, alias="eventSeq")
 
 
 class _Call(OlpMessage):
@@ -98,6 +105,26 @@ class SetAvailabilityCall(_Command):
 class SetAvailabilityResult(_Result):
     action: Literal["SetAvailability"] = "SetAvailability"
     payload: SetAvailabilityResultPayload
+
+
+class SetKeySetCall(_Command):
+    action: Literal["SetKeySet"] = "SetKeySet"
+    payload: SetKeySetPayload
+
+
+class SetKeySetResult(_Result):
+    action: Literal["SetKeySet"] = "SetKeySet"
+    payload: SetKeySetResultPayload
+
+
+class ReplayEventsCall(_Command):
+    action: Literal["ReplayEvents"] = "ReplayEvents"
+    payload: ReplayEventsPayload
+
+
+class ReplayEventsResult(_Result):
+    action: Literal["ReplayEvents"] = "ReplayEvents"
+    payload: ReplayEventsResultPayload
 
 
 class DisplayCall(_Command):
@@ -159,6 +186,10 @@ _TYPED: tuple[type[OlpMessage], ...] = (
     OpenCompartmentResult,
     SetAvailabilityCall,
     SetAvailabilityResult,
+    SetKeySetCall,
+    SetKeySetResult,
+    ReplayEventsCall,
+    ReplayEventsResult,
     DisplayCall,
     DisplayResult,
     StatusEvent,

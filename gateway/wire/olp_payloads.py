@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, model_validator
 
 from gateway.domain.enums import DoorState, ItemSensor, SizeClass
@@ -11,6 +13,8 @@ from gateway.wire.olp_enums import (
     BootStatus,
     DisplayMessage,
     FaultKind,
+    GrantAction,
+    KeySetStatus,
     OpenOutcome,
     OpenPurpose,
 )
@@ -29,6 +33,8 @@ class BootPayload(WireModel):
     model: str
     firmware: str
     serial_number: str | None = Field(default=None, alias="serialNumber")
+    last_event_seq: int | None = Field(default=None, alias="lastEventSeq")
+    key_set_version: int | None = Field(default=None, alias="keySetVersion")
     features: list[str]
     compartments: list[BootCompartment]
 
@@ -43,7 +49,9 @@ class BootResultPayload(WireModel):
 
 
 class HeartbeatPayload(WireModel):
-    """olp-heartbeat.json: empty."""
+    """olp-heartbeat.json: the newest journaled event sent, from lockers with a journal."""
+
+    last_event_seq: int | None = Field(default=None, alias="lastEventSeq")
 
 
 class HeartbeatResultPayload(WireModel):
@@ -79,6 +87,47 @@ class SetAvailabilityResultPayload(WireModel):
 
     compartment_code: str = Field(alias="compartmentCode")
     available: bool
+
+
+class PublicJwk(WireModel):
+    """olp-set-key-set.json#/$defs/PublicJwk: an Ed25519 public key; no private member."""
+
+    kty: Literal["OKP"]
+    crv: Literal["Ed25519"]
+    x: str
+    kid: str
+    alg: Literal["EdDSA"] | None = None
+    use: Literal["sig"] | None = None
+
+
+class SetKeySetPayload(WireModel):
+    """olp-set-key-set.json: the network's grant-verification keys, version `version`."""
+
+    version: int
+    issuer: str
+    keys: list[PublicJwk]
+
+
+class SetKeySetResultPayload(WireModel):
+    """olp-set-key-set-result.json: the key-set version the locker holds now."""
+
+    status: KeySetStatus
+    version: int | None
+    reason: str | None = None
+
+
+class ReplayEventsPayload(WireModel):
+    """olp-replay-events.json: publish again the journaled events after `afterSeq`."""
+
+    after_seq: int = Field(alias="afterSeq")
+
+
+class ReplayEventsResultPayload(WireModel):
+    """olp-replay-events-result.json; `oldestSeq` above `afterSeq` + 1 means events were lost."""
+
+    replayed: int
+    oldest_seq: int = Field(alias="oldestSeq")
+    last_seq: int = Field(alias="lastSeq")
 
 
 class DisplayPayload(WireModel):
@@ -122,10 +171,19 @@ class StatePayload(WireModel):
     compartments: list[StateCompartment]
 
 
+class GrantUse(WireModel):
+    """olp-door-opened.json#/$defs/GrantUse: the grant a locker verified to open a door."""
+
+    jti: str
+    act: GrantAction
+    sub: str
+
+
 class DoorOpenedPayload(WireModel):
     """olp-door-opened.json."""
 
     compartment_code: str = Field(alias="compartmentCode")
+    grant: GrantUse | None = None
 
 
 class DoorClosedPayload(WireModel):

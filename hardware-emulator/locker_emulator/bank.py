@@ -17,7 +17,7 @@ from locker_emulator.layout import LockerConfig, preset_lockers
 from locker_emulator.olp_client import EmulatedLocker, Timing
 from locker_emulator.physics import CompartmentFaults
 from locker_emulator.spec import Spec
-from locker_emulator.transport import BrokerAddress, MqttVersion
+from locker_emulator.transport import BrokerAddress, MqttVersion, TlsOptions
 
 logger = logging.getLogger("locker_emulator.bank")
 # How long lockers get to say goodbye (Status offline, DISCONNECT) before they are cancelled.
@@ -45,10 +45,18 @@ class EmulatorBank:
         timing: Timing | None = None,
         faults: Sequence[FaultFlag] = (),
         password: str | None = None,
+        passwords: Mapping[str, str] | None = None,
+        tls: TlsOptions | None = None,
         control_host: str = "127.0.0.1",
         control_port: int | None = None,
     ) -> None:
         self.broker = BrokerAddress.parse(mqtt_url)
+        if tls is not None and not self.broker.tls:
+            raise ValueError(f"TLS files are set but the broker URL {mqtt_url} is not mqtts://")
+        # Built once, here: a missing or unreadable certificate file fails before any locker runs.
+        self._tls_context = tls.context() if tls is not None else None
+        # Per-locker passwords (SPEC §9: each locker is its own MQTT user) win over `password`.
+        self._passwords = dict(passwords or {})
         self.configs = (
             list(lockers) if lockers else preset_lockers(count, preset, id_prefix=id_prefix)
         )
@@ -103,7 +111,8 @@ class EmulatorBank:
                 faults=locker_faults,
                 compartment_faults=compartment_faults,
                 outage_after_boot=outage,
-                password=self._password,
+                password=self._passwords.get(config.locker_id, self._password),
+                tls_context=self._tls_context,
             )
         # The TaskGroup lives inside one supervisor task, so that entering and leaving the bank
         # may happen in different tasks (as pytest-asyncio fixtures do).

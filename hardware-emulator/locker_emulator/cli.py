@@ -12,11 +12,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from locker_emulator.bank import EmulatorBank
+from locker_emulator.boards.serve import add_kerong_command, serve_kerong
 from locker_emulator.faults import FaultError, FaultFlag, parse_fault_flag
 from locker_emulator.layout import PRESETS, LayoutError, LockerConfig, load_layout, preset_lockers
 from locker_emulator.scenario import ScenarioError, Step, load_scenario, run_scenario
 from locker_emulator.spec import SPEC_DIR_ENV, SpecError
-from locker_emulator.transport import MqttVersion
+from locker_emulator.transport import MqttVersion, TlsOptions
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -24,12 +25,26 @@ def _parser() -> argparse.ArgumentParser:
         prog="openlocker-emulator", description="Virtual parcel lockers speaking OLP v1 over MQTT."
     )
     commands = parser.add_subparsers(dest="command", required=True)
+    add_kerong_command(commands)
     run = commands.add_parser("run", help="run a bank of emulated lockers until Ctrl-C")
     run.add_argument(
         "--mqtt-url", default="mqtt://127.0.0.1:1883", help="broker, mqtt:// or mqtts://"
     )
     run.add_argument("--mqtt-version", choices=[v.value for v in MqttVersion], default="5")
     run.add_argument("--mqtt-password", default=None, help="password of every locker's MQTT user")
+    run.add_argument(
+        "--mqtt-secrets",
+        type=Path,
+        help="file of LOCKER_ID:PASSWORD lines (as `openlocker mqtt passwd --secrets-out` writes)",
+    )
+    run.add_argument("--mqtt-ca", type=Path, help="PEM CA of the broker's certificate (mqtts://)")
+    run.add_argument("--mqtt-cert", type=Path, help="PEM client certificate (mutual TLS)")
+    run.add_argument("--mqtt-key", type=Path, help="PEM key of the client certificate")
+    run.add_argument(
+        "--mqtt-tls-insecure",
+        action="store_true",
+        help="skip the broker's host name check (the chain is still verified)",
+    )
     run.add_argument(
         "--lockers", type=int, default=3, help="how many lockers (with a preset layout)"
     )
@@ -58,6 +73,33 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
+
+
+def _secrets(path: Path | None) -> dict[str, str]:
+    """LOCKER_ID:PASSWORD per line; blank lines and # comments are skipped."""
+    if path is None:
+        return {}
+    secrets: dict[str, str] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        user, sep, password = line.partition(":")
+        if not sep or not user or not password:
+            raise ValueError(f"{path}:{number}: expected LOCKER_ID:PASSWORD")
+        secrets[user] = password
+    return secrets
+
+
+def _tls(args: argparse.Namespace) -> TlsOptions | None:
+    files = (args.mqtt_ca, args.mqtt_cert, args.mqtt_key)
+    if not any(files) and not args.mqtt_tls_insecure:
+        return None
+    return TlsOptions(
+        ca_file=args.mqtt_ca,
+        cert_file=args.mqtt_cert,
+        key_file=args.mqtt_key,
+        insecure=args.mqtt_tls_insecure,
+    )
 
 
 def _lockers(args: argparse.Namespace) -> list[LockerConfig]:
@@ -97,6 +139,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=getattr(logging, args.log_level),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
+    if args.command == "kerong":
+        try:
+            return asyncio.run(serve_kerong(args))
+        except (ValueError, OSError) as err:
+            print(f"openlocker-emulator: {err}", file=sys.stderr)
+            return 2
     try:
         flags: list[FaultFlag] = [parse_fault_flag(text) for text in args.fault]
         steps = load_scenario(args.scenario) if args.scenario else None
@@ -107,6 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             spec_dir=args.spec_dir,
             faults=flags,
             password=args.mqtt_password,
+            passwords=_secrets(args.mqtt_secrets),
+            tls=_tls(args),
             control_host=args.control_host,
             control_port=None if args.no_control else args.control_port,
         )

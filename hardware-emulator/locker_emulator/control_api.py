@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from locker_emulator.boards.control import BoardBus, BusRoutes
 from locker_emulator.faults import FaultError
 from locker_emulator.locker_state import UnknownCompartment
 from locker_emulator.olp_client import EmulatedLocker
@@ -60,9 +61,16 @@ class ControlApi:
     """`await api.start()` serves the routes on host:port (0 = any free port), `stop()` ends it."""
 
     def __init__(
-        self, *, lockers: Mapping[str, EmulatedLocker], host: str = "127.0.0.1", port: int = 8090
+        self,
+        *,
+        lockers: Mapping[str, EmulatedLocker],
+        host: str = "127.0.0.1",
+        port: int = 8090,
+        buses: Mapping[str, BoardBus] | None = None,
     ) -> None:
         self._lockers = lockers
+        # Emulated RS-485 board buses (Kerong, Modbus), served under /buses.
+        self._buses: Mapping[str, BoardBus] = buses or {}
         self._host = host
         self._requested_port = port
         self.port: int | None = None
@@ -76,10 +84,12 @@ class ControlApi:
     def app(self) -> web.Application:
         """The aiohttp application (also usable with aiohttp's test server)."""
         app = web.Application(middlewares=[_errors_as_json], client_max_size=_MAX_BODY)
+        BusRoutes(self._buses).register(app)
         app.router.add_get("/lockers", self._list)
         app.router.add_get("/lockers/{locker}", self._show)
         app.router.add_post("/lockers/{locker}/compartments/{code}/{action}", self._door)
         app.router.add_post("/lockers/{locker}/keypad", self._keypad)
+        app.router.add_post("/lockers/{locker}/grant", self._grant)
         app.router.add_put("/lockers/{locker}/faults", self._locker_faults)
         app.router.add_put("/lockers/{locker}/compartments/{code}/faults", self._compartment_faults)
         app.router.add_post("/lockers/{locker}/offline", self._offline)
@@ -181,6 +191,16 @@ class ControlApi:
         except ValueError as err:
             raise ApiError(400, "BadRequest", str(err)) from None
         return web.json_response({"queued": "CodeEntered", "code": code}, status=202)
+
+    async def _grant(self, request: web.Request) -> web.Response:
+        locker = self._locker(request)
+        body = await self._body(request)
+        token = body.get("token")
+        if not isinstance(token, str) or not token:
+            raise ApiError(400, "BadRequest", "token is required: the grant (QR text) as a string")
+        verdict = locker.present_grant(token)
+        # A refused grant is an answer, not an error of the API: 403 with the reason.
+        return web.json_response(verdict.to_json(), status=200 if verdict.accepted else 403)
 
     async def _locker_faults(self, request: web.Request) -> web.Response:
         locker = self._locker(request)

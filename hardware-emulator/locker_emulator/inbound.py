@@ -20,10 +20,13 @@ from locker_emulator.messages import (
     Command,
     Display,
     ErrorCode,
+    HardwareCommand,
     Kind,
     OpenCompartment,
     PayloadError,
+    ReplayEvents,
     SetAvailability,
+    SetKeySet,
     envelope,
     error_body,
     format_ts,
@@ -302,7 +305,13 @@ class Inbound:
                 return
         events: tuple[physics.Event, ...] = ()
         try:
-            payload, events = self._perform(command)
+            if isinstance(command, ReplayEvents):
+                # The journaled events go out again before the result that counts them.
+                payload = await self.model.journal.replay(
+                    command.after_seq, lambda to, body: self._publish(client, to, body)
+                )
+            else:
+                payload, events = self._perform(command)
             reply = envelope(
                 kind=Kind.RESULT,
                 action=message["action"],
@@ -323,13 +332,20 @@ class Inbound:
         # Queue what the hardware did at the moment it happened, before any await: a person
         # at the door may act as soon as it opens, and their DoorClosed must come after this
         # DoorOpened. Result and events travel on different topics (SPEC §9 "Door sessions").
-        if events or isinstance(command, SetAvailability):
+        if events or isinstance(command, SetAvailability | SetKeySet):
             self.model.emit(events)
+        if self.model.lose_replies > 0:
+            self.model.lose_replies -= 1
+            self.model.record("not-sent", topic, reply, "lost: fault lose_next_reply")
+            self.model.touch()
+            return
         await self._publish(
             client, topic, reply, properties=reply_properties(self.mqtt_version, correlation)
         )
 
-    def _perform(self, command: Command) -> tuple[dict[str, Any], tuple[physics.Event, ...]]:
+    def _perform(
+        self, command: HardwareCommand
+    ) -> tuple[dict[str, Any], tuple[physics.Event, ...]]:
         """Act on the hardware now; the caller queues the events before it replies."""
         if isinstance(command, Display):
             self.model.display = {
@@ -339,9 +355,17 @@ class Inbound:
             }
             self.model.touch()
             return {}, ()
+        if isinstance(command, SetKeySet):
+            return self._install_key_set(command), ()
         comp = self.model.compartment(command.compartment_code)
         if isinstance(command, OpenCompartment):
             transition = physics.unlock(comp, now=monotonic())
+            if transition.outcome in (
+                physics.UnlockOutcome.UNLOCKED,
+                physics.UnlockOutcome.DOOR_JAMMED,
+            ):
+                # The lock released (a jammed door released too, it just did not swing open).
+                self.model.unlocks[comp.code] = self.model.unlocks.get(comp.code, 0) + 1
             self.model.compartments[comp.code] = transition.compartment
             self.model.purposes[comp.code] = str(command.purpose)
             self.model.touch()
@@ -354,3 +378,19 @@ class Inbound:
         self.model.compartments[comp.code] = transition.compartment
         self.model.touch()
         return {"compartmentCode": comp.code, "available": command.available}, ()
+
+    def _install_key_set(self, command: SetKeySet) -> dict[str, Any]:
+        """Install a key set (kept across reconnects and power loss, like the outbox)."""
+        grants = self.model.grants
+        accepted, reason = grants.install(command.version, command.issuer, command.keys)
+        self.model.touch()
+        result: dict[str, Any] = {
+            "status": "Accepted" if accepted else "Rejected",
+            "version": grants.version,
+        }
+        if reason is not None:
+            logger.warning("%s: key set %d rejected: %s", self.locker_id, command.version, reason)
+            result["reason"] = reason[:200]
+        else:
+            logger.info("%s: key set version %s installed", self.locker_id, grants.version)
+        return result

@@ -16,7 +16,7 @@ PRESETS: Mapping[str, Sequence[tuple[str, int]]] = {
     "small": (("S", 1), ("M", 1), ("L", 1)),
     "standard": (("XS", 2), ("S", 4), ("M", 4), ("L", 2), ("XL", 1)),
 }
-DEFAULT_FEATURES = ("keypad", "display", "item-sensor")
+DEFAULT_FEATURES = ("keypad", "display", "item-sensor", "offline-grants")
 _LOCKER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
 

@@ -12,6 +12,8 @@ from typing import Any
 
 from locker_emulator import physics
 from locker_emulator.faults import LockerFaults, compartment_faults_json, locker_faults_json
+from locker_emulator.grants import GrantVault
+from locker_emulator.journal import EventJournal
 from locker_emulator.layout import LockerConfig
 from locker_emulator.messages import Kind, Topics, check_keypad_code, envelope, format_ts
 from locker_emulator.physics import Compartment, CompartmentFaults, Event
@@ -123,6 +125,16 @@ class LockerModel:
             for c in config.compartments
         }
         self.purposes: dict[str, str] = {}
+        # The key set and the used grant ids: in flash, so they outlive reconnects and power loss.
+        self.grants = GrantVault()
+        # Lock releases the hardware really performed, per compartment (what test rigs count).
+        self.unlocks: dict[str, int] = {}
+        # Replies still to be swallowed: the command is acted on, its answer is lost on the way.
+        self.lose_replies = 0
+        # Every event numbered and kept for replays (SPEC §9 "Event order"), in flash too.
+        self.journal = EventJournal()
+        # Events still to be lost on the wire: the locker believes them sent, nobody gets them.
+        self.lose_events = 0
         self.outbox = Outbox()
         self.log: deque[dict[str, Any]] = deque(maxlen=LOG_LIMIT)
         self.display: dict[str, Any] | None = None
@@ -173,9 +185,9 @@ class LockerModel:
 
     def queue_event(self, action: str, payload: dict[str, Any]) -> None:
         """Buffer one event, stamped now: its `ts` is when it happened, not when it is sent."""
-        body = envelope(
-            kind=Kind.EVENT, action=action, src=self.locker_id, ts=self.now(), payload=payload
-        )
+        now = self.now()
+        body = envelope(kind=Kind.EVENT, action=action, src=self.locker_id, ts=now, payload=payload)
+        self.journal.record(self.topics.evt(action), body, now)
         self.outbox.put(Outgoing(self.topics.evt(action), body))
         self.touch()
 
@@ -242,13 +254,16 @@ class LockerModel:
         }
         if config.serial_number is not None:
             payload["serialNumber"] = config.serial_number
+        if self.grants.version is not None:
+            payload["keySetVersion"] = self.grants.version
+        payload["lastEventSeq"] = self.journal.sent_seq
         return payload
 
     def state_payload(self) -> dict[str, Any]:
         """The retained State: door and sensor as reported (a lying sensor lies here too)."""
         return {
             "firmware": self.config.firmware,
-            "keySetVersion": None,
+            "keySetVersion": self.grants.version,
             "compartments": [
                 {
                     "code": c.code,
@@ -287,6 +302,8 @@ class LockerModel:
             "offlineUntil": format_ts(self.offline_until) if self.offline_until else None,
             "faults": locker_faults_json(self.faults),
             "display": self.display,
+            "keySetVersion": self.grants.version,
+            "journal": self.journal.json(),
             "outbox": len(self.outbox),
             "outboxDropped": self.outbox.dropped,
             "invalidOutgoing": self.invalid_outgoing,

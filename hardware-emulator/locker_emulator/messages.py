@@ -207,8 +207,26 @@ class Display:
     text: str | None
 
 
-Command = OpenCompartment | SetAvailability | Display
-COMMAND_ACTIONS = ("OpenCompartment", "SetAvailability", "Display")
+@dataclass(frozen=True, slots=True)
+class SetKeySet:
+    """Command: install the network's grant-verification keys (checked when installed)."""
+
+    version: int
+    issuer: str
+    keys: tuple[object, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayEvents:
+    """Command: publish the journaled events after `after_seq` again (SPEC §9)."""
+
+    after_seq: int
+
+
+# Commands that act on the hardware; ReplayEvents only republishes what the journal holds.
+HardwareCommand = OpenCompartment | SetAvailability | Display | SetKeySet
+Command = HardwareCommand | ReplayEvents
+COMMAND_ACTIONS = ("OpenCompartment", "SetAvailability", "Display", "SetKeySet", "ReplayEvents")
 
 
 def _members(payload: dict[str, Any], required: set[str], optional: set[str]) -> None:
@@ -258,6 +276,22 @@ def parse_command(action: str, payload: dict[str, Any]) -> Command:
         if payload["message"] == DisplayMessage.INFO and not text:
             raise PayloadError("Display with message Info needs a text")
         return Display(DisplayMessage(payload["message"]), text)
+    if action == "SetKeySet":
+        _members(payload, {"version", "issuer", "keys"}, set())
+        version, issuer, keys = payload["version"], payload["issuer"], payload["keys"]
+        if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+            raise PayloadError("version must be an integer >= 0")
+        if not isinstance(issuer, str) or not issuer:
+            raise PayloadError("issuer must be a non-empty string")
+        if not isinstance(keys, list):
+            raise PayloadError("keys must be a list of public JWKs")
+        return SetKeySet(version, issuer, tuple(keys))
+    if action == "ReplayEvents":
+        _members(payload, {"afterSeq"}, set())
+        after = payload["afterSeq"]
+        if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+            raise PayloadError("afterSeq must be an integer >= 0")
+        return ReplayEvents(after)
     raise PayloadError(f"unknown command {action}")
 
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import ssl
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from locker_emulator.layout import LockerConfig
 from locker_emulator.locker_state import LockerModel, monotonic
 from locker_emulator.messages import ErrorCode, Kind, envelope
 from locker_emulator.physics import Compartment, CompartmentFaults, DoorState
+from locker_emulator.scanner import GrantVerdict, present_grant
 from locker_emulator.spec import Spec
 from locker_emulator.transport import (
     QOS,
@@ -79,6 +81,7 @@ class EmulatedLocker:
         compartment_faults: Mapping[str, CompartmentFaults] | None = None,
         outage_after_boot: Outage | None = None,
         password: str | None = None,
+        tls_context: ssl.SSLContext | None = None,
     ) -> None:
         self.config = config
         self.broker = broker
@@ -89,6 +92,7 @@ class EmulatedLocker:
         )
         self._spec = spec
         self._password = password if password is not None else config.password
+        self._tls_context = tls_context
         self._topics = self.model.topics
         self._seq = 0
         self._accepted = asyncio.Event()
@@ -160,6 +164,18 @@ class EmulatedLocker:
         """Someone types a code on the keypad (ValueError unless 4 to 12 digits)."""
         self.model.enter_code(code, compartment_code)
 
+    def present_grant(self, token: object) -> GrantVerdict:
+        """Someone holds an access grant (QR text, `OLPG1:` prefix optional) to the scanner.
+
+        Checked offline against the key set this locker holds; opens the door when it passes.
+        """
+        return present_grant(self.model, token)
+
+    @property
+    def key_set_version(self) -> int | None:
+        """Version of the key set this locker holds; None before its first SetKeySet."""
+        return self.model.grants.version
+
     def update_faults(self, changes: Mapping[str, object]) -> None:
         """Change locker faults by name (FaultError on a bad one); offline/power_loss start now."""
         faults, outage = update_locker_faults(self.model.faults, changes)
@@ -172,6 +188,36 @@ class EmulatedLocker:
         """Change one compartment's faults by name; a lifted jam or lock fault is reported."""
         comp = self.model.compartment(code)
         self.model.apply(physics.set_faults(comp, update_compartment_faults(comp.faults, changes)))
+
+    def unlock_count(self, code: str) -> int:
+        """How often this compartment's lock really released since the locker started."""
+        self.model.compartment(code)
+        return self.model.unlocks.get(code, 0)
+
+    def lose_next_replies(self, count: int = 1) -> None:
+        """The next `count` commands are acted on, but their replies never leave the locker."""
+        if count < 0:
+            raise ValueError("count must not be negative")
+        self.model.lose_replies = count
+
+    def lose_next_events(self, count: int = 1) -> None:
+        """The next `count` journaled events count as sent but reach no one, as if the broker
+        acknowledged them and then lost them (or a gateway died before its commit)."""
+        if count < 0:
+            raise ValueError("count must not be negative")
+        self.model.lose_events = count
+
+    def forget_journal(self, keep: int = 0) -> None:
+        """The journal keeps only its newest `keep` events: older ones can no longer be replayed."""
+        self.model.journal.forget(keep)
+        self.model.touch()
+
+    def _lost_on_the_wire(self, topic: str, body: dict[str, Any]) -> bool:
+        if self.model.lose_events <= 0 or "eventSeq" not in body:
+            return False
+        self.model.lose_events -= 1
+        self.model.record("not-sent", topic, body, "lost: fault lose_next_events")
+        return True
 
     def go_offline(self, seconds: float, *, power_loss: bool = False) -> None:
         """Drop the connection abruptly now (the broker sends the will), back after `seconds`."""
@@ -299,6 +345,7 @@ class EmulatedLocker:
             client_id=self.locker_id,
             password=self._password,
             version=self.mqtt_version,
+            tls_context=self._tls_context,
             will_topic=self._topics.status,
             will_payload=json.dumps(will).encode(),
             keepalive=self.timing.keepalive,
@@ -491,7 +538,9 @@ class EmulatedLocker:
     async def _heartbeats(self, client: aiomqtt.Client, interval: float) -> None:
         while True:
             await asyncio.sleep(interval)
-            reply = await self._call(client, "Heartbeat", {})
+            reply = await self._call(
+                client, "Heartbeat", {"lastEventSeq": self.model.journal.sent_seq}
+            )
             refused = (
                 reply is not None
                 and reply["kind"] == Kind.ERROR
@@ -513,7 +562,11 @@ class EmulatedLocker:
             item = outbox.head()
             if item is None or not self._accepted.is_set():
                 continue
-            await self._publish(client, item.topic, item.body, retain=item.retain)
+            journal = self.model.journal
+            async with journal.wire:  # a replay in progress goes out first, as one block
+                journal.sending(item.body)
+                if not self._lost_on_the_wire(item.topic, item.body):
+                    await self._publish(client, item.topic, item.body, retain=item.retain)
             # Delivered (PUBACK) or invalid for good: either way it leaves the buffer.
             outbox.pop_head()
             self.model.touch()

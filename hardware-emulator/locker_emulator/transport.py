@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import socket
 import ssl
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import aiomqtt
@@ -52,12 +54,46 @@ class BrokerAddress:
         return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TlsOptions:
+    """PEM files for mqtts://: the CA that signed the broker, a client certificate for mTLS."""
+
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    # Skip the broker's host name check only; its certificate chain is still verified.
+    insecure: bool = False
+
+    def context(self) -> ssl.SSLContext:
+        """The client's SSL context; ValueError naming the file when one cannot be used."""
+        if self.key_file is not None and self.cert_file is None:
+            raise ValueError("TLS: a client key needs its client certificate")
+        for label, path in (
+            ("CA file", self.ca_file),
+            ("client certificate", self.cert_file),
+            ("client key", self.key_file),
+        ):
+            if path is not None and not os.access(path, os.R_OK):
+                reason = "does not exist" if not path.exists() else "is not readable"
+                raise ValueError(f"TLS {label} {path} {reason}")
+        try:
+            context = ssl.create_default_context(cafile=self.ca_file)
+            if self.cert_file is not None:
+                context.load_cert_chain(self.cert_file, self.key_file)
+        except ssl.SSLError as err:
+            raise ValueError(f"TLS files cannot be loaded: {err}") from err
+        if self.insecure:
+            context.check_hostname = False
+        return context
+
+
 def make_client(
     broker: BrokerAddress,
     *,
     client_id: str,
     password: str | None,
     version: MqttVersion,
+    tls_context: ssl.SSLContext | None = None,
     will_topic: str,
     will_payload: bytes,
     keepalive: int,
@@ -75,7 +111,7 @@ def make_client(
         "will": will,
         "keepalive": keepalive,
         "logger": logger,
-        "tls_context": ssl.create_default_context() if broker.tls else None,
+        "tls_context": (tls_context or ssl.create_default_context()) if broker.tls else None,
         "timeout": 10.0,
         # Small request/response packets: no Nagle delay (it adds ~40 ms per round trip).
         "socket_options": [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],

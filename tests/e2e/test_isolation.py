@@ -1,4 +1,4 @@
-"""One slow locker never stalls another; adapters load through their entry point."""
+"""Lockers are isolated: a slow one never stalls another, a code opens only its own locker."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from locker_emulator.layout import CompartmentConfig, LockerConfig
 
 from adapters.olp import OlpAdapter
 from gateway.app import Gateway
+from gateway.domain.audit import AuditAction
 from gateway.sdk import ENTRY_POINT_GROUP, available_adapters, load_adapter_class
-from tests.e2e.conftest import FAST, LOCKER, emulated_lockers
+from gateway.service.audit import AuditService
+from tests.e2e.conftest import DOORS, FAST, LOCKER, emulated_lockers
 from tests.http.conftest import NETWORK, provision, settings_for
 from tests.support.carriers import TestCarrier
 from tests.support.mosquitto import Mosquitto
@@ -63,3 +65,50 @@ async def test_a_slow_locker_does_not_stall_another(database_url: str, tmp_path:
                 assert fast < 1.0, fast
                 assert not slow.done()
                 assert await slow >= 2.5
+
+
+async def test_a_code_for_one_locker_opens_nothing_at_another(
+    database_url: str, tmp_path: Path
+) -> None:
+    carrier = TestCarrier.ed25519("acme", NETWORK)
+    with Mosquitto(tmp_path / "mqtt") as broker:
+        settings = settings_for(database_url, mqtt_url=broker.url, open_timeout_s=3.0)
+        async with Gateway(settings=settings) as gateway:
+            await gateway.carriers.register("acme", carrier.jwks)
+            await provision(gateway, "waw-central.yaml", "krk-main.yaml")
+            krakow = LockerConfig(
+                locker_id="KRK-MAIN-01",
+                compartments=(CompartmentConfig("M01", "M"), CompartmentConfig("M02", "M")),
+            )
+            async with (
+                EmulatorBank(
+                    mqtt_url=broker.url, lockers=[*emulated_lockers(), krakow], timing=FAST
+                ) as bank,
+                httpx.AsyncClient(base_url=gateway.base_url, timeout=30) as client,
+            ):
+                await asyncio.wait_for(bank.wait_all_booted(), 15)
+                body = {"parcelId": "XL-1", "lockerId": "KRK-MAIN-01", "sizeClass": "M"}
+                headers = carrier.auth() | {"Idempotency-Key": "xl-book-0001"}
+                booked = await client.post("/v1/parcels", json=body, headers=headers)
+                assert booked.status_code == 201, booked.text
+                door = booked.json()["compartmentCode"]
+                issued = await client.post(
+                    "/v1/parcels/XL-1/codes", json={}, headers=carrier.auth()
+                )
+                code = issued.json()["code"]
+
+                audit = AuditService(store=gateway.store)
+                bank[LOCKER].enter_code(code)
+                async with asyncio.timeout(10):
+                    while not await audit.latest(1, action=AuditAction.CODE_TRIED):
+                        await asyncio.sleep(0.05)
+                [tried] = await audit.latest(1, action=AuditAction.CODE_TRIED)
+                assert (tried.subject, tried.details["result"]) == (LOCKER, "rejected")
+                await asyncio.sleep(0.5)
+                for code_at_waw, _size in DOORS:
+                    assert bank[LOCKER].compartment(code_at_waw).door.value == "closed"
+                assert bank["KRK-MAIN-01"].compartment(door).door.value == "closed"
+
+                # Its own locker takes it: the wrong locker did not use it up.
+                bank["KRK-MAIN-01"].enter_code(code)
+                await asyncio.wait_for(bank["KRK-MAIN-01"].wait_door(door, "open"), 10)

@@ -208,7 +208,7 @@ async def test_bad_commands_get_an_error_or_a_log_line_and_the_locker_keeps_work
     # The envelope's action is not the topic's.
     wrong = await gateway.command("EMU-001", "OpenCompartment", OPEN_A01, topic_action="Display")
     assert (await error_for(gateway, wrong))["code"] == "FormatViolation"
-    unknown = await gateway.command("EMU-001", "SetKeySet", {"keys": []})
+    unknown = await gateway.command("EMU-001", "UpdateFirmware", {"version": "2"})
     assert (await error_for(gateway, unknown))["code"] == "NotSupported"
     bad = await gateway.command(
         "EMU-001", "OpenCompartment", {"compartmentCode": "A01", "purpose": "steal"}

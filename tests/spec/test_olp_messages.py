@@ -129,7 +129,8 @@ def test_every_message_model_is_in_the_catalog() -> None:
 def test_errors_of_any_action_share_one_schema() -> None:
     assert message_schema(MessageKind.ERROR, "Boot") == "olp-message-error"
     assert message_schema(MessageKind.ERROR, "SetKeySet") == "olp-message-error"
-    assert message_schema(MessageKind.CALL, "SetKeySet") is None
+    assert message_schema(MessageKind.CALL, "SetKeySet") == "olp-message-set-key-set"
+    assert message_schema(MessageKind.CALL, "UpdateFirmware") is None
     assert message_model(MessageKind.EVENT, "Boot") is None
 
 
@@ -238,6 +239,6 @@ def test_make_envelope_refuses_what_the_schemas_refuse(
 
 
 def test_make_envelope_leaves_unknown_actions_to_the_envelope(spec: Spec) -> None:
-    body = _build(MessageKind.CALL, "SetKeySet", {"version": 8}, src=GW, seq=2, exp=T0)
+    body = _build(MessageKind.CALL, "UpdateFirmware", {"version": 8}, src=GW, seq=2, exp=T0)
     spec.validate("envelope", body)
-    assert message_schema(MessageKind.CALL, "SetKeySet") is None
+    assert message_schema(MessageKind.CALL, "UpdateFirmware") is None

@@ -96,11 +96,12 @@ def test_every_message_schema_is_reachable(doc: dict[str, Any], spec: Spec) -> N
 
 def test_every_post_requires_an_idempotency_key(doc: dict[str, Any]) -> None:
     posts = [(p, op) for p, m, op in operations(doc) if m == "post"]
-    # Parcels 5, locker side 2 (open, codes), webhooks 2 (create, retry).
-    assert len(posts) == 5 + 2 + 2
-    # Issuing a code replaces the previous one, so a retry is harmless; a stored answer
-    # would keep a clear-text code around for replays (SPEC §6).
-    exempt = {"/v1/parcels/{parcelId}/codes"}
+    # Parcels 5, locker side 3 (open, codes, grants), webhooks 2 (create, retry).
+    assert len(posts) == 5 + 3 + 2
+    # Issuing a code replaces the previous one, and each grant is single use, so a retry is
+    # harmless; a stored answer would keep a clear-text code or a bearer grant around for
+    # replays (SPEC §6).
+    exempt = {"/v1/parcels/{parcelId}/codes", "/v1/parcels/{parcelId}/grants"}
     for path, op in posts:
         params = [deref(doc, p) for p in op.get("parameters", [])]
         if path in exempt:
@@ -124,8 +125,8 @@ def test_every_error_answer_is_a_problem(doc: dict[str, Any]) -> None:
 
 def test_operations_are_named_and_secured(doc: dict[str, Any]) -> None:
     ids = [op["operationId"] for _, _, op in operations(doc)]
-    # Parcels and lockers 13, locker side 2, webhooks 7 (with the JWKS).
-    assert len(ids) == len(set(ids)) == 13 + 2 + 7
+    # Parcels and lockers 13, locker side 3, webhooks 7 (with the JWKS).
+    assert len(ids) == len(set(ids)) == 13 + 3 + 7
     public = {p for p, _, op in operations(doc) if op.get("security") == []}
     assert public == {"/healthz", "/readyz", "/v1/spec/{file}", "/.well-known/jwks.json"}
     scheme = doc["components"]["securitySchemes"]["carrierJwt"]
@@ -141,6 +142,7 @@ def test_creations_answer_201_and_transitions_200(doc: dict[str, Any]) -> None:
             "/v1/parcels",
             "/v1/parcels/{parcelId}/redirect",
             "/v1/parcels/{parcelId}/codes",
+            "/v1/parcels/{parcelId}/grants",
             "/v1/webhooks",
         )
         assert ("201" if created else "200") in op["responses"], path

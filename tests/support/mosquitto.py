@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -28,23 +29,68 @@ def mosquitto_binary() -> str:
     return found
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BrokerTls:
+    """The broker's side of TLS: its CA, certificate and key; mutual TLS when required."""
+
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+    require_certificate: bool = False
+
+    def conf(self) -> str:
+        return (
+            f"cafile {self.ca_file}\n"
+            f"certfile {self.cert_file}\n"
+            f"keyfile {self.key_file}\n"
+            f"require_certificate {'true' if self.require_certificate else 'false'}\n"
+        )
+
+
 class Mosquitto:
     """`with Mosquitto(tmp_path) as broker:` — a broker on `broker.port` until the block ends.
 
     Persistence is on, so QoS 1 messages queued for persistent sessions survive `restart()`,
-    as they would on a production broker.
+    as they would on a production broker. By default anyone may connect without TLS; a
+    `password_file` turns anonymous access off, an `acl_file` confines users, `tls` makes the
+    one listener TLS-only (`broker.url` is then mqtts://).
     """
 
-    def __init__(self, workdir: Path, *, port: int | None = None, extra_conf: str = "") -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        port: int | None = None,
+        extra_conf: str = "",
+        password_file: Path | None = None,
+        acl_file: Path | None = None,
+        tls: BrokerTls | None = None,
+    ) -> None:
         self.workdir = workdir
         self.port = port or free_port()
         self.extra_conf = extra_conf
+        self.password_file = password_file
+        self.acl_file = acl_file
+        self.tls = tls
         self._process: subprocess.Popen[bytes] | None = None
         self.log_path = workdir / "mosquitto.log"
 
     @property
     def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
+        return f"{'mqtts' if self.tls else 'mqtt'}://127.0.0.1:{self.port}"
+
+    def _access_conf(self) -> str:
+        lines = [f"allow_anonymous {'false' if self.password_file else 'true'}"]
+        if self.password_file is not None:
+            lines.append(f"password_file {self.password_file}")
+        if self.acl_file is not None:
+            lines.append(f"acl_file {self.acl_file}")
+        secured = self.password_file or self.acl_file or self.tls
+        if secured and os.geteuid() == 0:
+            # Started as root, Mosquitto drops to the `mosquitto` user before it reads the
+            # password and ACL files, which are 0600 and ours; stay who we are instead.
+            lines.append("user root")
+        return "\n".join(lines) + "\n" + (self.tls.conf() if self.tls else "")
 
     def _write_conf(self) -> Path:
         data = self.workdir / "data"
@@ -52,7 +98,7 @@ class Mosquitto:
         conf = self.workdir / "mosquitto.conf"
         conf.write_text(
             f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
+            f"{self._access_conf()}"
             "persistence true\n"
             f"persistence_location {data}/\n"
             "autosave_interval 1\n"
@@ -100,6 +146,11 @@ class Mosquitto:
             self._process.kill()
             self._process.wait()
             self._process = None
+
+    def reload(self) -> None:
+        """SIGHUP: Mosquitto re-reads its password and ACL files (new or rotated users)."""
+        if self._process is not None:
+            self._process.send_signal(signal.SIGHUP)
 
     def restart(self) -> None:
         self.stop()

@@ -2,6 +2,21 @@
 
 from __future__ import annotations
 
+from gateway.sdk.testing.collector import EventCollector, EventStreamFailed
+from gateway.sdk.testing.contract import AdapterContract
+from gateway.sdk.testing.host import RecordedBoot, RecordingHost
 from gateway.sdk.testing.rig import AdapterRig
+from gateway.sdk.testing.session import Conformance, ForeignException, KitTiming, open_conformance
 
-__all__ = ["AdapterRig"]
+__all__ = [
+    "AdapterContract",
+    "AdapterRig",
+    "Conformance",
+    "EventCollector",
+    "EventStreamFailed",
+    "ForeignException",
+    "KitTiming",
+    "RecordedBoot",
+    "RecordingHost",
+    "open_conformance",
+]

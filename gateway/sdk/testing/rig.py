@@ -12,12 +12,22 @@ from gateway.sdk.adapter import AdapterFeatures, AdapterHost, LockerAdapter
 class AdapterRig(Protocol):
     """What a vendor provides so the contract suite can drive and observe their hardware."""
 
-    locker_id: str
-    """The locker the adapter drives in this rig."""
-    compartments: Sequence[str]
-    """Its compartment codes (at least two)."""
-    features: AdapterFeatures
-    """What this hardware really has (a subset of the adapter's features)."""
+    # Read-only properties, so that a plain class attribute of a narrower type (a tuple of
+    # codes, say) satisfies them too.
+    @property
+    def locker_id(self) -> str:
+        """The locker the adapter drives in this rig."""
+        ...
+
+    @property
+    def compartments(self) -> Sequence[str]:
+        """Its compartment codes (at least two)."""
+        ...
+
+    @property
+    def features(self) -> AdapterFeatures:
+        """What this hardware really has (a subset of the adapter's features)."""
+        ...
 
     def make_adapter(self, host: AdapterHost) -> LockerAdapter:
         """A new adapter, configured for this rig, not yet entered."""

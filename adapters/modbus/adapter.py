@@ -1,0 +1,386 @@
+"""ModbusAdapter: lockers driven by a generic Modbus lock controller, over Modbus TCP or RTU.
+
+A controller cannot report by itself: each bus has one polling task that reads the door (and
+item, and stuck-lock) blocks of its controllers and turns changes into events with the SDK's
+PollTracker. An unlock writes the lock's coil once, with the client's retries off, and then
+reads the door back; when the write's reply is lost, only a door seen open proves it worked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import TracebackType
+from typing import ClassVar, Self
+
+from adapters.modbus.config import ModbusConfig, ModbusLocker
+from adapters.modbus.link import ModbusLink, NoReply
+from adapters.modbus.registers import fault_words, stuck_locks
+from gateway.sdk import (
+    AdapterError,
+    AdapterFeatures,
+    AdapterHost,
+    AdapterProtocolError,
+    AdapterTimeout,
+    BootInfo,
+    BootStatus,
+    CompartmentInfo,
+    LockerEvent,
+    LockerNotConnected,
+    LockerStatus,
+    OpenOutcome,
+    OpenPurpose,
+)
+from gateway.sdk.domain import DoorState, ItemSensor
+from gateway.sdk.errors import OpenLockerError
+from gateway.sdk.polling import DoorReading, PollTracker
+
+log = logging.getLogger(__name__)
+# How often the door is read back while waiting for an unlocked door to swing open.
+_CONFIRM_STEP_S = 0.05
+# A rejected locker asks the gateway again this often (polls), in case it was provisioned since.
+_BOOT_RETRY_POLLS = 60
+
+
+@dataclass(slots=True)
+class _Locker:
+    """What the adapter knows about one controller, between polls."""
+
+    locker_id: str
+    config: ModbusLocker
+    link: ModbusLink
+    tracker: PollTracker
+    booted: bool = False
+    polls_since_boot_try: int = 0
+    stuck: frozenset[int] = frozenset()
+    # Reads are numbered when they start; an older result never overwrites a newer one, so a
+    # poll that read the doors just before an unlock cannot report them shut again.
+    next_ticket: int = 0
+    seen_ticket: int = -1
+    command: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def ticket(self) -> int:
+        self.next_ticket += 1
+        return self.next_ticket
+
+
+class ModbusAdapter:
+    name: ClassVar[str] = "modbus"
+    features: ClassVar[AdapterFeatures] = (
+        AdapterFeatures.DOOR_SENSOR | AdapterFeatures.ITEM_SENSOR | AdapterFeatures.PRESENCE
+    )
+    config_model: ClassVar[type[ModbusConfig]] = ModbusConfig
+
+    def __init__(self, *, config: ModbusConfig, host: AdapterHost) -> None:
+        self._config = config
+        self._host = host
+        self._events: asyncio.Queue[LockerEvent] = asyncio.Queue()
+        self._links: dict[str, ModbusLink] = {}
+        self._lockers: dict[str, _Locker] = {}
+        for locker_id, locker in config.lockers.items():
+            link = self._links.get(locker.url)
+            if link is None:
+                link = self._links[locker.url] = ModbusLink(
+                    locker=locker, timeout_s=config.timeout_s
+                )
+            tracker = PollTracker(
+                locker_id=locker_id, clock=host.now, offline_after=config.offline_after
+            )
+            self._lockers[locker_id] = _Locker(locker_id, locker, link, tracker)
+        self._stack = contextlib.AsyncExitStack()
+
+    # ---- lifecycle -----------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        await self._stack.__aenter__()
+        try:
+            for link in self._links.values():
+                await self._stack.enter_async_context(link)
+            group = await self._stack.enter_async_context(asyncio.TaskGroup())
+            for url, link in self._links.items():
+                lockers = [lk for lk in self._lockers.values() if lk.link is link]
+                task = group.create_task(self._poll_bus(lockers), name=f"modbus:{url}")
+                self._stack.callback(task.cancel)
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._stack.__aexit__(exc_type, exc, tb)
+
+    # ---- the adapter contract ------------------------------------------------------------
+
+    async def open_compartment(
+        self,
+        locker_id: str,
+        compartment_code: str,
+        *,
+        purpose: OpenPurpose,
+        deadline: datetime,
+    ) -> OpenOutcome:
+        locker = self._locker(locker_id)
+        compartment = locker.config.compartments.get(compartment_code)
+        if compartment is None:
+            raise AdapterProtocolError(
+                f"locker {locker_id} has no compartment {compartment_code!r}",
+                details={"locker": locker_id, "compartment": compartment_code},
+            )
+        if self._remaining(deadline) <= 0:
+            raise AdapterTimeout(f"unlock of {locker_id}/{compartment_code}: deadline passed")
+        if not locker.booted:
+            raise LockerNotConnected(f"locker {locker_id} is offline or was not accepted")
+        lock = compartment.lock
+        try:
+            async with asyncio.timeout(self._remaining(deadline)):
+                async with locker.command:
+                    return await self._unlock(locker, compartment_code, lock, purpose)
+        except TimeoutError as err:
+            raise AdapterTimeout(
+                f"unlock of {locker_id}/{compartment_code}: no answer before the deadline"
+            ) from err
+
+    async def read_status(self, locker_id: str) -> LockerStatus:
+        locker = self._locker(locker_id)
+        readings = locker.tracker.readings
+        compartments = []
+        for code, compartment in locker.config.compartments.items():
+            reading = readings.get(code)
+            door = reading.door if reading else DoorState.CLOSED
+            if compartment.lock in locker.stuck and door is DoorState.CLOSED:
+                door = DoorState.JAMMED
+            item = reading.item if reading else ItemSensor.UNKNOWN
+            compartments.append(CompartmentInfo(code, compartment.size_class, door, item))
+        details = {"url": locker.config.url, "unit": str(locker.config.unit)}
+        if locker.tracker.last_error:
+            details["lastError"] = locker.tracker.last_error
+        return LockerStatus(
+            locker_id=locker_id,
+            online=locker.tracker.online,
+            booted=locker.booted,
+            compartments=tuple(compartments),
+            firmware=self._config.firmware,
+            last_seen=locker.tracker.last_seen,
+            details=details,
+        )
+
+    async def events(self) -> AsyncIterator[LockerEvent]:
+        while True:
+            yield await self._events.get()
+
+    # ---- unlocking -----------------------------------------------------------------------
+
+    async def _unlock(
+        self, locker: _Locker, code: str, lock: int, purpose: OpenPurpose
+    ) -> OpenOutcome:
+        config, link = locker.config, locker.link
+        log.info(
+            "unlock %s/%s (unit %d lock %d) for %s",
+            locker.locker_id,
+            code,
+            config.unit,
+            lock,
+            purpose,
+        )
+        try:
+            echoed = await link.write_coil(config.unit, config.registers.coil(lock))
+        except NoReply as err:
+            # The pulse may or may not have fired: only a door seen open proves it did.
+            log.warning("unlock %s/%s: %s; reading the door", locker.locker_id, code, err)
+            if await self._door_seen_open(locker, code):
+                return OpenOutcome.UNLOCKED
+            raise AdapterTimeout(
+                f"unlock of {locker.locker_id}/{code}: no reply, and the door is not open",
+                details={"locker": locker.locker_id, "compartment": code},
+            ) from err
+        if not echoed:
+            self._quirk_echo(locker, code)
+        return await self._confirm(locker, code, lock)
+
+    def _quirk_echo(self, locker: _Locker, code: str) -> None:
+        """A write echo of 0x0000: the coil's state after its self-reset, not the value written."""
+        message = f"unit {locker.config.unit} echoed 0x0000 for the unlock of {code}"
+        if not self._config.lenient:
+            raise AdapterProtocolError(
+                f"{message} (a non-conforming echo; set lenient to accept it)",
+                details={"locker": locker.locker_id, "compartment": code, "quirk": "echo"},
+            )
+        log.warning("locker %s: %s; accepted (lenient)", locker.locker_id, message)
+
+    async def _confirm(self, locker: _Locker, code: str, lock: int) -> OpenOutcome:
+        """After an acknowledged pulse: UNLOCKED once the door reads open, DOOR_JAMMED when
+        the controller flags the lock stuck, UNLOCK_FAILED when the door simply stays shut."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + self._config.confirm_s
+        while True:
+            try:
+                await self._read_doors(locker)
+            except (NoReply, AdapterError) as err:
+                if loop.time() >= until:
+                    raise AdapterTimeout(
+                        f"unlock of {locker.locker_id}/{code} sent; the door cannot be read"
+                    ) from err
+                continue
+            if self._door_open(locker, code):
+                return OpenOutcome.UNLOCKED
+            if lock in await self._read_stuck(locker):
+                log.warning("locker %s: lock %d stuck", locker.locker_id, lock)
+                return OpenOutcome.DOOR_JAMMED
+            if loop.time() >= until:
+                return OpenOutcome.UNLOCK_FAILED
+            await asyncio.sleep(_CONFIRM_STEP_S)
+
+    async def _door_seen_open(self, locker: _Locker, code: str) -> bool:
+        """Read the door until it reads open or `confirm_s` ran out; False if never open."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + self._config.confirm_s
+        while loop.time() < until:
+            try:
+                await self._read_doors(locker)
+            except (NoReply, AdapterError):
+                continue
+            if self._door_open(locker, code):
+                return True
+            await asyncio.sleep(_CONFIRM_STEP_S)
+        return False
+
+    @staticmethod
+    def _door_open(locker: _Locker, code: str) -> bool:
+        reading = locker.tracker.readings.get(code)
+        return reading is not None and not reading.door_closed
+
+    async def _read_doors(self, locker: _Locker) -> None:
+        """Read the door block now and feed it to the tracker, so DoorOpened goes out at once
+        (unless a newer read got there first)."""
+        ticket = locker.ticket()
+        config = locker.config
+        doors = await locker.link.read_inputs(
+            config.unit, config.registers.door_base, config.lock_count
+        )
+        known = locker.tracker.readings
+        readings = {
+            code: DoorReading(
+                door_closed=doors[c.lock - 1],
+                item=known[code].item if code in known else ItemSensor.UNKNOWN,
+            )
+            for code, c in config.compartments.items()
+        }
+        if self._accept(locker, ticket):
+            await self._publish(locker.tracker.observe(readings))
+
+    async def _read_stuck(self, locker: _Locker) -> frozenset[int]:
+        base = locker.config.registers.fault_base
+        if base is None:
+            return frozenset()
+        count = locker.config.lock_count
+        try:
+            words = await locker.link.read_registers(locker.config.unit, base, fault_words(count))
+        except (NoReply, AdapterError):
+            return locker.stuck
+        locker.stuck = stuck_locks(words, count)
+        return locker.stuck
+
+    # ---- polling -------------------------------------------------------------------------
+
+    async def _poll_bus(self, lockers: list[_Locker]) -> None:
+        while True:
+            for locker in lockers:
+                try:
+                    await self._poll(locker)
+                except OpenLockerError as err:
+                    await self._publish(locker.tracker.failed(err.description))
+                    if not locker.tracker.online:
+                        locker.booted = False
+                except Exception:
+                    # A bug in one poll must not end polling for the whole bus.
+                    log.exception("polling locker %s failed", locker.locker_id)
+            await asyncio.sleep(self._config.poll_interval_s)
+
+    async def _poll(self, locker: _Locker) -> None:
+        config, link = locker.config, locker.link
+        ticket = locker.ticket()
+        count = config.lock_count
+        doors = await link.read_inputs(config.unit, config.registers.door_base, count)
+        items: list[bool] | None = None
+        if config.registers.item_base is not None:
+            items = await link.read_inputs(config.unit, config.registers.item_base, count)
+        await self._read_stuck(locker)
+        readings = {
+            code: DoorReading(
+                door_closed=doors[c.lock - 1],
+                item=_item(items[c.lock - 1]) if items is not None else ItemSensor.UNKNOWN,
+            )
+            for code, c in config.compartments.items()
+        }
+        if not locker.booted and not await self._boot(locker):
+            return
+        if self._accept(locker, ticket):
+            await self._publish(locker.tracker.observe(readings))
+
+    async def _boot(self, locker: _Locker) -> bool:
+        """Ask the gateway whether this controller may operate (boot gating); once per
+        reconnection, and again now and then while refused."""
+        if locker.polls_since_boot_try > 0:
+            locker.polls_since_boot_try = (locker.polls_since_boot_try + 1) % _BOOT_RETRY_POLLS
+            return False
+        info = BootInfo(
+            vendor=self._config.vendor,
+            model=self._config.model,
+            firmware=self._config.firmware,
+            serial_number=f"{locker.config.url}#{locker.config.unit}",
+            compartments=tuple(
+                CompartmentInfo(code, c.size_class)
+                for code, c in locker.config.compartments.items()
+            ),
+        )
+        decision = await self._host.authorize_boot(locker.locker_id, info)
+        if decision.status is BootStatus.ACCEPTED:
+            locker.booted = True
+            return True
+        log.warning(
+            "locker %s not accepted: %s %s",
+            locker.locker_id,
+            decision.status,
+            decision.reason or "",
+        )
+        locker.polls_since_boot_try = 1
+        return False
+
+    # ---- helpers -------------------------------------------------------------------------
+
+    @staticmethod
+    def _accept(locker: _Locker, ticket: int) -> bool:
+        if ticket < locker.seen_ticket:
+            return False
+        locker.seen_ticket = ticket
+        return True
+
+    async def _publish(self, events: list[LockerEvent]) -> None:
+        for event in events:
+            await self._events.put(event)
+
+    def _locker(self, locker_id: str) -> _Locker:
+        locker = self._lockers.get(locker_id)
+        if locker is None:
+            raise LockerNotConnected(
+                f"locker {locker_id} is not configured in the modbus adapter",
+                details={"locker": locker_id},
+            )
+        return locker
+
+    def _remaining(self, deadline: datetime) -> float:
+        return (deadline - self._host.now()).total_seconds()
+
+
+def _item(present: bool) -> ItemSensor:
+    return ItemSensor.PRESENT if present else ItemSensor.ABSENT

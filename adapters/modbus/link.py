@@ -1,0 +1,191 @@
+"""One Modbus bus (a TCP device, or a serial line shared by several controllers) via pymodbus.
+
+Every foreign exception stops here: callers see only SDK errors. The client is made with
+retries disabled, so no request is ever sent twice by the library: reads are repeated by the
+adapter's own polling, and an unlock must never be repeated at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Self
+from urllib.parse import urlsplit
+
+from pymodbus import FramerType
+from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
+from pymodbus.exceptions import ModbusException
+from pymodbus.pdu import ExceptionResponse, ModbusPDU
+
+from adapters.modbus.config import Framing, ModbusLocker
+from gateway.sdk import (
+    AdapterConnectionError,
+    AdapterError,
+    AdapterProtocolError,
+    AdapterTimeout,
+    LockerNotConnected,
+)
+
+log = logging.getLogger(__name__)
+
+READ_COILS = 0x01
+READ_DISCRETE_INPUTS = 0x02
+READ_INPUT_REGISTERS = 0x04
+WRITE_SINGLE_COIL = 0x05
+
+# Exception codes of the Modbus Application Protocol, with the SDK error each one means.
+EXCEPTIONS: dict[int, tuple[str, type[AdapterError]]] = {
+    0x01: ("IllegalFunction", AdapterProtocolError),
+    0x02: ("IllegalDataAddress", AdapterProtocolError),
+    0x03: ("IllegalDataValue", AdapterProtocolError),
+    0x04: ("ServerDeviceFailure", AdapterError),
+    0x05: ("Acknowledge", AdapterError),
+    0x06: ("ServerDeviceBusy", AdapterError),
+    0x08: ("MemoryParityError", AdapterError),
+    0x0A: ("GatewayPathUnavailable", AdapterConnectionError),
+    0x0B: ("GatewayTargetFailedToRespond", LockerNotConnected),
+}
+
+
+class NoReply(AdapterTimeout):
+    """The request went out and no (usable) reply came back: its effect is unknown."""
+
+
+class ModbusLink:
+    """`async with ModbusLink(locker=..., timeout_s=...)`: requests to the units on one bus."""
+
+    def __init__(self, *, locker: ModbusLocker, timeout_s: float) -> None:
+        self.url = locker.url
+        self._timeout_s = timeout_s
+        self._connecting = asyncio.Lock()
+        # reconnect_delay=0: pymodbus does not reconnect on its own; the adapter's poll does,
+        # so a dead bus is retried at the poll pace and reported offline.
+        if locker.framing is Framing.TCP:
+            parts = urlsplit(locker.url)
+            self._client: AsyncModbusTcpClient | AsyncModbusSerialClient = AsyncModbusTcpClient(
+                parts.hostname or "",
+                port=parts.port or 502,
+                framer=FramerType.SOCKET,
+                timeout=timeout_s,
+                retries=0,
+                reconnect_delay=0,
+            )
+        else:
+            self._client = AsyncModbusSerialClient(
+                locker.url,
+                framer=FramerType.RTU,
+                baudrate=locker.baudrate,
+                bytesize=locker.bytesize,
+                parity=locker.parity,
+                stopbits=locker.stopbits,
+                timeout=timeout_s,
+                retries=0,
+                reconnect_delay=0,
+            )
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._client.close()
+
+    @property
+    def connected(self) -> bool:
+        return bool(self._client.connected)
+
+    async def connect(self) -> None:
+        """Open the bus if it is not open; AdapterConnectionError if it cannot be."""
+        async with self._connecting:
+            if self._client.connected:
+                return
+            try:
+                ok = await self._client.connect()
+            except (ModbusException, OSError) as err:
+                raise AdapterConnectionError(f"cannot open {self.url}: {err}") from err
+            if not ok:
+                raise AdapterConnectionError(f"cannot open {self.url}")
+
+    def disconnect(self) -> None:
+        """Drop the connection (after a reply that left the stream out of step)."""
+        self._client.close()
+
+    # ---- requests ------------------------------------------------------------------------
+
+    async def read_inputs(self, unit: int, address: int, count: int) -> list[bool]:
+        reply = await self._request(
+            READ_DISCRETE_INPUTS,
+            unit,
+            lambda: self._client.read_discrete_inputs(address, count=count, device_id=unit),
+        )
+        return list(reply.bits[:count])
+
+    async def read_registers(self, unit: int, address: int, count: int) -> list[int]:
+        reply = await self._request(
+            READ_INPUT_REGISTERS,
+            unit,
+            lambda: self._client.read_input_registers(address, count=count, device_id=unit),
+        )
+        if len(reply.registers) != count:
+            raise AdapterProtocolError(
+                f"unit {unit} sent {len(reply.registers)} registers for {count}"
+            )
+        return list(reply.registers)
+
+    async def write_coil(self, unit: int, address: int) -> bool:
+        """Write 1 to one coil, exactly once; returns the value the controller echoed."""
+        reply = await self._request(
+            WRITE_SINGLE_COIL,
+            unit,
+            lambda: self._client.write_coil(address, True, device_id=unit),
+        )
+        if reply.address != address:
+            raise AdapterProtocolError(
+                f"unit {unit} echoed coil {reply.address} for coil {address}",
+                details={"unit": unit, "function": WRITE_SINGLE_COIL},
+            )
+        return bool(reply.bits and reply.bits[0])
+
+    async def _request(
+        self, function: int, unit: int, send: Callable[[], Awaitable[ModbusPDU]]
+    ) -> ModbusPDU:
+        if not self._client.connected:
+            await self.connect()
+        try:
+            # The outer bound only guards against a library that forgets its own timeout.
+            async with asyncio.timeout(self._timeout_s + 1.0):
+                reply = await send()
+        except TimeoutError as err:
+            raise NoReply(f"{self.url} unit {unit}: no reply to function {function:02X}") from err
+        except ModbusException as err:
+            # pymodbus raises ModbusIOException for "no response" and ConnectionException for
+            # a closed transport; either way the request's effect is unknown.
+            raise NoReply(f"{self.url} unit {unit}: no reply ({err})") from err
+        except OSError as err:
+            raise AdapterConnectionError(f"{self.url}: {err}") from err
+        if isinstance(reply, ExceptionResponse):
+            raise refusal(unit, function, reply.exception_code)
+        if reply.function_code != function:
+            # A late reply to an earlier request, matched to this one: the stream is out of
+            # step, so start over with a fresh connection.
+            self.disconnect()
+            raise NoReply(
+                f"{self.url} unit {unit}: reply to function {reply.function_code:02X} "
+                f"for a request of function {function:02X}"
+            )
+        return reply
+
+
+def refusal(unit: int, function: int, code: int) -> AdapterError:
+    """The SDK error for a Modbus exception response, with the exception code in details."""
+    name, kind = EXCEPTIONS.get(code, (f"Exception{code:02X}", AdapterProtocolError))
+    return kind(
+        f"unit {unit} refused function {function:02X}: exception {code:02X} {name}",
+        details={"unit": unit, "function": function, "modbusException": code, "name": name},
+    )

@@ -1,0 +1,192 @@
+"""Journaled locker events in order and exactly once: gaps ask for a replay, losses reconcile.
+
+SPEC §9 "Event order and reconciliation". The processed mark per locker lives in the database
+and moves in the transaction that applies the event, so a gateway that dies between the
+broker's PUBACK and its commit has not moved it: the locker's next Heartbeat reports a newer
+`lastEventSeq` and the event is replayed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
+
+from gateway.clock import Clock, utc_now
+from gateway.errors import OpenLockerError
+from gateway.sdk import (
+    AdapterFeatures,
+    JournalReported,
+    LockerEvent,
+    ReplayReport,
+    SupportsEventReplay,
+)
+from gateway.service.adapters import AdapterDirectory
+from gateway.store import Store, UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+class EventGap(Exception):
+    """A journaled event came before the ones it follows; it must not be applied yet."""
+
+    def __init__(self, locker_id: str, mark: int, event_seq: int) -> None:
+        super().__init__(f"locker {locker_id}: event {event_seq} arrived after {mark}")
+        self.locker_id = locker_id
+        self.mark = mark
+        self.event_seq = event_seq
+
+
+class EventOrder:
+    """The gateway's side of the event journal, shared by every adapter with EVENT_REPLAY."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        adapters: AdapterDirectory,
+        replay_timeout: timedelta = timedelta(seconds=10),
+        replay_hold_s: float = 10.0,
+        clock: Clock = utc_now,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._adapters = adapters
+        self._replay_timeout = replay_timeout
+        self._hold_s = replay_hold_s
+        self._clock = clock
+        self._monotonic = monotonic
+        # locker -> (afterSeq asked for, until when): events that were queued behind a gap
+        # would each ask for the same replay again; one request per mark is enough.
+        self._asked: dict[str, tuple[int, float]] = {}
+
+    async def admit(self, tx: UnitOfWork, event: LockerEvent) -> bool:
+        """In the event's own transaction: True to apply it (the mark moved with it), False
+        for a duplicate; raises EventGap when earlier events are missing."""
+        number = event.event_seq
+        if number is None:
+            return True  # a locker without a journal: dedupe on the message id only
+        if await tx.sessions.advance_event_mark(event.locker_id, number):
+            return True
+        mark = await tx.sessions.event_mark(event.locker_id)
+        if mark is None:
+            log.warning("event %s of unknown locker %s applied unordered", number, event.locker_id)
+            return True
+        if number <= mark:
+            log.info(
+                "locker %s: event %d already processed (mark %d)", event.locker_id, number, mark
+            )
+            return False
+        raise EventGap(event.locker_id, mark, number)
+
+    async def gap(self, gap: EventGap) -> None:
+        """The early event is dropped; the replay brings it again after the missing ones."""
+        log.info("%s; asking for a replay after %d", gap, gap.mark)
+        await self.replay(gap.locker_id, gap.mark)
+
+    async def reported(self, event: JournalReported) -> None:
+        """Boot or Heartbeat said which event the locker sent last: catch up if behind."""
+        async with self._store.transaction() as tx:
+            mark = await tx.sessions.event_mark(event.locker_id)
+        if mark is None or event.last_event_seq == mark:
+            return
+        if event.last_event_seq > mark:
+            log.info(
+                "locker %s sent events up to %d, processed up to %d: asking for a replay",
+                event.locker_id,
+                event.last_event_seq,
+                mark,
+            )
+            await self.replay(event.locker_id, mark)
+        elif event.at_boot:
+            # Only a locker that lost its journal can report less than was processed.
+            log.warning(
+                "locker %s boots with events up to %d but %d were processed: its journal was "
+                "reset; numbering starts again from there",
+                event.locker_id,
+                event.last_event_seq,
+                mark,
+            )
+            async with self._store.transaction() as tx:
+                await tx.sessions.set_event_mark(
+                    event.locker_id, event.last_event_seq, only_forward=False
+                )
+
+    async def replay(self, locker_id: str, after_seq: int) -> None:
+        """Ask the locker for its events after `after_seq`; failures wait for the next try."""
+        now = self._monotonic()
+        asked = self._asked.get(locker_id)
+        if asked is not None and asked[0] == after_seq and now < asked[1]:
+            log.debug("locker %s: replay after %d already requested", locker_id, after_seq)
+            return
+        try:
+            adapter = await self._adapters.for_locker(locker_id)
+        except OpenLockerError as err:
+            log.warning("locker %s: no adapter to ask for a replay: %s", locker_id, err)
+            return
+        if AdapterFeatures.EVENT_REPLAY not in adapter.features or not isinstance(
+            adapter, SupportsEventReplay
+        ):
+            log.warning(
+                "locker %s cannot replay events; %d onwards stay missing", locker_id, after_seq + 1
+            )
+            return
+        self._asked[locker_id] = (after_seq, now + self._hold_s)
+        try:
+            report = await adapter.replay_events(
+                locker_id, after_seq, self._clock() + self._replay_timeout
+            )
+        except OpenLockerError as err:
+            # The next gap or Heartbeat asks again.
+            self._asked.pop(locker_id, None)
+            log.warning("locker %s did not replay events after %d: %s", locker_id, after_seq, err)
+            return
+        log.info(
+            "locker %s replayed %d event(s) after %d (journal %d..%d)",
+            locker_id,
+            report.replayed,
+            after_seq,
+            report.oldest_seq,
+            report.last_seq,
+        )
+        if report.lost:
+            await self._lost(locker_id, report)
+
+    async def _lost(self, locker_id: str, report: ReplayReport) -> None:
+        first, last = report.lost[0], report.lost[-1]
+        log.warning(
+            "locker %s: events %d..%d are no longer in its journal and are lost; "
+            "taking door and item states from its reported State",
+            locker_id,
+            first,
+            last,
+        )
+        async with self._store.transaction() as tx:
+            # Forward only: another instance may have got further meanwhile.
+            await tx.sessions.set_event_mark(locker_id, report.oldest_seq - 1, only_forward=True)
+        await self._reconcile(locker_id)
+
+    async def _reconcile(self, locker_id: str) -> None:
+        """Door and item sensor of every compartment as the locker's retained State has them."""
+        try:
+            adapter = await self._adapters.for_locker(locker_id)
+            status = await adapter.read_status(locker_id)
+        except OpenLockerError as err:
+            log.warning("locker %s: no State to reconcile from: %s", locker_id, err)
+            return
+        if not status.compartments:
+            log.warning("locker %s: no State known yet; door states left as they were", locker_id)
+            return
+        changed = []
+        async with self._store.transaction() as tx:
+            for reported in status.compartments:
+                before = await tx.lockers.compartment(locker_id, reported.code)
+                if before is None:
+                    continue
+                after = replace(before, door=reported.door, item=reported.item)
+                if after != before:
+                    await tx.lockers.save_compartment(before, after)
+                    changed.append(reported.code)
+        log.warning("locker %s: reconciled from State: %s", locker_id, changed or "no change")

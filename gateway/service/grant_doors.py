@@ -1,0 +1,83 @@
+"""Doors a locker opened itself for an access grant it verified offline (DoorOpened `grant`).
+
+The gateway trusts the locker's signature check only for grants it issued: the reported `jti`
+must name a grant of this network for exactly that locker, compartment, parcel and action, and
+not redeemed before. Then the grant is redeemed and a door session starts, so the DoorClosed
+that follows moves the parcel as after any unlock. Anything else is a security event.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from gateway.domain.audit import AuditAction
+from gateway.domain.door import DoorSession, OpenOutcome
+from gateway.sdk import DoorOpened, GrantUse
+from gateway.store import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+async def grant_opened(tx: UnitOfWork, event: DoorOpened, grant: GrantUse) -> DoorSession | None:
+    """Redeem the grant and open its door session; None (logged, audited) when it is not ours."""
+    where = f"{event.locker_id}/{event.compartment_code}"
+    record = await tx.grants.get(grant.jti)
+    problem: str | None = None
+    if record is None:
+        problem = "no grant with this jti was issued"
+    elif record.locker_id != event.locker_id or record.compartment_code != event.compartment_code:
+        problem = f"the grant is for {record.locker_id}/{record.compartment_code}"
+    elif record.action != grant.purpose or record.parcel_uid != grant.parcel_uid:
+        problem = "the reported act or sub differs from the issued grant"
+    elif not await tx.grants.redeem(grant.jti, event.at):
+        problem = "the grant was redeemed already"
+    if record is None or problem is not None:
+        # A locker opened a door for something the network never issued (or issued once):
+        # a forged key set, a tampered locker, or a replay. Nothing about any parcel changes.
+        log.warning(
+            "SecurityEvent: locker %s opened %s for grant %s: %s",
+            event.locker_id,
+            event.compartment_code,
+            grant.jti,
+            problem,
+        )
+        await tx.audit.append(
+            AuditAction.GRANT_REFUSED,
+            actor=f"locker:{event.locker_id}",
+            subject=where,
+            details={
+                "jti": grant.jti,
+                "act": str(grant.purpose),
+                "sub": grant.parcel_uid,
+                "reason": problem,
+                "source": "DoorOpened",
+            },
+        )
+        return None
+    stale = await tx.doors.live(event.locker_id, event.compartment_code)
+    if stale is not None:
+        # An earlier unlock of this door never saw its close; the grant's session supersedes it.
+        await tx.doors.failed(stale.id, None, event.at)
+    session = await tx.doors.start(
+        locker_id=event.locker_id,
+        compartment_code=event.compartment_code,
+        parcel_uid=record.parcel_uid,
+        purpose=record.action,
+        deadline=event.at,
+    )
+    await tx.doors.opened(session.id, OpenOutcome.UNLOCKED, event.at)
+    details = {"jti": grant.jti, "session": session.id, "act": str(record.action)}
+    await tx.audit.append(
+        AuditAction.GRANT_REDEEMED,
+        actor=f"locker:{event.locker_id}",
+        subject=record.parcel_uid,
+        details=details,
+    )
+    await tx.audit.append(
+        AuditAction.DOOR_OPENED,
+        actor=f"locker:{event.locker_id}",
+        subject=where,
+        details={**details, "source": "grant", "parcelUid": record.parcel_uid},
+    )
+    log.info("locker opened %s for grant %s (%s)", where, grant.jti, record.action)
+    return session

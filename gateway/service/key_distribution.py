@@ -1,0 +1,143 @@
+"""KeyDistributor: keeps every booted locker's grant-verification key set current (SetKeySet).
+
+A push happens shortly after an accepted Boot whose reported version is older than the
+network's, as soon as the network's version changes (a rotation on any instance), and in a
+periodic sweep. The database records the version each locker confirmed, so every instance
+sees the same picture and a push that failed is simply retried by the next sweep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from gateway.clock import Clock, utc_now
+from gateway.domain.audit import AuditAction
+from gateway.errors import OpenLockerError
+from gateway.sdk import AdapterFeatures
+from gateway.sdk.keys import KeySet, SupportsKeySet
+from gateway.service.adapters import AdapterDirectory
+from gateway.store import Store
+
+log = logging.getLogger(__name__)
+KeySource = Callable[[], Awaitable[KeySet]]
+# A locker drops commands until it has processed its Boot's Accepted: give it a moment.
+BOOT_SETTLE_S = 0.5
+# Lockers pushed to at once by one instance; a national network has thousands of them.
+MAX_CONCURRENT_PUSHES = 32
+
+
+class KeyDistributor:
+    """Run `await distributor.run_forever()` as a named background loop."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        adapters: AdapterDirectory,
+        key_set: KeySource,
+        sweep_interval_s: float = 60.0,
+        poll_interval_s: float = 2.0,
+        push_timeout_s: float = 10.0,
+        boot_settle_s: float = BOOT_SETTLE_S,
+        actor: str = "gateway",
+        clock: Clock = utc_now,
+    ) -> None:
+        self._store = store
+        self._adapters = adapters
+        self._key_set = key_set
+        self._sweep_s = sweep_interval_s
+        self._poll_s = poll_interval_s
+        self._timeout = timedelta(seconds=push_timeout_s)
+        self._settle_s = boot_settle_s
+        self._actor = actor
+        self._clock = clock
+        self._wake = asyncio.Event()
+        self._due: dict[str, float] = {}  # booted locker -> loop time its push is due
+        self._swept_version: int | None = None
+        self._next_sweep = 0.0
+        self._limit = asyncio.Semaphore(MAX_CONCURRENT_PUSHES)
+
+    def locker_booted(self, locker_id: str, reported_version: int | None) -> None:
+        """An accepted Boot: push soon if the locker's set is older than the network's."""
+        if self._swept_version is not None and reported_version == self._swept_version:
+            return
+        self._due[locker_id] = asyncio.get_running_loop().time() + self._settle_s
+        self._wake.set()
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                await self._round()
+            except Exception:
+                # The database or an adapter failing must not end key distribution for good.
+                log.exception("key distribution round failed; retrying")
+            await self._sleep()
+
+    async def _round(self) -> None:
+        key_set = await self._key_set()
+        now = asyncio.get_running_loop().time()
+        booted = [locker for locker, due in self._due.items() if due <= now]
+        rotated = key_set.version != self._swept_version
+        if not (booted or rotated or now >= self._next_sweep):
+            return
+        for locker in booted:
+            del self._due[locker]
+        if rotated and self._swept_version is not None:
+            log.info("key set version %d: pushing to lockers", key_set.version)
+        await self.sweep(key_set)
+        self._swept_version = key_set.version
+        self._next_sweep = now + self._sweep_s
+
+    async def _sleep(self) -> None:
+        now = asyncio.get_running_loop().time()
+        wakeups = [self._next_sweep, now + self._poll_s, *self._due.values()]
+        self._wake.clear()
+        try:
+            async with asyncio.timeout(max(0.0, min(wakeups) - now)):
+                await self._wake.wait()
+        except TimeoutError:
+            pass
+
+    async def sweep(self, key_set: KeySet) -> int:
+        """Push `key_set` to every booted locker holding an older one; how many confirmed it."""
+        async with self._store.transaction() as tx:
+            behind = await tx.sessions.key_set_behind(key_set.version)
+        if not behind:
+            return 0
+        async with asyncio.TaskGroup() as group:
+            tasks = [
+                group.create_task(self.push(locker, key_set), name=f"key-set:{locker}")
+                for locker in behind
+            ]
+        return sum(1 for task in tasks if task.result())
+
+    async def push(self, locker_id: str, key_set: KeySet) -> bool:
+        """Push to one locker and record what it confirmed; False when it did not (logged)."""
+        try:
+            adapter = await self._adapters.for_locker(locker_id)
+        except OpenLockerError as err:
+            log.info("no key set for locker %s: %s", locker_id, err)
+            return False
+        if AdapterFeatures.OFFLINE_GRANTS not in adapter.features or not isinstance(
+            adapter, SupportsKeySet
+        ):
+            return False  # its lockers cannot verify grants: the gateway decides for them
+        async with self._limit:
+            try:
+                await adapter.push_key_set(locker_id, key_set, self._clock() + self._timeout)
+            except OpenLockerError as err:
+                log.info("key set %d not installed on %s: %s", key_set.version, locker_id, err)
+                return False
+        async with self._store.transaction() as tx:
+            await tx.sessions.set_key_set_version(locker_id, key_set.version)
+            await tx.audit.append(
+                AuditAction.KEY_SET_PUSHED,
+                actor=self._actor,
+                subject=locker_id,
+                details={"version": key_set.version, "kids": [str(k["kid"]) for k in key_set.keys]},
+            )
+        log.info("locker %s holds key set %d", locker_id, key_set.version)
+        return True

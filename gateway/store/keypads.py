@@ -1,0 +1,59 @@
+"""Keypad attempt counters, one row per locker, locked while a code entry is decided."""
+
+from __future__ import annotations
+
+from sqlalchemy import RowMapping, select, update
+
+from gateway.domain.keypad import KeypadCounter
+from gateway.store._sql import Repository, insert_if_absent
+from gateway.store.tables import keypad_attempts as t
+
+
+class KeypadRepository(Repository):
+    async def claim(self, locker_id: str) -> KeypadCounter:
+        """The keypad's counter, locked until commit, so that code entries at one locker are
+        decided one after the other whichever instance receives them (SQLite: the transaction
+        holds the write lock anyway)."""
+        await insert_if_absent(
+            self._conn,
+            t,
+            {"locker_id": locker_id, "failures": 0, "lockouts": 0, "updated_at": self._clock()},
+        )
+        stmt = select(t).where(t.c.locker_id == locker_id)
+        if self._postgres:
+            stmt = stmt.with_for_update()
+        row = (await self._conn.execute(stmt)).mappings().one()
+        return _counter(row)
+
+    async def get(self, locker_id: str) -> KeypadCounter | None:
+        row = (
+            (await self._conn.execute(select(t).where(t.c.locker_id == locker_id)))
+            .mappings()
+            .first()
+        )
+        return None if row is None else _counter(row)
+
+    async def save(self, counter: KeypadCounter) -> None:
+        await self._conn.execute(
+            update(t)
+            .where(t.c.locker_id == counter.locker_id)
+            .values(
+                failures=counter.failures,
+                window_started_at=counter.window_started_at,
+                last_failure_at=counter.last_failure_at,
+                lockouts=counter.lockouts,
+                locked_until=counter.locked_until,
+                updated_at=self._clock(),
+            )
+        )
+
+
+def _counter(row: RowMapping) -> KeypadCounter:
+    return KeypadCounter(
+        locker_id=row["locker_id"],
+        failures=row["failures"],
+        window_started_at=row["window_started_at"],
+        last_failure_at=row["last_failure_at"],
+        lockouts=row["lockouts"],
+        locked_until=row["locked_until"],
+    )

@@ -1,0 +1,1 @@
+"""Access grants, network key rotation and the keys CLI."""
