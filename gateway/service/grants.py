@@ -76,6 +76,8 @@ class GrantService:
                     f"the parcel's deadline for {purpose} has passed",
                     details={"state": str(parcel.state), "deadline": expires.isoformat()},
                 )
+            # Another instance may have just retired the key this one would sign with.
+            await self._keys.sync(tx)
             signer = self._keys.signing_key()
             claims = GrantClaims(
                 iss=self._keys.issuer,

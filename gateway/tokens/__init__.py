@@ -1,1 +1,1 @@
-"""Tokens and trust: network signing keys, access codes (PINs), and later offline grants."""
+"""Tokens and trust: network signing keys, offline access grants, and access codes (PINs)."""

@@ -24,7 +24,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from gateway.clock import Clock, utc_now
-from gateway.domain.door import OpenPurpose
+from gateway.domain.grants import ACTION_FOR_PURPOSE, GrantAction
 from gateway.errors import AuthenticationFailed
 from gateway.sdk.keys import KeySet
 
@@ -35,25 +35,25 @@ DEFAULT_MAX_TOKEN_BYTES = 1024
 # What we issue stays small enough for QR version 21 at ECC level M (SPEC.md §11).
 MAX_ISSUED_CHARS = 700
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
+__all__ = [
+    "ACTION_FOR_PURPOSE",
+    "DEFAULT_MAX_TOKEN_BYTES",
+    "GRANT_ALGORITHMS",
+    "GRANT_TYPE",
+    "MAX_ISSUED_CHARS",
+    "QR_PREFIX",
+    "GrantAction",
+    "GrantClaims",
+    "GrantRefusal",
+    "GrantRefused",
+    "GrantVerifier",
+    "b64url",
+    "encode_grant",
+    "new_jti",
+    "qr_payload",
+    "token_from_qr",
+]
 _REQUIRED = ("iss", "aud", "sub", "cmp", "act", "nbf", "exp", "iat", "jti")
-
-
-class GrantAction(StrEnum):
-    """The door opening a grant allows (claim `act`)."""
-
-    DEPOSIT = "deposit"
-    PICKUP = "pickup"
-    COLLECT = "collect"
-    DROPOFF = "dropoff"
-
-
-# Service openings are operator business: no grant is ever issued for them.
-ACTION_FOR_PURPOSE: dict[OpenPurpose, GrantAction] = {
-    OpenPurpose.DEPOSIT: GrantAction.DEPOSIT,
-    OpenPurpose.PICKUP: GrantAction.PICKUP,
-    OpenPurpose.COLLECT: GrantAction.COLLECT,
-    OpenPurpose.DROPOFF: GrantAction.DROPOFF,
-}
 
 
 class GrantRefusal(StrEnum):

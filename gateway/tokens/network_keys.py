@@ -136,11 +136,14 @@ class NetworkKeys:
     async def refresh(self) -> bool:
         """Reload if another instance rotated or retired a key; True if anything changed."""
         async with self._store.transaction() as tx:
-            version = await tx.network_keys.version()
-            if version == self._version:
-                return False
-            active = await tx.network_keys.active()
-        self._load(active, version)
+            return await self.sync(tx)
+
+    async def sync(self, tx: UnitOfWork) -> bool:
+        """`refresh()` inside the caller's transaction: one SELECT when nothing changed."""
+        version = await tx.network_keys.version()
+        if version == self._version:
+            return False
+        self._load(await tx.network_keys.active(), version)
         return True
 
     async def rotate(self, *, actor: str = "operator") -> NetworkKeyRecord:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from gateway.tokens.grants import GrantAction
+from gateway.domain.grants import GrantAction
 from gateway.wire.base import UtcDateTime, WireModel
 
 

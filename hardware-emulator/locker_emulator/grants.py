@@ -24,8 +24,8 @@ from locker_emulator.physics import Compartment, DoorState, ItemSensor
 
 GRANT_TYPE = "olp-grant+jwt"
 QR_PREFIX = "OLPG1:"
-# A QR code a person holds up is small; anything far larger is refused before it is parsed.
-MAX_TOKEN_CHARS = 2048
+# A QR code a person holds up is small; anything larger is refused before it is parsed.
+MAX_TOKEN_BYTES = 1024
 # Clocks of a locker and the network drift apart a little; grants are minutes long anyway.
 LEEWAY_SECONDS = 30
 # A controller's memory of used grant ids is bounded; ids leave it once their grant expired.
@@ -146,9 +146,17 @@ def _refuse(reason: Refusal, message: str) -> GrantRefused:
     return GrantRefused(reason, message)
 
 
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Two members of one name are read differently by different parsers: refuse them.
+    names = [name for name, _ in pairs]
+    if len(set(names)) != len(names):
+        raise ValueError("duplicate member name")
+    return dict(pairs)
+
+
 def _json_object(segment: str, what: str) -> dict[str, Any]:
     try:
-        value: object = json.loads(_b64decode(segment))
+        value: object = json.loads(_b64decode(segment), object_pairs_hook=_unique)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise _refuse(Refusal.MALFORMED, f"the grant's {what} is not base64url JSON") from None
     if not isinstance(value, dict):
@@ -163,10 +171,10 @@ def _number(claims: Mapping[str, Any], name: str) -> int:
     return int(value)
 
 
-def _text(claims: Mapping[str, Any], name: str) -> str:
+def _text(claims: Mapping[str, Any], name: str, limit: int = 128) -> str:
     value = claims.get(name)
-    if not isinstance(value, str) or not value or len(value) > 128:
-        raise _refuse(Refusal.MALFORMED, f"claim {name} is not a string of 1 to 128 characters")
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise _refuse(Refusal.MALFORMED, f"claim {name} is not a string of 1 to {limit} characters")
     return value
 
 
@@ -213,21 +221,28 @@ class GrantVault:
     def check(
         self, token: object, *, locker_id: str, compartments: Mapping[str, Compartment], now: int
     ) -> Grant:
-        """The grant's claims when every check passes; GrantRefused with the first that fails."""
+        """The grant's claims when every check passes; GrantRefused with the first that fails.
+
+        The checks and their order are SPEC.md §11 "Verifying"; `act` is "about to be done"
+        when it fits the compartment as the locker sees it now.
+        """
         if not isinstance(token, str):
             raise _refuse(Refusal.MALFORMED, "a grant is a text (compact JWS)")
-        if len(token) > MAX_TOKEN_CHARS + len(QR_PREFIX):
-            raise _refuse(Refusal.OVERSIZED, f"{len(token)} characters; at most {MAX_TOKEN_CHARS}")
         token = token.strip().removeprefix(QR_PREFIX)
+        if len(token.encode("utf-8", "replace")) > MAX_TOKEN_BYTES:
+            raise _refuse(Refusal.OVERSIZED, f"{len(token)} characters; at most {MAX_TOKEN_BYTES}")
         parts = token.split(".")
         if len(parts) != 3 or not all(_SEGMENT.fullmatch(p) for p in parts):
             raise _refuse(Refusal.MALFORMED, "a grant is three base64url parts joined by dots")
         header = _json_object(parts[0], "header")
+        claims = _json_object(parts[1], "payload")
         # The algorithm is fixed before any key is touched: the token never picks it.
         if header.get("alg") != "EdDSA":
             raise _refuse(Refusal.BAD_ALGORITHM, f"alg {header.get('alg')!r}; only EdDSA")
-        if header.get("typ") != GRANT_TYPE or "crit" in header:
+        if header.get("typ") != GRANT_TYPE:
             raise _refuse(Refusal.BAD_TYPE, f"typ {header.get('typ')!r}; expected {GRANT_TYPE}")
+        if "crit" in header:
+            raise _refuse(Refusal.MALFORMED, "a grant header has no crit member")
         if self.key_set is None:
             raise _refuse(Refusal.NO_KEY_SET, "this locker holds no key set yet")
         kid = header.get("kid")
@@ -238,7 +253,6 @@ class GrantVault:
             key.verify(_b64decode(parts[2]), f"{parts[0]}.{parts[1]}".encode("ascii"))
         except (InvalidSignature, ValueError, binascii.Error):
             raise _refuse(Refusal.BAD_SIGNATURE, "the signature does not verify") from None
-        claims = _json_object(parts[1], "payload")
         return self._claims(claims, locker_id=locker_id, compartments=compartments, now=now)
 
     def _claims(
@@ -252,31 +266,32 @@ class GrantVault:
         missing = [name for name in _CLAIMS if name not in claims]
         if missing:
             raise _refuse(Refusal.MALFORMED, f"missing claim(s) {', '.join(missing)}")
-        assert self.key_set is not None
-        if claims["iss"] != self.key_set.issuer:
-            raise _refuse(Refusal.WRONG_ISSUER, f"iss {claims['iss']!r} is not this network")
-        if claims["aud"] != locker_id:
-            raise _refuse(Refusal.WRONG_AUDIENCE, f"the grant is for locker {claims['aud']!r}")
-        nbf, exp, jti = _number(claims, "nbf"), _number(claims, "exp"), _text(claims, "jti")
+        iss, aud = _text(claims, "iss", 256), _text(claims, "aud", 64)
+        sub, cmp, jti = _text(claims, "sub"), _text(claims, "cmp"), _text(claims, "jti")
+        act_value = _text(claims, "act")
+        nbf, exp = _number(claims, "nbf"), _number(claims, "exp")
         _number(claims, "iat")
+        assert self.key_set is not None
+        if iss != self.key_set.issuer:
+            raise _refuse(Refusal.WRONG_ISSUER, f"iss {iss!r} is not this network")
+        if aud != locker_id:
+            raise _refuse(Refusal.WRONG_AUDIENCE, f"the grant is for locker {aud!r}")
+        comp = compartments.get(cmp)
+        if comp is None:
+            raise _refuse(Refusal.WRONG_COMPARTMENT, f"this locker has no compartment {cmp!r}")
+        if act_value not in set(GrantAction):
+            raise _refuse(Refusal.WRONG_ACTION, f"act {act_value!r} is not a grant action")
+        act = GrantAction(act_value)
+        unsuitable = suits(act, comp)
+        if unsuitable is not None:
+            raise _refuse(Refusal.WRONG_ACTION, f"{act} refused: {unsuitable}")
         if now > exp + LEEWAY_SECONDS:
             raise _refuse(Refusal.EXPIRED, f"the grant expired {now - exp} s ago")
         if now < nbf - LEEWAY_SECONDS:
             raise _refuse(Refusal.NOT_YET_VALID, f"the grant is valid in {nbf - now} s")
-        # A used grant is refused as such, whatever the compartment looks like meanwhile.
         self.forget_expired(now)
         if jti in self.used:
             raise _refuse(Refusal.REPLAYED, "this grant was used already")
-        cmp, sub = _text(claims, "cmp"), _text(claims, "sub")
-        comp = compartments.get(cmp)
-        if comp is None:
-            raise _refuse(Refusal.WRONG_COMPARTMENT, f"this locker has no compartment {cmp!r}")
-        if claims["act"] not in set(GrantAction):
-            raise _refuse(Refusal.WRONG_ACTION, f"act {claims['act']!r} is not a grant action")
-        act = GrantAction(claims["act"])
-        unsuitable = suits(act, comp)
-        if unsuitable is not None:
-            raise _refuse(Refusal.WRONG_ACTION, f"{act} refused: {unsuitable}")
         return Grant(jti=jti, sub=sub, cmp=cmp, act=act, exp=exp)
 
     def mark_used(self, grant: Grant, now: int) -> None:

@@ -181,6 +181,8 @@ class MemoryAdapter:
             raise AdapterProtocolError(f"locker {locker_id} has no compartment {code!r}")
 
     async def read_status(self, locker_id: str) -> LockerStatus:
+        if locker_id != self._config.locker_id:
+            return LockerStatus(locker_id=locker_id, online=False, booted=False)
         doors = tuple(
             CompartmentInfo(
                 code=code,

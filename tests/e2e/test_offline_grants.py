@@ -11,6 +11,7 @@ import base64
 import json
 import logging
 from dataclasses import replace
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 
@@ -23,6 +24,10 @@ from locker_emulator.olp_client import EmulatedLocker
 
 from gateway.app import Gateway
 from gateway.domain.audit import AuditAction
+from gateway.domain.door import OpenPurpose
+from gateway.domain.enums import ItemSensor
+from gateway.sdk import AdapterProtocolError, DoorClosed, DoorOpened, GrantUse
+from gateway.sdk.keys import KeySet, SupportsKeySet
 from tests.e2e.conftest import FAST, LOCKER, Site, emulated_lockers, eventually
 from tests.http.conftest import NETWORK, provision, settings_for
 from tests.support.carriers import TestCarrier
@@ -212,3 +217,62 @@ async def test_a_grant_for_one_locker_never_opens_another(
                 assert all(c.door == "closed" for c in doors)
                 own = bank[LOCKER].present_grant(token)
                 assert own.opened
+
+
+async def test_grant_reports_are_idempotent_and_bound_to_their_door(site: Site) -> None:
+    """The gateway side alone, fed the events an adapter delivers: duplicates change nothing,
+    a second use or a use at another door is refused, the closing moves the parcel."""
+    parcel = await site.book("OFF-IDEM", "S")
+    code = str(parcel["compartmentCode"])
+    jti = jti_of(str((await issue(site, "OFF-IDEM"))["token"]))
+    async with site.gateway.store.transaction() as tx:
+        record = await tx.grants.get(jti)
+    assert record is not None
+    use = GrantUse(jti=jti, purpose=OpenPurpose.DEPOSIT, parcel_uid=record.parcel_uid)
+    now = site.clock()
+    other = next(c for c in site.locker.model.compartments if c != code)
+
+    def opened(event_id: str, door: str = code) -> DoorOpened:
+        return DoorOpened(
+            locker_id=LOCKER, at=now, event_id=event_id, compartment_code=door, grant=use
+        )
+
+    await site.gateway.doors.handle(opened("evt-elsewhere", other))  # wrong door: refused
+    await site.gateway.doors.handle(opened("evt-1"))
+    await site.gateway.doors.handle(opened("evt-1"))  # redelivered: deduplicated
+    await site.gateway.doors.handle(opened("evt-2"))  # the same grant again: refused
+    async with site.gateway.store.transaction() as tx:
+        session = await tx.doors.live(LOCKER, code)
+        elsewhere = await tx.doors.live(LOCKER, other)
+        refusals = await tx.audit.latest(10, action=AuditAction.GRANT_REFUSED)
+        redeemed = await tx.audit.latest(10, action=AuditAction.GRANT_REDEEMED)
+    assert session is not None
+    assert session.parcel_uid == record.parcel_uid
+    assert session.purpose is OpenPurpose.DEPOSIT
+    assert elsewhere is None
+    reasons = [e.details["reason"] for e in refusals if e.details.get("jti") == jti]
+    assert len(reasons) == 2
+    assert "is for" in reasons[0]
+    assert "redeemed already" in reasons[1]
+    assert len([e for e in redeemed if e.details.get("jti") == jti]) == 1
+    closed = DoorClosed(
+        locker_id=LOCKER, at=now, event_id="evt-3", compartment_code=code, item=ItemSensor.PRESENT
+    )
+    await site.gateway.doors.handle(closed)
+    assert await site.state("OFF-IDEM") == "ready_for_pickup"
+
+
+async def test_the_adapter_never_sends_a_private_key_and_reports_a_refused_set(site: Site) -> None:
+    version = await keyed(site)
+    adapter = site.gateway.adapters.running["olp"]
+    assert isinstance(adapter, SupportsKeySet)
+    deadline = site.clock() + timedelta(seconds=5)
+    leaked = KeySet(version=version + 1, issuer=NETWORK, keys=(TestIssuer().private_jwk,))
+    with pytest.raises(AdapterProtocolError, match="non-public"):
+        await adapter.push_key_set(LOCKER, leaked, deadline)
+    older = KeySet(version=version - 1, issuer=NETWORK, keys=(TestIssuer().jwk,))
+    with pytest.raises(AdapterProtocolError, match="rejected"):
+        await adapter.push_key_set(LOCKER, older, deadline)
+    assert site.locker.key_set_version == version
+    secret = str(leaked.keys[0]["d"])
+    assert all(secret not in str(entry) for entry in site.locker.log_entries())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -14,7 +15,7 @@ from locker_emulator.physics import Compartment
 
 from tests.emulator.conftest import make_bank
 from tests.emulator.fake_gateway import FakeGateway, is_event
-from tests.support.grants import TestIssuer, tamper, unsigned
+from tests.support.grants import TestIssuer, b64url, tamper, unsigned
 from tests.support.mosquitto import Mosquitto
 
 LOCKER = "EMU-001"
@@ -100,6 +101,15 @@ async def test_a_grant_opens_its_door_and_door_opened_names_it(
     assert pickup.opened
 
 
+def duplicated(issuer: TestIssuer, name: str, value: str) -> str:
+    """A validly signed grant whose payload names `name` twice (the second a forgery)."""
+    claims = issuer.claims(locker=LOCKER, cmp="A01")
+    body = json.dumps(claims)[:-1] + f', "{name}": "{value}-evil"}}'
+    head = b64url(json.dumps({"alg": "EdDSA", "typ": "olp-grant+jwt", "kid": issuer.kid}).encode())
+    signing_input = f"{head}.{b64url(body.encode())}"
+    return f"{signing_input}.{b64url(issuer.key.sign(signing_input.encode()))}"
+
+
 def _refusals(now: int) -> dict[str, tuple[str, Refusal]]:
     stranger = TestIssuer(issuer=NET.issuer)
     good = NET.grant(locker=LOCKER, cmp="A01")
@@ -153,6 +163,18 @@ def _refusals(now: int) -> dict[str, tuple[str, Refusal]]:
         "no signature": (good.rsplit(".", 1)[0], Refusal.MALFORMED),
         "oversized": (good + "A" * 5000, Refusal.OVERSIZED),
         "garbage": ("not a grant at all", Refusal.MALFORMED),
+        "crit header": (
+            NET.sign(
+                NET.claims(locker=LOCKER, cmp="A01"),
+                header={"alg": "EdDSA", "typ": "olp-grant+jwt", "kid": NET.kid, "crit": ["x"]},
+            ),
+            Refusal.MALFORMED,
+        ),
+        "duplicate claim": (duplicated(NET, "aud", LOCKER), Refusal.MALFORMED),
+        "claim of the wrong type": (
+            NET.sign(NET.claims(locker=LOCKER, cmp="A01") | {"exp": "soon"}),
+            Refusal.MALFORMED,
+        ),
     }
 
 
@@ -248,6 +270,7 @@ async def test_control_api_presents_grants(
             assert body["accepted"]
             assert body["opened"]
             assert body["compartmentCode"] == "A01"
+            bank[LOCKER].close("A01")
             async with http.post(f"/lockers/{LOCKER}/grant", json={"token": token}) as replay:
                 assert replay.status == 403
                 assert (await replay.json())["reason"] == "replayed"

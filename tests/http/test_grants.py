@@ -11,7 +11,7 @@ from gateway.app import Gateway
 from gateway.domain.audit import AuditAction
 from gateway.domain.door import OpenPurpose
 from gateway.tokens.grants import GrantAction, GrantVerifier, token_from_qr
-from gateway.tokens.network_keys import public_key_of
+from gateway.tokens.network_keys import NetworkKeys, public_key_of
 from tests.http.conftest import NETWORK, Site, provision, settings_for
 from tests.support.carriers import TestCarrier
 from tests.support.clock import MovableClock
@@ -162,3 +162,22 @@ async def test_the_max_lifetime_caps_the_window(database_url: str) -> None:
     assert answer.status_code == 201, answer.text
     window = at(answer.json()["expiresAt"]) - at(answer.json()["notBefore"])
     assert timedelta(seconds=599) <= window <= timedelta(seconds=600)
+
+
+async def test_a_key_retired_by_another_instance_never_signs_here(site: Site) -> None:
+    await book(site, "GRANT-8")
+    here = site.gateway.network_keys
+    old = here.kid
+    # Another instance (its own NetworkKeys on the same database) rotates and retires.
+    there = NetworkKeys(
+        store=site.gateway.store, issuer=NETWORK, publish_lead=timedelta(0), clock=site.clock
+    )
+    await there.ensure()
+    new = await there.rotate()
+    await there.retire(old)
+    assert here.kid == old  # this instance has not looked yet...
+    answer = await site.client.post("/v1/parcels/GRANT-8/grants", json={}, headers=site.acme.auth())
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["kid"] == new.kid  # ...but issuing a grant does
+    verifier = GrantVerifier.for_key_set(here.key_set(), clock=site.clock)
+    verifier.verify(answer.json()["token"], locker_id="WAW-CENTRAL-01")

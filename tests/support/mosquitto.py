@@ -85,10 +85,10 @@ class Mosquitto:
             lines.append(f"password_file {self.password_file}")
         if self.acl_file is not None:
             lines.append(f"acl_file {self.acl_file}")
-        secured = self.password_file or self.acl_file or self.tls
-        if secured and os.geteuid() == 0:
-            # Started as root, Mosquitto drops to the `mosquitto` user before it reads the
-            # password and ACL files, which are 0600 and ours; stay who we are instead.
+        if os.geteuid() == 0:
+            # Started as root, Mosquitto drops to the `mosquitto` user, which can neither read
+            # our 0600 password and ACL files nor write its log and persistence files into
+            # our temporary folders (restart() would then lose queued messages): stay root.
             lines.append("user root")
         return "\n".join(lines) + "\n" + (self.tls.conf() if self.tls else "")
 

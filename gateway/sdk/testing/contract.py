@@ -163,8 +163,17 @@ class AdapterContract:
         unknown = next(f"ZZ{n}" for n in range(99, 10, -1) if f"ZZ{n}" not in c.rig.compartments)
         with pytest.raises((AdapterProtocolError, ValidationFailed)):
             await c.open(unknown)
+        stranger = f"{c.locker_id}-NOT-THERE"
         with pytest.raises(OpenLockerError):
-            await c.open(c.rig.compartments[0], locker_id=f"{c.locker_id}-NOT-THERE")
+            await c.open(c.rig.compartments[0], locker_id=stranger)
+        # The status of a locker the adapter does not know: offline, or an SDK error.
+        with contextlib.suppress(OpenLockerError):
+            status = await sdk_call(
+                "read_status of an unknown locker",
+                lambda: c.adapter.read_status(stranger),
+                c.timing.grace_s,
+            )
+            assert not status.online, f"an unknown locker reads as online: {status}"
         await asyncio.sleep(c.timing.quiet_s)
         assert counts(c) == before, "a refused open released a lock"
 

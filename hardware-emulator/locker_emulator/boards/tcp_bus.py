@@ -229,7 +229,13 @@ class TcpBus:
                 async with self._line:
                     self.bytes_received += len(data)
                     log.debug("%s <- %s", self.name, data.hex(" "))
-                    for reply in self._handler.feed(data):
+                    try:
+                        replies = self._handler.feed(data)
+                    except Exception:
+                        # A board bug must not take the bus down: stay silent, as a board would.
+                        log.exception("%s: the boards failed on %s", self.name, data.hex(" "))
+                        continue
+                    for reply in replies:
                         await self._send(writer, reply)
         except (ConnectionError, OSError):
             pass  # the client went away or the bus was powered off
