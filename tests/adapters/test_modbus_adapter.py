@@ -255,3 +255,15 @@ async def test_a_wrong_unit_id_keeps_the_locker_offline(framing: Framing) -> Non
         # Modbus TCP names the fault (exception 0B from the gateway); RTU hears only silence.
         expected = "GatewayTargetFailedToRespond" if framing is Framing.TCP else "no reply"
         assert expected in status.details["lastError"]
+
+
+@pytest.fixture(autouse=True)
+async def _dump():
+    import asyncio
+    async def dump():
+        await asyncio.sleep(8)
+        for t in asyncio.all_tasks():
+            print("TASK", t.get_name()); t.print_stack(limit=25)
+    task = asyncio.create_task(dump())
+    yield
+    await asyncio.sleep(6)

@@ -1,4 +1,4 @@
-"""Keypad attempt limits: the window, the lockout, the doubling back-off, the resets."""
+"""Keypad attempt limits (window, lockout, doubling back-off, resets) and the PIN length."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from gateway.domain.keypad import KeypadCounter, KeypadPolicy
+from gateway.tokens.pins import looks_like_pin, new_pin
 
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 POLICY = KeypadPolicy(
@@ -87,3 +88,15 @@ def test_a_huge_lockout_count_stays_at_the_cap() -> None:
 def test_a_nonsense_policy_is_refused(changes: dict[str, object]) -> None:
     with pytest.raises(ValueError, match="must"):
         KeypadPolicy(**changes)  # type: ignore[arg-type]
+
+
+def test_pins_have_eight_to_twelve_digits() -> None:
+    assert len(new_pin()) == 8
+    assert len(new_pin(12)) == 12
+    for digits in (4, 7, 13):
+        with pytest.raises(ValueError, match="8 to 12 digits"):
+            new_pin(digits)
+    assert looks_like_pin("01234567")
+    fullwidth = "\uff11" * 8  # digits to str.isdigit(), but not ASCII
+    for text in ("1234", "1234567", "1234567890123", "1234567a", fullwidth):
+        assert not looks_like_pin(text)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from locker_emulator import parse_fault_flag
 from locker_emulator.bank import EmulatorBank
 from locker_emulator.grants import GrantVault, Refusal
 from locker_emulator.layout import CompartmentConfig, LockerConfig
@@ -276,3 +277,31 @@ async def test_the_adapter_never_sends_a_private_key_and_reports_a_refused_set(s
     assert site.locker.key_set_version == version
     secret = str(leaked.keys[0]["d"])
     assert all(secret not in str(entry) for entry in site.locker.log_entries())
+
+
+async def test_a_push_that_found_no_answer_is_retried_by_the_sweep(
+    database_url: str, tmp_path: Path
+) -> None:
+    with Mosquitto(tmp_path / "mqtt") as broker:
+        settings = settings_for(
+            database_url,
+            mqtt_url=broker.url,
+            key_push_interval_s=0.5,
+            key_push_timeout_s=1.0,
+        )
+        async with Gateway(settings=settings) as gateway:
+            await provision(gateway, "waw-central.yaml")
+            slow = [parse_fault_flag(f"{LOCKER}:slow_replies=3")]
+            async with EmulatorBank(
+                mqtt_url=broker.url, lockers=emulated_lockers(), timing=FAST, faults=slow
+            ) as bank:
+                await asyncio.wait_for(bank.wait_all_booted(), 15)
+                locker = bank[LOCKER]
+                # Every push expires while the locker is busy: it installs nothing.
+                await asyncio.sleep(3)
+                assert locker.key_set_version is None
+                assert await stored_version(gateway) is None
+                locker.update_faults({"slow_replies": 0})
+                version = gateway.network_keys.version
+                await eventually(partial(held_version, locker), version, 15)
+                await eventually(lambda: stored_version(gateway), version, 10)

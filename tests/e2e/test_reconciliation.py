@@ -230,6 +230,22 @@ async def test_an_event_acknowledged_but_never_committed_comes_back(
         assert failures == [sent(site, "DoorClosed")[-1]["id"]]
 
 
+async def test_a_boot_that_reports_unprocessed_events_brings_them_back(site: Site) -> None:
+    """No Heartbeat comes within this test (60 s): the Boot after a reconnect reports it."""
+    door = await open_door(site, "REC-6")
+    journal = site.locker.model.journal
+    site.locker.lose_next_events(1)
+    site.locker.deposit(door)
+    await eventually(lambda: _async(journal.sent_seq), journal.last_seq)
+    await asyncio.sleep(0.5)
+    assert await site.state("REC-6") == "reserved"
+
+    site.locker.go_offline(0.3)
+    await site.wait_state("REC-6", "ready_for_pickup", timeout=15)
+    assert await settled(site) == journal.last_seq
+    assert received_commands(site, "ReplayEvents")
+
+
 async def test_a_journal_that_lost_the_events_reconciles_from_state(
     database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
