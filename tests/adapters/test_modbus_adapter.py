@@ -260,10 +260,16 @@ async def test_a_wrong_unit_id_keeps_the_locker_offline(framing: Framing) -> Non
 @pytest.fixture(autouse=True)
 async def _dump():
     import asyncio
+    def chain(coro):
+        while coro is not None:
+            frame = getattr(coro, "cr_frame", None) or getattr(coro, "ag_frame", None)
+            print("   ", getattr(coro, "__qualname__", coro), frame and frame.f_lineno, frame and frame.f_code.co_filename)
+            coro = getattr(coro, "cr_await", None) or getattr(coro, "ag_await", None)
     async def dump():
         await asyncio.sleep(8)
         for t in asyncio.all_tasks():
-            print("TASK", t.get_name()); t.print_stack(limit=25)
+            if t.get_name().startswith("modbus"):
+                print("TASK", t.get_name()); chain(t.get_coro())
     task = asyncio.create_task(dump())
     yield
     await asyncio.sleep(6)
