@@ -18,9 +18,10 @@ from types import TracebackType
 from typing import ClassVar, Self
 
 from adapters.modbus.config import ModbusConfig, ModbusLocker
-from adapters.modbus.link import ModbusLink, NoReply
+from adapters.modbus.link import UNREACHABLE_EXCEPTIONS, LinkClosed, ModbusLink, NoReply
 from adapters.modbus.registers import fault_words, stuck_locks
 from gateway.sdk import (
+    AdapterConfig,
     AdapterError,
     AdapterFeatures,
     AdapterHost,
@@ -42,8 +43,6 @@ from gateway.sdk.polling import DoorReading, PollTracker
 log = logging.getLogger(__name__)
 # How often the door is read back while waiting for an unlocked door to swing open.
 _CONFIRM_STEP_S = 0.05
-# A rejected locker asks the gateway again this often (polls), in case it was provisioned since.
-_BOOT_RETRY_POLLS = 60
 
 
 @dataclass(slots=True)
@@ -55,7 +54,7 @@ class _Locker:
     link: ModbusLink
     tracker: PollTracker
     booted: bool = False
-    polls_since_boot_try: int = 0
+    refused_at: float | None = None  # loop time of the last boot the gateway refused
     stuck: frozenset[int] = frozenset()
     # Reads are numbered when they start; an older result never overwrites a newer one, so a
     # poll that read the doors just before an unlock cannot report them shut again.
@@ -73,7 +72,8 @@ class ModbusAdapter:
     features: ClassVar[AdapterFeatures] = (
         AdapterFeatures.DOOR_SENSOR | AdapterFeatures.ITEM_SENSOR | AdapterFeatures.PRESENCE
     )
-    config_model: ClassVar[type[ModbusConfig]] = ModbusConfig
+    # Declared as the SDK's base type: the Protocol's class attribute is invariant.
+    config_model: ClassVar[type[AdapterConfig]] = ModbusConfig
 
     def __init__(self, *, config: ModbusConfig, host: AdapterHost) -> None:
         self._config = config
@@ -92,6 +92,7 @@ class ModbusAdapter:
             )
             self._lockers[locker_id] = _Locker(locker_id, locker, link, tracker)
         self._stack = contextlib.AsyncExitStack()
+        self._stopping = False
 
     # ---- lifecycle -----------------------------------------------------------------------
 
@@ -104,11 +105,17 @@ class ModbusAdapter:
             for url, link in self._links.items():
                 lockers = [lk for lk in self._lockers.values() if lk.link is link]
                 task = group.create_task(self._poll_bus(lockers), name=f"modbus:{url}")
-                self._stack.callback(task.cancel)
+                self._stack.callback(self._stop, task)
         except BaseException:
             await self._stack.aclose()
             raise
         return self
+
+    def _stop(self, task: asyncio.Task[None]) -> None:
+        # Python 3.11's wait_for (inside pymodbus) can swallow a cancellation that arrives as
+        # a reply does; the flag ends the loop at its next turn even then.
+        self._stopping = True
+        task.cancel()
 
     async def __aexit__(
         self,
@@ -116,8 +123,7 @@ class ModbusAdapter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._stack.__aexit__(exc_type, exc, tb)
+        await self._stack.__aexit__(exc_type, exc, tb)
 
     # ---- the adapter contract ------------------------------------------------------------
 
@@ -194,6 +200,11 @@ class ModbusAdapter:
         )
         try:
             echoed = await link.write_coil(config.unit, config.registers.coil(lock))
+        except LinkClosed as err:
+            raise AdapterTimeout(
+                f"unlock of {locker.locker_id}/{code}: the adapter stopped before the "
+                "controller answered; the outcome is unknown"
+            ) from err
         except NoReply as err:
             # The pulse may or may not have fired: only a door seen open proves it did.
             log.warning("unlock %s/%s: %s; reading the door", locker.locker_id, code, err)
@@ -225,11 +236,14 @@ class ModbusAdapter:
         while True:
             try:
                 await self._read_doors(locker)
+            except LinkClosed:
+                raise
             except (NoReply, AdapterError) as err:
                 if loop.time() >= until:
                     raise AdapterTimeout(
                         f"unlock of {locker.locker_id}/{code} sent; the door cannot be read"
                     ) from err
+                await asyncio.sleep(_CONFIRM_STEP_S)
                 continue
             if self._door_open(locker, code):
                 return OpenOutcome.UNLOCKED
@@ -247,7 +261,10 @@ class ModbusAdapter:
         while loop.time() < until:
             try:
                 await self._read_doors(locker)
+            except LinkClosed:
+                raise
             except (NoReply, AdapterError):
+                await asyncio.sleep(_CONFIRM_STEP_S)
                 continue
             if self._door_open(locker, code):
                 return True
@@ -293,11 +310,19 @@ class ModbusAdapter:
     # ---- polling -------------------------------------------------------------------------
 
     async def _poll_bus(self, lockers: list[_Locker]) -> None:
-        while True:
+        while not self._stopping:
             for locker in lockers:
                 try:
                     await self._poll(locker)
+                except LinkClosed:
+                    return
                 except OpenLockerError as err:
+                    if _answered(err):
+                        # The controller is there and said no (busy, bad address): a problem
+                        # to report, not an outage.
+                        log.warning("poll of locker %s refused: %s", locker.locker_id, err)
+                        locker.tracker.last_error = err.description
+                        continue
                     await self._publish(locker.tracker.failed(err.description))
                     if not locker.tracker.online:
                         locker.booted = False
@@ -330,8 +355,8 @@ class ModbusAdapter:
     async def _boot(self, locker: _Locker) -> bool:
         """Ask the gateway whether this controller may operate (boot gating); once per
         reconnection, and again now and then while refused."""
-        if locker.polls_since_boot_try > 0:
-            locker.polls_since_boot_try = (locker.polls_since_boot_try + 1) % _BOOT_RETRY_POLLS
+        now = asyncio.get_running_loop().time()
+        if locker.refused_at is not None and now - locker.refused_at < self._config.boot_retry_s:
             return False
         info = BootInfo(
             vendor=self._config.vendor,
@@ -345,7 +370,7 @@ class ModbusAdapter:
         )
         decision = await self._host.authorize_boot(locker.locker_id, info)
         if decision.status is BootStatus.ACCEPTED:
-            locker.booted = True
+            locker.booted, locker.refused_at = True, None
             return True
         log.warning(
             "locker %s not accepted: %s %s",
@@ -353,7 +378,7 @@ class ModbusAdapter:
             decision.status,
             decision.reason or "",
         )
-        locker.polls_since_boot_try = 1
+        locker.refused_at = now
         return False
 
     # ---- helpers -------------------------------------------------------------------------
@@ -380,6 +405,13 @@ class ModbusAdapter:
 
     def _remaining(self, deadline: datetime) -> float:
         return (deadline - self._host.now()).total_seconds()
+
+
+def _answered(err: OpenLockerError) -> bool:
+    """Whether the error is the controller's own exception response (not a gateway's 0A/0B,
+    which say the controller behind it did not answer)."""
+    code = err.details.get("modbusException")
+    return code is not None and code not in UNREACHABLE_EXCEPTIONS
 
 
 def _item(present: bool) -> ItemSensor:

@@ -14,6 +14,8 @@ from gateway.sdk import AdapterConfig
 from gateway.sdk.domain import SizeClass
 
 LOCKER_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+# pyserial URL handlers that reach a remote serial line (a serial device server).
+SERIAL_SCHEMES = ("socket", "rfc2217")
 
 
 class Framing(StrEnum):
@@ -64,6 +66,11 @@ class ModbusLocker(BaseModel):
                 raise ValueError(f"a Modbus TCP url is tcp://host:port, not {value!r}")
         elif not value.strip():
             raise ValueError("url must not be empty")
+        elif "://" in value and value.split("://", 1)[0] not in SERIAL_SCHEMES:
+            raise ValueError(
+                f"unknown scheme in {value!r}: tcp:// (Modbus TCP), a device path, "
+                f"or {', '.join(s + '://' for s in SERIAL_SCHEMES)} (Modbus RTU)"
+            )
         return value
 
     @model_validator(mode="after")
@@ -104,6 +111,12 @@ class ModbusConfig(AdapterConfig):
         gt=0,
         le=10,
         description="how long after an unlock pulse the door input may take to show it open",
+    )
+    boot_retry_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="how soon to ask again when the gateway refused a locker (not provisioned)",
     )
     vendor: str = "generic"
     model: str = "modbus-lock-controller"

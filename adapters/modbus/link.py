@@ -8,7 +8,6 @@ adapter's own polling, and an unlock must never be repeated at all.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Self
@@ -21,6 +20,7 @@ from pymodbus.pdu import ExceptionResponse, ModbusPDU
 
 from adapters.modbus.config import Framing, ModbusLocker
 from gateway.sdk import (
+    AdapterConfigError,
     AdapterConnectionError,
     AdapterError,
     AdapterProtocolError,
@@ -28,9 +28,6 @@ from gateway.sdk import (
     LockerNotConnected,
 )
 
-log = logging.getLogger(__name__)
-
-READ_COILS = 0x01
 READ_DISCRETE_INPUTS = 0x02
 READ_INPUT_REGISTERS = 0x04
 WRITE_SINGLE_COIL = 0x05
@@ -48,9 +45,19 @@ EXCEPTIONS: dict[int, tuple[str, type[AdapterError]]] = {
     0x0B: ("GatewayTargetFailedToRespond", LockerNotConnected),
 }
 
+# Exceptions a Modbus gateway answers for a controller that it cannot reach.
+UNREACHABLE_EXCEPTIONS = frozenset({0x0A, 0x0B})
+
 
 class NoReply(AdapterTimeout):
     """The request went out and no (usable) reply came back: its effect is unknown."""
+
+
+class LinkClosed(AdapterConnectionError):
+    """The adapter is stopping: nothing more goes out on this bus."""
+
+
+Client = AsyncModbusTcpClient | AsyncModbusSerialClient
 
 
 class ModbusLink:
@@ -58,34 +65,15 @@ class ModbusLink:
 
     def __init__(self, *, locker: ModbusLocker, timeout_s: float) -> None:
         self.url = locker.url
+        self._locker = locker
         self._timeout_s = timeout_s
         self._connecting = asyncio.Lock()
-        # reconnect_delay=0: pymodbus does not reconnect on its own; the adapter's poll does,
-        # so a dead bus is retried at the poll pace and reported offline.
-        if locker.framing is Framing.TCP:
-            parts = urlsplit(locker.url)
-            self._client: AsyncModbusTcpClient | AsyncModbusSerialClient = AsyncModbusTcpClient(
-                parts.hostname or "",
-                port=parts.port or 502,
-                framer=FramerType.SOCKET,
-                timeout=timeout_s,
-                retries=0,
-                reconnect_delay=0,
-            )
-        else:
-            self._client = AsyncModbusSerialClient(
-                locker.url,
-                framer=FramerType.RTU,
-                baudrate=locker.baudrate,
-                bytesize=locker.bytesize,
-                parity=locker.parity,
-                stopbits=locker.stopbits,
-                timeout=timeout_s,
-                retries=0,
-                reconnect_delay=0,
-            )
+        self._client: Client | None = None
+        self._closed = False
 
     async def __aenter__(self) -> Self:
+        # Made here, not in __init__: pymodbus clients need the running event loop.
+        self._client = _client(self._locker, self._timeout_s)
         return self
 
     async def __aexit__(
@@ -94,27 +82,42 @@ class ModbusLink:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._client.close()
+        self.close()
+
+    def close(self) -> None:
+        """Close for good: requests still pending or coming fail with LinkClosed."""
+        self._closed = True
+        if self._client is not None:
+            self._client.close()
 
     @property
     def connected(self) -> bool:
-        return bool(self._client.connected)
+        return self._client is not None and bool(self._client.connected)
+
+    def _open_client(self) -> Client:
+        if self._closed or self._client is None:
+            raise LinkClosed(f"the link to {self.url} is closed (the adapter is stopping)")
+        return self._client
 
     async def connect(self) -> None:
         """Open the bus if it is not open; AdapterConnectionError if it cannot be."""
         async with self._connecting:
-            if self._client.connected:
+            client = self._open_client()
+            if client.connected:
                 return
             try:
-                ok = await self._client.connect()
+                ok = await client.connect()
             except (ModbusException, OSError) as err:
                 raise AdapterConnectionError(f"cannot open {self.url}: {err}") from err
+            except ValueError as err:  # pyserial refuses the URL itself
+                raise AdapterConfigError(f"cannot open {self.url}: {err}") from err
             if not ok:
                 raise AdapterConnectionError(f"cannot open {self.url}")
 
     def disconnect(self) -> None:
         """Drop the connection (after a reply that left the stream out of step)."""
-        self._client.close()
+        if self._client is not None:
+            self._client.close()
 
     # ---- requests ------------------------------------------------------------------------
 
@@ -122,7 +125,7 @@ class ModbusLink:
         reply = await self._request(
             READ_DISCRETE_INPUTS,
             unit,
-            lambda: self._client.read_discrete_inputs(address, count=count, device_id=unit),
+            lambda c: c.read_discrete_inputs(address, count=count, device_id=unit),
         )
         return list(reply.bits[:count])
 
@@ -130,7 +133,7 @@ class ModbusLink:
         reply = await self._request(
             READ_INPUT_REGISTERS,
             unit,
-            lambda: self._client.read_input_registers(address, count=count, device_id=unit),
+            lambda c: c.read_input_registers(address, count=count, device_id=unit),
         )
         if len(reply.registers) != count:
             raise AdapterProtocolError(
@@ -143,7 +146,7 @@ class ModbusLink:
         reply = await self._request(
             WRITE_SINGLE_COIL,
             unit,
-            lambda: self._client.write_coil(address, True, device_id=unit),
+            lambda c: c.write_coil(address, True, device_id=unit),
         )
         if reply.address != address:
             raise AdapterProtocolError(
@@ -153,25 +156,26 @@ class ModbusLink:
         return bool(reply.bits and reply.bits[0])
 
     async def _request(
-        self, function: int, unit: int, send: Callable[[], Awaitable[ModbusPDU]]
+        self, function: int, unit: int, send: Callable[[Client], Awaitable[ModbusPDU]]
     ) -> ModbusPDU:
-        if not self._client.connected:
+        client = self._open_client()
+        if not client.connected:
             await self.connect()
         try:
             # The outer bound only guards against a library that forgets its own timeout.
             async with asyncio.timeout(self._timeout_s + 1.0):
-                reply = await send()
+                reply = await send(client)
         except TimeoutError as err:
             raise NoReply(f"{self.url} unit {unit}: no reply to function {function:02X}") from err
         except ModbusException as err:
+            if self._closed:
+                raise LinkClosed(f"{self.url}: closed while waiting for a reply") from err
             # pymodbus raises ModbusIOException for "no response" and ConnectionException for
             # a closed transport; either way the request's effect is unknown.
             raise NoReply(f"{self.url} unit {unit}: no reply ({err})") from err
         except OSError as err:
             raise AdapterConnectionError(f"{self.url}: {err}") from err
-        if isinstance(reply, ExceptionResponse):
-            raise refusal(unit, function, reply.exception_code)
-        if reply.function_code != function:
+        if reply.function_code & 0x7F != function:
             # A late reply to an earlier request, matched to this one: the stream is out of
             # step, so start over with a fresh connection.
             self.disconnect()
@@ -179,7 +183,35 @@ class ModbusLink:
                 f"{self.url} unit {unit}: reply to function {reply.function_code:02X} "
                 f"for a request of function {function:02X}"
             )
+        if isinstance(reply, ExceptionResponse):
+            raise refusal(unit, function, reply.exception_code)
         return reply
+
+
+def _client(locker: ModbusLocker, timeout_s: float) -> Client:
+    # retries=0: pymodbus never sends a request twice. reconnect_delay=0: it does not
+    # reconnect on its own either; the adapter's poll does, at its pace, and reports offline.
+    if locker.framing is Framing.TCP:
+        parts = urlsplit(locker.url)
+        return AsyncModbusTcpClient(
+            parts.hostname or "",
+            port=parts.port or 502,
+            framer=FramerType.SOCKET,
+            timeout=timeout_s,
+            retries=0,
+            reconnect_delay=0,
+        )
+    return AsyncModbusSerialClient(
+        locker.url,
+        framer=FramerType.RTU,
+        baudrate=locker.baudrate,
+        bytesize=locker.bytesize,
+        parity=locker.parity,
+        stopbits=locker.stopbits,
+        timeout=timeout_s,
+        retries=0,
+        reconnect_delay=0,
+    )
 
 
 def refusal(unit: int, function: int, code: int) -> AdapterError:

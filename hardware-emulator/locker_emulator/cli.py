@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from locker_emulator.bank import EmulatorBank
+from locker_emulator.boards.modbus_serve import add_modbus_command, serve_modbus
 from locker_emulator.boards.serve import add_kerong_command, serve_kerong
 from locker_emulator.faults import FaultError, FaultFlag, parse_fault_flag
 from locker_emulator.layout import PRESETS, LayoutError, LockerConfig, load_layout, preset_lockers
@@ -26,6 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     add_kerong_command(commands)
+    add_modbus_command(commands)
     run = commands.add_parser("run", help="run a bank of emulated lockers until Ctrl-C")
     run.add_argument(
         "--mqtt-url", default="mqtt://127.0.0.1:1883", help="broker, mqtt:// or mqtts://"
@@ -142,6 +144,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "kerong":
         try:
             return asyncio.run(serve_kerong(args))
+        except (ValueError, OSError) as err:
+            print(f"openlocker-emulator: {err}", file=sys.stderr)
+            return 2
+    if args.command == "modbus":
+        try:
+            return asyncio.run(serve_modbus(args))
         except (ValueError, OSError) as err:
             print(f"openlocker-emulator: {err}", file=sys.stderr)
             return 2

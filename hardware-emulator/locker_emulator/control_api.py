@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -67,10 +67,13 @@ class ControlApi:
         host: str = "127.0.0.1",
         port: int = 8090,
         buses: Mapping[str, BoardBus] | None = None,
+        extra_routes: Sequence[Callable[[web.Application], None]] = (),
     ) -> None:
         self._lockers = lockers
         # Emulated RS-485 board buses (Kerong, Modbus), served under /buses.
         self._buses: Mapping[str, BoardBus] = buses or {}
+        # Protocol-specific routes (a Modbus controller's own faults), registered on the app.
+        self._extra_routes = tuple(extra_routes)
         self._host = host
         self._requested_port = port
         self.port: int | None = None
@@ -85,6 +88,8 @@ class ControlApi:
         """The aiohttp application (also usable with aiohttp's test server)."""
         app = web.Application(middlewares=[_errors_as_json], client_max_size=_MAX_BODY)
         BusRoutes(self._buses).register(app)
+        for register in self._extra_routes:
+            register(app)
         app.router.add_get("/lockers", self._list)
         app.router.add_get("/lockers/{locker}", self._show)
         app.router.add_post("/lockers/{locker}/compartments/{code}/{action}", self._door)

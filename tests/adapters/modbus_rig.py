@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -19,6 +20,18 @@ FAST: dict[str, Any] = {
     "offline_after": 2,
     "confirm_s": 0.6,
 }
+
+
+class Recorder:
+    """A BusProtocol in front of the controller that keeps every chunk of bytes it receives."""
+
+    def __init__(self, controller: ModbusController) -> None:
+        self.controller = controller
+        self.received: list[bytes] = []
+
+    def feed(self, data: bytes) -> Sequence[bytes]:
+        self.received.append(data)
+        return self.controller.feed(data)
 
 
 class ModbusRig:
@@ -41,7 +54,8 @@ class ModbusRig:
         self.unit = unit
         self.bank = LockBank(boards=[unit], locks_per_board=locks)
         self.controller = ModbusController(bank=self.bank, framing=framing, quirk=quirk)
-        self.bus = TcpBus(handler=self.controller, name=f"modbus-{framing}")
+        self.line = Recorder(self.controller)
+        self.bus = TcpBus(handler=self.line, name=f"modbus-{framing}")
         # Compartment A01 is lock 1, A02 lock 2...: the coil, door and item bit of that lock.
         self.locks = {code: index for index, code in enumerate(self.compartments, start=1)}
 

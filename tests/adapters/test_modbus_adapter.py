@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from locker_emulator.boards.modbus import ExceptionCode, Framing, ModbusQuirk
+from locker_emulator.boards.modbus import Framing, ModbusQuirk
+from locker_emulator.boards.modbus_frames import ExceptionCode
 
 from gateway.sdk import (
     AdapterError,
@@ -142,8 +143,15 @@ async def test_garbage_on_the_line_costs_a_reply_not_the_bus(running: Running) -
     assert await running.open("A01") is OpenOutcome.UNLOCKED
     assert running.releases("A01") == 1
     assert running.rig.bus.faults.garbage_replies == 0
+    running.rig.bus.drop_next()  # and one reply, whichever comes next, is lost
     await running.rig.close_door("A01", item_inside=True)
     await running.events.next_matching(DoorClosed, within=EVENT_S, compartment_code="A01")
+    assert running.rig.bus.replies_dropped == 1
+    # One spoilt reply is one failed read, never an outage.
+    offline = [
+        e for e in running.events.received if isinstance(e, PresenceChanged) and not e.online
+    ]
+    assert offline == []
 
 
 async def test_a_slow_bus_within_the_timeout_works(running: Running) -> None:
@@ -181,6 +189,11 @@ async def test_a_powered_off_controller_goes_offline_and_comes_back(running: Run
 
 async def test_exception_responses_are_sdk_errors_with_the_code(running: Running) -> None:
     running.rig.controller.forced_exception = ExceptionCode.SERVER_DEVICE_BUSY
+    # A controller that answers "busy" to the polls is there: online, with the error shown.
+    await running.events.assert_none(PresenceChanged, within=0.4, online=False)
+    status = await running.adapter.read_status(LOCKER)
+    assert status.online
+    assert "ServerDeviceBusy" in status.details["lastError"]
     with pytest.raises(AdapterError) as busy:
         await running.open("A01")
     assert busy.value.details["modbusException"] == 6
@@ -255,21 +268,3 @@ async def test_a_wrong_unit_id_keeps_the_locker_offline(framing: Framing) -> Non
         # Modbus TCP names the fault (exception 0B from the gateway); RTU hears only silence.
         expected = "GatewayTargetFailedToRespond" if framing is Framing.TCP else "no reply"
         assert expected in status.details["lastError"]
-
-
-@pytest.fixture(autouse=True)
-async def _dump():
-    import asyncio
-    def chain(coro):
-        while coro is not None:
-            frame = getattr(coro, "cr_frame", None) or getattr(coro, "ag_frame", None)
-            print("   ", getattr(coro, "__qualname__", coro), frame and frame.f_lineno, frame and frame.f_code.co_filename)
-            coro = getattr(coro, "cr_await", None) or getattr(coro, "ag_await", None)
-    async def dump():
-        await asyncio.sleep(8)
-        for t in asyncio.all_tasks():
-            if t.get_name().startswith("modbus"):
-                print("TASK", t.get_name()); chain(t.get_coro())
-    task = asyncio.create_task(dump())
-    yield
-    await asyncio.sleep(6)
