@@ -19,7 +19,8 @@ def register(sub: Subparsers) -> None:
     ).set_defaults(func=_rotate)
     group.add_parser("list", help="list every key and what it does now").set_defaults(func=_list)
     retire = group.add_parser("retire", help="stop publishing a key; it verifies nothing more")
-    retire.add_argument("kid")
+    # A kid is a base64url thumbprint and may begin with "-": `keys retire -- KID` then.
+    retire.add_argument("kid", help="the key's kid (write `-- KID` if it begins with '-')")
     retire.set_defaults(func=_retire)
 
 

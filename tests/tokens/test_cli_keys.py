@@ -39,11 +39,11 @@ def test_list_rotate_retire(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert listed[second][1] > listed[second][0]  # activates after it was created
 
     # The new key does not sign yet: retiring the only signer is refused, nothing changes.
-    assert main(keys(db, "retire", first)) == 2
+    assert main(keys(db, "retire", "--", first)) == 2
     assert "last key able to sign" in capsys.readouterr().err
-    assert main(keys(db, "retire", "no-such-kid")) == 2
+    assert main(keys(db, "retire", "--", "no-such-kid")) == 2
     assert "no network key" in capsys.readouterr().err
-    assert main(keys(db, "retire", second)) == 0
+    assert main(keys(db, "retire", "--", second)) == 0
     assert "key-set version 3" in capsys.readouterr().out
     assert main(keys(db, "list")) == 0
     listed = table(capsys.readouterr().out)
@@ -61,7 +61,7 @@ def test_with_no_lead_a_rotated_key_signs_at_once(
     (first,) = table(capsys.readouterr().out)
     assert main(keys(db, "rotate")) == 0
     capsys.readouterr()
-    assert main(keys(db, "retire", first)) == 0
+    assert main(keys(db, "retire", "--", first)) == 0
     capsys.readouterr()
     assert main(keys(db, "list")) == 0
     listed = table(capsys.readouterr().out)
