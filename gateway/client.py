@@ -110,3 +110,7 @@ class CarrierClient:
 
     async def code(self, parcel_id: str) -> Any:
         return await self.request("POST", f"/v1/parcels/{parcel_id}/codes", {}, idempotent=False)
+
+    async def grant(self, parcel_id: str) -> Any:
+        """A signed access grant for the parcel's next door opening (QR text in `qr`)."""
+        return await self.request("POST", f"/v1/parcels/{parcel_id}/grants", {}, idempotent=False)

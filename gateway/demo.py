@@ -115,8 +115,13 @@ async def run_demo(write: Callable[[str], None] = print) -> int:
                 say("locker", f"{LOCKER} booted and accepted")
                 script = Script(gateway, bank[LOCKER], carrier, clock, say)
                 await script.keypad_delivery("DEMO-0001")
+                await script.offline_grant_delivery("DEMO-0003")
                 await script.remote_open_then_expiry("DEMO-0002")
-    say("demo", "done: two parcels delivered, one picked up, one expired and collected")
+    say(
+        "demo",
+        "done: three parcels delivered (one while the locker was offline), two picked up,"
+        " one expired and collected",
+    )
     return 0
 
 
@@ -146,6 +151,40 @@ class Script:
         await self.enter_code(parcel_id, "courier", door)
         self.say("courier", f"puts {parcel_id} into {door} and shuts the door")
         self.locker.deposit(door)
+        await self.until(parcel_id, "ready_for_pickup")
+        await self.enter_code(parcel_id, "recipient", door)
+        self.say("recipient", f"takes {parcel_id} and shuts the door")
+        self.locker.take(door)
+        await self.until(parcel_id, "picked_up")
+
+    async def offline_grant_delivery(self, parcel_id: str) -> None:
+        """The locker loses its network; a courier still gets in with a signed grant."""
+        parcel = await self.carrier.book(parcel_id, locker_id=LOCKER, size_class="S")
+        door = parcel["compartmentCode"]
+        self.say("carrier", f"booked {parcel_id} -> compartment {door}")
+        await self.lifecycle(parcel_id)
+        async with asyncio.timeout(10):
+            await self.locker.wait_until(lambda: self.locker.key_set_version is not None)
+        self.say("locker", f"holds the network's key set v{self.locker.key_set_version}")
+        grant = await self.carrier.grant(parcel_id)
+        self.say(
+            "carrier",
+            f"sends the courier a signed grant for {parcel_id} ({grant['action']} at "
+            f"{grant['lockerId']}/{grant['compartmentCode']}, QR of {len(grant['qr'])} chars)",
+        )
+        self.locker.go_offline(2.0)
+        async with asyncio.timeout(5):
+            await self.locker.wait_until(lambda: not self.locker.online)
+        self.say("locker", f"{LOCKER} loses its network")
+        verdict = self.locker.present_grant(grant["qr"])
+        self.say("courier", f"scans the grant at the offline locker: {verdict.message}")
+        async with asyncio.timeout(10):
+            await self.locker.wait_door(door, "open")
+        self.say("courier", f"puts {parcel_id} into {door} and shuts the door")
+        self.locker.deposit(door)
+        again = self.locker.present_grant(grant["qr"])
+        self.say("courier", f"scans the same grant again: {again.message}")
+        self.say("locker", "back online: reports the door session it kept")
         await self.until(parcel_id, "ready_for_pickup")
         await self.enter_code(parcel_id, "recipient", door)
         self.say("recipient", f"takes {parcel_id} and shuts the door")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import signal
 
 from gateway.app import Gateway
@@ -43,6 +44,9 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
 async def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.demo import run_demo
 
+    # The narration already tells what the emulated locker's warnings would (lost network,
+    # a refused grant); keep its log for errors only.
+    logging.getLogger("locker_emulator").setLevel(logging.ERROR)
     return await run_demo()
 
 
