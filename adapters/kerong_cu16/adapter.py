@@ -2,8 +2,9 @@
 
 The boards only answer; they never report. One task per bus polls every board of every
 locker on it (command 0x32) at `poll_interval_s`; `PollTracker` turns the door and item
-bitmaps into DoorOpened/DoorClosed and the poll results into PresenceChanged. A locker boots
-(host.authorize_boot) at its first successful poll, and again whenever it comes back online.
+bitmaps into DoorOpened/DoorClosed and the poll results into PresenceChanged; the SDK's
+`PolledLocker` does the boot gating (at the first successful poll, and again whenever the
+locker comes back online) and drops a poll's board status that an unlock has overtaken.
 
 An unlock (0x31) is sent once, ever. The board answers with its status after the release
 pulse: door open -> UNLOCKED; hook still closed -> DOOR_JAMMED. A board cannot tell a lock that
@@ -18,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from datetime import datetime
@@ -36,17 +36,16 @@ from gateway.sdk import (
     AdapterProtocolError,
     AdapterTimeout,
     BootInfo,
-    BootStatus,
     CompartmentInfo,
     LockerEvent,
-    LockerNotConnected,
     LockerStatus,
     OpenOutcome,
     OpenPurpose,
 )
+from gateway.sdk.boards import PolledLocker, poll_forever, seconds_left
 from gateway.sdk.domain import ItemSensor
 from gateway.sdk.errors import OpenLockerError
-from gateway.sdk.polling import DoorReading, PollTracker
+from gateway.sdk.polling import DoorReading
 from gateway.sdk.serial import SerialBus, SerialSettings
 
 log = logging.getLogger(__name__)
@@ -75,14 +74,15 @@ class KerongCu16Adapter:
             )
             for url, lockers in config.buses().items()
         }
-        self._trackers = {
-            locker_id: PollTracker(
-                locker_id=locker_id, clock=host.now, offline_after=config.offline_after_failures
+        self._polled = {
+            locker_id: PolledLocker(
+                locker_id=locker_id,
+                host=host,
+                offline_after=config.offline_after_failures,
+                boot_retry_s=config.boot_retry_s,
             )
             for locker_id in config.lockers
         }
-        self._booted: set[str] = set()
-        self._boot_retry_at: dict[str, float] = {}
         self._quirk_warned: set[tuple[str, int]] = set()
         self._events: asyncio.Queue[LockerEvent] = asyncio.Queue()
         self._stack = AsyncExitStack()
@@ -114,7 +114,12 @@ class KerongCu16Adapter:
     async def _supervise(self) -> None:
         async with asyncio.TaskGroup() as group:
             for url, lockers in self._config.buses().items():
-                group.create_task(self._poll_bus(url, lockers), name=f"kerong-poll:{url}")
+                poll = poll_forever(
+                    interval_s=self._config.poll_interval_s,
+                    lockers={locker_id: locker_id for locker_id in lockers},
+                    poll=self._poll_locker,
+                )
+                group.create_task(poll, name=f"kerong-poll:{url}")
 
     # ---- the adapter contract ------------------------------------------------------------
 
@@ -133,11 +138,9 @@ class KerongCu16Adapter:
                 f"locker {locker_id} has no compartment {compartment_code!r} in the kerong-cu16 "
                 f"wiring (known: {', '.join(sorted(locker.compartments))})"
             )
-        remaining = (deadline - self._host.now()).total_seconds()
-        if remaining <= 0:
-            raise AdapterTimeout(f"open {locker_id}/{compartment_code}: deadline already passed")
-        if locker_id not in self._booted:
-            raise LockerNotConnected(f"locker {locker_id} is offline or has not booted")
+        what = f"open {locker_id}/{compartment_code}"
+        seconds_left(deadline, self._host.now(), what=what)
+        self._polled[locker_id].require_booted(what)
         try:
             return await self._unlock(locker_id, locker, compartment_code, wiring, deadline)
         except OpenLockerError:
@@ -150,7 +153,8 @@ class KerongCu16Adapter:
 
     async def read_status(self, locker_id: str) -> LockerStatus:
         locker = self._locker(locker_id)
-        tracker = self._trackers[locker_id]
+        polled = self._polled[locker_id]
+        tracker = polled.tracker
         readings = tracker.readings
         compartments = tuple(
             CompartmentInfo(
@@ -168,7 +172,7 @@ class KerongCu16Adapter:
         return LockerStatus(
             locker_id=locker_id,
             online=tracker.online,
-            booted=locker_id in self._booted,
+            booted=polled.booted,
             compartments=compartments,
             firmware=locker.firmware,
             last_seen=tracker.last_seen,
@@ -190,8 +194,10 @@ class KerongCu16Adapter:
         deadline: datetime,
     ) -> OpenOutcome:
         bus = self._buses[locker.bus_url]
-        before = self._trackers[locker_id].readings.get(code)
-        reader = frames.StatusReader(board=wiring.board, lenient=self._config.lenient)
+        polled = self._polled[locker_id]
+        before = polled.tracker.readings.get(code)
+        reader = _reader(wiring.board, wiring.lock, lenient=self._config.lenient)
+        ticket = polled.ticket()
         try:
             await bus.exchange(
                 frames.encode(frames.Command.UNLOCK, wiring.board, wiring.lock),
@@ -207,7 +213,7 @@ class KerongCu16Adapter:
             )
             return await self._outcome_by_reading(locker_id, locker, code, wiring, deadline)
         assert reader.status is not None
-        self._publish(locker_id, locker, reader.status)
+        self._publish(locker_id, locker, reader.status, ticket)
         if reader.status.door_closed(wiring.lock):
             log.warning("locker %s/%s: lock released but the door stays shut", locker_id, code)
             return OpenOutcome.DOOR_JAMMED
@@ -218,7 +224,8 @@ class KerongCu16Adapter:
     async def _outcome_by_reading(
         self, locker_id: str, locker: KerongLocker, code: str, wiring: Wiring, deadline: datetime
     ) -> OpenOutcome:
-        reader = frames.StatusReader(board=wiring.board, lenient=self._config.lenient)
+        reader = _reader(wiring.board, wiring.lock, lenient=self._config.lenient)
+        ticket = self._polled[locker_id].ticket()
         try:
             await self._buses[locker.bus_url].exchange(
                 frames.encode(frames.Command.READ_ONE, wiring.board, wiring.lock),
@@ -233,7 +240,7 @@ class KerongCu16Adapter:
                 "the outcome is unknown"
             ) from err
         assert reader.status is not None
-        self._publish(locker_id, locker, reader.status)
+        self._publish(locker_id, locker, reader.status, ticket)
         if reader.status.door_closed(wiring.lock):
             raise AdapterTimeout(
                 f"open {locker_id}/{code}: the unlock went unanswered and the door is closed; "
@@ -242,32 +249,22 @@ class KerongCu16Adapter:
         return OpenOutcome.UNLOCKED
 
     def _time_left(self, deadline: datetime) -> float:
-        remaining = (deadline - self._host.now()).total_seconds()
-        if remaining <= 0:
-            raise AdapterTimeout("deadline passed")
-        return min(self._config.reply_timeout_s, remaining)
+        return seconds_left(
+            deadline, self._host.now(), what="unlock", cap=self._config.reply_timeout_s
+        )
 
     # ---- polling -------------------------------------------------------------------------
 
-    async def _poll_bus(self, url: str, locker_ids: list[str]) -> None:
-        while True:
-            started = time.monotonic()
-            for locker_id in locker_ids:
-                try:
-                    await self._poll_locker(locker_id)
-                except Exception:
-                    # One bad poll must never stop the loop, let alone the gateway.
-                    log.exception("polling locker %s failed", locker_id)
-            elapsed = time.monotonic() - started
-            await asyncio.sleep(max(0.0, self._config.poll_interval_s - elapsed))
-
     async def _poll_locker(self, locker_id: str) -> None:
         locker = self._config.lockers[locker_id]
-        tracker = self._trackers[locker_id]
+        polled = self._polled[locker_id]
         bus = self._buses[locker.bus_url]
-        statuses: list[frames.BoardStatus] = []
+        # Each board's status with the ticket taken as its read went out on the bus.
+        statuses: list[tuple[int, frames.BoardStatus]] = []
         for board in locker.boards:
-            reader = frames.StatusReader(board=board, lenient=self._config.lenient)
+            # READ_ALL goes out with lock nibble 0, which the board echoes.
+            reader = _reader(board, 1, lenient=self._config.lenient)
+            ticket = polled.ticket()
             try:
                 await bus.exchange(
                     frames.encode(frames.Command.READ_ALL, board),
@@ -277,21 +274,19 @@ class KerongCu16Adapter:
                     retries=self._config.read_retries,
                 )
             except (AdapterTimeout, AdapterConnectionError, AdapterProtocolError) as err:
-                events = tracker.failed(f"board {board}: {err.description}")
-                if events and locker_id in self._booted:
-                    # Offline ends the boot session, as for any locker: it boots again on return.
-                    self._emit(locker_id, events)
-                    self._booted.discard(locker_id)
+                self._emit(polled.failed(f"board {board}: {err.description}"))
                 return
             assert reader.status is not None
-            statuses.append(reader.status)
-        if locker_id not in self._booted:
-            await self._boot(locker_id, locker, statuses)
-        for status in statuses:
-            self._publish(locker_id, locker, status)
+            statuses.append((ticket, reader.status))
+        if not polled.booted:
+            await polled.boot(lambda: _boot_info(locker, [status for _, status in statuses]))
+        for ticket, status in statuses:
+            self._publish(locker_id, locker, status, ticket)
 
-    def _publish(self, locker_id: str, locker: KerongLocker, status: frames.BoardStatus) -> None:
-        """Feed one board's status to the tracker and pass on what changed."""
+    def _publish(
+        self, locker_id: str, locker: KerongLocker, status: frames.BoardStatus, ticket: int
+    ) -> None:
+        """Feed one board's status, read under `ticket`, to the locker; pass on what changed."""
         if status.quirk and (locker.bus_url, status.board) not in self._quirk_warned:
             self._quirk_warned.add((locker.bus_url, status.board))
             log.warning(
@@ -299,57 +294,44 @@ class KerongCu16Adapter:
                 locker_id,
                 status.board,
             )
-        self._emit(locker_id, self._trackers[locker_id].observe(_readings(locker, status)))
+        polled = self._polled[locker_id]
+        self._emit(polled.observe(_readings(locker, status), ticket=ticket, part=status.board))
 
-    def _emit(self, locker_id: str, events: list[LockerEvent]) -> None:
-        if locker_id not in self._booted:
-            return  # a locker the gateway has not accepted has nothing to say yet
+    def _emit(self, events: list[LockerEvent]) -> None:
         for event in events:
             self._events.put_nowait(event)
-
-    async def _boot(
-        self, locker_id: str, locker: KerongLocker, statuses: list[frames.BoardStatus]
-    ) -> None:
-        if time.monotonic() < self._boot_retry_at.get(locker_id, 0.0):
-            return
-        readings: dict[str, DoorReading] = {}
-        for status in statuses:
-            readings.update(_readings(locker, status))
-        info = BootInfo(
-            vendor="Kerong",
-            model=locker.model,
-            firmware=locker.firmware,
-            compartments=tuple(
-                CompartmentInfo(
-                    code=code,
-                    size_class=wiring.size_class,
-                    door=readings[code].door,
-                    item=readings[code].item,
-                )
-                for code, wiring in locker.compartments.items()
-            ),
-            serial_number=locker.serial_number,
-        )
-        decision = await self._host.authorize_boot(locker_id, info)
-        if decision.status is BootStatus.ACCEPTED:
-            self._booted.add(locker_id)
-            log.info("locker %s booted on %s", locker_id, locker.bus_url)
-            return
-        retry_s = min(self._config.boot_retry_s, decision.heartbeat_interval_s)
-        self._boot_retry_at[locker_id] = time.monotonic() + retry_s
-        log.warning(
-            "locker %s boot %s: %s; asking again in %g s",
-            locker_id,
-            decision.status,
-            decision.reason or "no reason given",
-            retry_s,
-        )
 
     def _locker(self, locker_id: str) -> KerongLocker:
         locker = self._config.lockers.get(locker_id)
         if locker is None:
             raise AdapterConfigError(f"locker {locker_id!r} is not configured for kerong-cu16")
         return locker
+
+
+def _reader(board: int, lock: int, *, lenient: bool) -> frames.StatusReader:
+    """The reader of the reply to a request for this board and lock: it must echo their ADDR."""
+    return frames.StatusReader(board=board, lenient=lenient, address=frames.address(board, lock))
+
+
+def _boot_info(locker: KerongLocker, statuses: list[frames.BoardStatus]) -> BootInfo:
+    readings: dict[str, DoorReading] = {}
+    for status in statuses:
+        readings.update(_readings(locker, status))
+    return BootInfo(
+        vendor="Kerong",
+        model=locker.model,
+        firmware=locker.firmware,
+        compartments=tuple(
+            CompartmentInfo(
+                code=code,
+                size_class=wiring.size_class,
+                door=readings[code].door,
+                item=readings[code].item,
+            )
+            for code, wiring in locker.compartments.items()
+        ),
+        serial_number=locker.serial_number,
+    )
 
 
 def _readings(locker: KerongLocker, status: frames.BoardStatus) -> dict[str, DoorReading]:

@@ -114,11 +114,17 @@ class StatusReader:
     """A `ReplyReader` for the status reply of one board: resynchronises on anything else.
 
     Skips bytes until an STX that starts a well-formed status frame of the expected board;
-    frames with a bad checksum or of another board (a late answer) are dropped byte-wise.
+    frames with a bad checksum are dropped byte-wise. A board echoes the request's ADDR, so
+    with `address` given, a status of another board, or of the same board echoing another lock
+    (a late reply to an earlier request), is dropped whole: a poll's late status must never be
+    taken for the answer to an unlock.
     """
 
-    def __init__(self, *, board: int, lenient: bool) -> None:
+    def __init__(self, *, board: int, lenient: bool, address: int | None = None) -> None:
+        if address is not None and address >> 4 != board:
+            raise ValueError(f"ADDR {address:#04x} is not on board {board}")
         self.board = board
+        self.address = address
         self.lenient = lenient
         self.status: BoardStatus | None = None
         self.skipped = 0
@@ -146,9 +152,11 @@ class StatusReader:
                 self.skipped += 1
                 del buffer[:1]
                 continue
-            if status.board != self.board:
+            if status.board != self.board or self.address not in (None, status.address):
                 log.info(
-                    "dropping a status of board %d while waiting for %d", status.board, self.board
+                    "dropping a status echoing ADDR %02x while waiting for board %d",
+                    status.address,
+                    self.board,
                 )
                 self.skipped += REPLY_LENGTH
                 del buffer[:REPLY_LENGTH]

@@ -2,8 +2,9 @@
 
 A controller cannot report by itself: each bus has one polling task that reads the door (and
 item, and stuck-lock) blocks of its controllers and turns changes into events with the SDK's
-PollTracker. An unlock writes the lock's coil once, with the client's retries off, and then
-reads the door back; when the write's reply is lost, only a door seen open proves it worked.
+`PolledLocker` (boot gating, presence, dropping reads an unlock overtook). An unlock writes the
+lock's coil once, with the client's retries off, and then reads the door back; when the
+write's reply is lost, only a door seen open proves it worked.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from gateway.sdk import (
     AdapterProtocolError,
     AdapterTimeout,
     BootInfo,
-    BootStatus,
     CompartmentInfo,
     LockerEvent,
     LockerNotConnected,
@@ -36,6 +36,7 @@ from gateway.sdk import (
     OpenOutcome,
     OpenPurpose,
 )
+from gateway.sdk.boards import PolledLocker, poll_forever, seconds_left
 from gateway.sdk.domain import DoorState, ItemSensor
 from gateway.sdk.errors import OpenLockerError
 from gateway.sdk.polling import DoorReading, PollTracker
@@ -52,19 +53,15 @@ class _Locker:
     locker_id: str
     config: ModbusLocker
     link: ModbusLink
-    tracker: PollTracker
-    booted: bool = False
-    refused_at: float | None = None  # loop time of the last boot the gateway refused
+    # Reads are numbered (polled.ticket()) when they start: an older result never overwrites
+    # a newer one, so a poll that read the doors just before an unlock cannot report them shut.
+    polled: PolledLocker
     stuck: frozenset[int] = frozenset()
-    # Reads are numbered when they start; an older result never overwrites a newer one, so a
-    # poll that read the doors just before an unlock cannot report them shut again.
-    next_ticket: int = 0
-    seen_ticket: int = -1
     command: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    def ticket(self) -> int:
-        self.next_ticket += 1
-        return self.next_ticket
+    @property
+    def tracker(self) -> PollTracker:
+        return self.polled.tracker
 
 
 class ModbusAdapter:
@@ -87,10 +84,13 @@ class ModbusAdapter:
                 link = self._links[locker.url] = ModbusLink(
                     locker=locker, timeout_s=config.timeout_s
                 )
-            tracker = PollTracker(
-                locker_id=locker_id, clock=host.now, offline_after=config.offline_after
+            polled = PolledLocker(
+                locker_id=locker_id,
+                host=host,
+                offline_after=config.offline_after,
+                boot_retry_s=config.boot_retry_s,
             )
-            self._lockers[locker_id] = _Locker(locker_id, locker, link, tracker)
+            self._lockers[locker_id] = _Locker(locker_id, locker, link, polled)
         self._stack = contextlib.AsyncExitStack()
         self._stopping = False
 
@@ -103,8 +103,13 @@ class ModbusAdapter:
                 await self._stack.enter_async_context(link)
             group = await self._stack.enter_async_context(asyncio.TaskGroup())
             for url, link in self._links.items():
-                lockers = [lk for lk in self._lockers.values() if lk.link is link]
-                task = group.create_task(self._poll_bus(lockers), name=f"modbus:{url}")
+                poll = poll_forever(
+                    interval_s=self._config.poll_interval_s,
+                    lockers={lk.locker_id: lk for lk in self._lockers.values() if lk.link is link},
+                    poll=self._poll_or_fail,
+                    stopped=lambda: self._stopping,
+                )
+                task = group.create_task(poll, name=f"modbus:{url}")
                 self._stack.callback(self._stop, task)
         except BaseException:
             await self._stack.aclose()
@@ -142,13 +147,12 @@ class ModbusAdapter:
                 f"locker {locker_id} has no compartment {compartment_code!r}",
                 details={"locker": locker_id, "compartment": compartment_code},
             )
-        if self._remaining(deadline) <= 0:
-            raise AdapterTimeout(f"unlock of {locker_id}/{compartment_code}: deadline passed")
-        if not locker.booted:
-            raise LockerNotConnected(f"locker {locker_id} is offline or was not accepted")
+        what = f"unlock of {locker_id}/{compartment_code}"
+        seconds_left(deadline, self._host.now(), what=what)
+        locker.polled.require_booted(what)
         lock = compartment.lock
         try:
-            async with asyncio.timeout(self._remaining(deadline)):
+            async with asyncio.timeout(seconds_left(deadline, self._host.now(), what=what)):
                 async with locker.command:
                     return await self._unlock(locker, compartment_code, lock, purpose)
         except TimeoutError as err:
@@ -173,7 +177,7 @@ class ModbusAdapter:
         return LockerStatus(
             locker_id=locker_id,
             online=locker.tracker.online,
-            booted=locker.booted,
+            booted=locker.polled.booted,
             compartments=tuple(compartments),
             firmware=self._config.firmware,
             last_seen=locker.tracker.last_seen,
@@ -279,7 +283,7 @@ class ModbusAdapter:
     async def _read_doors(self, locker: _Locker) -> None:
         """Read the door block now and feed it to the tracker, so DoorOpened goes out at once
         (unless a newer read got there first)."""
-        ticket = locker.ticket()
+        ticket = locker.polled.ticket()
         config = locker.config
         doors = await locker.link.read_inputs(
             config.unit, config.registers.door_base, config.lock_count
@@ -292,8 +296,7 @@ class ModbusAdapter:
             )
             for code, c in config.compartments.items()
         }
-        if self._accept(locker, ticket):
-            await self._publish(locker.tracker.observe(readings))
+        await self._publish(locker.polled.observe(readings, ticket=ticket))
 
     async def _read_stuck(self, locker: _Locker) -> frozenset[int]:
         base = locker.config.registers.fault_base
@@ -309,31 +312,23 @@ class ModbusAdapter:
 
     # ---- polling -------------------------------------------------------------------------
 
-    async def _poll_bus(self, lockers: list[_Locker]) -> None:
-        while not self._stopping:
-            for locker in lockers:
-                try:
-                    await self._poll(locker)
-                except LinkClosed:
-                    return
-                except OpenLockerError as err:
-                    if _answered(err):
-                        # The controller is there and said no (busy, bad address): a problem
-                        # to report, not an outage.
-                        log.warning("poll of locker %s refused: %s", locker.locker_id, err)
-                        locker.tracker.last_error = err.description
-                        continue
-                    await self._publish(locker.tracker.failed(err.description))
-                    if not locker.tracker.online:
-                        locker.booted = False
-                except Exception:
-                    # A bug in one poll must not end polling for the whole bus.
-                    log.exception("polling locker %s failed", locker.locker_id)
-            await asyncio.sleep(self._config.poll_interval_s)
+    async def _poll_or_fail(self, locker: _Locker) -> None:
+        try:
+            await self._poll(locker)
+        except LinkClosed:
+            self._stopping = True
+        except OpenLockerError as err:
+            if _answered(err):
+                # The controller is there and said no (busy, bad address): a problem to
+                # report, not an outage.
+                log.warning("poll of locker %s refused: %s", locker.locker_id, err)
+                locker.tracker.last_error = err.description
+                return
+            await self._publish(locker.polled.failed(err.description))
 
     async def _poll(self, locker: _Locker) -> None:
         config, link = locker.config, locker.link
-        ticket = locker.ticket()
+        ticket = locker.polled.ticket()
         count = config.lock_count
         doors = await link.read_inputs(config.unit, config.registers.door_base, count)
         items: list[bool] | None = None
@@ -347,18 +342,12 @@ class ModbusAdapter:
             )
             for code, c in config.compartments.items()
         }
-        if not locker.booted and not await self._boot(locker):
+        if not await locker.polled.boot(lambda: self._boot_info(locker)):
             return
-        if self._accept(locker, ticket):
-            await self._publish(locker.tracker.observe(readings))
+        await self._publish(locker.polled.observe(readings, ticket=ticket))
 
-    async def _boot(self, locker: _Locker) -> bool:
-        """Ask the gateway whether this controller may operate (boot gating); once per
-        reconnection, and again now and then while refused."""
-        now = asyncio.get_running_loop().time()
-        if locker.refused_at is not None and now - locker.refused_at < self._config.boot_retry_s:
-            return False
-        info = BootInfo(
+    def _boot_info(self, locker: _Locker) -> BootInfo:
+        return BootInfo(
             vendor=self._config.vendor,
             model=self._config.model,
             firmware=self._config.firmware,
@@ -368,27 +357,8 @@ class ModbusAdapter:
                 for code, c in locker.config.compartments.items()
             ),
         )
-        decision = await self._host.authorize_boot(locker.locker_id, info)
-        if decision.status is BootStatus.ACCEPTED:
-            locker.booted, locker.refused_at = True, None
-            return True
-        log.warning(
-            "locker %s not accepted: %s %s",
-            locker.locker_id,
-            decision.status,
-            decision.reason or "",
-        )
-        locker.refused_at = now
-        return False
 
     # ---- helpers -------------------------------------------------------------------------
-
-    @staticmethod
-    def _accept(locker: _Locker, ticket: int) -> bool:
-        if ticket < locker.seen_ticket:
-            return False
-        locker.seen_ticket = ticket
-        return True
 
     async def _publish(self, events: list[LockerEvent]) -> None:
         for event in events:
@@ -402,9 +372,6 @@ class ModbusAdapter:
                 details={"locker": locker_id},
             )
         return locker
-
-    def _remaining(self, deadline: datetime) -> float:
-        return (deadline - self._host.now()).total_seconds()
 
 
 def _answered(err: OpenLockerError) -> bool:

@@ -113,8 +113,11 @@ class OlpAdapter:
         try:
             await self._connection.wait_connected(self._config.connect_timeout_s)
         except OpenLockerError:
-            # Keep trying in the background: lockers come and go, so does the broker.
-            log.warning("MQTT broker not reachable yet at %s; retrying", self._config.mqtt_url)
+            # Keep trying in the background: lockers come and go, so does the broker. The
+            # address only: the URL may carry the password.
+            address = options.address
+            where = f"{'mqtts' if address.tls else 'mqtt'}://{address.host}:{address.port}"
+            log.warning("MQTT broker not reachable yet at %s; retrying", where)
         return self
 
     async def _tls_context(self) -> ssl.SSLContext | None:

@@ -39,7 +39,11 @@ class BrokerAddress:
     def parse(cls, url: str) -> BrokerAddress:
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl") or not parts.hostname:
-            raise ValueError(f"not an MQTT URL: {url!r} (expected mqtt://host:port)")
+            # Never echo the URL itself: it may carry a password.
+            shown = f"{parts.scheme}://{parts.hostname or ''}" + (
+                f":{parts.port}" if parts.port else ""
+            )
+            raise ValueError(f"not an MQTT URL: {shown!r} (expected mqtt://host:port)")
         tls = parts.scheme in ("mqtts", "ssl")
         return cls(
             host=parts.hostname,

@@ -11,6 +11,14 @@ The protocol supplies the framing (`ReplyReader`): it drops bytes that cannot st
 reply and verifies checksums, so noise or a broken frame resynchronises instead of failing
 the bus. Only requests the caller marks `safe_to_retry` (reads) are ever sent twice: an unlock
 whose reply is lost must be resolved by the adapter with a safe read, never by resending it.
+
+A reply that comes after its request timed out would be taken for the next request's reply if
+it arrived after that request went out (flushing the input before sending only catches replies
+that came before). For reads that costs a stale reading at worst; for an unlock it would report
+the state from before the pulse. So after a timeout the next unsafe request first spends up to
+half of its own timeout waiting for the line to fall quiet, dropping whatever late bytes come
+in, and waits for its reply for the rest: an exchange never takes longer than its timeout, so an
+adapter that passes the time left before its deadline never sends after the deadline.
 """
 
 from __future__ import annotations
@@ -51,7 +59,8 @@ class SerialSettings:
     bytesize: int = 8
     parity: str = "N"
     stopbits: float = 1
-    # Back-off before reconnecting a dead link: doubles from `reconnect_min_s` to the max.
+    # Back-off before reconnecting a dead link: doubles from `reconnect_min_s` to the max, and
+    # starts again from the minimum only once a valid reply came.
     reconnect_min_s: float = 0.2
     reconnect_max_s: float = 5.0
     write_timeout_s: float = 2.0
@@ -85,6 +94,8 @@ class SerialBus:
         self._open = False
         self._failures = 0
         self._retry_at = 0.0
+        # Set when a request timed out: a reply to it may still be on its way.
+        self._late_reply_possible = False
         self.requests = 0
         self.timeouts = 0
         self.reconnects = 0
@@ -102,9 +113,13 @@ class SerialBus:
         tb: TracebackType | None,
     ) -> None:
         executor, self._executor = self._executor, None
+        self._open = False
         if executor is not None:
-            await asyncio.get_running_loop().run_in_executor(executor, self._close_port)
-            executor.shutdown(wait=False)
+            try:
+                await asyncio.get_running_loop().run_in_executor(executor, self._close_port)
+            finally:
+                # Even when cancelled: the thread ends once the close it runs returns.
+                executor.shutdown(wait=False)
 
     @property
     def connected(self) -> bool:
@@ -134,12 +149,17 @@ class SerialBus:
         async with self._lock:
             for attempt in range(1, attempts + 1):
                 await self._ensure_open()
+                reply_s = timeout_s
+                if not safe_to_retry and self._late_reply_possible:
+                    reply_s -= await self._drain(within_s=timeout_s / 2)
                 self.requests += 1
                 await self._run(self._send, frame)
-                reply = await self._read(read_reply, timeout_s)
+                reply = await self._read(read_reply, reply_s)
                 if reply is not None:
+                    self._failures = 0
                     return reply
                 self.timeouts += 1
+                self._late_reply_possible = True
                 if attempt < attempts:
                     log.info("%s: no reply to %s, retrying (safe)", self.url, frame.hex(" "))
         raise AdapterTimeout(f"{self.url}: no valid reply within {timeout_s:g} s")
@@ -164,7 +184,8 @@ class SerialBus:
         if self._failures:
             self.reconnects += 1
             log.info("serial bus %s reconnected", self.url)
-        self._failures = 0
+        # The back-off is reset by the first valid reply, not here: a device server that
+        # accepts and then drops every connection must not be reconnected at the minimum pace.
 
     async def _read(self, read_reply: ReplyReader, timeout_s: float) -> bytes | None:
         buffer = bytearray()
@@ -179,6 +200,25 @@ class SerialBus:
         if buffer:
             log.info("%s: unusable bytes before timeout: %s", self.url, bytes(buffer).hex(" "))
         return None
+
+    async def _drain(self, *, within_s: float) -> float:
+        """Drop incoming bytes for `within_s`, or less once the line was quiet for half of it;
+        returns the seconds spent."""
+        start = time.monotonic()
+        quiet_s = within_s / 2
+        quiet_until = start + quiet_s
+        dropped = bytearray()
+        while (now := time.monotonic()) < quiet_until and now < start + within_s:
+            chunk = await self._run(self._receive)
+            if chunk:
+                dropped.extend(chunk)
+                quiet_until = time.monotonic() + quiet_s
+        if dropped:
+            log.info(
+                "%s: dropped late bytes before an unsafe request: %s", self.url, dropped.hex(" ")
+            )
+        self._late_reply_possible = False
+        return time.monotonic() - start
 
     async def _run(self, call: Callable[..., T], *args: object) -> T:
         if self._executor is None:

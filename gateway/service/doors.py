@@ -260,7 +260,9 @@ class DoorService:
     async def _door_opened(self, tx: UnitOfWork, event: DoorOpened) -> None:
         if event.grant is not None:
             # The locker verified a grant offline and opened the door itself.
-            await grant_opened(tx, event, event.grant)
+            if await grant_opened(tx, event, event.grant) is None:
+                # Refused, yet the door stood open: the trail must show that too.
+                await audit_unasked_open(tx, event.locker_id, event.compartment_code)
             await _set_door(tx, event.locker_id, event.compartment_code, door=DoorState.OPEN)
             return
         session = await tx.doors.live(event.locker_id, event.compartment_code)

@@ -9,13 +9,16 @@ that follows moves the parcel as after any unlock. Anything else is a security e
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from gateway.domain.audit import AuditAction
-from gateway.domain.door import DoorSession, OpenOutcome
+from gateway.domain.door import PURPOSE_FOR_STATE, DoorSession, OpenOutcome, OpenPurpose
 from gateway.sdk import DoorOpened, GrantUse
 from gateway.store import UnitOfWork
 
 log = logging.getLogger(__name__)
+# The most clock skew a verifier may allow (SPEC §11 "Verifying", check 12).
+LEEWAY = timedelta(seconds=30)
 
 
 async def grant_opened(tx: UnitOfWork, event: DoorOpened, grant: GrantUse) -> DoorSession | None:
@@ -29,6 +32,18 @@ async def grant_opened(tx: UnitOfWork, event: DoorOpened, grant: GrantUse) -> Do
         problem = f"the grant is for {record.locker_id}/{record.compartment_code}"
     elif record.action != grant.purpose or record.parcel_uid != grant.parcel_uid:
         problem = "the reported act or sub differs from the issued grant"
+    elif not record.not_before - LEEWAY <= event.at < record.expires_at + LEEWAY:
+        # The locker's clock is wrong (or the locker is not honest): it opened for a grant
+        # outside the window it was issued for.
+        problem = f"the door opened at {event.at.isoformat()}, outside the grant's validity"
+    elif (
+        moved := await _moved_on(
+            tx, record.parcel_uid, record.action, record.locker_id, record.compartment_code
+        )
+    ) is not None:
+        # An offline locker cannot learn that the parcel was cancelled, picked up or expired
+        # since: whatever lies behind that door now is not the grant's parcel.
+        problem = moved
     elif not await tx.grants.redeem(grant.jti, event.at):
         problem = "the grant was redeemed already"
     if record is None or problem is not None:
@@ -81,3 +96,17 @@ async def grant_opened(tx: UnitOfWork, event: DoorOpened, grant: GrantUse) -> Do
     )
     log.info("locker opened %s for grant %s (%s)", where, grant.jti, record.action)
     return session
+
+
+async def _moved_on(
+    tx: UnitOfWork, parcel_uid: str, action: OpenPurpose, locker_id: str, compartment_code: str
+) -> str | None:
+    """Why the grant's parcel no longer awaits the opening it was issued for; None if it does."""
+    parcel = await tx.parcels.get_by_uid(parcel_uid)
+    if parcel is None:
+        return "the grant's parcel no longer exists"
+    if PURPOSE_FOR_STATE.get(parcel.state) is not action:
+        return f"the grant's parcel is {parcel.state} now and awaits no {action}"
+    if (parcel.locker_id, parcel.compartment_code) != (locker_id, compartment_code):
+        return f"the grant's parcel is in {parcel.locker_id}/{parcel.compartment_code} now"
+    return None

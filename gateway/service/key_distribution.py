@@ -42,7 +42,7 @@ class KeyDistributor:
         poll_interval_s: float = 2.0,
         push_timeout_s: float = 10.0,
         boot_settle_s: float = BOOT_SETTLE_S,
-        actor: str = "gateway",
+        actor: str,
         clock: Clock = utc_now,
     ) -> None:
         self._store = store

@@ -29,6 +29,7 @@ MAX_TOKEN_BYTES = 1024
 # Clocks of a locker and the network drift apart a little; grants are minutes long anyway.
 LEEWAY_SECONDS = 30
 # A controller's memory of used grant ids is bounded; ids leave it once their grant expired.
+# Full of grants still valid, it refuses new ones: forgetting a live id would allow a replay.
 USED_LIMIT = 50_000
 _SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "k", "oth"})
@@ -52,6 +53,7 @@ class Refusal(StrEnum):
     EXPIRED = "expired"
     NOT_YET_VALID = "not_yet_valid"
     REPLAYED = "replayed"
+    JTI_MEMORY_FULL = "jti_memory_full"
 
 
 class GrantAction(StrEnum):
@@ -285,20 +287,23 @@ class GrantVault:
         unsuitable = suits(act, comp)
         if unsuitable is not None:
             raise _refuse(Refusal.WRONG_ACTION, f"{act} refused: {unsuitable}")
-        if now > exp + LEEWAY_SECONDS:
+        # `exp` is the first instant a grant is no longer valid (RFC 7519 §4.1.4).
+        if now >= exp + LEEWAY_SECONDS:
             raise _refuse(Refusal.EXPIRED, f"the grant expired {now - exp} s ago")
         if now < nbf - LEEWAY_SECONDS:
             raise _refuse(Refusal.NOT_YET_VALID, f"the grant is valid in {nbf - now} s")
         self.forget_expired(now)
         if jti in self.used:
             raise _refuse(Refusal.REPLAYED, "this grant was used already")
+        if len(self.used) >= USED_LIMIT:
+            raise _refuse(
+                Refusal.JTI_MEMORY_FULL, "too many grants in use; try again once some expired"
+            )
         return Grant(jti=jti, sub=sub, cmp=cmp, act=act, exp=exp)
 
     def mark_used(self, grant: Grant, now: int) -> None:
         """Remember a grant that opened a door, until it could no longer be accepted anyway."""
         self.forget_expired(now)
-        while len(self.used) >= USED_LIMIT:
-            del self.used[next(iter(self.used))]
         self.used[grant.jti] = grant.exp
 
     def forget_expired(self, now: int) -> None:

@@ -69,3 +69,31 @@ def test_the_example_adapter_passes_the_conformance_kit(pytester: pytest.Pyteste
         str(EXAMPLE / "tests"),
     )
     result.assert_outcomes(passed=15)
+
+
+def test_the_sdk_modules_and_polling_helpers_the_guide_names_exist() -> None:
+    guide = (DOCS / "GUIDE.md").read_text()
+    modules = set(re.findall(r"`(gateway\.sdk(?:\.\w+)*)`", guide))
+    assert {"gateway.sdk.serial", "gateway.sdk.polling", "gateway.sdk.boards"} <= modules
+    for dotted in modules:
+        try:
+            importlib.import_module(dotted)
+        except ModuleNotFoundError:
+            # `gateway.sdk.testing.AdapterRig`: a name in a module, not a module.
+            module, _, name = dotted.rpartition(".")
+            assert hasattr(importlib.import_module(module), name), f"{dotted} does not exist"
+    helpers = {
+        "gateway.sdk.serial": ("SerialBus", "SerialSettings"),
+        "gateway.sdk.polling": ("PollTracker", "DoorReading", "unpack_bits"),
+        "gateway.sdk.boards": ("PolledLocker", "poll_forever", "seconds_left"),
+    }
+    for module, names in helpers.items():
+        for name in names:
+            assert name in guide, f"the guide no longer mentions {name}"
+            assert hasattr(importlib.import_module(module), name), f"{module}.{name} is gone"
+    polled = importlib.import_module("gateway.sdk.boards").PolledLocker
+    for method in set(re.findall(r"polled\.(\w+)\(", guide)):
+        assert hasattr(polled, method), f"the guide calls PolledLocker.{method}, which is gone"
+    settings = importlib.import_module("gateway.sdk.serial").SerialSettings
+    for field in ("baudrate", "bytesize", "parity", "stopbits", "reconnect_min_s"):
+        assert field in settings.__dataclass_fields__

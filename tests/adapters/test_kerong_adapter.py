@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from locker_emulator.boards import KerongQuirk
-from locker_emulator.boards.kerong import READ_ONE, UNLOCK
+from locker_emulator.boards.kerong import READ_ALL, READ_ONE, UNLOCK
 from pydantic import ValidationError
 
 from adapters.kerong_cu16 import KerongCu16Adapter, KerongCu16Config
@@ -108,6 +108,31 @@ async def test_opened_comes_before_closed(kr: Running) -> None:
         type(e).__name__ for e in kr.events.of(LOCKER_ID) if isinstance(e, DoorOpened | DoorClosed)
     ]
     assert doors == ["DoorOpened", "DoorClosed"]
+
+
+async def test_a_poll_spanning_an_unlock_does_not_report_the_door_shut_again(
+    kr: Running,
+) -> None:
+    # A poll reads board 0, then board 1. An unlock of a board-0 lock that runs between the two
+    # reads publishes the door open; the poll's board-0 status, read before the unlock, must not
+    # then report that door closed (the gateway would end the deposit as if it were shut).
+    kr.rig.bus.set_slow(reply_delay=0.1)
+    reads = kr.rig.boards.commands
+    async with asyncio.timeout(5):
+        while reads[READ_ALL] % 2 == 0:  # wait until a poll's read of board 0 is on the line
+            await asyncio.sleep(0.005)
+    assert await kr.open("A01") is OpenOutcome.UNLOCKED
+    await kr.events.next_matching(DoorOpened, within=EVENT_S, compartment_code="A01")
+    polls = reads[READ_ALL]
+    async with asyncio.timeout(5):
+        while reads[READ_ALL] < polls + 4:  # two more whole polls
+            await asyncio.sleep(0.02)
+    doors = [
+        type(e).__name__
+        for e in kr.events.of(LOCKER_ID)
+        if isinstance(e, DoorOpened | DoorClosed) and e.compartment_code == "A01"
+    ]
+    assert doors == ["DoorOpened"]
 
 
 async def test_open_an_open_door(kr: Running) -> None:

@@ -123,6 +123,28 @@ def test_reader_refuses_a_quirky_board_clearly_in_strict_mode() -> None:
         reader(bytearray(_hex(FIXTURES["quirks"][0]["frame"])))
 
 
+def test_reader_drops_a_late_status_echoing_another_lock() -> None:
+    # Waiting for the answer to an unlock of board 0 lock 3 (ADDR 0x02). First comes the late
+    # answer to a poll of board 0 (ADDR 0x00, all doors shut), then the unlock's own answer.
+    late = bytes([0x02, 0x00, 0x35, 0xFF, 0xFF, 0x00, 0x00, 0x03])  # STX ADDR=00 35 H1 H2 I1 I2 ETX
+    late += bytes([frames.checksum(late)])  # SUM = 02+00+35+FF+FF+03 = 0x238 -> 0x38
+    assert late[-1] == 0x38
+    own = bytes([0x02, 0x02, 0x35, 0xFB, 0xFF, 0x00, 0x00, 0x03])  # H1=FB: lock 3's hook open
+    own += bytes([frames.checksum(own)])  # SUM = 0x238 - 4 + 2 -> 0x36
+    assert own[-1] == 0x36
+    reader = frames.StatusReader(board=0, lenient=False, address=frames.address(0, 3))
+    buffer = bytearray(late + own)
+    assert reader(buffer) == own
+    assert reader.status is not None
+    assert not reader.status.door_closed(3)
+    assert reader.skipped == len(late)
+
+
+def test_reader_address_must_be_on_its_board() -> None:
+    with pytest.raises(ValueError, match="not on board"):
+        frames.StatusReader(board=1, lenient=False, address=frames.address(0, 3))
+
+
 @pytest.mark.parametrize(("board", "lock"), [(-1, 1), (10, 1), (0, 0), (0, 17)])
 def test_addresses_out_of_range(board: int, lock: int) -> None:
     with pytest.raises(ValueError, match="numbered"):

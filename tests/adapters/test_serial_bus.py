@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -291,3 +292,57 @@ async def test_rfc2217_url(rfc2217_server: int) -> None:
     async with SerialBus(url=f"rfc2217://127.0.0.1:{rfc2217_server}") as bus:
         assert await bus.exchange(request(5), read_reply=echo_reader, timeout_s=2.0) == request(5)
         assert bus.connected
+
+
+async def test_a_reply_arriving_late_is_not_taken_for_an_unsafe_request(
+    bus: SerialBus, tcp: TcpBus, device: Device
+) -> None:
+    # The reply to request 1 comes only after request 2 (an unlock, say) has gone out; flushing
+    # the input before sending cannot catch it. Taken for request 2's reply, it would report the
+    # state from before the unlock.
+    tcp.set_slow(reply_delay=0.3)
+    with pytest.raises(AdapterTimeout):
+        await bus.exchange(request(1), read_reply=read_reply, timeout_s=0.1)
+    tcp.set_slow()
+    reply = await bus.exchange(request(2), read_reply=read_reply, timeout_s=0.5)
+    assert reply[1] == 2, "the late reply to request 1 was taken for the unlock's reply"
+    assert device.requests == [1, 2]
+
+
+async def test_a_bus_entered_again_after_exit_reopens_its_port(tcp: TcpBus) -> None:
+    bus = SerialBus(url=tcp.url, settings=SerialSettings(reconnect_min_s=0.05))
+    async with bus:
+        assert (await bus.exchange(request(1), read_reply=read_reply, timeout_s=1.0))[1] == 1
+    assert not bus.connected, "the port is closed, the bus must not say it is connected"
+    async with bus:
+        assert (await bus.exchange(request(2), read_reply=read_reply, timeout_s=1.0))[1] == 2
+    assert bus.reconnects == 0, "a clean exit is not a link failure"
+
+
+async def test_a_link_that_dies_right_after_connecting_backs_off_all_the_same(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A device server that accepts and hangs up at once (its serial side is dead, say). Each
+    # reconnect "succeeds"; the back-off must keep growing until a reply comes, or the bus
+    # reconnects at its minimum pace forever.
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    settings = SerialSettings(reconnect_min_s=0.05, reconnect_max_s=0.2)
+    caplog.set_level(logging.WARNING, logger="gateway.sdk.serial")
+    async with server, SerialBus(url=f"socket://127.0.0.1:{port}", settings=settings) as bus:
+        loop = asyncio.get_running_loop()
+        until = loop.time() + 2.5
+        while loop.time() < until:
+            with contextlib.suppress(AdapterConnectionError, AdapterTimeout):
+                await bus.exchange(request(1), read_reply=read_reply, timeout_s=0.1)
+            await asyncio.sleep(0.01)
+    back_offs = [
+        float(r.getMessage().rsplit("reconnecting in ", 1)[1].split()[0])
+        for r in caplog.records
+        if "reconnecting in" in r.getMessage()
+    ]
+    assert len(back_offs) >= 4, back_offs
+    assert back_offs[-1] == 0.2, f"the back-off never grew: {back_offs}"
