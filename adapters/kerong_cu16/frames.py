@@ -7,7 +7,9 @@ ADDR: high nibble the board (0-9, up to ten boards chained on one bus), low nibb
 0-based: lock 1 is 0x0, lock 16 is 0xF. CMD: 0x30 reads one lock, 0x31 unlocks one lock, 0x32
 reads the board (low nibble then 0). H1/H2: door-hook bits of locks 1-8 and 9-16, bit 0 of H1 =
 lock 1, bit 7 of H2 = lock 16, set = door closed. I1/I2: the infrared item sensors in the same
-order, set = something inside. SUM: the sum of all preceding bytes, modulo 256.
+order, set = something inside. SUM: the sum of all preceding bytes, modulo 256. The reply
+echoes the request's ADDR, lock nibble included; `StatusReader` relies on it to tell the reply
+it waits for from a late reply to an earlier request.
 
 Firmware quirk (accepted only in lenient mode): some boards compute SUM over ADDR..ETX, leaving
 STX out. Trailing 0x00 padding after a reply, seen behind some RS-485 converters, is line noise

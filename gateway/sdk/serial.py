@@ -15,10 +15,10 @@ whose reply is lost must be resolved by the adapter with a safe read, never by r
 A reply that comes after its request timed out would be taken for the next request's reply if
 it arrived after that request went out (flushing the input before sending only catches replies
 that came before). For reads that costs a stale reading at worst; for an unlock it would report
-the state from before the pulse. So after a timeout the next unsafe request first spends up to
-half of its own timeout waiting for the line to fall quiet, dropping whatever late bytes come
-in, and waits for its reply for the rest: an exchange never takes longer than its timeout, so an
-adapter that passes the time left before its deadline never sends after the deadline.
+the state from before the pulse. So after a timeout the next unsafe request first spends half
+of its own timeout dropping whatever late bytes come in, and waits for its reply for the rest:
+an exchange never takes longer than its timeout, so an adapter that passes the time left before
+its deadline never sends after the deadline.
 """
 
 from __future__ import annotations
@@ -202,17 +202,11 @@ class SerialBus:
         return None
 
     async def _drain(self, *, within_s: float) -> float:
-        """Drop incoming bytes for `within_s`, or less once the line was quiet for half of it;
-        returns the seconds spent."""
+        """Drop whatever comes in for `within_s`; returns the seconds spent."""
         start = time.monotonic()
-        quiet_s = within_s / 2
-        quiet_until = start + quiet_s
         dropped = bytearray()
-        while (now := time.monotonic()) < quiet_until and now < start + within_s:
-            chunk = await self._run(self._receive)
-            if chunk:
-                dropped.extend(chunk)
-                quiet_until = time.monotonic() + quiet_s
+        while time.monotonic() < start + within_s:
+            dropped.extend(await self._run(self._receive))
         if dropped:
             log.info(
                 "%s: dropped late bytes before an unsafe request: %s", self.url, dropped.hex(" ")
