@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import socket
 import statistics
 import tempfile
@@ -56,8 +57,10 @@ async def bare_mqtt_round_trip(port: int, count: int) -> list[float]:
         await ping.subscribe("bench/pong", qos=1)
 
         async def echo_loop() -> None:
-            async for message in echo.messages:
-                await echo.publish("bench/pong", message.payload, qos=1)
+            # Ends when the echo client disconnects at the end of the block.
+            with contextlib.suppress(aiomqtt.MqttError):
+                async for message in echo.messages:
+                    await echo.publish("bench/pong", message.payload, qos=1)
 
         task = asyncio.get_running_loop().create_task(echo_loop())
         await asyncio.sleep(0.2)
