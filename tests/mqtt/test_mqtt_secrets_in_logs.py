@@ -1,4 +1,4 @@
-"""An MQTT password given in the broker URL never reaches the log (security review)."""
+"""An MQTT password given in the broker URL never reaches the log."""
 
 from __future__ import annotations
 
