@@ -7,9 +7,6 @@ Besides the bus routes every board bus has (`/buses/...`), a Modbus bus has cont
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import signal
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,8 +16,8 @@ from locker_emulator.boards.control import BoardBus
 from locker_emulator.boards.lock_bank import LockBank
 from locker_emulator.boards.modbus import MAX_UNIT, Framing, ModbusController, ModbusQuirk
 from locker_emulator.boards.modbus_frames import ExceptionCode
+from locker_emulator.boards.run_bus import add_control_arguments, run_until_stopped
 from locker_emulator.boards.tcp_bus import TcpBus
-from locker_emulator.control_api import ControlApi
 
 
 def add_modbus_command(commands: Any) -> None:
@@ -47,12 +44,7 @@ def add_modbus_command(commands: Any) -> None:
         choices=[q.value for q in ModbusQuirk],
         help="emulate a firmware quirk (for adapters' lenient mode)",
     )
-    modbus.add_argument("--control-host", default="127.0.0.1")
-    modbus.add_argument("--control-port", type=int, default=8090, help="0 picks a free port")
-    modbus.add_argument("--no-control", action="store_true", help="do not serve the control API")
-    modbus.add_argument(
-        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
-    )
+    add_control_arguments(modbus)
 
 
 def parse_units(text: str) -> list[int]:
@@ -144,31 +136,13 @@ async def serve_modbus(args: argparse.Namespace) -> int:
     controller = ModbusController(
         bank=bank, framing=framing, quirk=ModbusQuirk(args.quirk) if args.quirk else None
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(signum, stop.set)
     async with TcpBus(handler=controller, host=args.host, port=args.port, name="modbus") as bus:
         where = f"tcp://{args.host}:{bus.port}" if framing is Framing.TCP else bus.url
         ids = ",".join(str(unit) for unit in units)
         print(f"modbus {framing.value} controller unit(s) {ids} on {where}", flush=True)
-        control = None
-        if not args.no_control:
-            buses = {"modbus": BoardBus(name="modbus", protocol="modbus", bank=bank, bus=bus)}
-            control = ControlApi(
-                lockers={},
-                host=args.control_host,
-                port=args.control_port,
-                buses=buses,
-                extra_routes=(ModbusRoutes({"modbus": controller}).register,),
-            )
-            await control.start()
-            print(f"control API listening on {control.url}", flush=True)
-        try:
-            await stop.wait()
-        finally:
-            if control is not None:
-                await control.stop()
-        print("stopping", flush=True)
+        await run_until_stopped(
+            args,
+            BoardBus(name="modbus", protocol="modbus", bank=bank, bus=bus),
+            extra_routes=(ModbusRoutes({"modbus": controller}).register,),
+        )
     return 0

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import signal
 from typing import Any
 
 from locker_emulator.boards.control import BoardBus
 from locker_emulator.boards.kerong import MAX_BOARDS, KerongBoards, KerongQuirk
 from locker_emulator.boards.lock_bank import LockBank
+from locker_emulator.boards.run_bus import add_control_arguments, run_until_stopped
 from locker_emulator.boards.tcp_bus import TcpBus
-from locker_emulator.control_api import ControlApi
 
 
 def add_kerong_command(commands: Any) -> None:
@@ -30,12 +27,7 @@ def add_kerong_command(commands: Any) -> None:
         choices=[q.value for q in KerongQuirk],
         help="emulate a firmware quirk (for adapters' lenient mode)",
     )
-    kerong.add_argument("--control-host", default="127.0.0.1")
-    kerong.add_argument("--control-port", type=int, default=8090, help="0 picks a free port")
-    kerong.add_argument("--no-control", action="store_true", help="do not serve the control API")
-    kerong.add_argument(
-        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
-    )
+    add_control_arguments(kerong)
 
 
 async def serve_kerong(args: argparse.Namespace) -> int:
@@ -44,27 +36,11 @@ async def serve_kerong(args: argparse.Namespace) -> int:
         raise ValueError(f"--boards must be 1-{MAX_BOARDS}, not {args.boards}")
     bank = LockBank(boards=args.boards)
     quirk = KerongQuirk(args.quirk) if args.quirk else None
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(signum, stop.set)
     async with TcpBus(
         handler=KerongBoards(bank=bank, quirk=quirk), host=args.host, port=args.port, name="kerong"
     ) as bus:
         print(f"kerong bus with {args.boards} board(s) on {bus.url}", flush=True)
-        control = None
-        if not args.no_control:
-            buses = {"kerong": BoardBus(name="kerong", protocol="kerong", bank=bank, bus=bus)}
-            control = ControlApi(
-                lockers={}, host=args.control_host, port=args.control_port, buses=buses
-            )
-            await control.start()
-            print(f"control API listening on {control.url}", flush=True)
-        try:
-            await stop.wait()
-        finally:
-            if control is not None:
-                await control.stop()
-        print("stopping", flush=True)
+        await run_until_stopped(
+            args, BoardBus(name="kerong", protocol="kerong", bank=bank, bus=bus)
+        )
     return 0
