@@ -1,0 +1,1 @@
+"""How rendered requests leave the gateway: HTTP (httpx), MQTT (aiomqtt), SMTP (aiosmtplib)."""
