@@ -33,6 +33,8 @@ class Outcome:
 class Transport(Protocol):
     """One per kind of Outbound; an async context manager owning its connections."""
 
-    async def send(self, outbound: Outbound, route: Route, *, event_id: str, attempt: int) -> Outcome:
+    async def send(
+        self, outbound: Outbound, route: Route, *, event_id: str, attempt: int
+    ) -> Outcome:
         """Send, bounded by `route.policy.timeout_s`; every failure is an Outcome, not a raise."""
         ...

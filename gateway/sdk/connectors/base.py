@@ -72,7 +72,7 @@ class Connector:
         raise NotImplementedError(f"connector {self.name!r} does not send events")
 
     def parse_inbound(self, request: InboundRequest) -> Announcement:
-        """The carrier's shipment JSON as a `POST /v1/parcels` body; MappingError names the field."""
+        """The carrier's shipment JSON as a `POST /v1/parcels` body (MappingError: which field)."""
         raise NotImplementedError(f"connector {self.name!r} takes no inbound pre-advice")
 
     def render_status(self, view: ParcelStatusView) -> dict[str, Any]:

@@ -27,7 +27,7 @@ class MappingError(ValidationFailed):
         super().__init__(message, issues=(FieldIssue(pointer, detail or message),))
 
 
-class SkipEvent(Exception):  # noqa: N818 - a signal, not an error
+class SkipEvent(Exception):
     """Raised by `render` for an event this connector deliberately does not send.
 
     The delivery is settled as `skipped` (not dead): e.g. a notifier for a recipient who
