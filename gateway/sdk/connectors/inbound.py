@@ -11,7 +11,7 @@ __all__ = ["InboundRequest", "ParcelStatusView"]
 
 @dataclass(frozen=True, slots=True)
 class InboundRequest:
-    """A carrier's request to `/v1/connectors/{id}/inbound`, already authenticated and size-bound."""
+    """A carrier's request to `/v1/connectors/{id}/inbound`, authenticated and size-bound."""
 
     body: bytes
     content_type: str
