@@ -14,23 +14,33 @@ from aiohttp import web
 
 from gateway.auth.carrier_tokens import CarrierAuthenticator
 from gateway.clock import Clock, utc_now
+from gateway.delivery.engine import DeliveryEngine, EngineSettings
+from gateway.delivery.routes import DeliveryPolicy
+from gateway.delivery.transports.http import HttpTransport
+from gateway.delivery.transports.mqtt import MqttTransport
+from gateway.delivery.transports.smtp import SmtpTransport
+from gateway.delivery.webhook_routes import CompositeRoutes, WebhookRoutes
 from gateway.domain.keypad import KeypadPolicy
 from gateway.http.app import build_http_app
 from gateway.http.context import HttpDeps
 from gateway.mqtt.embedded import EmbeddedBroker
 from gateway.sdk import load_adapter_class
+from gateway.sdk.connectors import EmailMessage, HttpRequest, MqttPublish
 from gateway.sdk.keys import KeySet
 from gateway.service.adapters import AdapterDirectory
 from gateway.service.carriers import CarrierService
 from gateway.service.codes import CodeService
+from gateway.service.connectors import ConnectorService
+from gateway.service.deliveries import DeliveryService
 from gateway.service.doors import DoorService
 from gateway.service.event_router import EventRouter
 from gateway.service.grants import GrantService
 from gateway.service.housekeeping import Housekeeping
 from gateway.service.key_distribution import KeyDistributor
 from gateway.service.lockers import LockerService
+from gateway.service.notify_access import NotifyAccess
 from gateway.service.parcels import ParcelService
-from gateway.service.webhook_dispatcher import DispatchPolicy, WebhookDispatcher
+from gateway.service.reminders import ReminderScheduler
 from gateway.service.webhooks import WebhookService
 from gateway.settings import Settings
 from gateway.spec import Spec
@@ -77,6 +87,7 @@ class Gateway:
             reservation_ttl=timedelta(seconds=s.reservation_ttl_s),
             pickup_window=timedelta(seconds=s.pickup_window_s),
             clock=self.clock,
+            network_id=s.network_id,
         )
         self.lockers = LockerService(store=self.store)
         self.carriers = CarrierService(store=self.store, clock=self.clock)
@@ -115,6 +126,7 @@ class Gateway:
         self.webhooks = WebhookService(
             store=self.store, max_subscriptions=s.webhook_max_subscriptions, clock=self.clock
         )
+        await self._start_connectors()
         authenticator = CarrierAuthenticator(
             store=self.store,
             network_id=s.network_id,
@@ -134,6 +146,8 @@ class Gateway:
             grants=self.grants,
             webhooks=self.webhooks,
             network_keys=self.network_keys,
+            deliveries=DeliveryService(store=self.store, clock=self.clock),
+            connectors=self.connectors,
         )
         app = build_http_app(deps, max_body_bytes=s.max_body_bytes)
         self._runner = web.AppRunner(app, access_log=None)
@@ -153,9 +167,29 @@ class Gateway:
         await self._stack.enter_async_context(
             _background(housekeeping.run_forever(s.housekeeping_interval_s), "housekeeping")
         )
+        if s.reminder_lead_s > 0:
+            reminders = ReminderScheduler(
+                store=self.store,
+                lead=timedelta(seconds=s.reminder_lead_s),
+                network_id=s.network_id,
+                clock=self.clock,
+            )
+            await self._stack.enter_async_context(
+                _background(reminders.run_forever(s.housekeeping_interval_s), "pickup-reminders")
+            )
         await self._start_key_distribution()
-        await self._start_webhooks()
+        await self._start_delivery()
         log.info("gateway %s serving on http://%s:%s", s.network_id, s.http_host, self.port)
+
+    async def _start_connectors(self) -> None:
+        """Sync and build every connector attachment before serving: a bad one stops here."""
+        self.connectors = ConnectorService.from_settings(
+            self.settings,
+            store=self.store,
+            sign_olp=self.network_keys.sign_detached,
+            clock=self.clock,
+        )
+        await self.connectors.start(self.settings.connectors)
 
     async def _start_key_distribution(self) -> None:
         """SetKeySet to every booted locker whose key set is older than the network's."""
@@ -181,26 +215,47 @@ class Gateway:
             _background(self.key_distributor.run_forever(), "key-distribution")
         )
 
-    async def _start_webhooks(self) -> None:
-        """The outbox dispatcher: every instance runs one; they share the work through the DB."""
+    async def _start_delivery(self) -> None:
+        """The delivery engine: every instance runs one; they share the outbox through the DB."""
         s = self.settings
-        policy = DispatchPolicy(
-            poll_interval_s=s.webhook_poll_interval_s,
+        webhook_policy = DeliveryPolicy(
             timeout_s=s.webhook_timeout_s,
-            lease_s=s.webhook_lease_s,
             max_attempts=s.webhook_max_attempts,
             backoff_base_s=s.webhook_backoff_base_s,
             backoff_cap_s=s.webhook_backoff_cap_s,
-            max_in_flight=s.webhook_max_in_flight,
-            retention=timedelta(seconds=s.webhook_retention_s),
+            breaker_failures=s.webhook_breaker_failures,
+            breaker_reset_s=s.webhook_breaker_reset_s,
         )
-        dispatcher = WebhookDispatcher(
-            store=self.store, sign=self.network_keys.sign_detached, policy=policy, clock=self.clock
+        routes = CompositeRoutes(
+            webhooks=WebhookRoutes(
+                store=self.store, sign=self.network_keys.sign_detached, policy=webhook_policy
+            ),
+            connectors=self.connectors.routes,
         )
-        await self._stack.enter_async_context(dispatcher)
-        await self._stack.enter_async_context(
-            _background(dispatcher.run_forever(), "webhook-dispatcher")
+        engine = DeliveryEngine(
+            store=self.store,
+            routes=routes,
+            transports={
+                HttpRequest: HttpTransport(
+                    max_connections=s.webhook_max_in_flight, clock=self.clock
+                ),
+                MqttPublish: MqttTransport(client_id_prefix=f"openlocker-{s.instance}"),
+                EmailMessage: SmtpTransport(),
+            },
+            settings=EngineSettings(
+                poll_interval_s=s.webhook_poll_interval_s,
+                lease_s=s.webhook_lease_s,
+                max_in_flight=s.webhook_max_in_flight,
+                retention=timedelta(seconds=s.webhook_retention_s),
+            ),
+            network_id=s.network_id,
+            actor=f"gateway:{s.instance}",
+            # Notifiers get a pickup code and QR grant issued as each message goes out.
+            access=NotifyAccess(codes=self.codes, grants=self.grants),
+            clock=self.clock,
         )
+        await self._stack.enter_async_context(engine)
+        await self._stack.enter_async_context(_background(engine.run_forever(), "delivery-engine"))
 
     async def _start_locker_side(self) -> None:
         """The MQTT broker (embedded unless one is configured), the adapters, the event flow."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -14,6 +14,33 @@ from pydantic_settings import (
 )
 
 DEFAULT_DATA_DIR = Path("var")
+ATTACHMENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+class ConnectorAttachmentSettings(BaseModel):
+    """One connector attached to one carrier: a `[[connectors]]` table of the settings file.
+
+    `config`, `auth` and `delivery` are checked against the connector's, the auth plugin's and
+    the delivery options' models when the gateway starts (the models live with the plugins).
+    Secret values may be written as `env:NAME` or `file:/path`; they are kept out of repr.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=ATTACHMENT_ID_PATTERN, description="The operator's name for it.")
+    carrier: str = Field(min_length=1, description="The carrier id it speaks for.")
+    connector: str = Field(min_length=1, description="Entry-point name, e.g. `epcis`.")
+    config: dict[str, Any] = Field(default_factory=dict, repr=False)
+    auth: dict[str, Any] | None = Field(
+        default=None, repr=False, description="The auth plugin and its settings; none if unset."
+    )
+    delivery: dict[str, Any] = Field(
+        default_factory=dict, description="Overrides of the delivery policy (timeout_s...)."
+    )
+    events: list[str] | None = Field(
+        default=None, description="OLP event types to send; unset sends every type."
+    )
+    active: bool = True
 
 
 class Settings(BaseSettings):
@@ -52,6 +79,12 @@ class Settings(BaseSettings):
     pickup_window_s: int = Field(default=72 * 3600, ge=3600)
     idempotency_retention_s: int = Field(default=24 * 3600, ge=60)
     housekeeping_interval_s: float = Field(default=30.0, gt=0)
+    reminder_lead_s: int = Field(
+        default=24 * 3600,
+        ge=0,
+        description="Recipient notifiers remind this long before a parcel's pickup window "
+        "ends (once per deadline); 0 sends no reminders.",
+    )
     spec_dir: Path | None = None
 
     # ---- the locker side ----
@@ -144,12 +177,41 @@ class Settings(BaseSettings):
     webhook_max_in_flight: int = Field(
         default=32, ge=1, le=1000, description="Concurrent attempts per gateway instance."
     )
+    webhook_breaker_failures: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="Failed attempts in a row that open a subscription's circuit: its "
+        "deliveries then wait instead of hammering a receiver that is down.",
+    )
+    webhook_breaker_reset_s: float = Field(
+        default=30.0, gt=0, description="How long an open circuit waits before one probe."
+    )
     webhook_max_subscriptions: int = Field(
         default=10, ge=1, le=1000, description="Active subscriptions per carrier."
     )
     webhook_retention_s: int = Field(
         default=14 * 24 * 3600, ge=3600, description="How long settled deliveries stay listed."
     )
+
+    # ---- carrier connectors ----
+    connectors: list[ConnectorAttachmentSettings] = Field(
+        default_factory=list,
+        description="Connector attachments (`[[connectors]]` tables, or OPENLOCKER_CONNECTORS "
+        "as a JSON array); checked and built at start-up.",
+    )
+
+    @field_validator("connectors")
+    @classmethod
+    def _unique_attachment_ids(
+        cls, attachments: list[ConnectorAttachmentSettings]
+    ) -> list[ConnectorAttachmentSettings]:
+        seen: set[str] = set()
+        for attachment in attachments:
+            if attachment.id in seen:
+                raise ValueError(f"connector attachment id {attachment.id!r} is used twice")
+            seen.add(attachment.id)
+        return attachments
 
     @field_validator("webhook_lease_s")
     @classmethod

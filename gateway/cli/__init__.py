@@ -13,14 +13,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from gateway.cli import audit, carriers, keys, lockers, mqtt_access, run
+from gateway.cli import audit, carriers, connectors, deliveries, keys, lockers, mqtt_access, run
 from gateway.errors import OpenLockerError
 from gateway.settings import load_settings
 
 log = logging.getLogger("openlocker")
 
 # The command groups, in the order `openlocker --help` lists them.
-_GROUPS = (run, carriers, lockers, keys, audit, mqtt_access)
+_GROUPS = (run, carriers, lockers, keys, audit, mqtt_access, connectors, deliveries)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

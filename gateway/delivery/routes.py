@@ -9,18 +9,13 @@ never looks at settings or the attachment table itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Protocol
 
 from gateway.delivery.auth.base import AuthPlugin
+from gateway.domain.delivery import TargetKind  # in the domain so the outbox can store it
 from gateway.sdk.connectors import Connector
 
 __all__ = ["DeliveryPolicy", "Route", "RouteBook", "TargetKind"]
-
-
-class TargetKind(StrEnum):
-    WEBHOOK = "webhook"
-    CONNECTOR = "connector"
 
 
 @dataclass(frozen=True, slots=True)

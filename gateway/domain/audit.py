@@ -18,3 +18,4 @@ class AuditAction(StrEnum):
     KEY_RETIRED = "key.retired"
     KEY_SET_PUSHED = "keyset.pushed"
     KEYPAD_LOCKOUT = "keypad.lockout"
+    DELIVERY_TARGET_DISABLED = "delivery.target_disabled"  # a receiver answered 410 Gone

@@ -9,6 +9,7 @@ from typing import Any
 from gateway.domain.compartment import CompartmentEffect
 from gateway.domain.enums import Direction, ParcelAction, ParcelState
 from gateway.domain.errors import IllegalParcelTransition
+from gateway.domain.recipients import Recipient
 from gateway.domain.sizes import SizeRequirement
 
 S = ParcelState
@@ -107,6 +108,8 @@ class Parcel:
     redirected_to: str | None = None
     version: int = 0
     last_seq: int = 0
+    # Personal data for notifiers, when the carrier sent it; never in parcel responses.
+    recipient: Recipient | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,11 +32,12 @@ class WebhookEventType(StrEnum):
 
 
 class DeliveryState(StrEnum):
-    """An outbox row: waiting (or in flight), acknowledged with a 2xx, or given up on."""
+    """An outbox row: waiting (or in flight), acknowledged, given up on, or deliberately unsent."""
 
     PENDING = "pending"
     DELIVERED = "delivered"
     DEAD = "dead"
+    SKIPPED = "skipped"  # the connector declined the event (SkipEvent): settled, never sent
 
 
 def retry_delay_s(attempt: int, *, base_s: float, cap_s: float, rand: Callable[[], float]) -> float:

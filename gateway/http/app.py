@@ -6,7 +6,18 @@ from aiohttp import web
 
 from gateway.http.context import DEPS, HttpDeps
 from gateway.http.middleware import auth_middleware, problem_middleware
-from gateway.http.routes import doors, grants, lockers, meta, parcels, webhooks, wellknown
+from gateway.http.routes import (
+    connectors,
+    deliveries,
+    doors,
+    grants,
+    lockers,
+    meta,
+    parcels,
+    webhooks,
+    wellknown,
+)
+from gateway.service.inbound import InboundService
 
 
 def build_http_app(deps: HttpDeps, *, max_body_bytes: int) -> web.Application:
@@ -20,5 +31,10 @@ def build_http_app(deps: HttpDeps, *, max_body_bytes: int) -> web.Application:
     doors.add_routes(app)
     grants.add_routes(app)
     webhooks.add_routes(app)
+    deliveries.add_routes(app)
+    connectors.add_routes(
+        app,
+        InboundService(parcels=deps.parcels, spec=deps.spec, attachments=deps.connectors),
+    )
     wellknown.add_routes(app)
     return app

@@ -8,6 +8,8 @@ from aiohttp import web
 
 from gateway.auth.carrier_tokens import CarrierAuthenticator, CarrierIdentity
 from gateway.service.codes import CodeService
+from gateway.service.connectors import ConnectorService
+from gateway.service.deliveries import DeliveryService
 from gateway.service.doors import DoorService
 from gateway.service.grants import GrantService
 from gateway.service.lockers import LockerService
@@ -32,6 +34,8 @@ class HttpDeps:
     doors: DoorService
     codes: CodeService
     grants: GrantService
+    deliveries: DeliveryService
+    connectors: ConnectorService
 
 
 DEPS = web.AppKey("deps", HttpDeps)

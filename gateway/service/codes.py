@@ -44,9 +44,21 @@ class CodeService:
             self._secret = bytes.fromhex(value)
         return self._secret
 
-    async def issue(self, carrier_id: str, parcel_id: str) -> IssuedCode:
+    async def issue(
+        self,
+        carrier_id: str,
+        parcel_id: str,
+        *,
+        purpose_required: OpenPurpose | None = None,
+        actor: str | None = None,
+    ) -> IssuedCode:
         """A fresh code for the door opening the parcel's state calls for; replaces older
-        unused codes of that purpose, so re-asking is safe and only the last code works."""
+        unused codes of that purpose, so re-asking is safe and only the last code works.
+
+        `purpose_required`: IllegalTransition unless the state calls for that opening (a
+        recipient's notifier must never be handed a courier's collect code). `actor` is
+        the audit trail's (default: the carrier).
+        """
         async with self._store.transaction() as tx:
             parcel = await tx.parcels.get(carrier_id, parcel_id)
             if parcel is None:
@@ -55,6 +67,11 @@ class CodeService:
             if purpose is None or parcel.compartment_code is None:
                 raise IllegalTransition(
                     f"a parcel that is {parcel.state} has no door to open",
+                    details={"state": str(parcel.state)},
+                )
+            if purpose_required is not None and purpose is not purpose_required:
+                raise IllegalTransition(
+                    f"a parcel that is {parcel.state} has no {purpose_required} opening",
                     details={"state": str(parcel.state)},
                 )
             await tx.codes.revoke(parcel.uid, purpose)
@@ -72,7 +89,7 @@ class CodeService:
                 if stored:
                     await tx.audit.append(
                         AuditAction.CODE_ISSUED,
-                        actor=f"carrier:{carrier_id}",
+                        actor=actor or f"carrier:{carrier_id}",
                         subject=parcel.uid,
                         details={
                             "purpose": purpose.value,

@@ -51,8 +51,17 @@ class GrantService:
         self._max_lifetime = max_lifetime
         self._clock = clock
 
-    async def issue(self, carrier_id: str, parcel_id: str) -> IssuedGrant:
+    async def issue(
+        self,
+        carrier_id: str,
+        parcel_id: str,
+        *,
+        purpose_required: OpenPurpose | None = None,
+        actor: str | None = None,
+    ) -> IssuedGrant:
         """A grant for the door opening the parcel's state calls for.
+
+        `purpose_required` and `actor` as for `CodeService.issue`.
 
         Unlike a PIN, asking again does not revoke earlier grants: a locker offline cannot
         learn of a revocation, so each grant is bounded by its own short window instead.
@@ -66,6 +75,11 @@ class GrantService:
             if purpose is None or parcel.compartment_code is None:
                 raise IllegalTransition(
                     f"a parcel that is {parcel.state} has no door to open",
+                    details={"state": str(parcel.state)},
+                )
+            if purpose_required is not None and purpose is not purpose_required:
+                raise IllegalTransition(
+                    f"a parcel that is {parcel.state} has no {purpose_required} opening",
                     details={"state": str(parcel.state)},
                 )
             # NumericDate has whole seconds; exp is rounded down, never past the deadline.
@@ -107,7 +121,7 @@ class GrantService:
             # What the grant binds, never the token: the log must not hold a bearer credential.
             await tx.audit.append(
                 AuditAction.GRANT_ISSUED,
-                actor=f"carrier:{carrier_id}",
+                actor=actor or f"carrier:{carrier_id}",
                 subject=parcel.uid,
                 details={
                     "jti": claims.jti,

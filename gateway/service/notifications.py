@@ -1,14 +1,22 @@
-"""Parcel events into the webhook outbox, inside the very transaction of the transition."""
+"""Parcel events into the outbox, inside the very transaction of the transition.
+
+One row per target that wants the event: every active webhook subscription of the parcel's
+carrier and every active connector attachment of that carrier. The row's body is the
+`ConnectorEvent`; each target's connector renders it only when the engine sends it.
+"""
 
 from __future__ import annotations
 
 import logging
 import uuid
 
+from gateway.domain.delivery import TargetKind
 from gateway.domain.parcel import Parcel, ParcelEvent
 from gateway.domain.webhooks import WebhookEventType
+from gateway.sdk.connectors import ConnectorEvent, LockerInfo
+from gateway.service.recipients import connector_notifies, connector_recipient
 from gateway.store import NewDelivery, UnitOfWork
-from gateway.wire import WebhookEventOut, dump, event_to_wire, parcel_to_wire
+from gateway.wire import dump, event_to_wire, parcel_to_wire
 
 log = logging.getLogger(__name__)
 
@@ -17,45 +25,77 @@ EVENT_ID_NAMESPACE = uuid.UUID("5f1d8a3c-2b7e-4c19-9d64-0e8b7a2f4c31")
 
 
 def event_id(parcel_uid: str, seq: int) -> str:
-    """The id receivers dedupe on: one per parcel event, whatever the attempt or subscription."""
+    """The id receivers dedupe on: one per parcel event, whatever the attempt or target."""
     return str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{parcel_uid}/{seq}"))
 
 
-async def record_parcel_event(tx: UnitOfWork, parcel: Parcel, event: ParcelEvent) -> None:
-    """Queue `event` for every active subscription of the parcel's carrier that wants it.
+async def record_parcel_event(
+    tx: UnitOfWork, parcel: Parcel, event: ParcelEvent, *, network_id: str
+) -> None:
+    """Queue `event` for every active target of the parcel's carrier that wants it.
 
     Called right after the event is appended, in the same transaction: the deliveries exist
     exactly when the transition is committed (no event lost on a crash, none for a rollback).
     `parcel` is the parcel as that transaction leaves it.
     """
-    wanted = [s for s in await tx.webhooks.list_active(parcel.carrier_id) if s.wants(event.type)]
-    if not wanted:
+    targets = [
+        (TargetKind.WEBHOOK, s.id)
+        for s in await tx.webhooks.list_active(parcel.carrier_id)
+        if s.wants(event.type)
+    ]
+    attachments = [
+        a
+        for a in await tx.connector_attachments.list_active_for(parcel.carrier_id)
+        if a.wants(event.type)
+    ]
+    targets += [(TargetKind.CONNECTOR, a.id) for a in attachments]
+    # The recipient (personal data) only in the rows of connectors that notify recipients.
+    recipient = connector_recipient(parcel)
+    personal = {a.id for a in attachments if recipient and connector_notifies(a.connector)}
+    if not targets:
         return
     try:
         kind = WebhookEventType(event.type)
     except ValueError:
-        # Not a parcel state we publish; a webhook must never be the reason a transition fails.
-        log.warning("parcel event type %s has no webhook event type; not delivered", event.type)
+        # Not a parcel state we publish; a delivery must never be the reason a transition fails.
+        log.warning("parcel event type %s has no published event type; not delivered", event.type)
         return
     eid = event_id(parcel.uid, event.seq)
-    body = dump(
-        WebhookEventOut(
-            event_id=eid,
-            type=kind,
-            occurred_at=event.at,
-            carrier_id=parcel.carrier_id,
-            parcel=parcel_to_wire(parcel),
-            event=event_to_wire(event),
-        )
+    shared = ConnectorEvent(
+        event_id=eid,
+        type=kind.value,
+        occurred_at=event.at,
+        network_id=network_id,
+        carrier_id=parcel.carrier_id,
+        parcel=parcel_to_wire(parcel),
+        event=event_to_wire(event),
+        locker=await locker_info(tx, parcel.locker_id),
     )
-    for subscription in wanted:
+    body = dump(shared)
+    with_recipient = dump(shared.model_copy(update={"recipient": recipient})) if personal else body
+    for target_kind, target_id in targets:
+        personal_row = target_kind is TargetKind.CONNECTOR and target_id in personal
         delivery = NewDelivery(
             event_id=eid,
-            subscription_id=subscription.id,
+            target_id=target_id,
             carrier_id=parcel.carrier_id,
             parcel_uid=parcel.uid,
             parcel_seq=event.seq,
             type=kind.value,
-            body=body,
+            body=with_recipient if personal_row else body,
+            target_kind=target_kind,
         )
         await tx.outbox.enqueue(delivery, at=event.at)
+
+
+async def locker_info(tx: UnitOfWork, locker_id: str) -> LockerInfo:
+    locker = await tx.lockers.get(locker_id)
+    if locker is None:  # a parcel always names a known locker; keep the id regardless
+        return LockerInfo(locker_id=locker_id)
+    return LockerInfo(
+        locker_id=locker.id,
+        name=locker.name,
+        address=locker.location.address,
+        latitude=locker.location.lat,
+        longitude=locker.location.lon,
+    )

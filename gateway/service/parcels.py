@@ -12,6 +12,7 @@ from gateway.clock import Clock, utc_now
 from gateway.domain.compartment import CompartmentEffect
 from gateway.domain.enums import Direction, ParcelAction, ParcelState
 from gateway.domain.parcel import Parcel, ParcelEvent, Transition, announce, transition
+from gateway.domain.recipients import Recipient
 from gateway.domain.s10 import looks_like_s10, s10_problem
 from gateway.domain.sizes import SizeRequirement
 from gateway.errors import (
@@ -46,6 +47,7 @@ class NewParcel:
     reservation_ttl: timedelta | None = None
     pickup_window: timedelta | None = None
     reference: str | None = None
+    recipient: Recipient | None = None  # personal data, for notifiers only
 
 
 class ParcelService:
@@ -56,8 +58,10 @@ class ParcelService:
         reservation_ttl: timedelta,
         pickup_window: timedelta,
         clock: Clock = utc_now,
+        network_id: str = "openlocker-local",  # the settings' default; events carry it
     ) -> None:
         self._store = store
+        self._network_id = network_id
         self._reservation_ttl = reservation_ttl
         self._pickup_window = pickup_window
         self._clock = clock
@@ -148,6 +152,7 @@ class ParcelService:
                 reservation_ttl=old.reservation_ttl,
                 pickup_window=old.pickup_window,
                 reference=old.reference,
+                recipient=old.recipient,  # the same person collects it elsewhere
             )
             await self._apply(
                 tx,
@@ -227,6 +232,7 @@ class ParcelService:
             reservation_ttl=cmd.reservation_ttl or self._reservation_ttl,
             pickup_window=cmd.pickup_window or self._pickup_window,
             redirected_from=redirected_from,
+            recipient=cmd.recipient,
         )
         steps = [announce(fresh, now)]
         if cmd.reserve and not first_mile:
@@ -238,7 +244,7 @@ class ParcelService:
         stored = await tx.parcels.insert(parcel)
         for step in steps:
             await tx.events.append(stored.uid, step.event)
-            await record_parcel_event(tx, stored, step.event)
+            await record_parcel_event(tx, stored, step.event, network_id=self._network_id)
         return stored
 
     async def apply_in(
@@ -270,7 +276,7 @@ class ParcelService:
                 await tx.lockers.save_compartment(before, before.apply(step.effect, parcel.uid))
         stored = await tx.parcels.update(parcel, after)
         await tx.events.append(parcel.uid, step.event)
-        await record_parcel_event(tx, stored, step.event)
+        await record_parcel_event(tx, stored, step.event, network_id=self._network_id)
         return stored
 
     async def _carrier_action(

@@ -1,10 +1,11 @@
 """Durable storage: one SQLAlchemy Core code path for SQLite (default) and PostgreSQL."""
 
+from gateway.store.connector_attachments import ConnectorAttachmentRecord
 from gateway.store.engine import create_engine, ensure_sqlite_folder, normalise_url
 from gateway.store.errors import IdempotencyRace
 from gateway.store.grants import GrantRecord
 from gateway.store.network_keys import NetworkKeyRecord
-from gateway.store.outbox import Claimed, Delivery, NewDelivery
+from gateway.store.outbox import Delivery, NewDelivery
 from gateway.store.records import CarrierRecord, IdempotencyRecord
 from gateway.store.store import Store, UnitOfWork
 from gateway.store.types import NaiveDatetimeError
@@ -12,7 +13,7 @@ from gateway.store.webhooks import WebhookSubscriptionRecord
 
 __all__ = [
     "CarrierRecord",
-    "Claimed",
+    "ConnectorAttachmentRecord",
     "Delivery",
     "GrantRecord",
     "IdempotencyRace",

@@ -1,34 +1,41 @@
-"""The transactional outbox of webhook deliveries: enqueue, claim with a lease, settle, inspect."""
+"""The transactional outbox of every delivery: enqueue, claim with a lease, settle, inspect.
+
+A row is one parcel event for one target: a carrier's webhook subscription or a connector
+attachment (`TargetKind`). The body is the event as connectors see it; the delivery engine
+renders it for the target only when it sends.
+"""
 
 from __future__ import annotations
 
 import builtins
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, RowMapping, delete, exists, select, update
 
+from gateway.domain.delivery import TargetKind
 from gateway.domain.webhooks import DeliveryState
 from gateway.errors import IllegalTransition
 from gateway.store._sql import Repository, insert_if_absent
 from gateway.store.tables import outbox as t
-from gateway.store.tables import webhook_subscriptions as subs
 
 PENDING = DeliveryState.PENDING
+WEBHOOK = TargetKind.WEBHOOK
 
 
 @dataclass(frozen=True, slots=True)
 class NewDelivery:
-    """What a parcel transition enqueues for one subscription."""
+    """What a parcel transition enqueues for one target (a webhook subscription by default)."""
 
     event_id: str
-    subscription_id: str
+    target_id: str
     carrier_id: str
     parcel_uid: str
     parcel_seq: int
     type: str
     body: dict[str, Any]
+    target_kind: TargetKind = field(default=WEBHOOK, kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +44,8 @@ class Delivery:
 
     id: int
     event_id: str
-    subscription_id: str
+    target_kind: TargetKind
+    target_id: str
     carrier_id: str
     parcel_uid: str
     parcel_seq: int
@@ -52,20 +60,13 @@ class Delivery:
     delivered_at: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
-class Claimed:
-    """A delivery taken for one attempt, and where to send it."""
-
-    delivery: Delivery
-    url: str
-
-
 class OutboxRepository(Repository):
     async def enqueue(self, new: NewDelivery, *, at: datetime) -> bool:
         """Add a pending delivery, due at `at`; False if this event was already queued for it."""
         values = {
             "event_id": new.event_id,
-            "subscription_id": new.subscription_id,
+            "target_kind": new.target_kind,
+            "target_id": new.target_id,
             "carrier_id": new.carrier_id,
             "parcel_uid": new.parcel_uid,
             "parcel_seq": new.parcel_seq,
@@ -80,46 +81,43 @@ class OutboxRepository(Repository):
 
     async def claim(
         self, *, now: datetime, lease_until: datetime, limit: int
-    ) -> builtins.list[Claimed]:
+    ) -> builtins.list[Delivery]:
         """Take up to `limit` due deliveries for one attempt each, leased until `lease_until`.
 
         A row is due when it is pending, its time has come and no earlier event of the same
-        parcel is still pending for the same subscription: deliveries of one parcel go out one
-        at a time, in order. The lease keeps the row pending (a crash mid-send loses nothing:
-        the row is due again once the lease ends) while keeping other senders off it.
-        PostgreSQL skips rows another instance is claiming; SQLite serialises the claims.
+        parcel is still pending for the same target: deliveries of one parcel go out one at a
+        time, in order. The lease keeps the row pending (a crash mid-send loses nothing: the
+        row is due again once the lease ends) while keeping other senders off it. PostgreSQL
+        skips rows another instance is claiming; SQLite serialises the claims.
         """
         earlier = t.alias("earlier")
         blocked = exists().where(
-            earlier.c.subscription_id == t.c.subscription_id,
+            earlier.c.target_kind == t.c.target_kind,
+            earlier.c.target_id == t.c.target_id,
             earlier.c.parcel_uid == t.c.parcel_uid,
             earlier.c.state == PENDING,
             earlier.c.parcel_seq < t.c.parcel_seq,
         )
         stmt = (
-            select(t, subs.c.url)
-            .join(subs, subs.c.id == t.c.subscription_id)
+            select(t)
             .where(t.c.state == PENDING, t.c.next_attempt_at <= now, ~blocked)
             .order_by(t.c.next_attempt_at, t.c.id)
             .limit(limit)
         )
         if self._postgres:
             stmt = stmt.with_for_update(skip_locked=True, of=t)
-        rows = [(_record(row), row["url"]) for row in (await self._conn.execute(stmt)).mappings()]
+        rows = [_record(row) for row in (await self._conn.execute(stmt)).mappings()]
         if not rows:
             return []
         await self._conn.execute(
             update(t)
-            .where(t.c.id.in_([d.id for d, _ in rows]))
+            .where(t.c.id.in_([d.id for d in rows]))
             .values(attempts=t.c.attempts + 1, next_attempt_at=lease_until)
         )
-        return [
-            Claimed(replace(d, attempts=d.attempts + 1, next_attempt_at=lease_until), url)
-            for d, url in rows
-        ]
+        return [replace(d, attempts=d.attempts + 1, next_attempt_at=lease_until) for d in rows]
 
-    async def mark_delivered(self, claimed: Delivery, *, status: int, at: datetime) -> bool:
-        """Record the 2xx; False if the lease was lost (the row moved on without us)."""
+    async def mark_delivered(self, claimed: Delivery, *, status: int | None, at: datetime) -> bool:
+        """Record the acknowledgement; False if the lease was lost (the row moved on)."""
         values = {
             "state": DeliveryState.DELIVERED,
             "next_attempt_at": None,
@@ -141,23 +139,43 @@ class OutboxRepository(Repository):
         }
         return await self._settle(claimed, values)
 
-    async def get(self, subscription_id: str, delivery_id: int) -> Delivery | None:
-        stmt = select(t).where(t.c.id == delivery_id, t.c.subscription_id == subscription_id)
+    async def mark_skipped(self, claimed: Delivery, *, reason: str) -> bool:
+        """The target's connector declined the event: settled without sending."""
+        values = {
+            "state": DeliveryState.SKIPPED,
+            "next_attempt_at": None,
+            "last_status": None,
+            "last_error": reason,
+        }
+        return await self._settle(claimed, values)
+
+    async def release(self, claimed: Delivery, *, retry_at: datetime) -> bool:
+        """Give the claim back unattempted (open circuit, rate limit): the attempt is not spent."""
+        values = {"attempts": claimed.attempts - 1, "next_attempt_at": retry_at}
+        return await self._settle(claimed, values)
+
+    async def get(
+        self, target_id: str, delivery_id: int, *, kind: TargetKind = WEBHOOK
+    ) -> Delivery | None:
+        stmt = select(t).where(
+            t.c.id == delivery_id, t.c.target_kind == kind, t.c.target_id == target_id
+        )
         row = (await self._conn.execute(stmt)).mappings().first()
         return None if row is None else _record(row)
 
     async def page(
         self,
-        subscription_id: str,
+        target_id: str,
         *,
+        kind: TargetKind = WEBHOOK,
         state: DeliveryState | None = None,
         after_id: int | None = None,
         limit: int = 50,
     ) -> tuple[builtins.list[Delivery], int | None]:
-        """One page of a subscription's deliveries, oldest first, and the next page's position."""
+        """One page of a target's deliveries, oldest first, and the next page's position."""
         if limit < 1:
             raise ValueError("limit must be at least 1")
-        stmt = select(t).where(t.c.subscription_id == subscription_id)
+        stmt = select(t).where(t.c.target_kind == kind, t.c.target_id == target_id)
         if state is not None:
             stmt = stmt.where(t.c.state == state)
         if after_id is not None:
@@ -169,13 +187,16 @@ class OutboxRepository(Repository):
         rows = rows[:limit]
         return rows, rows[-1].id if more else None
 
-    async def requeue(self, subscription_id: str, delivery_id: int, at: datetime) -> Delivery:
+    async def requeue(
+        self, target_id: str, delivery_id: int, at: datetime, *, kind: TargetKind = WEBHOOK
+    ) -> Delivery:
         """A dead delivery gets a fresh schedule of attempts, due at `at`."""
         stmt = (
             update(t)
             .where(
                 t.c.id == delivery_id,
-                t.c.subscription_id == subscription_id,
+                t.c.target_kind == kind,
+                t.c.target_id == target_id,
                 t.c.state == DeliveryState.DEAD,
             )
             .values(state=PENDING, attempts=0, next_attempt_at=at)
@@ -184,15 +205,15 @@ class OutboxRepository(Repository):
             raise IllegalTransition(
                 "only a dead delivery can be retried", details={"deliveryId": delivery_id}
             )
-        requeued = await self.get(subscription_id, delivery_id)
+        requeued = await self.get(target_id, delivery_id, kind=kind)
         assert requeued is not None  # just updated in this transaction
         return requeued
 
-    async def kill_pending(self, subscription_id: str, reason: str) -> int:
-        """Give up on everything still pending for a subscription (it was deleted)."""
+    async def kill_pending(self, target_id: str, reason: str, *, kind: TargetKind = WEBHOOK) -> int:
+        """Give up on everything still pending for a target (it was deleted or disabled)."""
         stmt = (
             update(t)
-            .where(t.c.subscription_id == subscription_id, t.c.state == PENDING)
+            .where(t.c.target_kind == kind, t.c.target_id == target_id, t.c.state == PENDING)
             .values(state=DeliveryState.DEAD, next_attempt_at=None, last_error=reason)
         )
         return (await self._conn.execute(stmt)).rowcount
@@ -215,12 +236,71 @@ class OutboxRepository(Repository):
         result = await self._conn.execute(update(t).where(*fence).values(values))
         return result.rowcount == 1
 
+    # ---- added by the deliveries API (gateway/service/deliveries.py): every target at once ----
+
+    async def find(self, delivery_id: int) -> Delivery | None:
+        """A row by id whatever its target; the caller checks whose it is."""
+        row = (await self._conn.execute(select(t).where(t.c.id == delivery_id))).mappings().first()
+        return None if row is None else _record(row)
+
+    async def page_all_targets(
+        self,
+        *,
+        carrier_id: str | None,
+        kind: TargetKind | None = None,
+        target_id: str | None = None,
+        state: DeliveryState | None = None,
+        after_id: int | None = None,
+        limit: int = 50,
+    ) -> tuple[builtins.list[Delivery], int | None]:
+        """One page over every target of a carrier (None: of every carrier), oldest first."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        stmt = select(t)
+        if carrier_id is not None:
+            stmt = stmt.where(t.c.carrier_id == carrier_id)
+        # Every kind when none is given: spelled out, so that the (kind, target, id) index serves.
+        kinds = list(TargetKind) if kind is None else [kind]
+        if target_id is not None:
+            stmt = stmt.where(t.c.target_kind.in_(kinds), t.c.target_id == target_id)
+        elif kind is not None:
+            stmt = stmt.where(t.c.target_kind == kind)
+        if state is not None:
+            stmt = stmt.where(t.c.state == state)
+        if after_id is not None:
+            stmt = stmt.where(t.c.id > after_id)
+        result = await self._conn.execute(stmt.order_by(t.c.id).limit(limit + 1))
+        rows = [_record(row) for row in result.mappings()]
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return rows, rows[-1].id if more else None
+
+    async def replay(self, delivery_id: int, at: datetime) -> Delivery:
+        """A dead or skipped delivery gets a fresh schedule of attempts, due at `at`."""
+        stmt = (
+            update(t)
+            .where(
+                t.c.id == delivery_id,
+                t.c.state.in_([DeliveryState.DEAD, DeliveryState.SKIPPED]),
+            )
+            .values(state=PENDING, attempts=0, next_attempt_at=at)
+        )
+        if (await self._conn.execute(stmt)).rowcount != 1:
+            raise IllegalTransition(
+                "only a dead or skipped delivery can be replayed",
+                details={"deliveryId": delivery_id},
+            )
+        replayed = await self.find(delivery_id)
+        assert replayed is not None  # just updated in this transaction
+        return replayed
+
 
 def _record(row: RowMapping) -> Delivery:
     return Delivery(
         id=row["id"],
         event_id=row["event_id"],
-        subscription_id=row["subscription_id"],
+        target_kind=row["target_kind"],
+        target_id=row["target_id"],
         carrier_id=row["carrier_id"],
         parcel_uid=row["parcel_uid"],
         parcel_seq=row["parcel_seq"],

@@ -11,6 +11,7 @@ from sqlalchemy import RowMapping, Select, select, update
 
 from gateway.domain.enums import ParcelState
 from gateway.domain.parcel import Parcel
+from gateway.domain.recipients import Recipient
 from gateway.domain.sizes import Dimensions, SizeRequirement
 from gateway.errors import AlreadyExists, ConcurrentUpdate
 from gateway.store._sql import Repository, insert_if_absent
@@ -110,6 +111,39 @@ class ParcelRepository(Repository):
         )
         return await self._due(stmt, limit, for_update)
 
+    async def due_reminders(
+        self, now: datetime, lead: timedelta, limit: int
+    ) -> builtins.list[Parcel]:
+        """Parcels ready for pickup whose window ends within `lead` and that have had no
+        reminder for their current deadline; windows no longer than `lead` get none."""
+        stmt = (
+            select(t)
+            .where(
+                t.c.state == ParcelState.READY_FOR_PICKUP,
+                t.c.pickup_until > now,
+                t.c.pickup_until <= now + lead,
+                t.c.pickup_window_s > _seconds(lead),
+                (t.c.reminded_for.is_(None)) | (t.c.reminded_for != t.c.pickup_until),
+            )
+            .order_by(t.c.pickup_until, t.c.seq)
+        )
+        return await self._due(stmt, limit, False)
+
+    async def claim_reminder(self, uid: str, pickup_until: datetime) -> bool:
+        """Mark the reminder for this deadline as queued; False when another instance did,
+        or the parcel moved on. Leaves `version` alone: it is no change of the parcel."""
+        stmt = (
+            update(t)
+            .where(
+                t.c.uid == uid,
+                t.c.state == ParcelState.READY_FOR_PICKUP,
+                t.c.pickup_until == pickup_until,
+                (t.c.reminded_for.is_(None)) | (t.c.reminded_for != pickup_until),
+            )
+            .values(reminded_for=pickup_until)
+        )
+        return bool((await self._conn.execute(stmt)).rowcount == 1)
+
     async def _due(self, stmt: Select[Any], limit: int, for_update: bool) -> builtins.list[Parcel]:
         stmt = stmt.limit(limit)
         if for_update:
@@ -155,6 +189,7 @@ def _row(p: Parcel) -> dict[str, Any]:
         "updated_at": p.updated_at,
         "version": p.version,
         "last_seq": p.last_seq,
+        "recipient": p.recipient.to_json() if p.recipient else None,
     }
 
 
@@ -185,4 +220,5 @@ def _parcel(row: RowMapping) -> Parcel:
         redirected_to=row["redirected_to"],
         version=row["version"],
         last_seq=row["last_seq"],
+        recipient=Recipient.from_json(row["recipient"]) if row["recipient"] else None,
     )

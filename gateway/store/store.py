@@ -20,6 +20,7 @@ from gateway.store._sql import Clock, utcnow
 from gateway.store.access_codes import AccessCodeRepository
 from gateway.store.audit import AuditRepository
 from gateway.store.carriers import CarrierRepository
+from gateway.store.connector_attachments import ConnectorAttachmentRepository
 from gateway.store.door_sessions import DoorSessionRepository
 from gateway.store.engine import create_engine
 from gateway.store.events import EventRepository
@@ -76,6 +77,7 @@ class UnitOfWork:
         self.grants = GrantRepository(conn, clock=clock)
         self.webhooks = WebhookRepository(conn, clock=clock)
         self.outbox = OutboxRepository(conn, clock=clock)
+        self.connector_attachments = ConnectorAttachmentRepository(conn, clock=clock)
         self.audit = AuditRepository(conn, clock=clock)
         self.keypads = KeypadRepository(conn, clock=clock)
 

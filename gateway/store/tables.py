@@ -18,6 +18,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from gateway.domain.delivery import AttachmentSource, TargetKind
 from gateway.domain.enums import (
     CompartmentState,
     Direction,
@@ -116,6 +117,10 @@ parcels = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("version", Integer, nullable=False),
     Column("last_seq", Integer, nullable=False),
+    # Migration 0008: the recipient (personal data, JSON) and the pickupUntil the reminder
+    # was queued for; the latter is written only by the reminder's conditional update.
+    Column("recipient", JSON),
+    Column("reminded_for", UTCDateTime),
     UniqueConstraint("carrier_id", "parcel_id"),
     Index("ix_parcels_state_reserved_until", "state", "reserved_until"),
     Index("ix_parcels_state_pickup_until", "state", "pickup_until"),
@@ -310,14 +315,18 @@ webhook_subscriptions = Table(
 outbox = Table(
     "outbox",
     metadata,
-    # One row per (parcel event, subscription), written in the transition's own transaction.
+    # One row per (parcel event, target), written in the transition's own transaction. The
+    # target is a webhook subscription or a connector attachment (migration 0007), so there is
+    # no foreign key: a row outlives its target's deactivation and says why it went dead.
     Column("id", BigId, primary_key=True, autoincrement=True),
     Column("event_id", Text, nullable=False),
-    Column("subscription_id", Text, ForeignKey("webhook_subscriptions.id"), nullable=False),
+    Column("target_kind", StrEnumType(TargetKind), nullable=False),
+    Column("target_id", Text, nullable=False),
     Column("carrier_id", Text, nullable=False),
     Column("parcel_uid", Text, nullable=False),
     Column("parcel_seq", Integer, nullable=False),
     Column("type", Text, nullable=False),
+    # The ConnectorEvent as JSON; rendered for the target only at send time.
     Column("body", JSON, nullable=False),
     Column("state", StrEnumType(DeliveryState), nullable=False),
     Column("attempts", Integer, nullable=False),
@@ -327,17 +336,40 @@ outbox = Table(
     Column("last_status", Integer),
     Column("created_at", UTCDateTime, nullable=False),
     Column("delivered_at", UTCDateTime),
-    UniqueConstraint("subscription_id", "event_id"),
+    UniqueConstraint("target_kind", "target_id", "event_id"),
     Index("ix_outbox_state_next_attempt_at", "state", "next_attempt_at"),
-    # The ordering rule looks for an earlier pending row of the same parcel and subscription.
+    # The ordering rule looks for an earlier pending row of the same parcel and target.
     Index(
-        "ix_outbox_subscription_id_parcel_uid_parcel_seq",
-        "subscription_id",
+        "ix_outbox_target_kind_target_id_parcel_uid_parcel_seq",
+        "target_kind",
+        "target_id",
         "parcel_uid",
         "parcel_seq",
     ),
-    Index("ix_outbox_subscription_id_id", "subscription_id", "id"),
+    Index("ix_outbox_target_kind_target_id_id", "target_kind", "target_id", "id"),
     Index("ix_outbox_created_at", "created_at"),
+)
+
+connector_attachments = Table(
+    "connector_attachments",
+    metadata,
+    # A connector attached to a carrier by the operator (settings file or CLI; migration 0007).
+    # Secret values inside `config` and `auth` are stored as given: literal, or an `env:NAME`
+    # / `file:/path` reference that is resolved when the route is built.
+    Column("id", Text, primary_key=True),
+    Column("carrier_id", Text, ForeignKey("carriers.id"), nullable=False),
+    Column("connector", Text, nullable=False),  # the entry-point name
+    Column("config", JSON, nullable=False),
+    Column("auth", JSON),
+    Column("delivery", JSON),
+    # NULL: every event type, including types a later protocol version adds.
+    Column("events", JSON),
+    Column("active", Boolean, nullable=False),
+    Column("disabled_reason", Text),
+    Column("source", StrEnumType(AttachmentSource), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_connector_attachments_carrier_id_active", "carrier_id", "active"),
 )
 
 # ---- the audit trail and keypad attempt limits (migration 0004) -----------------------------

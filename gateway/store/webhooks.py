@@ -53,6 +53,12 @@ class WebhookRepository(Repository):
         row = (await self._conn.execute(stmt)).mappings().first()
         return None if row is None else _record(row)
 
+    async def find(self, subscription_id: str) -> WebhookSubscriptionRecord | None:
+        """Any carrier's subscription by id alone: for the delivery engine, never for a carrier."""
+        stmt = select(t).where(t.c.id == subscription_id)
+        row = (await self._conn.execute(stmt)).mappings().first()
+        return None if row is None else _record(row)
+
     async def list_active(self, carrier_id: str) -> builtins.list[WebhookSubscriptionRecord]:
         """The carrier's active subscriptions in the order they were created."""
         stmt = (

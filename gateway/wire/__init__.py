@@ -3,6 +3,7 @@
 from gateway.wire.base import UtcDateTime, WireModel, dump
 from gateway.wire.catalog import LIBRARY_SCHEMAS, SCHEMA_MODELS, message_schema
 from gateway.wire.common import DimensionsMm, InsideMm
+from gateway.wire.deliveries import DeliveryListOut, DeliveryOut, ReplayDeliveryIn
 from gateway.wire.doors import AccessCodeOut, IssueCodeIn, OpenParcelIn, OpenResultOut
 from gateway.wire.envelope import Envelope, EnvelopeError, MessageKind
 from gateway.wire.grants import AccessGrantOut, GrantClaimsWire, IssueGrantIn
@@ -130,6 +131,8 @@ __all__ = [
     "CompartmentOut",
     "CreateParcelIn",
     "CreateWebhookIn",
+    "DeliveryListOut",
+    "DeliveryOut",
     "DimensionsMm",
     "DisplayCall",
     "DisplayMessage",
@@ -177,6 +180,7 @@ __all__ = [
     "ProblemOut",
     "ReadinessOut",
     "RedirectParcelIn",
+    "ReplayDeliveryIn",
     "ReplayEventsCall",
     "ReplayEventsPayload",
     "ReplayEventsResult",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from gateway.wire.base import WireModel
+from gateway.wire.deliveries import DeliveryListOut, DeliveryOut, ReplayDeliveryIn
 from gateway.wire.doors import AccessCodeOut, IssueCodeIn, OpenParcelIn, OpenResultOut
 from gateway.wire.envelope import Envelope, MessageKind
 from gateway.wire.grants import AccessGrantOut, GrantClaimsWire, IssueGrantIn
@@ -116,6 +117,10 @@ SCHEMA_MODELS: MappingProxyType[str, type[WireModel]] = MappingProxyType(
         "webhook-delivery-list": WebhookDeliveryListOut,
         "webhook-event": WebhookEventOut,
         "retry-delivery-request": RetryDeliveryIn,
+        # Deliveries over every target of a carrier (webhooks and connectors).
+        "delivery": DeliveryOut,
+        "delivery-list": DeliveryListOut,
+        "replay-delivery-request": ReplayDeliveryIn,
         # MQTT binding: payloads (olp-<action>[-result]) ...
         "olp-boot": BootPayload,
         "olp-boot-result": BootResultPayload,

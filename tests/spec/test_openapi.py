@@ -96,8 +96,9 @@ def test_every_message_schema_is_reachable(doc: dict[str, Any], spec: Spec) -> N
 
 def test_every_post_requires_an_idempotency_key(doc: dict[str, Any]) -> None:
     posts = [(p, op) for p, m, op in operations(doc) if m == "post"]
-    # Parcels 5, locker side 3 (open, codes, grants), webhooks 2 (create, retry).
-    assert len(posts) == 5 + 3 + 2
+    # Parcels 5, locker side 3 (open, codes, grants), webhooks 2 (create, retry),
+    # deliveries 1 (replay), connectors 1 (inbound pre-advice).
+    assert len(posts) == 5 + 3 + 2 + 1 + 1
     # Issuing a code replaces the previous one, and each grant is single use, so a retry is
     # harmless; a stored answer would keep a clear-text code or a bearer grant around for
     # replays (SPEC §6).
@@ -125,8 +126,9 @@ def test_every_error_answer_is_a_problem(doc: dict[str, Any]) -> None:
 
 def test_operations_are_named_and_secured(doc: dict[str, Any]) -> None:
     ids = [op["operationId"] for _, _, op in operations(doc)]
-    # Parcels and lockers 13, locker side 3, webhooks 7 (with the JWKS).
-    assert len(ids) == len(set(ids)) == 13 + 3 + 7
+    # Parcels and lockers 13, locker side 3, webhooks 7 (with the JWKS), deliveries 2,
+    # connectors 2 (inbound pre-advice, status pull).
+    assert len(ids) == len(set(ids)) == 13 + 3 + 7 + 2 + 2
     public = {p for p, _, op in operations(doc) if op.get("security") == []}
     assert public == {"/healthz", "/readyz", "/v1/spec/{file}", "/.well-known/jwks.json"}
     scheme = doc["components"]["securitySchemes"]["carrierJwt"]
@@ -144,5 +146,6 @@ def test_creations_answer_201_and_transitions_200(doc: dict[str, Any]) -> None:
             "/v1/parcels/{parcelId}/codes",
             "/v1/parcels/{parcelId}/grants",
             "/v1/webhooks",
+            "/v1/connectors/{attachmentId}/inbound",
         )
         assert ("201" if created else "200") in op["responses"], path

@@ -28,8 +28,7 @@ async def enqueue(store: Store, parcel: str, seq: int, sub_id: str = "sub-1") ->
 
 async def claim(store: Store, now: datetime = T0, limit: int = 50) -> list[Delivery]:
     async with store.transaction() as tx:
-        claimed = await tx.outbox.claim(now=now, lease_until=now + LEASE, limit=limit)
-    return [c.delivery for c in claimed]
+        return await tx.outbox.claim(now=now, lease_until=now + LEASE, limit=limit)
 
 
 async def test_one_event_per_parcel_at_a_time_in_order(store: Store) -> None:

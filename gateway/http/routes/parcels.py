@@ -42,6 +42,7 @@ async def create_parcel(request: web.Request) -> web.Response:
         reservation_ttl=_seconds(body.reservation_ttl_seconds),
         pickup_window=_seconds(body.pickup_window_seconds),
         reference=body.reference,
+        recipient=body.recipient.to_domain() if body.recipient else None,
     )
     answer = await deps(request).parcels.create(cmd, idem)
     return json_response(answer, status=201)

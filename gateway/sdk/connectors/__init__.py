@@ -14,7 +14,13 @@ from gateway.sdk.connectors.errors import (
     SkipEvent,
 )
 from gateway.sdk.connectors.events import AccessInfo, ConnectorEvent, LockerInfo, Recipient
-from gateway.sdk.connectors.inbound import Announcement, InboundRequest, ParcelStatusView
+from gateway.sdk.connectors.inbound import (
+    Announcement,
+    InboundRequest,
+    ParcelStatusView,
+    SourcedAnnouncement,
+    announcement_schema,
+)
 from gateway.sdk.connectors.outbound import (
     BrokerSpec,
     EmailMessage,
@@ -28,9 +34,12 @@ from gateway.sdk.connectors.registry import (
     available_connectors,
     load_connector_class,
 )
+from gateway.sdk.connectors.vocabulary import OLP_EVENT_TYPES, PICKUP_REMINDER
 
 __all__ = [
     "CONNECTOR_ENTRY_POINT_GROUP",
+    "OLP_EVENT_TYPES",
+    "PICKUP_REMINDER",
     "AccessInfo",
     "Announcement",
     "BrokerSpec",
@@ -51,6 +60,8 @@ __all__ = [
     "Recipient",
     "SkipEvent",
     "SmtpSpec",
+    "SourcedAnnouncement",
+    "announcement_schema",
     "available_connectors",
     "load_connector_class",
 ]

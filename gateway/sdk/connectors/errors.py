@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from gateway.errors import FieldIssue, OpenLockerError, ValidationFailed
 
 __all__ = ["ConnectorConfigError", "ConnectorError", "MappingError", "SkipEvent"]
@@ -25,6 +27,15 @@ class MappingError(ValidationFailed):
 
     def __init__(self, message: str, *, pointer: str = "", detail: str | None = None) -> None:
         super().__init__(message, issues=(FieldIssue(pointer, detail or message),))
+
+    @classmethod
+    def many(cls, message: str, problems: Sequence[tuple[str, str]]) -> MappingError:
+        """One error for several offending fields, as (JSON pointer, detail) pairs."""
+        if not problems:
+            return cls(message)
+        error = cls(message, pointer=problems[0][0], detail=problems[0][1])
+        error.issues = tuple(FieldIssue(pointer, detail) for pointer, detail in problems)
+        return error
 
 
 class SkipEvent(Exception):

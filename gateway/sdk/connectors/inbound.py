@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
-__all__ = ["InboundRequest", "ParcelStatusView"]
+from gateway.spec import DEFAULT_SPEC_DIR
+
+__all__ = ["InboundRequest", "ParcelStatusView", "SourcedAnnouncement", "announcement_schema"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,3 +35,26 @@ class ParcelStatusView:
 # the gateway validates it against that schema and announces it through the same service as
 # the API, so a connector cannot create anything the API could not.
 Announcement = dict[str, Any]
+
+
+class SourcedAnnouncement(dict[str, Any]):
+    """An announcement that remembers where its members came from in the carrier's document.
+
+    `sources` maps a JSON pointer into the announcement ("/lockerId") to one into the
+    carrier's JSON ("/shipment/receiver/lockerCode"), so that when the gateway's own checks
+    reject a member, the problem names the field the carrier actually sent.
+    """
+
+    def __init__(self, members: Mapping[str, Any], *, sources: Mapping[str, str]) -> None:
+        super().__init__(members)
+        self.sources = dict(sources)
+
+
+@functools.cache
+def announcement_schema() -> Mapping[str, Any]:
+    """The published JSON Schema of an announcement (create-parcel-request.json), read-only.
+
+    Mapping connectors check their target members against it at start-up.
+    """
+    path = DEFAULT_SPEC_DIR / "create-parcel-request.json"
+    return MappingProxyType(json.loads(path.read_text(encoding="utf-8")))

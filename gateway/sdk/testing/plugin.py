@@ -2,12 +2,12 @@
 
 pytest loads this module in every session of every project where OpenLocker is installed, so
 it stays inert: it imports nothing of the gateway at load time, adds one command-line option
-and two fixtures that only tests of `AdapterContract` ask for.
+and a few fixtures that only tests of `AdapterContract` or `ConnectorContract` ask for.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -49,6 +49,18 @@ def timeout_scale(config: pytest.Config) -> float:
     if not 0.1 <= scale <= 100:
         raise pytest.UsageError(f"{TIMEOUT_SCALE_OPTION} must be between 0.1 and 100, not {value}")
     return scale
+
+
+@pytest.fixture
+def connector_no_io() -> Iterator[list[str]]:
+    """The test's body may not open sockets or start processes (connectors map, never send).
+
+    Yields the list of blocked attempts; see `gateway.sdk.testing.connectors.forbid_io`.
+    """
+    from gateway.sdk.testing.connectors import forbid_io
+
+    with forbid_io() as seen:
+        yield seen
 
 
 @pytest.fixture

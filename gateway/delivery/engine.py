@@ -1,0 +1,367 @@
+"""The delivery engine: claims due outbox rows, renders them per target, sends, settles.
+
+At least once: a row stays pending until its outcome is written, so a crash mid-send only
+means the delivery is sent again once its lease ends; receivers dedupe on the event id. The
+outbox keeps a parcel's rows for one target in order and leases keep instances apart; this
+loop adds, once for every connector, the back-off, `Retry-After`, `410 Gone`, rate limits,
+circuit breakers and dead letters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from types import TracebackType
+from typing import Any, Self
+
+from pydantic import ValidationError
+
+from gateway.clock import Clock, utc_now
+from gateway.delivery.breaker import BreakerState, TargetState
+from gateway.delivery.routes import Route, RouteBook, TargetKind
+from gateway.delivery.settle import Settler
+from gateway.delivery.transports.base import Outcome, Transport
+from gateway.errors import OpenLockerError
+from gateway.sdk.connectors import (
+    Capability,
+    ConnectorEvent,
+    MappingError,
+    Outbound,
+    SkipEvent,
+)
+from gateway.store import Delivery, Store
+
+__all__ = ["AccessHook", "DeliveryEngine", "EngineSettings"]
+
+log = logging.getLogger(__name__)
+
+AccessHook = Callable[[ConnectorEvent, Route], Awaitable[ConnectorEvent]]
+"""Fills `event.access` (a pickup credential) just before a notifier renders it."""
+
+_PURGE_EVERY = timedelta(hours=1)
+_LEASE_MARGIN_S = 1.0  # an attempt gives up this long before its lease ends
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    """Instance-wide timing; per-target limits are each route's `DeliveryPolicy`."""
+
+    poll_interval_s: float = 1.0
+    lease_s: float = 60.0
+    max_in_flight: int = 32
+    retention: timedelta = timedelta(days=14)
+
+
+class DeliveryEngine:
+    """`async with DeliveryEngine(...) as e:` then run `e.run_forever()` in a TaskGroup.
+
+    The engine owns the transports it is given ({outbound type: transport}): it enters them
+    with itself and closes them when it ends.
+    """
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        routes: RouteBook,
+        transports: Mapping[type[Outbound], Transport],
+        settings: EngineSettings,
+        network_id: str,
+        actor: str,
+        access: AccessHook | None = None,
+        clock: Clock = utc_now,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self._store = store
+        self._routes = routes
+        self._transports = dict(transports)
+        self._settings = settings
+        self._network_id = network_id
+        self._access = access
+        self._clock = clock
+        self._settle = Settler(store=store, actor=actor, clock=clock, rand=rand)
+        self._stack = contextlib.AsyncExitStack()
+        # Breakers and rate limits per target, in this instance only (see breaker.py): the
+        # rows are shared through the database, this health view need not be.
+        self._targets: dict[tuple[TargetKind, str], TargetState] = {}
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._next_purge = clock()
+
+    async def __aenter__(self) -> Self:
+        entered: set[int] = set()
+        for transport in self._transports.values():
+            if id(transport) not in entered and hasattr(transport, "__aenter__"):
+                entered.add(id(transport))
+                await self._stack.enter_async_context(transport)  # type: ignore[arg-type]
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._stack.aclose()
+
+    async def run_forever(self) -> None:
+        """Keep up to max_in_flight attempts going; poll, or wake when an attempt ends."""
+        async with asyncio.TaskGroup() as group:
+            while True:
+                self._wake.clear()
+                room = self._settings.max_in_flight - len(self._in_flight)
+                claimed = await self._claim(room) if room > 0 else []
+                for delivery in claimed:
+                    task = group.create_task(self._attempt(delivery), name=_task_name(delivery))
+                    self._in_flight.add(task)
+                    task.add_done_callback(self._finished)
+                if claimed and len(claimed) == room:
+                    continue  # the batch was full: more may be due right now
+                await self._purge_now_and_then()
+                # A finished attempt may have unblocked the next event of its parcel.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self._settings.poll_interval_s):
+                        await self._wake.wait()
+
+    async def run_once(self) -> int:
+        """Claim what is due and attempt it all, waiting for the outcomes; returns how many."""
+        claimed = await self._claim(self._settings.max_in_flight)
+        async with asyncio.TaskGroup() as group:
+            for delivery in claimed:
+                group.create_task(self._attempt(delivery), name=_task_name(delivery))
+        return len(claimed)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self._wake.set()
+
+    async def _claim(self, limit: int) -> list[Delivery]:
+        now = self._clock()
+        lease_until = now + timedelta(seconds=self._settings.lease_s)
+        try:
+            async with self._store.transaction() as tx:
+                return await tx.outbox.claim(now=now, lease_until=lease_until, limit=limit)
+        except OpenLockerError as err:
+            # A database hiccup must not end the loop; the next poll catches up.
+            log.warning("delivery engine could not claim deliveries: %s", err)
+            return []
+
+    async def _attempt(self, delivery: Delivery) -> None:
+        deadline = asyncio.get_running_loop().time() + self._settings.lease_s - _LEASE_MARGIN_S
+        try:
+            await self._deliver(delivery, deadline)
+        except Exception as err:
+            # Never let one delivery take the engine down; its lease ends and it is retried.
+            # Only the type: an exception's text may quote the event, personal data included.
+            log.error(
+                "delivery of event %s failed unexpectedly: %s",
+                delivery.event_id,
+                type(err).__name__,
+            )
+
+    async def _deliver(self, delivery: Delivery, deadline: float) -> None:
+        kind = TargetKind(delivery.target_kind)
+        try:
+            route = await self._routes.route(kind, delivery.target_id)
+        except Exception as err:
+            # A route that cannot be built now (a database hiccup, a secret file missing):
+            # a failed attempt on the default schedule, so it ends dead rather than looping.
+            log.error("no route for %s %s: %s", kind, delivery.target_id, type(err).__name__)
+            error = f"the {kind} target {delivery.target_id} has no route: {type(err).__name__}"
+            await self._settle.failed(delivery, error)
+            return
+        if route is None:
+            await self._settle.dead(delivery, f"the {kind} target {delivery.target_id} is gone")
+            return
+        state = self._state(route)
+        if not state.breaker.admit(self._clock()):
+            await self._settle.release(delivery, state.breaker.held_until(self._clock()))
+            return
+        outcome: Outcome | None = None
+        try:
+            if not await self._take_rate(state, delivery, deadline):
+                return
+            outbound = await self._render(delivery, route)
+            if outbound is None:
+                return
+            outcome = await self._send(outbound, route, delivery, deadline)
+        finally:
+            if outcome is None:
+                # Settled without a word from the endpoint (skipped, unmappable, held back):
+                # if this was the probe of an open circuit, the next attempt probes instead.
+                state.breaker.abandoned()
+        self._judge(state, route, outcome)
+        await self._settle.outcome(delivery, route, outcome)
+
+    def _judge(self, state: TargetState, route: Route, outcome: Outcome) -> None:
+        """The endpoint's health after an outcome: the circuit breaker's count."""
+        breaker = state.breaker
+        if outcome.gone:
+            self._targets.pop((route.kind, route.target_id), None)
+        elif outcome.ok:
+            if breaker.state is not BreakerState.CLOSED:
+                log.info("%s %s answers again; its circuit is closed", route.kind, route.target_id)
+            breaker.succeeded()
+        elif not outcome.permanent and breaker.failed(self._clock()):
+            log.warning(
+                "%s %s failed %d times in a row; its circuit is open for %g s",
+                route.kind,
+                route.target_id,
+                breaker.consecutive,
+                route.policy.breaker_reset_s,
+            )
+
+    def _state(self, route: Route) -> TargetState:
+        key = (route.kind, route.target_id)
+        state = self._targets.get(key)
+        if state is None or state.policy != route.policy:
+            state = self._targets[key] = TargetState.for_policy(route.policy)
+        return state
+
+    async def _take_rate(self, state: TargetState, delivery: Delivery, deadline: float) -> bool:
+        """Wait for the target's rate budget; give the row back when the wait would be long."""
+        limiter, policy = state.limiter, state.policy
+        if limiter is None:
+            return True
+        if not limiter.has_capacity():
+            rate = policy.rate_per_s or 1.0
+            # Enough attempts already wait on this target: do not tie up more of our slots.
+            budget = deadline - asyncio.get_running_loop().time() - policy.timeout_s
+            if state.waiting >= max(1, policy.rate_burst) or budget <= 0:
+                retry_at = self._clock() + timedelta(seconds=(state.waiting + 1) / rate)
+                state.breaker.abandoned()
+                await self._settle.release(delivery, retry_at)
+                return False
+            state.waiting += 1
+            try:
+                async with asyncio.timeout(budget):
+                    await limiter.acquire()
+                return True
+            except TimeoutError:
+                state.breaker.abandoned()
+                await self._settle.release(delivery, self._clock() + timedelta(seconds=1 / rate))
+                return False
+            finally:
+                state.waiting -= 1
+        await limiter.acquire()  # capacity is there: returns at once
+        return True
+
+    async def _render(self, delivery: Delivery, route: Route) -> Outbound | None:
+        """The connector's request for this row, or None when the row was settled instead."""
+        # Rows queued before connectors existed (migration 0007) lack networkId.
+        body: dict[str, Any] = {"networkId": self._network_id, **delivery.body}
+        try:
+            event = ConnectorEvent.from_json(body)
+        except ValidationError as err:
+            # Never the validation text: it may quote the recipient's data.
+            await self._settle.dead(
+                delivery, f"the stored event is not readable ({err.error_count()} problems)"
+            )
+            return None
+        connector = route.connector
+        if (
+            self._access is not None
+            and Capability.RECIPIENT_NOTIFICATIONS in connector.capabilities
+        ):
+            try:
+                event = await self._access(event, route)
+            except SkipEvent as skip:
+                # The parcel moved on (picked up, expired) before the message went out.
+                await self._settle.skipped(delivery, skip.reason)
+                return None
+            except Exception as err:
+                log.error(
+                    "no pickup credential for event %s: %s", delivery.event_id, type(err).__name__
+                )
+                error = f"pickup credential unavailable: {type(err).__name__}"
+                await self._settle.outcome(delivery, route, Outcome(ok=False, error=error))
+                return None
+        try:
+            return connector.render(event)
+        except SkipEvent as skip:
+            await self._settle.skipped(delivery, skip.reason)
+        except MappingError as err:
+            # The same event would fail the same way on every retry: a dead letter at once.
+            await self._settle.dead(delivery, _mapping_error(err))
+        except Exception as err:
+            log.error(
+                "connector %s failed on event %s: %s",
+                connector.name,
+                delivery.event_id,
+                type(err).__name__,
+            )
+            failure = Outcome(
+                ok=False, error=f"connector {connector.name} failed: {type(err).__name__}"
+            )
+            await self._settle.outcome(delivery, route, failure)
+        return None
+
+    async def _send(
+        self, outbound: Outbound, route: Route, delivery: Delivery, deadline: float
+    ) -> Outcome:
+        transport = self._transports.get(type(outbound))
+        if transport is None:
+            return Outcome(
+                ok=False, error=f"no transport for {type(outbound).__name__} in this gateway"
+            )
+        outcome = await self._send_once(transport, outbound, route, delivery, deadline)
+        if outcome.status == 401 and route.auth.unauthorized():
+            # Credentials went stale (a revoked token): the plugin dropped them; one more try
+            # within the same attempt, with fresh ones.
+            outcome = await self._send_once(transport, outbound, route, delivery, deadline)
+        return outcome
+
+    async def _send_once(
+        self,
+        transport: Transport,
+        outbound: Outbound,
+        route: Route,
+        delivery: Delivery,
+        deadline: float,
+    ) -> Outcome:
+        # The transport bounds itself by the policy's timeout; this bounds it by the lease, so
+        # another instance never sends the row while this attempt is still going.
+        budget = deadline - asyncio.get_running_loop().time()
+        try:
+            async with asyncio.timeout(max(budget, 0.0)):
+                return await transport.send(
+                    outbound, route, event_id=delivery.event_id, attempt=delivery.attempts
+                )
+        except TimeoutError:
+            return Outcome(ok=False, error="the attempt outlasted its lease")
+        except Exception as err:
+            log.error(
+                "transport for %s failed on event %s: %s",
+                type(outbound).__name__,
+                delivery.event_id,
+                type(err).__name__,
+            )
+            return Outcome(ok=False, error=f"transport failed: {type(err).__name__}")
+
+    async def _purge_now_and_then(self) -> None:
+        now = self._clock()
+        if now < self._next_purge:
+            return
+        self._next_purge = now + _PURGE_EVERY
+        try:
+            async with self._store.transaction() as tx:
+                purged = await tx.outbox.purge(now - self._settings.retention)
+        except OpenLockerError as err:
+            log.warning("outbox purge failed: %s", err)
+            return
+        if purged:
+            log.info("purged %d settled deliveries", purged)
+
+
+def _mapping_error(err: MappingError) -> str:
+    pointers = [issue.pointer for issue in err.issues if issue.pointer]
+    return f"{err.description} (at {pointers[0]})" if pointers else err.description
+
+
+def _task_name(delivery: Delivery) -> str:
+    return f"delivery-{delivery.id}"

@@ -1,0 +1,182 @@
+"""How an attempt's outcome is written: delivered, retried with back-off, dead, or disabled.
+
+Every write is fenced on the claim (see OutboxRepository._settle): an instance whose lease
+ran out never overwrites the outcome of the one that took the row over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from gateway.clock import Clock
+from gateway.delivery.routes import DeliveryPolicy, Route, TargetKind
+from gateway.delivery.transports.base import Outcome
+from gateway.domain.audit import AuditAction
+from gateway.domain.webhooks import retry_delay_s
+from gateway.errors import ConcurrentUpdate, Unavailable
+from gateway.store import Delivery, Store, UnitOfWork
+
+__all__ = ["Settler"]
+
+log = logging.getLogger(__name__)
+
+MAX_ERROR = 500  # the schemas' bound for lastError
+_WRITE_TRIES = 3
+_WRITE_PAUSE_S = 0.05
+
+
+class Settler:
+    """Writes outcomes for the engine; one per engine."""
+
+    def __init__(
+        self, *, store: Store, actor: str, clock: Clock, rand: Callable[[], float]
+    ) -> None:
+        self._store = store
+        self._actor = actor
+        self._clock = clock
+        self._rand = rand
+
+    async def outcome(self, delivery: Delivery, route: Route, outcome: Outcome) -> None:
+        if outcome.gone:
+            await self._disable_target(delivery, route)
+            return
+        if outcome.ok:
+            at = self._clock()
+            kept = await self._write(
+                lambda tx: tx.outbox.mark_delivered(delivery, status=outcome.status, at=at)
+            )
+            _lost_lease(delivery, kept)
+            return
+        error = _clip(outcome.error or f"HTTP {outcome.status}")
+        retry_at = None if outcome.permanent else self._retry_at(delivery, route.policy, outcome)
+        kept = await self._write(
+            lambda tx: tx.outbox.mark_failed(
+                delivery, status=outcome.status, error=error, retry_at=retry_at
+            )
+        )
+        if retry_at is None and kept:
+            log.warning(
+                "delivery %s of event %s to %s %s is dead after %d attempts: %s",
+                delivery.id,
+                delivery.event_id,
+                route.kind,
+                route.target_id,
+                delivery.attempts,
+                error,
+            )
+        _lost_lease(delivery, kept)
+
+    async def failed(self, delivery: Delivery, error: str) -> None:
+        """A failed attempt without a route to say the policy: the default schedule."""
+        retry_at = self._retry_at(delivery, DeliveryPolicy(), Outcome(ok=False))
+        kept = await self._write(
+            lambda tx: tx.outbox.mark_failed(
+                delivery, status=None, error=_clip(error), retry_at=retry_at
+            )
+        )
+        _lost_lease(delivery, kept)
+
+    async def dead(self, delivery: Delivery, error: str) -> None:
+        """Dead at once: retrying cannot help (no such target, an unmappable event)."""
+        kept = await self._write(
+            lambda tx: tx.outbox.mark_failed(
+                delivery, status=None, error=_clip(error), retry_at=None
+            )
+        )
+        if kept:
+            log.warning(
+                "delivery %s of event %s is dead: %s", delivery.id, delivery.event_id, error
+            )
+        _lost_lease(delivery, kept)
+
+    async def skipped(self, delivery: Delivery, reason: str) -> None:
+        kept = await self._write(lambda tx: tx.outbox.mark_skipped(delivery, reason=_clip(reason)))
+        _lost_lease(delivery, kept)
+
+    async def release(self, delivery: Delivery, retry_at: datetime) -> None:
+        """Not attempted after all (open circuit, rate limit): due again, attempt not spent."""
+        kept = await self._write(lambda tx: tx.outbox.release(delivery, retry_at=retry_at))
+        _lost_lease(delivery, kept)
+
+    async def _write(self, write: Callable[[UnitOfWork], Awaitable[bool]]) -> bool:
+        """One fenced write in its own transaction, tried again if the database was busy:
+        an outcome not written before the lease ends means the event is sent once more."""
+        for attempt in range(1, _WRITE_TRIES + 1):
+            try:
+                async with self._store.transaction() as tx:
+                    return await write(tx)
+            except (Unavailable, ConcurrentUpdate):
+                if attempt == _WRITE_TRIES:
+                    raise
+                await asyncio.sleep(_WRITE_PAUSE_S * attempt)
+        raise AssertionError("unreachable")
+
+    def _retry_at(
+        self, delivery: Delivery, policy: DeliveryPolicy, outcome: Outcome
+    ) -> datetime | None:
+        if delivery.attempts >= policy.max_attempts:
+            return None
+        delay = retry_delay_s(
+            delivery.attempts,
+            base_s=policy.backoff_base_s,
+            cap_s=policy.backoff_cap_s,
+            rand=self._rand,
+        )
+        if outcome.retry_after_s is not None:
+            # The peer said when: not before then, but never past our own cap.
+            delay = max(delay, min(outcome.retry_after_s, policy.backoff_cap_s))
+        return self._clock() + timedelta(seconds=delay)
+
+    async def _disable_target(self, delivery: Delivery, route: Route) -> None:
+        """410 Gone: the target is disabled, its pending rows go dead, the operator is told."""
+        kind, target = route.kind, route.target_id
+        reason = f"the endpoint answered 410 Gone: {kind} {target} was disabled"
+        now = self._clock()
+        async with self._store.transaction() as tx:
+            await tx.outbox.mark_failed(delivery, status=410, error=reason, retry_at=None)
+            changed = await _deactivate(tx, delivery, kind, reason, now)
+            others = await tx.outbox.kill_pending(target, reason, kind=kind)
+            if changed:
+                await tx.audit.append(
+                    AuditAction.DELIVERY_TARGET_DISABLED,
+                    actor=self._actor,
+                    subject=f"{kind}:{target}",
+                    details={
+                        "targetKind": kind.value,
+                        "targetId": target,
+                        "carrierId": delivery.carrier_id,
+                        "eventId": delivery.event_id,
+                        "status": 410,
+                        "pendingGivenUp": others,
+                    },
+                )
+        if changed:
+            log.warning(
+                "%s %s of carrier %s answered 410 Gone: disabled, %d pending deliveries dead",
+                kind,
+                target,
+                delivery.carrier_id,
+                others,
+            )
+
+
+async def _deactivate(
+    tx: UnitOfWork, delivery: Delivery, kind: TargetKind, reason: str, now: datetime
+) -> bool:
+    if kind is TargetKind.WEBHOOK:
+        return await tx.webhooks.deactivate(delivery.carrier_id, delivery.target_id, now)
+    return await tx.connector_attachments.set_active(
+        delivery.target_id, False, at=now, reason=reason
+    )
+
+
+def _lost_lease(delivery: Delivery, kept: bool) -> None:
+    if not kept:
+        log.info("delivery %s moved on meanwhile; outcome dropped", delivery.id)
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_ERROR else text[: MAX_ERROR - 1] + "…"

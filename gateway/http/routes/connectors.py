@@ -1,0 +1,71 @@
+"""A carrier's connector endpoints: pre-advice in its own JSON, status pull in its words."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from gateway.errors import ErrorCode, MalformedMessage, OpenLockerError
+from gateway.http.bodies import idempotency_key, json_response
+from gateway.http.context import carrier
+from gateway.sdk.connectors import InboundRequest
+from gateway.service.inbound import InboundService
+
+INBOUND = web.AppKey("inbound", InboundService)
+
+# Request headers a connector may read: never the carrier's credentials.
+_HIDDEN_HEADERS = {"authorization", "cookie", "proxy-authorization"}
+
+
+def _is_json(media_type: str) -> bool:
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
+async def _shipment(request: web.Request) -> tuple[bytes, Any]:
+    """The raw body and its JSON: 413 past the body limit, 415 unless JSON, 400 if malformed."""
+    raw = await request.read()  # aiohttp enforces client_max_size here (413)
+    if not raw.strip():
+        raise MalformedMessage("send the shipment as a JSON body")
+    if not _is_json(request.content_type):
+        raise OpenLockerError(
+            f"send application/json, not {request.content_type or 'nothing'}",
+            ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+        )
+    try:
+        return raw, json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise MalformedMessage(f"body is not valid JSON: {err}") from err
+
+
+async def inbound_preadvice(request: web.Request) -> web.Response:
+    raw, data = await _shipment(request)
+    idem = idempotency_key(request, data)
+    shipment = InboundRequest(
+        body=raw,
+        content_type=request.content_type,
+        headers={k: v for k, v in request.headers.items() if k.lower() not in _HIDDEN_HEADERS},
+    )
+    answer = await request.app[INBOUND].announce(
+        carrier(request).carrier_id, request.match_info["attachment_id"], shipment, idem
+    )
+    response = json_response(answer, status=201)
+    response.headers["Location"] = f"/v1/parcels/{answer['parcelId']}"
+    return response
+
+
+async def parcel_status(request: web.Request) -> web.Response:
+    answer = await request.app[INBOUND].status(
+        carrier(request).carrier_id,
+        request.match_info["attachment_id"],
+        request.match_info["parcel_id"],
+    )
+    return json_response(answer)
+
+
+def add_routes(app: web.Application, inbound: InboundService) -> None:
+    app[INBOUND] = inbound
+    r = app.router
+    r.add_post("/v1/connectors/{attachment_id}/inbound", inbound_preadvice)
+    r.add_get("/v1/connectors/{attachment_id}/parcels/{parcel_id}", parcel_status)

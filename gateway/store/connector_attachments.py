@@ -1,0 +1,140 @@
+"""Connector attachments: which connector speaks to which carrier, with what config and auth."""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import RowMapping, delete, null, select, update
+
+from gateway.domain.delivery import AttachmentSource
+from gateway.errors import AlreadyExists
+from gateway.store._sql import Repository, insert_if_absent
+from gateway.store.tables import connector_attachments as t
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorAttachmentRecord:
+    """One attachment, as stored.
+
+    `config`, `auth` and `delivery` are the operator's JSON as given (secrets may be literal
+    or `env:NAME` / `file:/path` references; they are resolved when the route is built, never
+    here). `events` None means every event type; it is what decides which events are queued
+    for the attachment at all. `disabled_reason` says why an inactive attachment stopped
+    (the operator, or the endpoint answering 410 Gone).
+    """
+
+    id: str
+    carrier_id: str
+    connector: str
+    config: dict[str, Any]
+    source: AttachmentSource
+    created_at: datetime
+    updated_at: datetime
+    auth: dict[str, Any] | None = None
+    delivery: dict[str, Any] | None = None
+    events: tuple[str, ...] | None = None
+    active: bool = True
+    disabled_reason: str | None = None
+
+    def wants(self, event_type: str) -> bool:
+        return self.active and (self.events is None or event_type in self.events)
+
+
+class ConnectorAttachmentRepository(Repository):
+    async def add(self, record: ConnectorAttachmentRecord) -> None:
+        """Store a new attachment; AlreadyExists if the id is taken."""
+        if not await insert_if_absent(self._conn, t, _values(record)):
+            raise AlreadyExists(
+                f"connector attachment {record.id!r} exists already", details={"id": record.id}
+            )
+
+    async def upsert(self, record: ConnectorAttachmentRecord) -> bool:
+        """Insert, or update everything the record says; True if it was inserted.
+
+        An existing row keeps its `created_at`, `active` and `disabled_reason`: a restart with
+        the same settings file never re-enables an attachment that was disabled (by the
+        operator, or by a 410 Gone); `set_active` does that.
+        """
+        if await insert_if_absent(self._conn, t, _values(record)):
+            return True
+        values = _values(record)
+        for kept in ("id", "created_at", "active", "disabled_reason"):
+            values.pop(kept)
+        await self._conn.execute(update(t).where(t.c.id == record.id).values(values))
+        return False
+
+    async def get(self, attachment_id: str) -> ConnectorAttachmentRecord | None:
+        """The attachment, active or not."""
+        stmt = select(t).where(t.c.id == attachment_id)
+        row = (await self._conn.execute(stmt)).mappings().first()
+        return None if row is None else _record(row)
+
+    async def list(self, carrier_id: str | None = None) -> builtins.list[ConnectorAttachmentRecord]:
+        """Every attachment (of one carrier, if given), active or not, by carrier then id."""
+        stmt = select(t).order_by(t.c.carrier_id, t.c.id)
+        if carrier_id is not None:
+            stmt = stmt.where(t.c.carrier_id == carrier_id)
+        return [_record(row) for row in (await self._conn.execute(stmt)).mappings()]
+
+    async def list_active_for(self, carrier_id: str) -> builtins.list[ConnectorAttachmentRecord]:
+        """The carrier's active attachments, by id: what a parcel event is queued for."""
+        stmt = select(t).where(t.c.carrier_id == carrier_id, t.c.active.is_(True)).order_by(t.c.id)
+        return [_record(row) for row in (await self._conn.execute(stmt)).mappings()]
+
+    async def set_active(
+        self, attachment_id: str, active: bool, *, at: datetime, reason: str | None = None
+    ) -> bool:
+        """Enable, or disable with a reason; False if there is no such attachment or it
+        already was in that state (so the caller knows whether it changed anything)."""
+        if not active and not reason:
+            raise ValueError("disabling an attachment needs a reason")
+        stmt = (
+            update(t)
+            .where(t.c.id == attachment_id, t.c.active.is_(not active))
+            .values(active=active, disabled_reason=None if active else reason, updated_at=at)
+        )
+        return (await self._conn.execute(stmt)).rowcount == 1
+
+    async def remove(self, attachment_id: str) -> bool:
+        """Delete the attachment for good; False if there was none. Its outbox rows stay."""
+        stmt = delete(t).where(t.c.id == attachment_id)
+        return (await self._conn.execute(stmt)).rowcount == 1
+
+
+def _values(record: ConnectorAttachmentRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "carrier_id": record.carrier_id,
+        "connector": record.connector,
+        "config": record.config,
+        # SQL NULL, not the JSON text "null": "absent" must be unambiguous in SQL too.
+        "auth": null() if record.auth is None else record.auth,
+        "delivery": null() if record.delivery is None else record.delivery,
+        "events": null() if record.events is None else builtins.list(record.events),
+        "active": record.active,
+        "disabled_reason": record.disabled_reason,
+        "source": record.source,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+    }
+
+
+def _record(row: RowMapping) -> ConnectorAttachmentRecord:
+    events = row["events"]
+    return ConnectorAttachmentRecord(
+        id=row["id"],
+        carrier_id=row["carrier_id"],
+        connector=row["connector"],
+        config=row["config"],
+        auth=row["auth"],
+        delivery=row["delivery"],
+        events=None if events is None else tuple(events),
+        active=bool(row["active"]),
+        disabled_reason=row["disabled_reason"],
+        source=row["source"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )

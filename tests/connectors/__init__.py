@@ -1,0 +1,1 @@
+"""Connector tests: attachments, the CLI, the conformance kit and each built-in connector."""
