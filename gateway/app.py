@@ -256,6 +256,10 @@ class Gateway:
         )
         await self._stack.enter_async_context(engine)
         await self._stack.enter_async_context(_background(engine.run_forever(), "delivery-engine"))
+        # Rows this process queues are attempted as soon as their transaction commits; rows
+        # queued by other instances wait for the poll (ROADMAP: LISTEN/NOTIFY).
+        self.store.on_outbox_due(engine.wake)
+        self._stack.callback(self.store.on_outbox_due, None)
 
     async def _start_locker_side(self) -> None:
         """The MQTT broker (embedded unless one is configured), the adapters, the event flow."""

@@ -7,7 +7,6 @@ MQTT 5, a broker only for MQTT) and the templates, and names the field in its er
 from __future__ import annotations
 
 import re
-import string
 from enum import StrEnum
 from typing import Literal
 from urllib.parse import urlsplit
@@ -15,7 +14,12 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from connectors.standard_webhooks.connector import check_events, check_headers, check_http_url
-from gateway.sdk.connectors import BrokerSpec, ConnectorConfig, ConnectorConfigError
+from gateway.sdk.connectors import (
+    BrokerSpec,
+    ConnectorConfig,
+    ConnectorConfigError,
+    template_placeholders,
+)
 
 __all__ = [
     "SOURCE_FIELDS",
@@ -149,25 +153,7 @@ class CloudEventsConfig(ConnectorConfig):
 
 def template_fields(field: str, template: str, allowed: frozenset[str]) -> set[str]:
     """The placeholders of a `{name}` template; ConnectorConfigError for any other syntax."""
-    names: set[str] = set()
-    try:
-        parsed = list(string.Formatter().parse(template))
-    except ValueError as err:
-        raise ConnectorConfigError(f"{NAME}: {field}: bad template ({err})") from None
-    for _, name, spec, conversion in parsed:
-        if name is None:
-            continue
-        if name not in allowed:
-            known = ", ".join("{" + n + "}" for n in sorted(allowed))
-            raise ConnectorConfigError(
-                f"{NAME}: {field}: unknown placeholder {{{name}}} (known: {known})"
-            )
-        if spec or conversion:
-            raise ConnectorConfigError(
-                f"{NAME}: {field}: placeholder {{{name}}} takes no format spec or conversion"
-            )
-        names.add(name)
-    return names
+    return template_placeholders(f"{NAME}: {field}", template, allowed)
 
 
 def _check_broker_url(url: str) -> None:

@@ -8,14 +8,18 @@ identifiers, read points and business locations.
 from __future__ import annotations
 
 import re
-import string
 from enum import StrEnum
 from typing import Literal
 from urllib.parse import quote, urlsplit
 
 from pydantic import Field
 
-from gateway.sdk.connectors import OLP_EVENT_TYPES, ConnectorConfig, ConnectorConfigError
+from gateway.sdk.connectors import (
+    OLP_EVENT_TYPES,
+    ConnectorConfig,
+    ConnectorConfigError,
+    template_placeholders,
+)
 
 __all__ = [
     "LOCATION_FIELDS",
@@ -127,25 +131,7 @@ class EpcisConfig(ConnectorConfig):
 
 
 def _placeholders(field: str, template: str, allowed: frozenset[str]) -> set[str]:
-    names: set[str] = set()
-    try:
-        parsed = list(string.Formatter().parse(template))
-    except ValueError as err:
-        raise ConnectorConfigError(f"{NAME}: {field}: bad template ({err})") from None
-    for _, name, spec, conversion in parsed:
-        if name is None:
-            continue
-        if name not in allowed:
-            known = ", ".join("{" + n + "}" for n in sorted(allowed))
-            raise ConnectorConfigError(
-                f"{NAME}: {field}: unknown placeholder {{{name}}} (known: {known})"
-            )
-        if spec or conversion:
-            raise ConnectorConfigError(
-                f"{NAME}: {field}: placeholder {{{name}}} takes no format spec or conversion"
-            )
-        names.add(name)
-    return names
+    return template_placeholders(f"{NAME}: {field}", template, allowed)
 
 
 def _check_url(url: str, *, capture: bool) -> None:

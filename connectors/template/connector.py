@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -27,6 +28,9 @@ from .inbound import InboundMapper
 from .rendering import CompiledTemplate, compile_template, parse_json
 
 __all__ = ["TemplateConnector"]
+
+# What an HTTP header value may hold as httpx sends it: tab, space and visible ASCII.
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
 
 
 class TemplateConnector(Connector):
@@ -99,6 +103,14 @@ class TemplateConnector(Connector):
             value = template.render(context, explain=explain)
             if "\r" in value or "\n" in value:
                 raise MappingError(f"headers.{name}: a line break", pointer=template.where)
+            if not _HEADER_VALUE.fullmatch(value):
+                # httpx sends header values as ASCII and h11 refuses control characters: every
+                # attempt would fail in the transport, so the row is a dead letter at once.
+                raise MappingError(
+                    f"headers.{name}: a control or non-ASCII character, which a header "
+                    "cannot carry (percent-encode it in the template, e.g. |urlencode)",
+                    pointer=template.where,
+                )
             headers[name] = value
         body = self._body.render(context, explain=explain)
         if self.settings.is_json:

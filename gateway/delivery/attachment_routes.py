@@ -9,9 +9,10 @@ quote a value: a secret typed into the wrong key must not reach a log.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -34,7 +35,7 @@ from gateway.sdk.connectors import (
     ConnectorConfigError,
     load_connector_class,
 )
-from gateway.store import ConnectorAttachmentRecord, Store
+from gateway.store import ConnectorAttachmentRecord, Store, UnitOfWork
 
 __all__ = [
     "AttachmentInvalid",
@@ -45,6 +46,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+_MAX_KNOWN = 10_000  # remembered rows before the expired ones are dropped
 
 
 class DeliveryOptions(BaseModel):
@@ -207,8 +210,11 @@ def _pointer(attachment_id: str, field: str) -> str:
 class AttachmentRoutes:
     """The RouteBook of `TargetKind.CONNECTOR`, over the `connector_attachments` table.
 
-    The row is read on every lookup (one primary-key select), so a disable takes effect at
-    once; what was built from it is kept until the row's `updated_at` changes.
+    The engine refreshes the attachments of each claimed batch in the claim's transaction,
+    so a disable (here, on another instance or through the CLI) stops every row claimed after
+    it committed, without a database read per attempt; a lookup that no claim refreshed in
+    the last `ttl_s` reads the row, as `attachment` (inbound requests) always does. What was
+    built from a row is kept until the row's `updated_at` changes.
     """
 
     def __init__(
@@ -218,12 +224,16 @@ class AttachmentRoutes:
         defaults: DeliveryPolicy,
         sign_olp: Callable[[bytes], str] | None = None,
         clock: Clock = utc_now,
+        ttl_s: float = 2.0,
     ) -> None:
         self._store = store
         self._defaults = defaults
         self._sign_olp = sign_olp
         self._clock = clock
+        self._ttl_s = ttl_s
         self._built: dict[str, tuple[datetime, BuiltAttachment]] = {}
+        # id -> (when read, event-loop time; the row as read, None if there was none)
+        self._known: dict[str, tuple[float, ConnectorAttachmentRecord | None]] = {}
 
     def build(self, record: ConnectorAttachmentRecord) -> BuiltAttachment:
         """Build `record` (AttachmentInvalid if it cannot be) and keep it for its routes."""
@@ -240,6 +250,36 @@ class AttachmentRoutes:
         """The active attachment, built; None when it is gone, disabled or no longer builds."""
         async with self._store.transaction() as tx:
             record = await tx.connector_attachments.get(attachment_id)
+        return self._built_for(attachment_id, record)
+
+    async def route(self, kind: TargetKind, target_id: str) -> Route | None:
+        if kind is not TargetKind.CONNECTOR:
+            return None
+        known = self._known.get(target_id)
+        if known is not None and known[0] + self._ttl_s > asyncio.get_running_loop().time():
+            built = self._built_for(target_id, known[1])
+        else:
+            built = await self.attachment(target_id)
+        return None if built is None else built.route()
+
+    async def refresh(self, tx: UnitOfWork, targets: Collection[tuple[TargetKind, str]]) -> None:
+        for kind, target_id in targets:
+            if kind is TargetKind.CONNECTOR:
+                self._keep(target_id, await tx.connector_attachments.get(target_id))
+
+    def disabled(self, kind: TargetKind, target_id: str) -> None:
+        if kind is TargetKind.CONNECTOR:
+            self._keep(target_id, None)
+
+    def _keep(self, attachment_id: str, record: ConnectorAttachmentRecord | None) -> None:
+        now = asyncio.get_running_loop().time()
+        if len(self._known) >= _MAX_KNOWN:
+            self._known = {k: v for k, v in self._known.items() if v[0] + self._ttl_s > now}
+        self._known[attachment_id] = (now, record)
+
+    def _built_for(
+        self, attachment_id: str, record: ConnectorAttachmentRecord | None
+    ) -> BuiltAttachment | None:
         if record is None or not record.active:
             self._built.pop(attachment_id, None)
             return None
@@ -253,9 +293,3 @@ class AttachmentRoutes:
             log.error("connector attachment %s cannot be built: %s", attachment_id, err.description)
             self._built.pop(attachment_id, None)
             return None
-
-    async def route(self, kind: TargetKind, target_id: str) -> Route | None:
-        if kind is not TargetKind.CONNECTOR:
-            return None
-        built = await self.attachment(target_id)
-        return None if built is None else built.route()

@@ -5,6 +5,12 @@ means the delivery is sent again once its lease ends; receivers dedupe on the ev
 outbox keeps a parcel's rows for one target in order and leases keep instances apart; this
 loop adds, once for every connector, the back-off, `Retry-After`, `410 Gone`, rate limits,
 circuit breakers and dead letters.
+
+Database work per batch, not per attempt: one transaction claims a batch and re-reads its
+targets (the route books answer from memory afterwards), one writes the outcomes of the
+attempts that ended together (settle.py). The loop polls every `poll_interval_s`, and wakes
+at once when an attempt ends or when `wake()` is called: the gateway calls it after every
+commit that queued rows in this process, so their first attempt does not wait for the poll.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ AccessHook = Callable[[ConnectorEvent, Route], Awaitable[ConnectorEvent]]
 
 _PURGE_EVERY = timedelta(hours=1)
 _LEASE_MARGIN_S = 1.0  # an attempt gives up this long before its lease ends
+_MAX_SETTLE_DELAY_S = 0.1  # well inside the lease margin above
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +62,19 @@ class EngineSettings:
     lease_s: float = 60.0
     max_in_flight: int = 32
     retention: timedelta = timedelta(days=14)
+    settle_delay_s: float = 0.005  # how long an outcome may wait for others to share a commit
+    settle_batch: int = 64  # outcomes written at once without waiting for more
+
+    def __post_init__(self) -> None:
+        if self.poll_interval_s <= 0 or self.max_in_flight < 1 or self.settle_batch < 1:
+            raise ValueError("poll_interval_s, max_in_flight and settle_batch must be positive")
+        if not 0 <= self.settle_delay_s <= _MAX_SETTLE_DELAY_S:
+            raise ValueError(f"settle_delay_s must be within 0 and {_MAX_SETTLE_DELAY_S} s")
+        # An attempt gives up _LEASE_MARGIN_S before its lease ends: that margin is the time
+        # its outcome has to be written in (the flush delay, a busy database tried again)
+        # before another instance may take the row over.
+        if self.lease_s <= _LEASE_MARGIN_S + self.settle_delay_s:
+            raise ValueError(f"lease_s must be longer than {_LEASE_MARGIN_S} s + settle_delay_s")
 
 
 class DeliveryEngine:
@@ -84,7 +104,14 @@ class DeliveryEngine:
         self._network_id = network_id
         self._access = access
         self._clock = clock
-        self._settle = Settler(store=store, actor=actor, clock=clock, rand=rand)
+        self._settle = Settler(
+            store=store,
+            actor=actor,
+            clock=clock,
+            rand=rand,
+            delay_s=settings.settle_delay_s,
+            batch=settings.settle_batch,
+        )
         self._stack = contextlib.AsyncExitStack()
         # Breakers and rate limits per target, in this instance only (see breaker.py): the
         # rows are shared through the database, this health view need not be.
@@ -109,31 +136,47 @@ class DeliveryEngine:
     ) -> None:
         await self._stack.aclose()
 
+    def wake(self) -> None:
+        """Look for due rows now rather than at the next poll (rows were just committed)."""
+        self._wake.set()
+
     async def run_forever(self) -> None:
         """Keep up to max_in_flight attempts going; poll, or wake when an attempt ends."""
         async with asyncio.TaskGroup() as group:
-            while True:
-                self._wake.clear()
-                room = self._settings.max_in_flight - len(self._in_flight)
-                claimed = await self._claim(room) if room > 0 else []
-                for delivery in claimed:
-                    task = group.create_task(self._attempt(delivery), name=_task_name(delivery))
-                    self._in_flight.add(task)
-                    task.add_done_callback(self._finished)
-                if claimed and len(claimed) == room:
-                    continue  # the batch was full: more may be due right now
-                await self._purge_now_and_then()
-                # A finished attempt may have unblocked the next event of its parcel.
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self._settings.poll_interval_s):
-                        await self._wake.wait()
+            settler = group.create_task(self._settle.run_forever(), name="delivery-settle")
+            try:
+                await self._loop(group)
+            finally:
+                settler.cancel()
+
+    async def _loop(self, group: asyncio.TaskGroup) -> None:
+        while True:
+            self._wake.clear()
+            room = self._settings.max_in_flight - len(self._in_flight)
+            claimed = await self._claim(room) if room > 0 else []
+            for delivery in claimed:
+                task = group.create_task(self._attempt(delivery), name=_task_name(delivery))
+                self._in_flight.add(task)
+                task.add_done_callback(self._finished)
+            if claimed and len(claimed) == room:
+                continue  # the batch was full: more may be due right now
+            await self._purge_now_and_then()
+            # A finished attempt may have unblocked the next event of its parcel.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._settings.poll_interval_s):
+                    await self._wake.wait()
 
     async def run_once(self) -> int:
         """Claim what is due and attempt it all, waiting for the outcomes; returns how many."""
         claimed = await self._claim(self._settings.max_in_flight)
         async with asyncio.TaskGroup() as group:
-            for delivery in claimed:
-                group.create_task(self._attempt(delivery), name=_task_name(delivery))
+            settler = group.create_task(self._settle.run_forever(), name="delivery-settle")
+            try:
+                async with asyncio.TaskGroup() as attempts:
+                    for delivery in claimed:
+                        attempts.create_task(self._attempt(delivery), name=_task_name(delivery))
+            finally:
+                settler.cancel()
         return len(claimed)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
@@ -145,7 +188,13 @@ class DeliveryEngine:
         lease_until = now + timedelta(seconds=self._settings.lease_s)
         try:
             async with self._store.transaction() as tx:
-                return await tx.outbox.claim(now=now, lease_until=lease_until, limit=limit)
+                claimed = await tx.outbox.claim(now=now, lease_until=lease_until, limit=limit)
+                if claimed:
+                    # The batch's targets as they are now: a target disabled before this
+                    # commit gets none of these rows; the attempts then look up no more.
+                    targets = {(TargetKind(d.target_kind), d.target_id) for d in claimed}
+                    await self._routes.refresh(tx, targets)
+                return claimed
         except OpenLockerError as err:
             # A database hiccup must not end the loop; the next poll catches up.
             log.warning("delivery engine could not claim deliveries: %s", err)
@@ -197,6 +246,9 @@ class DeliveryEngine:
                 state.breaker.abandoned()
         self._judge(state, route, outcome)
         await self._settle.outcome(delivery, route, outcome)
+        if outcome.gone:
+            # Disabled now (committed): rows of this batch not yet started see it at once.
+            self._routes.disabled(route.kind, route.target_id)
 
     def _judge(self, state: TargetState, route: Route, outcome: Outcome) -> None:
         """The endpoint's health after an outcome: the circuit breaker's count."""

@@ -3,17 +3,22 @@
 Outbox rows name their target as (`target_kind`, `target_id`): a carrier's webhook
 subscription (`webhook`, the OLP webhook format, signed with the network key) or a connector
 attachment (`connector`). The engine asks a `RouteBook` for the route of each claimed row and
-never looks at settings or the attachment table itself.
+never looks at settings or the attachment table itself. A book keeps what it built: the engine
+lets it re-read the targets of each claimed batch inside the claim's own transaction
+(`refresh`), so an attempt costs no database round trip of its own and a target disabled
+anywhere is not sent to by any row claimed after the disable committed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Protocol
 
 from gateway.delivery.auth.base import AuthPlugin
 from gateway.domain.delivery import TargetKind  # in the domain so the outbox can store it
 from gateway.sdk.connectors import Connector
+from gateway.store import UnitOfWork
 
 __all__ = ["DeliveryPolicy", "Route", "RouteBook", "TargetKind"]
 
@@ -47,4 +52,13 @@ class Route:
 class RouteBook(Protocol):
     async def route(self, kind: TargetKind, target_id: str) -> Route | None:
         """The route for a target, or None when it is gone or disabled (the row goes dead)."""
+        ...
+
+    async def refresh(self, tx: UnitOfWork, targets: Collection[tuple[TargetKind, str]]) -> None:
+        """Re-read these targets in `tx` (the claim's); `route` then answers from memory for
+        a while (each book's `ttl_s`), and reads the row itself once that is over."""
+        ...
+
+    def disabled(self, kind: TargetKind, target_id: str) -> None:
+        """This instance just disabled the target: no route for it until a refresh says so."""
         ...

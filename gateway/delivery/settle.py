@@ -1,14 +1,20 @@
 """How an attempt's outcome is written: delivered, retried with back-off, dead, or disabled.
 
-Every write is fenced on the claim (see OutboxRepository._settle): an instance whose lease
-ran out never overwrites the outcome of the one that took the row over.
+Outcomes of attempts that end close together are written in one transaction (group commit):
+a flusher task takes whatever is queued, waits at most `delay_s` for more (or until `batch`
+are waiting) and writes them all, each row's update still fenced on its own claim (see
+OutboxRepository._settle): an instance whose lease ran out never overwrites the outcome of
+the one that took the row over, batch or not. A crash before the flush loses only the
+outcome: the row is sent again once its lease ends (at least once).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from gateway.clock import Clock
@@ -27,17 +33,67 @@ MAX_ERROR = 500  # the schemas' bound for lastError
 _WRITE_TRIES = 3
 _WRITE_PAUSE_S = 0.05
 
+Write = Callable[[UnitOfWork], Awaitable[bool]]
+
+
+@dataclass(slots=True)
+class _Queued:
+    write: Write
+    kept: asyncio.Future[bool]
+
 
 class Settler:
-    """Writes outcomes for the engine; one per engine."""
+    """Writes outcomes for the engine; one per engine.
+
+    While `run_forever` runs (a task of the engine's TaskGroup), writes are batched; without
+    it (a test calling the engine's `run_once` without it, say) each is its own transaction.
+    """
 
     def __init__(
-        self, *, store: Store, actor: str, clock: Clock, rand: Callable[[], float]
+        self,
+        *,
+        store: Store,
+        actor: str,
+        clock: Clock,
+        rand: Callable[[], float],
+        delay_s: float = 0.005,
+        batch: int = 64,
     ) -> None:
         self._store = store
         self._actor = actor
         self._clock = clock
         self._rand = rand
+        self._delay_s = delay_s
+        self._batch = batch
+        self._queue: list[_Queued] = []
+        self._ready = asyncio.Event()  # something is queued
+        self._full = asyncio.Event()  # `batch` are queued: no reason to wait longer
+        self._flushers = 0
+
+    async def run_forever(self) -> None:
+        """Flush the queue whenever something is in it: one transaction per flush."""
+        self._flushers += 1
+        try:
+            while True:
+                await self._ready.wait()
+                if len(self._queue) < self._batch and self._delay_s > 0:
+                    # Attempts started together end together: a few ms gathers most of them.
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(self._delay_s):
+                            await self._full.wait()
+                taken, self._queue = self._queue, []
+                self._ready.clear()
+                self._full.clear()
+                try:
+                    await self._flush(taken)
+                finally:
+                    _cancel(taken)  # only those the flush never answered (cancelled in it)
+        finally:
+            self._flushers -= 1
+            # What is still queued is only outcomes: their rows are sent again after the
+            # lease. The waiting attempts are cancelled rather than left hanging.
+            _cancel(self._queue)
+            self._queue = []
 
     async def outcome(self, delivery: Delivery, route: Route, outcome: Outcome) -> None:
         if outcome.gone:
@@ -101,13 +157,37 @@ class Settler:
         kept = await self._write(lambda tx: tx.outbox.release(delivery, retry_at=retry_at))
         _lost_lease(delivery, kept)
 
-    async def _write(self, write: Callable[[UnitOfWork], Awaitable[bool]]) -> bool:
-        """One fenced write in its own transaction, tried again if the database was busy:
-        an outcome not written before the lease ends means the event is sent once more."""
+    async def _write(self, write: Write) -> bool:
+        """One fenced write, in the next batch; True if this claim still held the row."""
+        if not self._flushers:
+            return (await self._transaction([write]))[0]
+        item = _Queued(write, asyncio.get_running_loop().create_future())
+        self._queue.append(item)
+        self._ready.set()
+        if len(self._queue) >= self._batch:
+            self._full.set()
+        return await item.kept
+
+    async def _flush(self, taken: list[_Queued]) -> None:
+        try:
+            kept = await self._transaction([item.write for item in taken])
+        except Exception as err:
+            # Not written: each waiting attempt hears why; its lease ends and it is retried.
+            for item in taken:
+                if not item.kept.done():
+                    item.kept.set_exception(err)
+            return
+        for item, one in zip(taken, kept, strict=True):
+            if not item.kept.done():  # an attempt cancelled meanwhile (shutdown)
+                item.kept.set_result(one)
+
+    async def _transaction(self, writes: list[Write]) -> list[bool]:
+        """Fenced writes in one transaction, tried again if the database was busy: an
+        outcome not written before the lease ends means the event is sent once more."""
         for attempt in range(1, _WRITE_TRIES + 1):
             try:
                 async with self._store.transaction() as tx:
-                    return await write(tx)
+                    return [await write(tx) for write in writes]
             except (Unavailable, ConcurrentUpdate):
                 if attempt == _WRITE_TRIES:
                     raise
@@ -131,7 +211,10 @@ class Settler:
         return self._clock() + timedelta(seconds=delay)
 
     async def _disable_target(self, delivery: Delivery, route: Route) -> None:
-        """410 Gone: the target is disabled, its pending rows go dead, the operator is told."""
+        """410 Gone: the target is disabled, its pending rows go dead, the operator is told.
+
+        Rare, and its own transaction: not worth a place in the batch.
+        """
         kind, target = route.kind, route.target_id
         reason = f"the endpoint answered 410 Gone: {kind} {target} was disabled"
         now = self._clock()
@@ -171,6 +254,12 @@ async def _deactivate(
     return await tx.connector_attachments.set_active(
         delivery.target_id, False, at=now, reason=reason
     )
+
+
+def _cancel(items: list[_Queued]) -> None:
+    for item in items:
+        if not item.kept.done():
+            item.kept.cancel()
 
 
 def _lost_lease(delivery: Delivery, kept: bool) -> None:

@@ -32,12 +32,52 @@ async def read_json(request: web.Request, schema: str) -> Any:
                 f"send application/json, not {request.content_type or 'nothing'}",
                 ErrorCode.UNSUPPORTED_MEDIA_TYPE,
             )
-        try:
-            data = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise MalformedMessage(f"body is not valid JSON: {err}") from err
+        data = parse_json(raw)
     deps(request).spec.validate(schema, data)
     return data
+
+
+def _no_constant(name: str) -> Any:
+    # Python's json reads NaN and Infinity, which are not JSON and no store takes.
+    raise MalformedMessage(f"body is not valid JSON: {name} is not a JSON number")
+
+
+def parse_json(raw: bytes) -> Any:
+    """`raw` as strict JSON, or MalformedMessage (400), never another exception.
+
+    Beyond syntax errors this refuses what the parser itself would choke on (nesting deeper
+    than Python's recursion limit, an integer past its digit limit), NaN and Infinity, and a
+    NUL character anywhere: no identifier takes one and PostgreSQL cannot store it in text.
+    """
+    try:
+        data = json.loads(raw, parse_constant=_no_constant)
+    except RecursionError:
+        raise MalformedMessage("body is not valid JSON: nested too deeply") from None
+    except ValueError as err:  # JSONDecodeError, UnicodeDecodeError, the int digit limit
+        raise MalformedMessage(f"body is not valid JSON: {_first_line(err)}") from None
+    if _has_nul(data):
+        raise MalformedMessage("body holds a NUL character (\\u0000), which no field takes")
+    return data
+
+
+def _first_line(err: ValueError) -> str:
+    return str(err).splitlines()[0][:200] if str(err) else type(err).__name__
+
+
+def _has_nul(data: Any) -> bool:
+    """Whether any string or member name in `data` holds U+0000 (iterative: no depth limit)."""
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            if "\x00" in node:
+                return True
+        elif isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
 
 
 def idempotency_key(request: web.Request, body: Any) -> IdempotencyKey:

@@ -9,6 +9,7 @@ from aiohttp.typedefs import Handler
 
 from gateway.errors import (
     ErrorCode,
+    MalformedMessage,
     NotFound,
     OpenLockerError,
     PayloadTooLarge,
@@ -25,6 +26,7 @@ PUBLIC_PREFIXES = ("/v1/spec/", "/healthz", "/readyz", "/.well-known/")
 @web.middleware
 async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
+        _refuse_nul(request)
         return await handler(request)
     except OpenLockerError as err:
         if err.code in (ErrorCode.INTERNAL_ERROR, ErrorCode.UNAVAILABLE):
@@ -51,6 +53,14 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         return problem_response(
             OpenLockerError("unexpected internal error", ErrorCode.INTERNAL_ERROR), request.path
         )
+
+
+def _refuse_nul(request: web.Request) -> None:
+    """No id or parameter holds U+0000, and PostgreSQL cannot even compare text with one."""
+    if "\x00" in request.path:
+        raise NotFound(f"no route for {request.path!r}")
+    if any("\x00" in key or "\x00" in value for key, value in request.query.items()):
+        raise MalformedMessage("a query parameter holds a NUL character")
 
 
 @web.middleware

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -174,7 +174,7 @@ class ConnectorService:
         it does lift its own (`active = false`, or a table removed and put back).
         """
         now = self._clock()
-        records = [a.record(AttachmentSource.CONFIG, now) for a in attachments]
+        records = [_queued(a.record(AttachmentSource.CONFIG, now)) for a in attachments]
         await self._check(records)
         wanted = {r.id for r in records}
         async with self._store.transaction() as tx:
@@ -225,7 +225,7 @@ class ConnectorService:
 
     async def add(self, attachment: NewAttachment) -> BuiltAttachment:
         """Check and store an attachment from the CLI; checked exactly as at start-up."""
-        record = attachment.record(AttachmentSource.CLI, self._clock())
+        record = _queued(attachment.record(AttachmentSource.CLI, self._clock()))
         if not record.active:
             raise ValidationFailed("an attachment is added active; disable it afterwards")
         built = (await self._check([record]))[0]
@@ -332,6 +332,7 @@ class ConnectorService:
         """
         async with self._store.transaction() as tx:
             carriers = {c.id for c in await tx.carriers.list()}
+            owners = {r.id: r.carrier_id for r in await tx.connector_attachments.list()}
         built: list[BuiltAttachment] = []
         errors: list[ConnectorConfigError] = []
         for record in records:
@@ -340,6 +341,17 @@ class ConnectorService:
                 problems.append(("id", "letters, digits, `_.-`, at most 64, not `_.-` first"))
             if record.carrier_id not in carriers:
                 problems.append(("carrier", f"no carrier {record.carrier_id!r} is registered"))
+            owner = owners.get(record.id, record.carrier_id)
+            if owner != record.carrier_id:
+                # Its queued rows hold the first carrier's parcels (recipients too): moved,
+                # they would go to the new carrier's endpoint.
+                problems.append(
+                    (
+                        "carrier",
+                        f"the attachment belongs to carrier {owner!r}; give the new carrier's "
+                        "attachment an id of its own",
+                    )
+                )
             try:
                 if record.active:
                     built.append(self._routes.build(record))
@@ -382,6 +394,29 @@ def _secrets(model: BaseModel) -> list[str]:
             elif isinstance(item, BaseModel):
                 found += _secrets(item)
     return found
+
+
+def _queued(record: ConnectorAttachmentRecord) -> ConnectorAttachmentRecord:
+    """The record with the event types its connector will really send as its `events` filter.
+
+    The outbox filters on the stored `events` (in SQL, inside the transition's transaction),
+    so an unset filter would queue every event for, say, a notifier that only ever sends
+    three, or a pre-advice-only connector that sends none, each then settled `skipped`.
+    """
+    if record.events is not None:
+        return record
+    try:
+        kind = load_connector_class(record.connector)
+    except ConnectorConfigError:
+        return record  # reported by the build, with the attachment's name
+    if not kind.capabilities & {Capability.OUTBOUND_EVENTS, Capability.RECIPIENT_NOTIFICATIONS}:
+        return replace(record, events=())
+    field = kind.config_model.model_fields.get("events")
+    default = None if field is None else field.get_default(call_default_factory=True)
+    given = record.config.get("events", default)
+    if not isinstance(given, list | tuple):
+        return record  # None (every type) or a mistake the build will name
+    return replace(record, events=tuple(str(e) for e in given))
 
 
 def _capabilities(name: str) -> tuple[Capability, ...] | None:

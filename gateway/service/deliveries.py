@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from gateway.clock import Clock, utc_now
 from gateway.domain.delivery import TargetKind
 from gateway.domain.webhooks import DeliveryState
-from gateway.errors import ConcurrentUpdate, IllegalTransition, NotFound
+from gateway.errors import IllegalTransition, NotFound
 from gateway.service.cursors import decode_cursor, encode_cursor
-from gateway.service.idempotency import IdempotencyKey, JsonBody, prior_answer
+from gateway.service.idempotency import IdempotencyKey, JsonBody, run_idempotent
 from gateway.store import Delivery, Store, UnitOfWork
 from gateway.wire import DeliveryOut, dump
 
-# A transaction that lost a race (the same Idempotency-Key twice at once) is retried this often.
-MAX_ATTEMPTS = 5
 CURSOR_KIND = "dv"
 REPLAYABLE = frozenset({DeliveryState.DEAD, DeliveryState.SKIPPED})
 
@@ -91,7 +88,9 @@ class DeliveryService:
                 raise NotFound(f"no delivery {delivery_id}")
             return dump(delivery_to_wire(await _replay(tx, found, now)))
 
-        return await self._idempotent(carrier_id, idem, work)
+        return await run_idempotent(
+            self._store, self._clock, carrier_id, idem, work, subject="delivery"
+        )
 
     async def replay_ids(self, delivery_ids: builtins.list[int]) -> builtins.list[ReplayOutcome]:
         """The operator's replay by id, any carrier; each id on its own, refusals reported."""
@@ -127,26 +126,6 @@ class DeliveryService:
                 replayed += len(rows)
             if after is None:
                 return replayed
-
-    async def _idempotent(
-        self,
-        carrier_id: str,
-        idem: IdempotencyKey,
-        work: Callable[[UnitOfWork, datetime], Awaitable[JsonBody]],
-    ) -> JsonBody:
-        """Run `work` once per key; the answer is stored in the same transaction."""
-        for _ in range(MAX_ATTEMPTS):
-            try:
-                async with self._store.transaction() as tx:
-                    prior = await prior_answer(tx, carrier_id, idem)
-                    if prior is not None:
-                        return prior
-                    body = await work(tx, self._clock())
-                    await tx.idempotency.put(carrier_id, idem.key, idem.fingerprint, body)
-                    return body
-            except ConcurrentUpdate:
-                continue  # a concurrent request with this key won: read its answer
-        raise ConcurrentUpdate("too much contention on this delivery; retry later")
 
 
 async def _replay(tx: UnitOfWork, delivery: Delivery, now: datetime) -> Delivery:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from gateway.errors import IdempotencyConflict
-from gateway.store import UnitOfWork
+from gateway.clock import Clock
+from gateway.errors import AlreadyExists, ConcurrentUpdate, IdempotencyConflict
+from gateway.store import Store, UnitOfWork
 
 JsonBody = dict[str, Any]
 
@@ -42,6 +45,44 @@ async def prior_answer(tx: UnitOfWork, carrier_id: str, idem: IdempotencyKey) ->
             details={"idempotencyKey": idem.key},
         )
     return record.response
+
+
+# A transaction that lost a race (the same Idempotency-Key twice at once) is retried this often.
+MAX_ATTEMPTS = 5
+
+
+async def run_idempotent(
+    store: Store,
+    clock: Clock,
+    carrier_id: str,
+    idem: IdempotencyKey,
+    work: Callable[[UnitOfWork, datetime], Awaitable[JsonBody]],
+    *,
+    subject: str,
+) -> JsonBody:
+    """Run `work` once per key; its answer is stored in the same transaction as its effects.
+
+    A transaction that lost a race is run again, and then finds the winner's answer. An
+    AlreadyExists is looked at once more for the same reason: a concurrent request with the
+    same key may have created the thing. `subject` names it in the final refusal.
+    """
+    conflict_seen = False
+    for _ in range(MAX_ATTEMPTS):
+        try:
+            async with store.transaction() as tx:
+                prior = await prior_answer(tx, carrier_id, idem)
+                if prior is not None:
+                    return prior
+                body = await work(tx, clock())
+                await tx.idempotency.put(carrier_id, idem.key, idem.fingerprint, body)
+                return body
+        except AlreadyExists:
+            if conflict_seen:
+                raise
+            conflict_seen = True
+        except ConcurrentUpdate:
+            continue
+    raise ConcurrentUpdate(f"too much contention on this {subject}; retry later")
 
 
 IN_PROGRESS: JsonBody = {"inProgress": True}

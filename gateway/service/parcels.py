@@ -16,14 +16,13 @@ from gateway.domain.recipients import Recipient
 from gateway.domain.s10 import looks_like_s10, s10_problem
 from gateway.domain.sizes import SizeRequirement
 from gateway.errors import (
-    AlreadyExists,
     ConcurrentUpdate,
     FieldIssue,
     NotFound,
     ValidationFailed,
 )
 from gateway.service.cursors import decode_cursor, encode_cursor
-from gateway.service.idempotency import IdempotencyKey, JsonBody, prior_answer
+from gateway.service.idempotency import IdempotencyKey, JsonBody, run_idempotent
 from gateway.service.notifications import record_parcel_event
 from gateway.store import Store, UnitOfWork
 from gateway.wire import dump, parcel_to_wire
@@ -299,25 +298,14 @@ class ParcelService:
         idem: IdempotencyKey,
         work: Callable[[UnitOfWork, datetime], Awaitable[Parcel]],
     ) -> JsonBody:
-        """Run `work` once per key; the answer is stored in the same transaction."""
-        conflict_seen = False
-        for _ in range(MAX_ATTEMPTS):
-            try:
-                async with self._store.transaction() as tx:
-                    prior = await prior_answer(tx, carrier_id, idem)
-                    if prior is not None:
-                        return prior
-                    body = dump(parcel_to_wire(await work(tx, self._clock())))
-                    await tx.idempotency.put(carrier_id, idem.key, idem.fingerprint, body)
-                    return body
-            except AlreadyExists:
-                # A concurrent request with the same key may have created it: look again once.
-                if conflict_seen:
-                    raise
-                conflict_seen = True
-            except ConcurrentUpdate:
-                continue
-        raise ConcurrentUpdate("too much contention on this parcel; retry later")
+        """Run `work` once per key; the parcel as it leaves is the stored answer."""
+
+        async def answer(tx: UnitOfWork, now: datetime) -> JsonBody:
+            return dump(parcel_to_wire(await work(tx, now)))
+
+        return await run_idempotent(
+            self._store, self._clock, carrier_id, idem, answer, subject="parcel"
+        )
 
     async def _retrying(self, work: Callable[[UnitOfWork, datetime], Awaitable[T]]) -> T:
         for _ in range(MAX_ATTEMPTS):

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import builtins
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from urllib.parse import urlsplit
 
 from gateway.clock import Clock, utc_now
 from gateway.domain.webhooks import DeliveryState, WebhookEventType
 from gateway.errors import (
-    ConcurrentUpdate,
     FieldIssue,
     IllegalTransition,
     NotFound,
@@ -19,12 +18,10 @@ from gateway.errors import (
     ValidationFailed,
 )
 from gateway.service.cursors import decode_cursor, encode_cursor
-from gateway.service.idempotency import IdempotencyKey, JsonBody, prior_answer
+from gateway.service.idempotency import IdempotencyKey, JsonBody, run_idempotent
 from gateway.store import Delivery, Store, UnitOfWork, WebhookSubscriptionRecord
 from gateway.wire import WebhookDeliveryOut, WebhookSubscriptionOut, dump
 
-# A transaction that lost a race (the same Idempotency-Key twice at once) is retried this often.
-MAX_ATTEMPTS = 5
 DELETED = "the subscription was deleted"
 
 
@@ -104,7 +101,9 @@ class WebhookService:
             await tx.webhooks.add(sub)
             return dump(subscription_to_wire(sub))
 
-        return await self._idempotent(carrier_id, idem, work)
+        return await run_idempotent(
+            self._store, self._clock, carrier_id, idem, work, subject="webhook"
+        )
 
     async def list(self, carrier_id: str) -> list[WebhookSubscriptionRecord]:
         async with self._store.transaction() as tx:
@@ -152,27 +151,9 @@ class WebhookService:
             requeued = await tx.outbox.requeue(subscription_id, delivery_id, now)
             return dump(delivery_to_wire(requeued))
 
-        return await self._idempotent(carrier_id, idem, work)
-
-    async def _idempotent(
-        self,
-        carrier_id: str,
-        idem: IdempotencyKey,
-        work: Callable[[UnitOfWork, datetime], Awaitable[JsonBody]],
-    ) -> JsonBody:
-        """Run `work` once per key; the answer is stored in the same transaction."""
-        for _ in range(MAX_ATTEMPTS):
-            try:
-                async with self._store.transaction() as tx:
-                    prior = await prior_answer(tx, carrier_id, idem)
-                    if prior is not None:
-                        return prior
-                    body = await work(tx, self._clock())
-                    await tx.idempotency.put(carrier_id, idem.key, idem.fingerprint, body)
-                    return body
-            except ConcurrentUpdate:
-                continue  # a concurrent request with this key won: read its answer
-        raise ConcurrentUpdate("too much contention on this webhook; retry later")
+        return await run_idempotent(
+            self._store, self._clock, carrier_id, idem, work, subject="webhook"
+        )
 
 
 async def _own(tx: UnitOfWork, carrier_id: str, subscription_id: str) -> WebhookSubscriptionRecord:

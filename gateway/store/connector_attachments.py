@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -29,11 +29,12 @@ class ConnectorAttachmentRecord:
     id: str
     carrier_id: str
     connector: str
-    config: dict[str, Any]
+    # Not in a repr: both may hold literal secrets (a password, an API key).
+    config: dict[str, Any] = field(repr=False)
     source: AttachmentSource
     created_at: datetime
     updated_at: datetime
-    auth: dict[str, Any] | None = None
+    auth: dict[str, Any] | None = field(default=None, repr=False)
     delivery: dict[str, Any] | None = None
     events: tuple[str, ...] | None = None
     active: bool = True

@@ -34,7 +34,7 @@ class NewDelivery:
     parcel_uid: str
     parcel_seq: int
     type: str
-    body: dict[str, Any]
+    body: dict[str, Any] = field(repr=False)  # a notifier's holds the recipient
     target_kind: TargetKind = field(default=WEBHOOK, kw_only=True)
 
 
@@ -50,7 +50,7 @@ class Delivery:
     parcel_uid: str
     parcel_seq: int
     type: str
-    body: dict[str, Any]
+    body: dict[str, Any] = field(repr=False)  # a notifier's holds the recipient
     state: DeliveryState
     attempts: int
     next_attempt_at: datetime | None
@@ -61,6 +61,9 @@ class Delivery:
 
 
 class OutboxRepository(Repository):
+    made_due = False
+    """Whether this transaction queued or replayed a row (the store tells its listener)."""
+
     async def enqueue(self, new: NewDelivery, *, at: datetime) -> bool:
         """Add a pending delivery, due at `at`; False if this event was already queued for it."""
         values = {
@@ -77,7 +80,9 @@ class OutboxRepository(Repository):
             "next_attempt_at": at,
             "created_at": at,
         }
-        return await insert_if_absent(self._conn, t, values)
+        added = await insert_if_absent(self._conn, t, values)
+        self.made_due = self.made_due or added
+        return added
 
     async def claim(
         self, *, now: datetime, lease_until: datetime, limit: int
@@ -205,6 +210,7 @@ class OutboxRepository(Repository):
             raise IllegalTransition(
                 "only a dead delivery can be retried", details={"deliveryId": delivery_id}
             )
+        self.made_due = True
         requeued = await self.get(target_id, delivery_id, kind=kind)
         assert requeued is not None  # just updated in this transaction
         return requeued
@@ -290,6 +296,7 @@ class OutboxRepository(Repository):
                 "only a dead or skipped delivery can be replayed",
                 details={"deliveryId": delivery_id},
             )
+        self.made_due = True
         replayed = await self.find(delivery_id)
         assert replayed is not None  # just updated in this transaction
         return replayed

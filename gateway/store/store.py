@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any, Self
@@ -88,6 +88,7 @@ class Store:
     def __init__(self, *, engine: AsyncEngine, clock: Clock = utcnow) -> None:
         self._engine = engine
         self._clock = clock
+        self._outbox_listener: Callable[[], None] | None = None
 
     @classmethod
     def connect(
@@ -137,6 +138,11 @@ class Store:
         async with self._connection() as conn:
             await conn.execute(text("SELECT 1"))
 
+    def on_outbox_due(self, listener: Callable[[], None] | None) -> None:
+        """Call `listener` after every commit that made outbox rows due (queued, replayed):
+        the delivery engine of this process wakes at once instead of at its next poll."""
+        self._outbox_listener = listener
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[UnitOfWork]:
         """One transaction: committed when the block ends, rolled back if it raises."""
@@ -145,6 +151,9 @@ class Store:
             yield uow
             # The audit entries go in last, just before the commit (see AuditRepository).
             await uow.audit.flush()
+        # Committed (not before: an uncommitted row cannot be claimed, nor a rolled-back one).
+        if uow.outbox.made_due and self._outbox_listener is not None:
+            self._outbox_listener()
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[AsyncConnection]:

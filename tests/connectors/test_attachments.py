@@ -311,3 +311,38 @@ async def test_a_row_changed_elsewhere_into_something_unbuildable_routes_nowhere
 
     assert await service.routes.route(TargetKind.CONNECTOR, "acme-hooks") is None
     assert "connectors[acme-hooks].auth.value: environment variable" in caplog.text
+
+
+# ---- the stored events filter is what the connector really sends --------------------------
+
+
+async def test_an_unset_filter_becomes_the_connectors_own_events(
+    service: ConnectorService, store: Store
+) -> None:
+    # A notifier sends three event types by default: only those may be queued for it, or
+    # every other transition would fill the outbox with rows it then skips.
+    smtp = {"smtp": {"host": "127.0.0.1", "port": 2525}, "from_address": "lockers@net.example"}
+    await service.start(
+        [entry("acme-mail", connector="email", config=smtp, auth=None, events=None)]
+    )
+    async with store.transaction() as tx:
+        record = await tx.connector_attachments.get("acme-mail")
+    assert record is not None
+    assert record.events is not None
+    assert set(record.events) == {
+        "parcel.ready_for_pickup",
+        "parcel.pickup_reminder",
+        "parcel.picked_up",
+    }
+    assert not record.wants("parcel.reserved")
+
+
+async def test_an_unset_filter_stays_open_for_a_connector_that_sends_everything(
+    service: ConnectorService, store: Store
+) -> None:
+    await service.start([entry("acme-all", events=None)])
+    async with store.transaction() as tx:
+        record = await tx.connector_attachments.get("acme-all")
+    assert record is not None
+    assert record.events is None
+    assert record.wants("parcel.reserved")

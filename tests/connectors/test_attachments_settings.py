@@ -153,3 +153,22 @@ async def test_the_gateway_refuses_to_start_with_a_bad_attachment(
         "connectors[acme-epcis].auth.value: environment variable ACME_EPCIS_KEY is not set" in text
     )
     assert gateway.port is None  # never served
+
+
+async def test_the_readme_example_attachment_builds(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What the README promises an operator must work as written (paths from the project root).
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    block = readme.split("```toml\n[[connectors]]", 1)[1].split("```", 1)[0]
+    await _with_carrier(database_url)
+    monkeypatch.setenv("ACME_CLIENT_SECRET", "s3cr3t-from-env")
+    monkeypatch.chdir(Path(__file__).parents[2])
+    path = tmp_path / "openlocker.toml"
+    path.write_text('network_id = "test-net"\n\n[[connectors]]' + block)
+
+    async with Gateway(settings=_settings(database_url, path)) as gateway:
+        route = await gateway.connectors.routes.route(TargetKind.CONNECTOR, "acme-track")
+        assert route is not None
+        assert route.connector.name == "template"
+        assert route.policy.rate_per_s == 20

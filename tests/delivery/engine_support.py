@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 import ssl
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -16,7 +16,7 @@ import httpx
 from gateway.clock import Clock, utc_now
 from gateway.delivery.auth.base import AuthContext
 from gateway.delivery.engine import AccessHook, DeliveryEngine, EngineSettings
-from gateway.delivery.routes import DeliveryPolicy, Route, TargetKind
+from gateway.delivery.routes import DeliveryPolicy, Route, RouteBook, TargetKind
 from gateway.delivery.transports.base import Transport
 from gateway.delivery.transports.http import HttpTransport
 from gateway.domain.delivery import AttachmentSource
@@ -40,6 +40,7 @@ from gateway.store import (
     Delivery,
     NewDelivery,
     Store,
+    UnitOfWork,
     WebhookSubscriptionRecord,
 )
 from gateway.wire import dump
@@ -121,6 +122,7 @@ class Book:
     """A RouteBook over routes the test made."""
 
     routes: dict[tuple[TargetKind, str], Route] = field(default_factory=dict)
+    refreshed: list[set[tuple[TargetKind, str]]] = field(default_factory=list)  # per claim
 
     def add(
         self,
@@ -144,6 +146,12 @@ class Book:
 
     async def route(self, kind: TargetKind, target_id: str) -> Route | None:
         return self.routes.get((kind, target_id))
+
+    async def refresh(self, tx: UnitOfWork, targets: Collection[tuple[TargetKind, str]]) -> None:
+        self.refreshed.append(set(targets))
+
+    def disabled(self, kind: TargetKind, target_id: str) -> None:
+        self.routes.pop((kind, target_id), None)
 
 
 def event_body(parcel_id: str, seq: int, event_type: str = "parcel.reserved") -> dict[str, Any]:
@@ -256,13 +264,14 @@ async def settled(
 
 def make_engine(
     store: Store,
-    book: Book,
+    book: RouteBook,
     *,
     transports: Mapping[type[Outbound], Transport] | None = None,
     clock: Clock = utc_now,
     access: AccessHook | None = None,
     lease_s: float = 10.0,
     max_in_flight: int = 16,
+    poll_interval_s: float = 0.02,
 ) -> DeliveryEngine:
     return DeliveryEngine(
         store=store,
@@ -270,7 +279,9 @@ def make_engine(
         transports=transports
         if transports is not None
         else {HttpRequest: HttpTransport(clock=clock)},
-        settings=EngineSettings(poll_interval_s=0.02, lease_s=lease_s, max_in_flight=max_in_flight),
+        settings=EngineSettings(
+            poll_interval_s=poll_interval_s, lease_s=lease_s, max_in_flight=max_in_flight
+        ),
         network_id="test-net",
         actor="gateway:test",
         access=access,

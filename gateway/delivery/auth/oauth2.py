@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import re
 import ssl
 from collections.abc import Mapping
 from contextvars import ContextVar
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 
 _FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
 _MAX_ECHO = 200  # how much of the server's error text goes into our message
+_VSCHAR = re.compile(r"[\x20-\x7e]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +204,10 @@ class OAuth2ClientCredentialsAuth:
         access_token = payload.get("access_token")
         if not isinstance(access_token, str) or not access_token:
             raise AuthFailed(f"{where} answered without an access_token")
+        if not _VSCHAR.fullmatch(access_token):
+            # RFC 6749 appendix A.12; anything else cannot travel in the Authorization header
+            # (and the HTTP client's refusal would quote it). The token itself is not shown.
+            raise AuthFailed(f"{where} issued an access_token with characters outside %x20-7E")
         token_type = payload.get("token_type") or "Bearer"
         if not isinstance(token_type, str) or token_type.lower() != "bearer":
             kind = self._echo(str(token_type))

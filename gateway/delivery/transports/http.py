@@ -130,6 +130,9 @@ class HttpTransport:
 
 
 def _describe(err: httpx.HTTPError) -> str:
+    if isinstance(err, httpx.LocalProtocolError):
+        # h11 quotes the header value it refused, and that may be a credential.
+        return f"{type(err).__name__}: the request could not be written (a header value?)"
     text = str(err)
     return f"{type(err).__name__}: {text}" if text else repr(err)
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
 from gateway.errors import ErrorCode, MalformedMessage, OpenLockerError
-from gateway.http.bodies import idempotency_key, json_response
+from gateway.http.bodies import idempotency_key, json_response, parse_json
 from gateway.http.context import carrier
 from gateway.sdk.connectors import InboundRequest
 from gateway.service.inbound import InboundService
@@ -33,10 +32,7 @@ async def _shipment(request: web.Request) -> tuple[bytes, Any]:
             f"send application/json, not {request.content_type or 'nothing'}",
             ErrorCode.UNSUPPORTED_MEDIA_TYPE,
         )
-    try:
-        return raw, json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise MalformedMessage(f"body is not valid JSON: {err}") from err
+    return raw, parse_json(raw)
 
 
 async def inbound_preadvice(request: web.Request) -> web.Response:

@@ -29,6 +29,7 @@ from gateway.sdk.connectors.outbound import (
     Outbound,
     SmtpSpec,
 )
+from gateway.sdk.connectors.placeholders import template_placeholders
 from gateway.sdk.connectors.registry import (
     CONNECTOR_ENTRY_POINT_GROUP,
     available_connectors,
@@ -64,4 +65,5 @@ __all__ = [
     "announcement_schema",
     "available_connectors",
     "load_connector_class",
+    "template_placeholders",
 ]

@@ -31,9 +31,12 @@ class LockerInfo(WireModel):
 class Recipient(WireModel):
     """Personal data, present only where the carrier sent it; never logged."""
 
-    name: str | None = Field(default=None, max_length=200)
-    email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-    phone: str | None = Field(default=None, pattern=r"^\+[1-9][0-9]{6,14}$")  # E.164
+    # repr=False: a connector's log line or traceback that shows the event must not show them.
+    name: str | None = Field(default=None, max_length=200, repr=False)
+    email: str | None = Field(
+        default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", repr=False
+    )
+    phone: str | None = Field(default=None, pattern=r"^\+[1-9][0-9]{6,14}$", repr=False)  # E.164
     language: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
     opt_out: bool = Field(default=False, alias="optOut")
 
@@ -41,9 +44,10 @@ class Recipient(WireModel):
 class AccessInfo(WireModel):
     """A pickup credential the engine issued for this very delivery (notifiers only)."""
 
-    code: str | None = None
-    grant: str | None = None
-    qr: str | None = None
+    # Bearer credentials for a door: never in a repr (a log line, a traceback).
+    code: str | None = Field(default=None, repr=False)
+    grant: str | None = Field(default=None, repr=False)
+    qr: str | None = Field(default=None, repr=False)
     expires_at: UtcDateTime | None = Field(default=None, alias="expiresAt")
 
 
