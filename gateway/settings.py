@@ -5,7 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -25,7 +34,8 @@ class ConnectorAttachmentSettings(BaseModel):
     Secret values may be written as `env:NAME` or `file:/path`; they are kept out of repr.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Errors never quote the input: a secret typed into the wrong key must not be printed.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     id: str = Field(pattern=ATTACHMENT_ID_PATTERN, description="The operator's name for it.")
     carrier: str = Field(min_length=1, description="The carrier id it speaks for.")
@@ -46,7 +56,13 @@ class ConnectorAttachmentSettings(BaseModel):
 class Settings(BaseSettings):
     """Everything configurable; defaults run one site on SQLite with no other service."""
 
-    model_config = SettingsConfigDict(env_prefix="OPENLOCKER_", extra="forbid", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="OPENLOCKER_",
+        extra="forbid",
+        frozen=True,
+        # Errors never quote the input: connector tables may hold literal secrets.
+        hide_input_in_errors=True,
+    )
 
     network_id: str = Field(
         default="openlocker-local",
@@ -201,6 +217,15 @@ class Settings(BaseSettings):
         "as a JSON array); checked and built at start-up.",
     )
 
+    @field_validator("connectors", mode="wrap")
+    @classmethod
+    def _name_bad_attachments(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        """A malformed table is named `connectors[<id>].<field>`, as the start-up checks do."""
+        try:
+            return handler(value)
+        except ValidationError as err:
+            raise ValueError(_attachment_problems(value, err)) from None
+
     @field_validator("connectors")
     @classmethod
     def _unique_attachment_ids(
@@ -244,6 +269,24 @@ class Settings(BaseSettings):
         if toml_file is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
         return tuple(sources)
+
+
+def _attachment_problems(value: Any, err: ValidationError) -> str:
+    """Each problem as `connectors[<id, else index>].<field>: <problem>`, never a value."""
+    lines = []
+    for error in err.errors(include_input=False, include_url=False):
+        loc = list(error["loc"])
+        where = "connectors"
+        index = loc[0] if loc else None
+        if isinstance(index, int):
+            del loc[0]
+            entry = value[index] if isinstance(value, list) and index < len(value) else None
+            name = entry.get("id") if isinstance(entry, dict) else None
+            where += f"[{name if isinstance(name, str) and name else index}]"
+        where += "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
+        detail = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
+        lines.append(f"{where}: {str(detail).removeprefix('Value error, ')}")
+    return "; ".join(lines)
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:

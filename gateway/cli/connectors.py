@@ -27,7 +27,7 @@ from gateway.tokens.network_keys import NetworkKeys
 
 MASK = "****"
 # Headers whose values are credentials or signatures, whatever the auth plugin.
-_SECRET_HEADER = re.compile(r"authorization|cookie|signature|secret|token|api[-_]?key", re.I)
+_SECRET_HEADER = re.compile(r"auth|cookie|signature|secret|token|key|pass|credential|session", re.I)
 _MAX_BODY_SHOWN = 16 * 1024
 
 

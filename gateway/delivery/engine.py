@@ -201,7 +201,17 @@ class DeliveryEngine:
             return []
 
     async def _attempt(self, delivery: Delivery) -> None:
-        deadline = asyncio.get_running_loop().time() + self._settings.lease_s - _LEASE_MARGIN_S
+        # Counted from the lease the claim wrote, not from now: a claim that waited for the
+        # database (SQLite's write lock under load) or a task started late has less time
+        # left, and an attempt still sending after its lease ended could overtake the retry
+        # another instance started, sending a parcel's events out of order.
+        lease_until = delivery.next_attempt_at
+        left_s = (
+            self._settings.lease_s
+            if lease_until is None
+            else (lease_until - self._clock()).total_seconds()
+        )
+        deadline = asyncio.get_running_loop().time() + left_s - _LEASE_MARGIN_S
         try:
             await self._deliver(delivery, deadline)
         except Exception as err:
@@ -379,8 +389,14 @@ class DeliveryEngine:
         # The transport bounds itself by the policy's timeout; this bounds it by the lease, so
         # another instance never sends the row while this attempt is still going.
         budget = deadline - asyncio.get_running_loop().time()
+        if delivery.next_attempt_at is not None:  # the lease, on the clock that wrote it
+            left_s = (delivery.next_attempt_at - self._clock()).total_seconds()
+            budget = min(budget, left_s - _LEASE_MARGIN_S)
+        if budget <= 0:
+            # Not even the first byte: another instance may hold the row by now.
+            return Outcome(ok=False, error="the lease ended before the attempt could send")
         try:
-            async with asyncio.timeout(max(budget, 0.0)):
+            async with asyncio.timeout(budget):
                 return await transport.send(
                     outbound, route, event_id=delivery.event_id, attempt=delivery.attempts
                 )

@@ -51,13 +51,15 @@ class CodeService:
         *,
         purpose_required: OpenPurpose | None = None,
         actor: str | None = None,
+        replace: bool = True,
     ) -> IssuedCode:
         """A fresh code for the door opening the parcel's state calls for; replaces older
         unused codes of that purpose, so re-asking is safe and only the last code works.
 
         `purpose_required`: IllegalTransition unless the state calls for that opening (a
         recipient's notifier must never be handed a courier's collect code). `actor` is
-        the audit trail's (default: the carrier).
+        the audit trail's (default: the carrier). `replace=False` keeps the older codes
+        working: a notifier's, since each message it (or a second notifier) sent must open.
         """
         async with self._store.transaction() as tx:
             parcel = await tx.parcels.get(carrier_id, parcel_id)
@@ -74,7 +76,8 @@ class CodeService:
                     f"a parcel that is {parcel.state} has no {purpose_required} opening",
                     details={"state": str(parcel.state)},
                 )
-            await tx.codes.revoke(parcel.uid, purpose)
+            if replace:
+                await tx.codes.revoke(parcel.uid, purpose)
             expires = self._expiry(parcel, purpose)
             key = await self._key(tx)
             for _ in range(10):

@@ -3,10 +3,13 @@
 Credentials are issued at send time, not when the event is recorded, so that the message
 that reaches the recipient carries one that works:
 
-- the keypad code comes from `CodeService.issue`, which replaces every older unused code of
-  the same purpose: the newest message (a retry, the reminder) always carries the working
-  code, and codes in earlier messages stop working. A carrier that also asks for pickup
-  codes through the API shares that rule: whichever was issued last works;
+- the keypad code comes from `CodeService.issue(replace=False)`: each message gets its own
+  code and the older ones keep working, because the recipient may type any of them. With
+  an e-mail and an SMS notifier, replacing would void the first channel's code the moment
+  the second sent its own; a retry's first attempt may have arrived after all; the reminder
+  must not void the code of the message the recipient already has. Every code ends with
+  the pickup deadline and opens nothing once the parcel is no longer ready. A carrier's own
+  `POST /v1/parcels/{id}/codes` still replaces every unused pickup code, these included;
 - the QR is a network-signed pickup grant from `GrantService.issue` (`OLPG1:` form); grants
   are not revoked, each is bounded by the parcel's deadline and the grant lifetime.
 
@@ -60,7 +63,11 @@ class NotifyAccess:
         carrier_id, parcel_id = event.carrier_id, event.parcel.parcel_id
         try:
             code = await self._codes.issue(
-                carrier_id, parcel_id, purpose_required=OpenPurpose.PICKUP, actor=actor
+                carrier_id,
+                parcel_id,
+                purpose_required=OpenPurpose.PICKUP,
+                actor=actor,
+                replace=False,
             )
         except (NotFound, IllegalTransition):
             raise SkipEvent("the parcel is no longer waiting for pickup") from None

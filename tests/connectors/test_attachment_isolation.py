@@ -26,7 +26,8 @@ async def test_the_settings_file_cannot_move_an_attachment_to_another_carrier(
     # Nothing written: the row, and the rows queued for it, stay acme's.
     assert (await service.get("acme-hooks")).carrier_id == "acme"
     built = await service.routes.attachment("acme-hooks")
-    assert built is not None and built.record.carrier_id == "acme"
+    assert built is not None
+    assert built.record.carrier_id == "acme"
 
 
 async def test_a_new_id_for_the_other_carrier_is_fine(service: ConnectorService) -> None:

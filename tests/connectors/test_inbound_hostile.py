@@ -40,7 +40,10 @@ async def test_bodies_the_parser_or_the_store_choke_on_are_bad_requests(
 
 @pytest.mark.parametrize("body", HOSTILE.values(), ids=HOSTILE.keys())
 async def test_the_parcel_api_refuses_them_alike(site: Site, body: bytes) -> None:
-    headers = site.acme.auth() | {"Idempotency-Key": "hostile-1", "Content-Type": "application/json"}
+    headers = site.acme.auth() | {
+        "Idempotency-Key": "hostile-1",
+        "Content-Type": "application/json",
+    }
     response = await site.client.post("/v1/parcels", content=body, headers=headers)
     assert response.status_code == 400, response.text
     assert response.json()["code"] == "FormatViolation"

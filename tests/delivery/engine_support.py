@@ -215,12 +215,14 @@ async def add_carrier(store: Store) -> None:
             await tx.carriers.add(CarrierRecord(CARRIER, "ACME", {"keys": []}, T0))
 
 
-async def add_attachment(store: Store, attachment_id: str, url: str) -> None:
+async def add_attachment(
+    store: Store, attachment_id: str, url: str, *, connector: str = "probe"
+) -> None:
     await add_carrier(store)
     record = ConnectorAttachmentRecord(
         id=attachment_id,
         carrier_id=CARRIER,
-        connector="probe",
+        connector=connector,
         config={"url": url},
         source=AttachmentSource.CLI,
         created_at=T0,

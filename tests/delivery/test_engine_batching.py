@@ -28,14 +28,15 @@ from tests.delivery.engine_support import (
     add_attachment,
     add_subscription,
     enqueue,
-    make_engine,
     event_body,
+    make_engine,
     rows,
     running,
     settled,
 )
 from tests.support.clock import MovableClock
 from tests.webhooks.conftest import FakeCarrier
+from tests.webhooks.conftest import running as gateway_running
 
 LEASE = timedelta(seconds=30)
 
@@ -208,7 +209,7 @@ async def test_a_refreshed_route_is_answered_from_memory_until_disabled_here(
 ) -> None:
     book: AttachmentRoutes | WebhookRoutes
     if kind is TargetKind.CONNECTOR:
-        await add_attachment(store, "t1", receiver.url())
+        await add_attachment(store, "t1", receiver.url(), connector="cloudevents")
         book = AttachmentRoutes(store=store, defaults=FAST)
     else:
         await add_subscription(store, "t1", receiver.url())
@@ -219,7 +220,9 @@ async def test_a_refreshed_route_is_answered_from_memory_until_disabled_here(
     refuse_transactions(store, monkeypatch)
     route = await book.route(kind, "t1")
     assert route is not None
-    assert await book.route(kind, "t1") is route  # built once, kept
+    again = await book.route(kind, "t1")
+    assert again is not None
+    assert again.connector is route.connector  # built once, kept
     # This instance disabled it (410 Gone): no route from now on, without asking.
     book.disabled(kind, "t1")
     assert await book.route(kind, "t1") is None
@@ -232,7 +235,7 @@ async def test_a_target_disabled_elsewhere_gets_no_row_claimed_after_the_disable
     clock = MovableClock()
     book: AttachmentRoutes | WebhookRoutes
     if kind is TargetKind.CONNECTOR:
-        await add_attachment(store, "t1", receiver.url())
+        await add_attachment(store, "t1", receiver.url(), connector="cloudevents")
         book = AttachmentRoutes(store=store, defaults=FAST)
     else:
         await add_subscription(store, "t1", receiver.url())
@@ -280,10 +283,11 @@ async def test_the_store_calls_its_listener_after_commits_that_queue_rows(store:
     store.on_outbox_due(listener)
     await enqueue(store, "c1", "P-1", 1)
     assert calls == [1]
-    with pytest.raises(RuntimeError):
+    with contextlib.suppress(RuntimeError):
         async with store.transaction() as tx:
             await enqueue_in(tx, "P-2")
             raise RuntimeError("the transition failed")
+    assert [d.parcel_uid for d in await rows(store, "c1")] == ["P-1"]
     assert calls == [1], "a rolled-back row woke the engine"
     async with store.transaction() as tx:
         await tx.outbox.page("c1", kind=TargetKind.CONNECTOR)
@@ -312,6 +316,24 @@ async def test_a_woken_engine_sends_a_new_row_long_before_its_poll(
         await enqueue(store, "c1", "P-1", 1)
         await receiver.wait_for(1, patience_s=5)
         took = time.perf_counter() - started
+        await settled(store, "c1", 1, patience_s=5)
     assert took < 2.0, f"{took:.2f} s: the commit did not wake the engine"
-    await settled(store, "c1", 1)
 
+
+async def test_a_gateway_delivers_a_transition_long_before_its_poll(
+    database_url: str, receiver: FakeCarrier
+) -> None:
+    # The composition root wires the store's commits to the engine: a 30 s poll never shows.
+    async with gateway_running(database_url, receiver, webhook_poll_interval_s=30) as hooks:
+        sub = await hooks.subscribe()
+        await asyncio.sleep(0.2)  # the engine's first look found nothing; it waits for 30 s
+        started = time.perf_counter()
+        await hooks.book("WAKE-1")  # announced and reserved, in one transaction
+        await receiver.wait_for(2, patience_s=5)
+        took = time.perf_counter() - started
+        await hooks.settled(sub["id"], 2)
+    assert took < 2.0, f"{took:.2f} s: the transition's commit did not wake the engine"
+    assert [r.json()["type"] for r in receiver.delivered()] == [
+        "parcel.announced",
+        "parcel.reserved",
+    ]

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from gateway.delivery.breaker import Breaker, BreakerState
-from gateway.delivery.routes import DeliveryPolicy
+from gateway.delivery.routes import DeliveryPolicy, Route, TargetKind
 from gateway.domain.webhooks import DeliveryState
 from gateway.store import Store
 from tests.delivery.engine_support import Book, enqueue, make_engine, rows, running, settled
@@ -178,3 +178,40 @@ async def test_the_rate_limit_bounds_throughput(store: Store, receiver: FakeCarr
         assert sum(1 for t in limited if start <= t < start + 1.0) <= 10 + 2
     assert free_done < limited[-1]  # another target does not wait for the limited one
     assert {d.attempts for d in items} == {1}  # waiting for the budget spends no attempt
+
+
+class StallingBook(Book):
+    """Looking the route up takes longer than the lease (a database stall, a paused VM)."""
+
+    def __init__(self, clock: MovableClock, stall_s: float) -> None:
+        super().__init__()
+        self.clock = clock
+        self.stall_s = stall_s
+        self.stalled = 0
+
+    async def route(self, kind: TargetKind, target_id: str) -> Route | None:
+        if self.stalled == 0:
+            self.stalled += 1
+            self.clock.advance(self.stall_s)
+        return await super().route(kind, target_id)
+
+
+async def test_an_attempt_whose_lease_ran_out_sends_nothing(
+    store: Store, receiver: FakeCarrier
+) -> None:
+    # Once the lease has ended another instance may have claimed the row and sent it, and
+    # the parcel's next event after it; a late send would then arrive out of order.
+    clock = MovableClock()
+    book = StallingBook(clock, stall_s=30.0)
+    book.add("c1", receiver.url())
+    await enqueue(store, "c1", "P-LATE", 1, at=clock())
+
+    engine = make_engine(store, book, clock=clock, lease_s=10.0)
+    async with engine:
+        assert await engine.run_once() == 1
+
+    assert receiver.received == []
+    (row,) = await rows(store, "c1")
+    assert row.state is DeliveryState.PENDING
+    assert row.last_error is not None
+    assert "lease" in row.last_error
