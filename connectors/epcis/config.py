@@ -97,8 +97,8 @@ class EpcisConfig(ConnectorConfig):
         """The compiled templates; ConnectorConfigError naming the field for anything wrong."""
         _check_url(self.url, capture=self.capture)
         for key, value in self.headers.items():
-            if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", key) or any(
-                c in value for c in "\r\n\0"
+            if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", key) or not re.fullmatch(
+                r"[\t\x20-\x7e]*", value
             ):
                 raise ConnectorConfigError(f"{NAME}: headers: bad header {key!r}")
             if key.lower() == "content-type":

@@ -16,6 +16,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import Field, field_validator
 
 from connectors.notify_common import Notifier, NotifierConfig, sms_size
+from connectors.standard_webhooks.connector import HEADER_NAME, HEADER_VALUE
 from gateway.sdk.connectors import (
     ConnectorConfig,
     ConnectorConfigError,
@@ -73,6 +74,13 @@ class SmsNotifier(Notifier):
             ) from err
         if "{{" in json.dumps(config.headers):
             raise ConnectorConfigError("sms: headers are static", details={"pointer": "/headers"})
+        for name, value in config.headers.items():
+            if not HEADER_NAME.fullmatch(name) or not HEADER_VALUE.fullmatch(value):
+                raise ConnectorConfigError(
+                    f"sms: headers.{name}: not a header a request can carry (a name of letters, "
+                    "digits and !#$%&'*+.^_`|~-; a value of visible ASCII, spaces and tabs)",
+                    details={"pointer": "/headers"},
+                )
 
     def render(self, event: ConnectorEvent) -> Outbound:
         recipient = self.recipient(event)

@@ -27,7 +27,10 @@ from gateway.sdk.connectors import (
 __all__ = ["StandardWebhooksConfig", "StandardWebhooksConnector", "payload_data"]
 
 # RFC 9110 token characters: what an HTTP field name may consist of.
-_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+# What the HTTP client sends in a header value: tab, space, visible ASCII. Anything else would
+# fail every delivery in the transport (httpx encodes ASCII, h11 refuses control characters).
+HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
 # Set by the connector or the signing plugin; a static header must not shadow them.
 RESERVED_HEADERS = frozenset(
     {
@@ -92,7 +95,7 @@ def check_events(connector: str, events: list[str] | None) -> None:
 def check_headers(connector: str, field: str, headers: dict[str, str]) -> None:
     """ConnectorConfigError for a malformed or reserved static header (values are not shown)."""
     for name, value in headers.items():
-        if not _HEADER_NAME.match(name):
+        if not HEADER_NAME.fullmatch(name):
             raise ConnectorConfigError(f"{connector}: {field}.{name}: not a valid header name")
         if name.lower() in RESERVED_HEADERS:
             raise ConnectorConfigError(
@@ -101,6 +104,11 @@ def check_headers(connector: str, field: str, headers: dict[str, str]) -> None:
         if any(c in value for c in "\r\n\0"):
             raise ConnectorConfigError(
                 f"{connector}: {field}.{name}: a header value cannot contain line breaks"
+            )
+        if not HEADER_VALUE.fullmatch(value):
+            raise ConnectorConfigError(
+                f"{connector}: {field}.{name}: a header value holds only visible ASCII, "
+                "spaces and tabs"
             )
 
 
