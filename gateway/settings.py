@@ -170,7 +170,10 @@ class Settings(BaseSettings):
 
     # ---- carrier webhooks ----
     webhook_poll_interval_s: float = Field(
-        default=1.0, gt=0, description="How often the dispatcher looks for due deliveries."
+        default=1.0,
+        gt=0,
+        description="How often the dispatcher looks for due deliveries (retries, and rows "
+        "queued by other instances); rows this instance queues are sent at once.",
     )
     webhook_timeout_s: float = Field(
         default=10.0, gt=0, le=120, description="Total time one attempt may take."

@@ -14,6 +14,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from dataclasses import field as dataclass_field
 from datetime import datetime
 from typing import Any
 
@@ -73,8 +74,8 @@ class NewAttachment:
     id: str
     carrier_id: str
     connector: str
-    config: Mapping[str, Any]
-    auth: Mapping[str, Any] | None = None
+    config: Mapping[str, Any] = dataclass_field(repr=False)  # both may hold literal secrets
+    auth: Mapping[str, Any] | None = dataclass_field(default=None, repr=False)
     delivery: Mapping[str, Any] | None = None
     events: tuple[str, ...] | None = None
     active: bool = True

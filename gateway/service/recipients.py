@@ -23,4 +23,4 @@ def connector_recipient(parcel: Parcel) -> Recipient | None:
     """The parcel's recipient as a `ConnectorEvent` carries it (to notifiers only)."""
     if parcel.recipient is None:
         return None
-    return Recipient.model_validate(parcel.recipient.to_json())
+    return Recipient.from_domain(parcel.recipient)

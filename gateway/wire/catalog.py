@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from gateway.wire.base import WireModel
+from gateway.wire.connector_events import ConnectorEvent
 from gateway.wire.deliveries import DeliveryListOut, DeliveryOut, ReplayDeliveryIn
 from gateway.wire.doors import AccessCodeOut, IssueCodeIn, OpenParcelIn, OpenResultOut
 from gateway.wire.envelope import Envelope, MessageKind
@@ -121,6 +122,8 @@ SCHEMA_MODELS: MappingProxyType[str, type[WireModel]] = MappingProxyType(
         "delivery": DeliveryOut,
         "delivery-list": DeliveryListOut,
         "replay-delivery-request": ReplayDeliveryIn,
+        # What every connector is handed (and the outbox stores); not an HTTP body.
+        "connector-event": ConnectorEvent,
         # MQTT binding: payloads (olp-<action>[-result]) ...
         "olp-boot": BootPayload,
         "olp-boot-result": BootResultPayload,

@@ -10,7 +10,7 @@ from gateway.domain.enums import Direction, SizeClass
 from gateway.domain.sizes import SizeRequirement
 from gateway.wire.base import UtcDateTime, WireModel
 from gateway.wire.common import DimensionsMm
-from gateway.wire.recipients import RecipientIn
+from gateway.wire.recipients import RecipientWire
 
 
 class CreateParcelIn(WireModel):
@@ -24,7 +24,7 @@ class CreateParcelIn(WireModel):
     reservation_ttl_seconds: int | None = Field(default=None, alias="reservationTtlSeconds")
     pickup_window_seconds: int | None = Field(default=None, alias="pickupWindowSeconds")
     reference: str | None = None
-    recipient: RecipientIn | None = None
+    recipient: RecipientWire | None = None
 
     @model_validator(mode="after")
     def _mirror_schema_rules(self) -> CreateParcelIn:

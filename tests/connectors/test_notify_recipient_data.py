@@ -7,7 +7,7 @@ from dataclasses import replace
 from gateway.domain.recipients import Recipient
 from gateway.store import Store
 from gateway.wire import dump, parcel_to_wire
-from gateway.wire.recipients import RecipientIn
+from gateway.wire.recipients import RecipientWire
 from tests.connectors.notify_support import EMAIL, NAME, PERSONAL, PHONE
 from tests.store.builders import parcel
 
@@ -26,8 +26,19 @@ def test_json_round_trip() -> None:
 
 
 def test_the_wire_model_maps_onto_the_domain() -> None:
-    wire = RecipientIn.model_validate({"name": NAME, "phone": PHONE, "optOut": True})
+    wire = RecipientWire.model_validate({"name": NAME, "phone": PHONE, "optOut": True})
     assert wire.to_domain() == Recipient(name=NAME, phone=PHONE, opt_out=True)
+    assert RecipientWire.from_domain(WHO).to_domain() == WHO
+
+
+def test_one_model_for_the_announcement_and_the_connector_event() -> None:
+    from gateway.sdk.connectors import Recipient as SdkRecipient
+    from gateway.wire import CreateParcelIn
+
+    assert SdkRecipient is RecipientWire
+    assert CreateParcelIn.model_fields["recipient"].annotation == RecipientWire | None
+    shown = repr(RecipientWire.from_domain(WHO))
+    assert not any(item in shown for item in PERSONAL)
 
 
 async def test_stored_and_read_back_but_not_in_the_parcel_body(store: Store) -> None:

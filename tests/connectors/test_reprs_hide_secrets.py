@@ -9,6 +9,7 @@ from gateway.delivery.routes import DeliveryPolicy, TargetKind
 from gateway.domain.delivery import AttachmentSource
 from gateway.domain.webhooks import DeliveryState
 from gateway.sdk.connectors.samples import sample_event
+from gateway.service.connectors import NewAttachment
 from gateway.store import ConnectorAttachmentRecord, Delivery, NewDelivery
 from gateway.wire import dump
 
@@ -84,6 +85,13 @@ def test_an_attachment_hides_its_config_and_auth() -> None:
         updated_at=T0,
     )
     built = build_attachment(record, defaults=DeliveryPolicy())
-    assert SECRET not in repr(record)
-    assert SECRET not in repr(built)
-    assert "acme-hooks" in repr(record)
+    new = NewAttachment(
+        id=record.id,
+        carrier_id="acme",
+        connector=record.connector,
+        config=record.config,
+        auth=record.auth,
+    )
+    for shown in (repr(record), repr(built), repr(new)):
+        assert SECRET not in shown
+        assert "acme-hooks" in shown
