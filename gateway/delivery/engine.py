@@ -116,7 +116,9 @@ class DeliveryEngine:
         # Breakers and rate limits per target, in this instance only (see breaker.py): the
         # rows are shared through the database, this health view need not be.
         self._targets: dict[tuple[TargetKind, str], TargetState] = {}
+        # Claimed and not yet settled; of those, `_sending` are still before their outcome.
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._sending = 0
         self._wake = asyncio.Event()
         self._next_purge = clock()
 
@@ -152,7 +154,12 @@ class DeliveryEngine:
     async def _loop(self, group: asyncio.TaskGroup) -> None:
         while True:
             self._wake.clear()
-            room = self._settings.max_in_flight - len(self._in_flight)
+            # An attempt frees its sending slot once it has its outcome, while that waits for
+            # the next flush: sending is not held up by commits. Its row stays leased and its
+            # parcel's next row blocked until the flush, so at most twice max_in_flight rows
+            # are claimed and unsettled at a time.
+            limit = self._settings.max_in_flight
+            room = min(limit - self._sending, 2 * limit - len(self._in_flight))
             claimed = await self._claim(room) if room > 0 else []
             for delivery in claimed:
                 task = group.create_task(self._attempt(delivery), name=_task_name(delivery))
@@ -212,8 +219,18 @@ class DeliveryEngine:
             else (lease_until - self._clock()).total_seconds()
         )
         deadline = asyncio.get_running_loop().time() + left_s - _LEASE_MARGIN_S
+        self._sending += 1
+        sending = True
+
+        def sent() -> None:
+            nonlocal sending
+            if sending:
+                sending = False
+                self._sending -= 1
+                self._wake.set()
+
         try:
-            await self._deliver(delivery, deadline)
+            await self._deliver(delivery, deadline, sent)
         except Exception as err:
             # Never let one delivery take the engine down; its lease ends and it is retried.
             # Only the type: an exception's text may quote the event, personal data included.
@@ -222,8 +239,10 @@ class DeliveryEngine:
                 delivery.event_id,
                 type(err).__name__,
             )
+        finally:
+            sent()  # paths that settle without sending free their slot here
 
-    async def _deliver(self, delivery: Delivery, deadline: float) -> None:
+    async def _deliver(self, delivery: Delivery, deadline: float, sent: Callable[[], None]) -> None:
         kind = TargetKind(delivery.target_kind)
         try:
             route = await self._routes.route(kind, delivery.target_id)
@@ -255,6 +274,7 @@ class DeliveryEngine:
                 # if this was the probe of an open circuit, the next attempt probes instead.
                 state.breaker.abandoned()
         self._judge(state, route, outcome)
+        sent()  # only the outcome's write is left: the slot can send another row
         await self._settle.outcome(delivery, route, outcome)
         if outcome.gone:
             # Disabled now (committed): rows of this batch not yet started see it at once.
