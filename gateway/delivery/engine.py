@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 from pydantic import ValidationError
 
@@ -31,6 +31,7 @@ from gateway.clock import Clock, utc_now
 from gateway.delivery.breaker import BreakerState, TargetState
 from gateway.delivery.routes import Route, RouteBook, TargetKind
 from gateway.delivery.settle import Settler
+from gateway.delivery.stored_events import read_event
 from gateway.delivery.transports.base import Outcome, Transport
 from gateway.errors import OpenLockerError
 from gateway.sdk.connectors import (
@@ -256,6 +257,13 @@ class DeliveryEngine:
         if route is None:
             await self._settle.dead(delivery, f"the {kind} target {delivery.target_id} is gone")
             return
+        if route.carrier_id != delivery.carrier_id:
+            # The target now belongs to another carrier: this row's parcel (and recipient)
+            # must never reach it. Start-up refuses such a move; this is the last fence.
+            await self._settle.dead(
+                delivery, f"the {kind} target {delivery.target_id} belongs to another carrier"
+            )
+            return
         state = self._state(route)
         if not state.breaker.admit(self._clock()):
             await self._settle.release(delivery, state.breaker.held_until(self._clock()))
@@ -335,10 +343,8 @@ class DeliveryEngine:
 
     async def _render(self, delivery: Delivery, route: Route) -> Outbound | None:
         """The connector's request for this row, or None when the row was settled instead."""
-        # Rows queued before connectors existed (migration 0007) lack networkId.
-        body: dict[str, Any] = {"networkId": self._network_id, **delivery.body}
         try:
-            event = ConnectorEvent.from_json(body)
+            event = read_event(delivery, route, network_id=self._network_id)
         except ValidationError as err:
             # Never the validation text: it may quote the recipient's data.
             await self._settle.dead(
