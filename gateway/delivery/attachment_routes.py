@@ -235,14 +235,19 @@ class AttachmentRoutes:
         # id -> (when read, event-loop time; the row as read, None if there was none)
         self._known: dict[str, tuple[float, ConnectorAttachmentRecord | None]] = {}
 
-    def build(self, record: ConnectorAttachmentRecord) -> BuiltAttachment:
-        """Build `record` (AttachmentInvalid if it cannot be) and keep it for its routes."""
-        built = build_attachment(
+    def check(self, record: ConnectorAttachmentRecord) -> BuiltAttachment:
+        """Build `record` (AttachmentInvalid if it cannot be) without keeping it: a record
+        that is checked but then not stored (a refused add) must never become a route."""
+        return build_attachment(
             record,
             defaults=self._defaults,
             sign_olp=self._sign_olp,
             clock=self._clock,
         )
+
+    def build(self, record: ConnectorAttachmentRecord) -> BuiltAttachment:
+        """Build a stored `record` (AttachmentInvalid if it cannot be) and keep it."""
+        built = self.check(record)
         self._built[record.id] = (record.updated_at, built)
         return built
 

@@ -355,7 +355,7 @@ class ConnectorService:
                 )
             try:
                 if record.active:
-                    built.append(self._routes.build(record))
+                    built.append(self._routes.check(record))
             except AttachmentInvalid as err:
                 problems += err.problems
             if problems:

@@ -346,3 +346,26 @@ async def test_an_unset_filter_stays_open_for_a_connector_that_sends_everything(
     assert record is not None
     assert record.events is None
     assert record.wants("parcel.reserved")
+
+
+async def test_a_refused_add_leaves_no_route_behind(
+    service: ConnectorService, store: Store, clock: Clock
+) -> None:
+    # The add is refused (no such carrier) after its connector was built. Another instance
+    # then stores an attachment with the same id at the same instant and another URL: its
+    # route must be built from its own row, not from what the refused add built here.
+    refused = NewAttachment(
+        id="same-id", carrier_id="nobody", connector="cloudevents", config={"url": URL}
+    )
+    with pytest.raises(ConnectorConfigError):
+        await service.add(refused)
+    other = "https://other.example/ce"
+    stored = dataclasses.replace(refused, carrier_id="acme", config={"url": other})
+    async with store.transaction() as tx:
+        await tx.connector_attachments.add(stored.record(AttachmentSource.CLI, clock()))
+
+    route = await service.routes.route(TargetKind.CONNECTOR, "same-id")
+    assert route is not None
+    rendered = route.connector.render(sample_event("parcel.reserved"))
+    assert isinstance(rendered, HttpRequest)
+    assert rendered.url == other
