@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from gateway.cli.common import Subparsers, open_store
+from gateway.cli.common import Subparsers, open_store, positive_int
 from gateway.domain.audit import AuditAction
 from gateway.service.audit import Anchor, AuditService
 from gateway.settings import Settings
@@ -32,7 +32,7 @@ def register(sub: Subparsers) -> None:
     verify.set_defaults(func=_verify)
 
     show = commands.add_parser("show", help="print the newest entries, oldest first")
-    show.add_argument("--limit", type=_positive, default=20, help="how many (default 20)")
+    show.add_argument("--limit", type=positive_int, default=20, help="how many (default 20)")
     show.add_argument(
         "--action",
         type=_action,
@@ -90,13 +90,3 @@ def _action(text: str) -> AuditAction:
         return AuditAction(text)
     except ValueError as err:
         raise argparse.ArgumentTypeError(f"unknown audit action {text!r}") from err
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, not {text!r}")
-    return value

@@ -22,3 +22,14 @@ async def open_store(settings: Settings) -> AsyncIterator[Store]:
     async with Store.connect(settings.database_url) as store:
         await store.migrate()
         yield store
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (a limit, an id)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, not {text!r}")
+    return value

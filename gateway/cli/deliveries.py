@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from gateway.cli.common import Subparsers, open_store
+from gateway.cli.common import Subparsers, open_store, positive_int
 from gateway.domain.webhooks import DeliveryState
 from gateway.service.deliveries import DeliveryService, delivery_to_wire
 from gateway.settings import Settings
@@ -26,15 +26,15 @@ def register(sub: Subparsers) -> None:
     listing.add_argument("--carrier", help="only this carrier's")
     listing.add_argument("--target", help="only to this webhook or connector attachment id")
     listing.add_argument("--state", type=_state, help=f"only in this state ({_STATES})")
-    listing.add_argument("--limit", type=_positive, default=50, help="how many (default 50)")
-    listing.add_argument("--after", type=_positive, metavar="ID", help="start after this id")
+    listing.add_argument("--limit", type=positive_int, default=50, help="how many (default 50)")
+    listing.add_argument("--after", type=positive_int, metavar="ID", help="start after this id")
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
     listing.set_defaults(func=_list)
 
     replay = commands.add_parser(
         "replay", help="send dead (or skipped) deliveries again with a fresh schedule"
     )
-    replay.add_argument("ids", nargs="*", type=_positive, metavar="ID", help="delivery ids")
+    replay.add_argument("ids", nargs="*", type=positive_int, metavar="ID", help="delivery ids")
     replay.add_argument("--all-dead", action="store_true", help="every dead delivery of --target")
     replay.add_argument("--target", help="the webhook or connector attachment id (--all-dead)")
     replay.set_defaults(func=_replay)
@@ -104,13 +104,3 @@ def _state(text: str) -> DeliveryState:
         return DeliveryState(text)
     except ValueError as err:
         raise argparse.ArgumentTypeError(f"unknown state {text!r} (one of {_STATES})") from err
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, not {text!r}")
-    return value

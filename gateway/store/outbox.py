@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, RowMapping, delete, exists, select, update
+from sqlalchemy import ColumnElement, RowMapping, Select, delete, exists, select, update
 
 from gateway.domain.delivery import TargetKind
 from gateway.domain.webhooks import DeliveryState
@@ -190,12 +190,7 @@ class OutboxRepository(Repository):
             stmt = stmt.where(t.c.state == state)
         if after_id is not None:
             stmt = stmt.where(t.c.id > after_id)
-        # One row more than asked tells whether a next page exists without a COUNT.
-        result = await self._conn.execute(stmt.order_by(t.c.id).limit(limit + 1))
-        rows = [_record(row) for row in result.mappings()]
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return rows, rows[-1].id if more else None
+        return await self._page_of(stmt, limit)
 
     async def requeue(
         self, target_id: str, delivery_id: int, at: datetime, *, kind: TargetKind = WEBHOOK
@@ -280,11 +275,7 @@ class OutboxRepository(Repository):
             stmt = stmt.where(t.c.state == state)
         if after_id is not None:
             stmt = stmt.where(t.c.id > after_id)
-        result = await self._conn.execute(stmt.order_by(t.c.id).limit(limit + 1))
-        rows = [_record(row) for row in result.mappings()]
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return rows, rows[-1].id if more else None
+        return await self._page_of(stmt, limit)
 
     async def replay(self, delivery_id: int, at: datetime) -> Delivery:
         """A dead or skipped delivery gets a fresh schedule of attempts, due at `at`."""
@@ -305,6 +296,16 @@ class OutboxRepository(Repository):
         replayed = await self.find(delivery_id)
         assert replayed is not None  # just updated in this transaction
         return replayed
+
+    async def _page_of(
+        self, stmt: Select[Any], limit: int
+    ) -> tuple[builtins.list[Delivery], int | None]:
+        # One row more than asked tells whether a next page exists without a COUNT.
+        result = await self._conn.execute(stmt.order_by(t.c.id).limit(limit + 1))
+        rows = [_record(row) for row in result.mappings()]
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return rows, rows[-1].id if more else None
 
 
 def _record(row: RowMapping) -> Delivery:
