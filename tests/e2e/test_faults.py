@@ -175,6 +175,8 @@ async def test_mqtt_311_lockers_and_two_gateways_sharing_events(
                     parcel = await first.parcels.get("acme", "TWO-1")
                     return parcel.state.value
 
-                await eventually(state, "ready_for_pickup")
+                # Two instances pass the door session between them through the database; under
+                # a loaded CI start (both workers booting) that once took longer than 10 s.
+                await eventually(state, "ready_for_pickup", timeout=30)
                 events = await first.parcels.events("acme", "TWO-1")
                 assert [e.to_state.value for e in events].count("ready_for_pickup") == 1
