@@ -192,10 +192,12 @@ class DeliveryEngine:
         self._wake.set()
 
     async def _claim(self, limit: int) -> list[Delivery]:
-        now = self._clock()
-        lease_until = now + timedelta(seconds=self._settings.lease_s)
         try:
             async with self._store.transaction() as tx:
+                # Read once the transaction holds the database (on SQLite, BEGIN IMMEDIATE
+                # waits for the write lock): the lease written is the time really left.
+                now = self._clock()
+                lease_until = now + timedelta(seconds=self._settings.lease_s)
                 claimed = await tx.outbox.claim(now=now, lease_until=lease_until, limit=limit)
                 if claimed:
                     # The batch's targets as they are now: a target disabled before this
@@ -276,6 +278,10 @@ class DeliveryEngine:
             if outbound is None:
                 return
             outcome = await self._send(outbound, route, delivery, deadline)
+        except _LeaseEnded:
+            # Our delay, not the endpoint's failure: no attempt spent, nothing for the breaker.
+            await self._settle.release(delivery, self._clock())
+            return
         finally:
             if outcome is None:
                 # Settled without a word from the endpoint (skipped, unmappable, held back):
@@ -420,7 +426,7 @@ class DeliveryEngine:
             budget = min(budget, left_s - _LEASE_MARGIN_S)
         if budget <= 0:
             # Not even the first byte: another instance may hold the row by now.
-            return Outcome(ok=False, error="the lease ended before the attempt could send")
+            raise _LeaseEnded
         try:
             async with asyncio.timeout(budget):
                 return await transport.send(
@@ -450,6 +456,10 @@ class DeliveryEngine:
             return
         if purged:
             log.info("purged %d settled deliveries", purged)
+
+
+class _LeaseEnded(Exception):
+    """The attempt's lease ran out before it could send (a stall on our side)."""
 
 
 def _mapping_error(err: MappingError) -> str:
