@@ -49,11 +49,11 @@ async def record_parcel_event(
         if a.wants(event.type)
     ]
     targets += [(TargetKind.CONNECTOR, a.id) for a in attachments]
+    if not targets:
+        return
     # The recipient (personal data) only in the rows of connectors that notify recipients.
     recipient = connector_recipient(parcel)
     personal = {a.id for a in attachments if recipient and connector_notifies(a.connector)}
-    if not targets:
-        return
     try:
         kind = WebhookEventType(event.type)
     except ValueError:
