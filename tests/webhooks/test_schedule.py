@@ -8,7 +8,7 @@ from collections import Counter, defaultdict
 from datetime import datetime
 from typing import Any
 
-from tests.webhooks.conftest import FakeCarrier, running
+from tests.webhooks.conftest import FakeCarrier, Received, running
 
 
 async def test_back_off_waits_for_the_clock_not_for_the_wall(
@@ -51,8 +51,15 @@ async def test_time_to_deliver_200_events(database_url: str, receiver: FakeCarri
 
     by_parcel: dict[str, list[int]] = defaultdict(list)
     latencies = []
-    for request in receiver.delivered()[:200]:
+    first_arrivals: dict[str, Received] = {}
+    for request in receiver.delivered():
+        # At least once: an attempt that timed out under load may have arrived anyway and is
+        # sent again with the same event id. Order is judged on each event's first arrival.
+        first_arrivals.setdefault(request.event_id, request)
+    for request in first_arrivals.values():
         body = request.json()
+        if not body["parcel"]["parcelId"].startswith("WH-BULK-"):
+            continue
         by_parcel[body["parcel"]["parcelId"]].append(body["event"]["seq"])
         occurred = datetime.fromisoformat(body["occurredAt"]).timestamp()
         latencies.append(request.at - occurred)
