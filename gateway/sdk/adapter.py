@@ -100,6 +100,14 @@ class AdapterHost(Protocol):
         """The gateway's clock (aware UTC)."""
         ...
 
+    async def locker_event(self, event: LockerEvent) -> None:
+        """Hand one event to the gateway; returns once it is applied (or parked, never lost).
+
+        Call it from the locker's own lane (`gateway.sdk.LockerLanes`): that keeps a locker's
+        events in order, and a locker whose events are slow to apply holds up only itself.
+        """
+        ...
+
 
 @runtime_checkable
 class LockerAdapter(Protocol):

@@ -117,6 +117,10 @@ class DoorService:
             self.on_booted(locker_id, info.key_set_version)
         return BootDecision(BootStatus.ACCEPTED, self._heartbeat_s)
 
+    async def locker_event(self, event: LockerEvent) -> None:
+        # Interim: the event pipeline (issue 11) replaces this with retries and parking.
+        await self.handle(event)
+
     async def is_booted(self, locker_id: str) -> bool:
         async with self._store.transaction() as tx:
             session = await tx.sessions.get(locker_id)
