@@ -39,6 +39,8 @@ from gateway.sdk.events import (
     PresenceChanged,
 )
 from gateway.sdk.journal import ReplayReport, SupportsEventReplay
+from gateway.sdk.lanes import LaneStats, LockerLanes
+from gateway.sdk.lifetime import TaskSet, background
 from gateway.sdk.registry import ENTRY_POINT_GROUP, available_adapters, load_adapter_class
 from gateway.wire.olp_enums import BootStatus
 
@@ -62,9 +64,11 @@ __all__ = [
     "FaultKind",
     "GrantUse",
     "JournalReported",
+    "LaneStats",
     "LockerAdapter",
     "LockerEvent",
     "LockerFault",
+    "LockerLanes",
     "LockerNotConnected",
     "LockerStatus",
     "OpenOutcome",
@@ -73,6 +77,8 @@ __all__ = [
     "ReplayReport",
     "SupportsDisplay",
     "SupportsEventReplay",
+    "TaskSet",
     "available_adapters",
+    "background",
     "load_adapter_class",
 ]
