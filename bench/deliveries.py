@@ -372,13 +372,11 @@ async def _bench_database(
     carrier = TestCarrier.ed25519(CARRIER, NETWORK)
     locker_id = f"BENCH-DLV-{kind.upper()}"
     settings = Settings(
-        database_url=url,
-        http_port=0,
         network_id=NETWORK,
-        mqtt_url=broker.url,
-        embedded_mqtt_port=free_port(),
-        webhook_poll_interval_s=args.poll_interval,
-        webhook_max_in_flight=args.concurrency,
+        store={"database_url": url},
+        http={"port": 0},
+        mqtt={"url": broker.url, "embedded_port": free_port()},
+        webhooks={"poll_interval": args.poll_interval, "max_in_flight": args.concurrency},
     )
     spec = STANDARD_SIZES[SizeClass.S]
     doors = args.doors + 2

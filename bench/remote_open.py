@@ -1,10 +1,19 @@
-"""Benchmark: remote-open round trip and sustained full lifecycles, against the raw MQTT limit.
+"""Benchmark: remote-open round trip and sustained full lifecycles, against the raw MQTT limits.
 
-One run starts a private Mosquitto, the gateway (SQLite) and an emulated locker, then prints:
+One run starts a private Mosquitto, the gateway (SQLite) and an emulated locker, then prints,
+each figure beside the raw limit measured in the same run and the goal of issue 11:
   - the bare MQTT round trip through the same broker (publish QoS 1 -> echo -> receive),
-  - the remote open: HTTP POST /open -> OpenCompartment -> Unlocked -> HTTP answer, p50/p99,
-  - sustained full lifecycles per second (book, open, deposit, ready, open, take, picked up).
+  - the remote open: HTTP POST /open -> OpenCompartment -> Unlocked -> HTTP answer, p50/p99;
+    goal p50 <= 6x and p99 <= 15x the bare round trip's p50 and p99,
+  - the one-client MQTT QoS 1 message ceiling through the same broker, the MQTT messages one
+    full lifecycle costs (counted by a listener on `#` during warm-up lifecycles), and
+    sustained full lifecycles per second (book, open, deposit, ready, open, take, picked up);
+    goal >= 60 % of ceiling / messages per lifecycle.
+The emulated locker runs in a process of its own (`python -m locker_emulator run`, as a real
+locker is another device), driven through its control API; it checks the first of each kind
+of its outgoing messages against the spec, not every one (`--check-outgoing first`).
 Usage: python -m bench.remote_open [--opens 200] [--lifecycles 100] [--concurrency 8]
+       [--event-loop asyncio|uvloop]
 """
 
 from __future__ import annotations
@@ -12,171 +21,343 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import socket
-import statistics
+import json
+import sys
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
+from types import TracebackType
+from typing import Self
 
 import aiomqtt
 import httpx
-from locker_emulator.bank import EmulatorBank
-from locker_emulator.layout import CompartmentConfig, LockerConfig
 
+from bench.raw_limits import NODELAY, mqtt_ceiling, mqtt_round_trip
+from bench.support import (
+    GATEWAY_NETWORK,
+    StatementLog,
+    bench_settings,
+    event_loop_choice,
+    percentiles,
+    run,
+)
 from gateway.app import Gateway
 from gateway.client import nodelay_transport
 from gateway.domain.compartment import Compartment
 from gateway.domain.enums import SizeClass
 from gateway.domain.locker import Location, Locker
 from gateway.domain.sizes import STANDARD_SIZES
-from gateway.settings import Settings
 from tests.support.carriers import TestCarrier
 from tests.support.mosquitto import Mosquitto, free_port
 
-NETWORK = "bench-net"
-NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 LOCKER = "BENCH-OLP-1"
+OPEN_P50_GOAL = 6.0  # x the bare MQTT round trip's p50
+OPEN_P99_GOAL = 15.0  # x the bare MQTT round trip's p99
+LIFECYCLE_GOAL = 0.6  # of the MQTT ceiling divided by the messages per lifecycle
+WARM_UP_LIFECYCLES = 3  # counted for messages per lifecycle, not timed
+CEILING_MESSAGES = 20_000
+# A carrier polling for a state backs off (each poll is a request with its own transactions).
+POLL_FIRST_S = 0.005
+POLL_CAP_S = 0.04
+CONTROL_LINE = "control API listening on "  # what `openlocker-emulator run` prints
 
 
-def percentiles(samples: list[float]) -> str:
-    ordered = sorted(samples)
-    p50 = statistics.median(ordered) * 1000
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
-    return f"p50 {p50:7.2f} ms   p99 {p99:7.2f} ms   (n={len(ordered)})"
+def _ms(samples: list[float]) -> str:
+    p50, p99 = percentiles(samples)
+    return f"p50 {p50 * 1000:7.2f} ms   p99 {p99 * 1000:7.2f} ms   (n={len(samples)})"
 
 
-async def bare_mqtt_round_trip(port: int, count: int) -> list[float]:
-    """Publish QoS 1, an echo client answers QoS 1: the floor under any OLP call."""
-    samples: list[float] = []
-    async with (
-        aiomqtt.Client("127.0.0.1", port, identifier="bench-echo", socket_options=NODELAY) as echo,
-        aiomqtt.Client("127.0.0.1", port, identifier="bench-ping", socket_options=NODELAY) as ping,
-    ):
-        await echo.subscribe("bench/ping", qos=1)
-        await ping.subscribe("bench/pong", qos=1)
+@contextlib.asynccontextmanager
+async def message_counter(port: int) -> AsyncIterator[Callable[[], int]]:
+    """Counts every message published through the broker while the block runs (QoS 0 `#`)."""
+    seen = 0
+    async with aiomqtt.Client(
+        "127.0.0.1", port, identifier="bench-counter", socket_options=NODELAY
+    ) as client:
+        await client.subscribe("#", qos=0)
 
-        async def echo_loop() -> None:
-            # Ends when the echo client disconnects at the end of the block.
+        async def count() -> None:
+            nonlocal seen
             with contextlib.suppress(aiomqtt.MqttError):
-                async for message in echo.messages:
-                    await echo.publish("bench/pong", message.payload, qos=1)
+                async for _ in client.messages:
+                    seen += 1
 
-        task = asyncio.get_running_loop().create_task(echo_loop())
-        await asyncio.sleep(0.2)
-        try:
-            for n in range(count):
-                started = time.perf_counter()
-                await ping.publish("bench/ping", str(n).encode(), qos=1)
-                async for _ in ping.messages:
-                    break
-                samples.append(time.perf_counter() - started)
-        finally:
-            task.cancel()
-    return samples
+        async with asyncio.TaskGroup() as tasks:
+            task = tasks.create_task(count())
+            try:
+                yield lambda: seen
+            finally:
+                await asyncio.sleep(0.2)  # the last messages of the block are in flight
+                task.cancel()
 
 
-async def main(opens: int, lifecycles: int, concurrency: int) -> None:
-    carrier = TestCarrier.ed25519("bench", NETWORK)
-    doors = max(opens, lifecycles) + 10
-    with tempfile.TemporaryDirectory() as tmp, Mosquitto(Path(tmp) / "mqtt") as broker:
-        mqtt_rtt = await bare_mqtt_round_trip(broker.port, opens)
-        settings = Settings(
-            database_url=f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}",
-            http_port=0,
-            network_id=NETWORK,
-            mqtt_url=broker.url,
-            embedded_mqtt_port=free_port(),
+class LockerProcess:
+    """The emulated locker in its own process; its doors are worked through the control API."""
+
+    def __init__(self, broker_url: str, codes: Sequence[str], workdir: Path, event_loop: str):
+        self._broker_url = broker_url
+        self._codes = codes
+        self._workdir = workdir
+        self._event_loop = event_loop
+        self._process: asyncio.subprocess.Process | None = None
+        self._control: httpx.AsyncClient | None = None
+
+    async def __aenter__(self) -> Self:
+        layout = self._workdir / "layout.json"
+        compartments = [{"code": code, "sizeClass": "S"} for code in self._codes]
+        layout.write_text(json.dumps({"lockers": [{"id": LOCKER, "compartments": compartments}]}))
+        self._process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.remote_open",
+            "--emulator",
+            self._event_loop,
+            "run",
+            f"--mqtt-url={self._broker_url}",
+            f"--layout={layout}",
+            "--control-port=0",
+            "--check-outgoing=first",
+            "--log-level=WARNING",
+            stdout=asyncio.subprocess.PIPE,
+        )
+        self._control = httpx.AsyncClient(
+            base_url=await self._control_url(), timeout=30, transport=nodelay_transport()
+        )
+        return self
+
+    async def _control_url(self) -> str:
+        """The emulator prints where its control API listens (on a port it picked)."""
+        assert self._process is not None
+        assert self._process.stdout is not None
+        async with asyncio.timeout(30):
+            while line := (await self._process.stdout.readline()).decode():
+                if line.startswith(CONTROL_LINE):
+                    return line.removeprefix(CONTROL_LINE).strip()
+        raise RuntimeError("the emulator ended before serving its control API (see stderr)")
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._control is not None:
+            await self._control.aclose()
+        if self._process is not None and self._process.returncode is None:
+            self._process.terminate()
+            await self._process.wait()
+
+    async def wait_booted(self, timeout_s: float) -> None:
+        assert self._control is not None
+        async with asyncio.timeout(timeout_s):
+            while True:
+                with contextlib.suppress(httpx.TransportError):
+                    response = await self._control.get(f"/lockers/{LOCKER}")
+                    if response.status_code == 200 and response.json().get("bootStatus") == (
+                        "Accepted"
+                    ):
+                        return
+                await asyncio.sleep(0.1)
+
+    async def door(self, code: str, action: str) -> None:
+        """A person at the door: `deposit`, `take` or `close` (an empty close)."""
+        assert self._control is not None
+        response = await self._control.post(f"/lockers/{LOCKER}/compartments/{code}/{action}")
+        response.raise_for_status()
+
+
+class Carrier:
+    """The bench's carrier: books, opens and polls parcels over the HTTP API."""
+
+    def __init__(self, http: httpx.AsyncClient, carrier: TestCarrier) -> None:
+        self._http = http
+        self._carrier = carrier
+        self.polls = 0
+
+    async def post(self, path: str, body: object) -> dict[str, object]:
+        headers = self._carrier.auth() | {"Idempotency-Key": uuid.uuid4().hex}
+        response = await self._http.post(path, json=body, headers=headers)
+        response.raise_for_status()
+        answer: dict[str, object] = response.json()
+        return answer
+
+    async def book(self, pid: str) -> str:
+        body = {"parcelId": pid, "lockerId": LOCKER, "sizeClass": "S"}
+        return str((await self.post("/v1/parcels", body))["compartmentCode"])
+
+    async def open(self, pid: str) -> dict[str, object]:
+        return await self.post(f"/v1/parcels/{pid}/open", {})
+
+    async def until(self, pid: str, wanted: str) -> None:
+        pause = POLL_FIRST_S
+        while True:  # polls like a carrier would; a token is good for one request
+            self.polls += 1
+            response = await self._http.get(f"/v1/parcels/{pid}", headers=self._carrier.auth())
+            response.raise_for_status()
+            if response.json()["state"] == wanted:
+                return
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, POLL_CAP_S)
+
+
+async def remote_opens(
+    carrier: Carrier, locker: LockerProcess, opens: int, sql: StatementLog
+) -> tuple[list[float], float, float]:
+    """One at a time: the latency a carrier sees; and the SQL statements and transactions
+    the gateway sent while each open request ran, on average."""
+    samples: list[float] = []
+    statements = transactions = 0
+    for n in range(opens):
+        pid = f"OPEN-{n:05d}"
+        door = await carrier.book(pid)
+        before = sql.mark()
+        started = time.perf_counter()
+        result = await carrier.open(pid)
+        samples.append(time.perf_counter() - started)
+        after = sql.mark()
+        statements += after[0] - before[0]
+        transactions += after[1] - before[1]
+        if result["outcome"] != "Unlocked":
+            raise RuntimeError(f"remote open of {pid}: {result}")
+        await locker.door(door, "close")  # empty close: the compartment is free again
+        await carrier.until(pid, "deposit_failed")
+    return samples, statements / opens, transactions / opens
+
+
+def lifecycle(carrier: Carrier, locker: LockerProcess) -> Callable[[str], Awaitable[None]]:
+    async def one(pid: str) -> None:
+        door = await carrier.book(pid)
+        await carrier.open(pid)
+        await locker.door(door, "deposit")
+        await carrier.until(pid, "ready_for_pickup")
+        await carrier.open(pid)
+        await locker.door(door, "take")
+        await carrier.until(pid, "picked_up")
+
+    return one
+
+
+async def main(opens: int, lifecycles: int, concurrency: int, event_loop: str) -> None:
+    carrier_keys = TestCarrier.ed25519("bench", GATEWAY_NETWORK)
+    doors = opens + lifecycles + WARM_UP_LIFECYCLES + 10
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        Mosquitto(Path(tmp) / "mqtt") as broker,
+        StatementLog.attached() as sql,
+    ):
+        mqtt_rtt = await mqtt_round_trip(broker.port, max(opens, 100))
+        ceiling = await mqtt_ceiling(broker.port, CEILING_MESSAGES)
+        settings = bench_settings(
+            f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}",
+            mqtt={"url": broker.url, "embedded_port": free_port()},
         )
         spec = STANDARD_SIZES[SizeClass.S]
         compartments = [
             Compartment(LOCKER, f"C{n:04d}", SizeClass.S, spec.inside, spec.max_weight_g)
             for n in range(doors)
         ]
-        hardware = [
-            LockerConfig(
-                locker_id=LOCKER,
-                compartments=tuple(CompartmentConfig(c.code, "S") for c in compartments),
-            )
-        ]
         async with Gateway(settings=settings) as gateway:
-            await gateway.carriers.register("bench", carrier.jwks)
+            await gateway.carriers.register("bench", carrier_keys.jwks)
             await gateway.lockers.provision(Locker(LOCKER, "Bench", Location(0, 0)), compartments)
+            codes = [c.code for c in compartments]
             async with (
-                EmulatorBank(mqtt_url=broker.url, lockers=hardware) as bank,
+                LockerProcess(broker.url, codes, Path(tmp), event_loop) as locker,
                 httpx.AsyncClient(
                     base_url=gateway.base_url, timeout=30, transport=nodelay_transport()
                 ) as http,
             ):
-                await asyncio.wait_for(bank.wait_all_booted(), 15)
-                locker = bank[LOCKER]
+                await locker.wait_booted(30)
+                carrier = Carrier(http, carrier_keys)
+                open_samples, statements, transactions = await remote_opens(
+                    carrier, locker, opens, sql
+                )
 
-                async def post(path: str, body: object) -> dict[str, object]:
-                    headers = carrier.auth() | {"Idempotency-Key": uuid.uuid4().hex}
-                    response = await http.post(path, json=body, headers=headers)
-                    response.raise_for_status()
-                    answer: dict[str, object] = response.json()
-                    return answer
-
-                async def book(pid: str) -> str:
-                    body = {"parcelId": pid, "lockerId": LOCKER, "sizeClass": "S"}
-                    return str((await post("/v1/parcels", body))["compartmentCode"])
-
-                async def state(pid: str) -> str:
-                    headers = carrier.auth()
-                    return str(
-                        (await http.get(f"/v1/parcels/{pid}", headers=headers)).json()["state"]
-                    )
-
-                async def until(pid: str, wanted: str) -> None:
-                    while await state(pid) != wanted:  # noqa: ASYNC110 - polls like a carrier
-                        await asyncio.sleep(0.01)
-
-                # Remote opens, one at a time: the latency a carrier sees.
-                open_samples: list[float] = []
-                for n in range(opens):
-                    pid = f"OPEN-{n:05d}"
-                    door = await book(pid)
-                    started = time.perf_counter()
-                    result = await post(f"/v1/parcels/{pid}/open", {})
-                    open_samples.append(time.perf_counter() - started)
-                    assert result["outcome"] == "Unlocked", result
-                    locker.close(door)  # empty close: the compartment is free again
-                    await until(pid, "deposit_failed")
-
-                # Full lifecycles, `concurrency` parcels at a time.
-                async def lifecycle(pid: str) -> None:
-                    door = await book(pid)
-                    await post(f"/v1/parcels/{pid}/open", {})
-                    locker.deposit(door)
-                    await until(pid, "ready_for_pickup")
-                    await post(f"/v1/parcels/{pid}/open", {})
-                    locker.take(door)
-                    await until(pid, "picked_up")
+                one = lifecycle(carrier, locker)
+                async with message_counter(broker.port) as counted:
+                    for n in range(WARM_UP_LIFECYCLES):
+                        await one(f"WARM-{n:05d}")
+                per_lifecycle = counted() / WARM_UP_LIFECYCLES
 
                 gate = asyncio.Semaphore(concurrency)
 
                 async def bounded(pid: str) -> None:
                     async with gate:
-                        await lifecycle(pid)
+                        await one(pid)
 
+                polls_before, (statements_before, transactions_before) = carrier.polls, sql.mark()
                 began = time.perf_counter()
-                await asyncio.gather(*(bounded(f"LIFE-{n:05d}") for n in range(lifecycles)))
+                async with asyncio.TaskGroup() as tasks:
+                    for n in range(lifecycles):
+                        tasks.create_task(bounded(f"LIFE-{n:05d}"))
                 elapsed = time.perf_counter() - began
+                statements_after, transactions_after = sql.mark()
+                per_life = max(lifecycles, 1)
+                life_polls = (carrier.polls - polls_before) / per_life
+                life_statements = (statements_after - statements_before) / per_life
+                life_transactions = (transactions_after - transactions_before) / per_life
 
-    print(f"OLP over Mosquitto {broker.url} on one machine (gateway on SQLite, 1 emulated locker)")
-    print(f"  bare MQTT round trip (QoS 1 echo)     {percentiles(mqtt_rtt)}")
-    print(f"  remote open (HTTP -> door -> HTTP)    {percentiles(open_samples)}")
+    rtt_p50, rtt_p99 = percentiles(mqtt_rtt)
+    open_p50, open_p99 = percentiles(open_samples)
+    p50_ratio, p99_ratio = open_p50 / rtt_p50, open_p99 / rtt_p99
+    rate = lifecycles / elapsed
+    bound = ceiling.per_s / per_lifecycle
+    print(
+        f"OLP over Mosquitto {broker.url} on one machine "
+        f"(gateway on SQLite, 1 emulated locker, event loop {event_loop})"
+    )
+    print(f"  bare MQTT round trip (QoS 1 echo)     {_ms(mqtt_rtt)}")
+    print(f"  remote open (HTTP -> door -> HTTP)    {_ms(open_samples)}")
+    print(
+        f"    = {p50_ratio:5.1f}x round trip at p50 (goal <= {OPEN_P50_GOAL:.0f}x: "
+        f"{_verdict(p50_ratio <= OPEN_P50_GOAL)}), {p99_ratio:5.1f}x at p99 "
+        f"(goal <= {OPEN_P99_GOAL:.0f}x: {_verdict(p99_ratio <= OPEN_P99_GOAL)})"
+    )
+    print(
+        f"    SQL while an open request runs: {statements:.1f} statements "
+        f"in {transactions:.1f} transactions"
+    )
+    print(f"  one-client MQTT QoS 1 ceiling         {ceiling.per_s:7.0f} msgs/s")
+    print(f"  MQTT messages per full lifecycle      {per_lifecycle:7.1f}")
     print(
         f"  full lifecycles (concurrency {concurrency})      "
-        f"{lifecycles / elapsed:7.1f}/s   ({lifecycles} in {elapsed:.1f} s)"
+        f"{rate:7.1f}/s   ({lifecycles} in {elapsed:.1f} s)"
+    )
+    print(
+        f"    SQL per lifecycle: {life_statements:.0f} statements in {life_transactions:.0f} "
+        f"transactions, with {life_polls:.1f} state polls (GET /v1/parcels/...)"
+    )
+    print(
+        f"    = {rate / bound:.1%} of ceiling / messages per lifecycle ({bound:.0f}/s) "
+        f"(goal >= {LIFECYCLE_GOAL:.0%}: {_verdict(rate / bound >= LIFECYCLE_GOAL)})"
     )
 
 
+def _verdict(met: bool) -> str:
+    return "meets" if met else "misses"
+
+
+def emulator(argv: list[str], event_loop: str) -> int:
+    """`openlocker-emulator` on the bench's event loop choice."""
+    from locker_emulator import cli
+
+    if event_loop == "uvloop":
+        import uvloop
+
+        # The emulator's CLI calls asyncio.run itself: the policy makes that loop a uvloop.
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    return cli.main(argv)
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--emulator"]:
+        # The locker's own process: --emulator EVENT_LOOP, then openlocker-emulator's arguments.
+        sys.exit(emulator(sys.argv[3:], sys.argv[2]))
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--opens", type=int, default=200)
     parser.add_argument("--lifecycles", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=8)
+    event_loop_choice(parser)
     args = parser.parse_args()
-    asyncio.run(main(args.opens, args.lifecycles, args.concurrency))
+    run(main(args.opens, args.lifecycles, args.concurrency, args.event_loop), args.event_loop)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Coroutine
-from datetime import timedelta
+from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any
 
@@ -24,25 +22,25 @@ from gateway.domain.keypad import KeypadPolicy
 from gateway.http.app import build_http_app
 from gateway.http.context import HttpDeps
 from gateway.mqtt.embedded import EmbeddedBroker
-from gateway.sdk import load_adapter_class
+from gateway.sdk import LockerEvent, LockerLanes, background, load_adapter_class
 from gateway.sdk.connectors import EmailMessage, HttpRequest, MqttPublish
 from gateway.sdk.keys import KeySet
 from gateway.service.adapters import AdapterDirectory
+from gateway.service.bus_lease import BusOwner
 from gateway.service.carriers import CarrierService
 from gateway.service.codes import CodeService
 from gateway.service.connectors import ConnectorService
 from gateway.service.deliveries import DeliveryService
-from gateway.service.doors import DoorService
-from gateway.service.event_router import EventRouter
 from gateway.service.grants import GrantService
 from gateway.service.housekeeping import Housekeeping
 from gateway.service.key_distribution import KeyDistributor
+from gateway.service.locker_host import LockerHost, LockerSide
 from gateway.service.lockers import LockerService
 from gateway.service.notify_access import NotifyAccess
 from gateway.service.parcels import ParcelService
 from gateway.service.reminders import ReminderScheduler
 from gateway.service.webhooks import WebhookService
-from gateway.settings import Settings
+from gateway.settings import KeypadSettings, Settings
 from gateway.spec import Spec
 from gateway.store import Store, ensure_sqlite_folder
 from gateway.tokens.network_keys import NetworkKeys
@@ -77,15 +75,34 @@ class Gateway:
         await self._stack.aclose()
 
     async def _start(self) -> None:
+        """Each concern in order, built from the ones before it; none is patched afterwards."""
         s = self.settings
-        ensure_sqlite_folder(s.database_url)
         self.spec = Spec.load(s.spec_dir)
-        self.store = await self._stack.enter_async_context(Store.connect(s.database_url))
+        await self._open_store()
+        self._build_services()
+        await self._start_trust()
+        self._build_key_distributor()  # before the boot gate, which tells it of every boot
+        await self._start_locker_side()
+        await self._start_connectors()
+        await self._start_http()
+        await self._start_housekeeping()
+        await self._start_key_distribution()
+        await self._start_delivery()
+        log.info("gateway %s serving on http://%s:%s", s.network_id, s.http.host, self.port)
+
+    async def _open_store(self) -> None:
+        url = self.settings.store.database_url
+        ensure_sqlite_folder(url)
+        self.store = await self._stack.enter_async_context(Store.connect(url))
         await self.store.migrate()
+
+    def _build_services(self) -> None:
+        """The services over the store that the locker side and the HTTP API share."""
+        s = self.settings
         self.parcels = ParcelService(
             store=self.store,
-            reservation_ttl=timedelta(seconds=s.reservation_ttl_s),
-            pickup_window=timedelta(seconds=s.pickup_window_s),
+            reservation_ttl=s.parcels.reservation_ttl,
+            pickup_window=s.parcels.pickup_window,
             clock=self.clock,
             network_id=s.network_id,
         )
@@ -93,46 +110,36 @@ class Gateway:
         self.carriers = CarrierService(store=self.store, clock=self.clock)
         self.codes = CodeService(store=self.store, clock=self.clock)
         self.adapters = AdapterDirectory(store=self.store, adapters={})
-        self.doors = DoorService(
-            store=self.store,
-            parcels=self.parcels,
-            codes=self.codes,
-            adapters=self.adapters,
-            open_timeout=timedelta(seconds=s.open_timeout_s),
-            heartbeat_interval_s=s.heartbeat_interval_s,
-            keypad_policy=KeypadPolicy(
-                max_failures=s.keypad_max_failures,
-                window=timedelta(seconds=s.keypad_failure_window_s),
-                backoff_base=timedelta(seconds=s.keypad_lockout_base_s),
-                backoff_cap=timedelta(seconds=max(s.keypad_lockout_cap_s, s.keypad_lockout_base_s)),
-                quiet_reset=timedelta(seconds=s.keypad_quiet_reset_s),
-            ),
-            clock=self.clock,
+        self.webhooks = WebhookService(
+            store=self.store, max_subscriptions=s.webhooks.max_subscriptions, clock=self.clock
         )
-        await self._start_locker_side()
+
+    async def _start_trust(self) -> None:
+        """The network's signing keys (one is made if there is none) and the grants they sign."""
+        s = self.settings
         self.network_keys = NetworkKeys(
             store=self.store,
             issuer=s.network_id,
-            publish_lead=timedelta(seconds=s.key_publish_lead_s),
+            publish_lead=s.tokens.key_publish_lead,
             clock=self.clock,
         )
         await self.network_keys.ensure(actor=f"gateway:{s.instance}")
         self.grants = GrantService(
             store=self.store,
             keys=self.network_keys,
-            max_lifetime=timedelta(seconds=s.grant_max_lifetime_s),
+            max_lifetime=s.tokens.grant_max_lifetime,
             clock=self.clock,
         )
-        self.webhooks = WebhookService(
-            store=self.store, max_subscriptions=s.webhook_max_subscriptions, clock=self.clock
-        )
-        await self._start_connectors()
+
+    async def _start_http(self) -> None:
+        """The carriers' API, serving until the gateway stops."""
+        s = self.settings
         authenticator = CarrierAuthenticator(
             store=self.store,
             network_id=s.network_id,
-            max_lifetime=timedelta(seconds=s.carrier_token_max_lifetime_s),
-            leeway=timedelta(seconds=s.clock_skew_s),
-            max_token_bytes=s.max_token_bytes,
+            max_lifetime=s.tokens.carrier_token_max_lifetime,
+            leeway=s.tokens.clock_skew,
+            max_token_bytes=s.tokens.max_token_bytes,
             clock=self.clock,
         )
         deps = HttpDeps(
@@ -141,7 +148,7 @@ class Gateway:
             parcels=self.parcels,
             lockers=self.lockers,
             authenticator=authenticator,
-            doors=self.doors,
+            unlocks=self.locker_side.unlocks,
             codes=self.codes,
             grants=self.grants,
             webhooks=self.webhooks,
@@ -149,37 +156,39 @@ class Gateway:
             deliveries=DeliveryService(store=self.store, clock=self.clock),
             connectors=self.connectors,
         )
-        app = build_http_app(deps, max_body_bytes=s.max_body_bytes)
+        app = build_http_app(deps, max_body_bytes=s.http.max_body_bytes)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         self._stack.push_async_callback(self._runner.cleanup)
-        site = web.TCPSite(self._runner, s.http_host, s.http_port)
+        site = web.TCPSite(self._runner, s.http.host, s.http.port)
         await site.start()
-        self.port = _bound_port(self._runner, s.http_port)
+        self.port = _bound_port(self._runner, s.http.port)
+
+    async def _start_housekeeping(self) -> None:
+        """Expiries, purges and pickup reminders, on one interval."""
+        s = self.settings
         housekeeping = Housekeeping(
             store=self.store,
             parcels=self.parcels,
-            idempotency_retention=timedelta(seconds=s.idempotency_retention_s),
+            idempotency_retention=s.parcels.idempotency_retention,
             network_keys=self.network_keys,
-            clock_skew=timedelta(seconds=s.clock_skew_s),
+            clock_skew=s.tokens.clock_skew,
             clock=self.clock,
         )
+        interval_s = s.housekeeping.interval.total_seconds()
         await self._stack.enter_async_context(
-            _background(housekeeping.run_forever(s.housekeeping_interval_s), "housekeeping")
+            background(housekeeping.run_forever(interval_s), "housekeeping")
         )
-        if s.reminder_lead_s > 0:
+        if s.parcels.reminder_lead:
             reminders = ReminderScheduler(
                 store=self.store,
-                lead=timedelta(seconds=s.reminder_lead_s),
+                lead=s.parcels.reminder_lead,
                 network_id=s.network_id,
                 clock=self.clock,
             )
             await self._stack.enter_async_context(
-                _background(reminders.run_forever(s.housekeeping_interval_s), "pickup-reminders")
+                background(reminders.run_forever(interval_s), "pickup-reminders")
             )
-        await self._start_key_distribution()
-        await self._start_delivery()
-        log.info("gateway %s serving on http://%s:%s", s.network_id, s.http_host, self.port)
 
     async def _start_connectors(self) -> None:
         """Sync and build every connector attachment before serving: a bad one stops here."""
@@ -191,7 +200,7 @@ class Gateway:
         )
         await self.connectors.start(self.settings.connectors)
 
-    async def _start_key_distribution(self) -> None:
+    def _build_key_distributor(self) -> None:
         """SetKeySet to every booted locker whose key set is older than the network's."""
         s = self.settings
         keys = self.network_keys
@@ -204,27 +213,29 @@ class Gateway:
             store=self.store,
             adapters=self.adapters,
             key_set=current,
-            sweep_interval_s=s.key_push_interval_s,
-            poll_interval_s=s.key_version_poll_s,
-            push_timeout_s=s.key_push_timeout_s,
+            sweep_interval_s=s.tokens.key_push_interval.total_seconds(),
+            poll_interval_s=s.tokens.key_version_poll.total_seconds(),
+            push_timeout_s=s.tokens.key_push_timeout.total_seconds(),
             actor=f"gateway:{s.instance}",
             clock=self.clock,
         )
-        self.doors.on_booted = self.key_distributor.locker_booted
+
+    async def _start_key_distribution(self) -> None:
         await self._stack.enter_async_context(
-            _background(self.key_distributor.run_forever(), "key-distribution")
+            background(self.key_distributor.run_forever(), "key-distribution")
         )
 
     async def _start_delivery(self) -> None:
         """The delivery engine: every instance runs one; they share the outbox through the DB."""
         s = self.settings
+        hooks = s.webhooks
         webhook_policy = DeliveryPolicy(
-            timeout_s=s.webhook_timeout_s,
-            max_attempts=s.webhook_max_attempts,
-            backoff_base_s=s.webhook_backoff_base_s,
-            backoff_cap_s=s.webhook_backoff_cap_s,
-            breaker_failures=s.webhook_breaker_failures,
-            breaker_reset_s=s.webhook_breaker_reset_s,
+            timeout_s=hooks.timeout.total_seconds(),
+            max_attempts=hooks.max_attempts,
+            backoff_base_s=hooks.backoff_base.total_seconds(),
+            backoff_cap_s=hooks.backoff_cap.total_seconds(),
+            breaker_failures=hooks.breaker_failures,
+            breaker_reset_s=hooks.breaker_reset.total_seconds(),
         )
         routes = CompositeRoutes(
             webhooks=WebhookRoutes(
@@ -236,17 +247,15 @@ class Gateway:
             store=self.store,
             routes=routes,
             transports={
-                HttpRequest: HttpTransport(
-                    max_connections=s.webhook_max_in_flight, clock=self.clock
-                ),
+                HttpRequest: HttpTransport(max_connections=hooks.max_in_flight, clock=self.clock),
                 MqttPublish: MqttTransport(client_id_prefix=f"openlocker-{s.instance}"),
                 EmailMessage: SmtpTransport(),
             },
             settings=EngineSettings(
-                poll_interval_s=s.webhook_poll_interval_s,
-                lease_s=s.webhook_lease_s,
-                max_in_flight=s.webhook_max_in_flight,
-                retention=timedelta(seconds=s.webhook_retention_s),
+                poll_interval_s=hooks.poll_interval.total_seconds(),
+                lease_s=hooks.lease.total_seconds(),
+                max_in_flight=hooks.max_in_flight,
+                retention=hooks.retention,
             ),
             network_id=s.network_id,
             actor=f"gateway:{s.instance}",
@@ -255,59 +264,134 @@ class Gateway:
             clock=self.clock,
         )
         await self._stack.enter_async_context(engine)
-        await self._stack.enter_async_context(_background(engine.run_forever(), "delivery-engine"))
+        await self._stack.enter_async_context(background(engine.run_forever(), "delivery-engine"))
         # Rows this process queues are attempted as soon as their transaction commits; rows
         # queued by other instances wait for the poll (ROADMAP: LISTEN/NOTIFY).
         self.store.on_outbox_due(engine.wake)
         self._stack.callback(self.store.on_outbox_due, None)
 
-    async def _start_locker_side(self) -> None:
-        """The MQTT broker (embedded unless one is configured), the adapters, the event flow."""
+    async def _start_broker(self) -> dict[str, Any]:
+        """The embedded broker unless one is configured; the `olp` adapter's MQTT options."""
         s = self.settings
-        mqtt_url, shared, protocol = s.mqtt_url, s.mqtt_shared_subscriptions, s.mqtt_protocol
+        mqtt = s.mqtt
+        mqtt_url, shared, protocol = mqtt.url, mqtt.shared_subscriptions, mqtt.protocol
         if mqtt_url is None:
-            broker = EmbeddedBroker(host=s.embedded_mqtt_host, port=s.embedded_mqtt_port)
+            broker = EmbeddedBroker(host=mqtt.embedded_host, port=mqtt.embedded_port)
             await self._stack.enter_async_context(broker)
             # amqtt speaks MQTT 3.1.1 and has no shared subscriptions.
             mqtt_url, shared, protocol = broker.url, False, 4
         self.mqtt_url = mqtt_url
-        router = await self._stack.enter_async_context(EventRouter(handler=self.doors.handle))
-        olp_defaults: dict[str, Any] = {
+        return {
             "mqtt_url": mqtt_url,
             "instance": s.instance,
             "protocol_version": protocol,
             "shared_subscriptions": shared,
+            "lane_capacity": s.lockers.lane_capacity,
             # The broker's identity and ours (docs/mqtt-security.md); unset = anonymous, no TLS.
-            "username": s.mqtt_username,
-            "password": s.mqtt_password,
-            "tls_ca_file": s.mqtt_tls_ca_file,
-            "tls_cert_file": s.mqtt_tls_cert_file,
-            "tls_key_file": s.mqtt_tls_key_file,
-            "tls_insecure": s.mqtt_tls_insecure,
+            "username": mqtt.username,
+            "password": mqtt.password,
+            "tls_ca_file": mqtt.tls_ca_file,
+            "tls_cert_file": mqtt.tls_cert_file,
+            "tls_key_file": mqtt.tls_key_file,
+            "tls_insecure": mqtt.tls_insecure,
         }
+
+    async def _start_locker_side(self) -> None:
+        """The MQTT broker, the event pipeline and its boot gate, the adapters."""
+        s = self.settings
+        olp_defaults = await self._start_broker()
+        self.locker_side = LockerSide.build(
+            store=self.store,
+            parcels=self.parcels,
+            codes=self.codes,
+            adapters=self.adapters,
+            on_booted=self.key_distributor.locker_booted,
+            open_timeout=s.lockers.open_timeout,
+            heartbeat_interval_s=int(s.lockers.heartbeat_interval.total_seconds()),
+            keypad_policy=_keypad_policy(s.keypad),
+            clock=self.clock,
+        )
+        host = self.locker_side.host
+        # Parked events an operator flagged (`openlocker events retry`) are applied here.
+        await self._stack.enter_async_context(
+            background(self.locker_side.pipeline.sweep_forever(), "parked-events")
+        )
+        await self._start_adapters(host, olp_defaults)
+
+    async def _start_adapters(self, host: LockerHost, olp_defaults: dict[str, Any]) -> None:
+        """Every configured adapter (`olp` always); a bus-bound one only while leased."""
+        s = self.settings
         names = {"olp", *s.adapters}
+        self.bus_owners: dict[str, BusOwner] = {}
         for name in sorted(names):
             cls = load_adapter_class(name)
             options = {**(olp_defaults if name == "olp" else {}), **s.adapters.get(name, {})}
-            adapter = cls(config=cls.config_model(**options), host=self.doors)  # type: ignore[call-arg]
-            await self._stack.enter_async_context(adapter)
+            config = cls.config_model(**options)
+
+            def drive(cls: Any = cls, config: Any = config, name: str = name) -> Any:
+                return self._adapter_running(name, cls(config=config, host=host), host)
+
+            if getattr(cls, "bus_bound", False):
+                # Configured on every instance, run by the one holding the bus's lease. Lease
+                # time is wall time between processes, not the gateway's (testable) clock.
+                owner = BusOwner(
+                    store=self.store,
+                    bus=f"adapter:{name}",
+                    owner=s.instance,
+                    drive=drive,
+                    ttl=s.lockers.bus_lease,
+                )
+                self.bus_owners[name] = await self._stack.enter_async_context(owner)
+            else:
+                await self._stack.enter_async_context(drive())
+
+    @contextlib.asynccontextmanager
+    async def _adapter_running(
+        self, name: str, adapter: Any, host: LockerHost
+    ) -> AsyncIterator[None]:
+        """The adapter runs and serves its lockers for the block (bus-bound: while leased)."""
+        async with contextlib.AsyncExitStack() as stack:
+            await stack.enter_async_context(adapter)
             self.adapters.add(name, adapter)
-            router.follow(name, adapter)
+            stack.callback(self.adapters.remove, name)
+            if hasattr(adapter, "events"):
+                await stack.enter_async_context(_interim_pump(name, adapter, host))
+            yield
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.settings.http_host}:{self.port}"
+        return f"http://{self.settings.http.host}:{self.port}"
 
 
 @contextlib.asynccontextmanager
-async def _background(coro: Coroutine[Any, Any, None], name: str) -> AsyncIterator[None]:
-    """Run one named background loop for the lifetime of the block, inside a TaskGroup."""
-    async with asyncio.TaskGroup() as group:
-        task = group.create_task(coro, name=name)
-        try:
-            yield
-        finally:
-            task.cancel()
+async def _interim_pump(name: str, adapter: Any, host: LockerHost) -> AsyncIterator[None]:
+    """INTERIM (issue 11): an adapter that still yields `events()` instead of calling
+    `host.locker_event` from its own lanes; this pump does it for it, one lane per locker.
+    Goes when the OLP adapter's lane conversion lands."""
+
+    async def handle(_locker_id: str, event: LockerEvent) -> None:
+        await host.locker_event(event)
+
+    async def pump(lanes: LockerLanes[LockerEvent]) -> None:
+        async for event in adapter.events():
+            await lanes.put(event.locker_id, event)
+
+    async with (
+        LockerLanes[LockerEvent](f"events:{name}", handler=handle) as lanes,
+        background(pump(lanes), f"events:{name}"),
+    ):
+        yield
+
+
+def _keypad_policy(keypad: KeypadSettings) -> KeypadPolicy:
+    return KeypadPolicy(
+        max_failures=keypad.max_failures,
+        window=keypad.failure_window,
+        backoff_base=keypad.lockout_base,
+        # A cap below the base means "no growth", as it always has; backoff_s wants cap >= base.
+        backoff_cap=max(keypad.lockout_cap, keypad.lockout_base),
+        quiet_reset=keypad.quiet_reset,
+    )
 
 
 def _bound_port(runner: web.AppRunner, configured: int) -> int:

@@ -20,8 +20,16 @@ from jwt.algorithms import OKPAlgorithm
 
 from gateway.app import Gateway
 from gateway.client import CarrierClient
+from gateway.sdk.lifetime import background
 from gateway.service.layouts import parse_layout
-from gateway.settings import Settings
+from gateway.settings import (
+    HousekeepingSettings,
+    HttpSettings,
+    LockerSettings,
+    MqttSettings,
+    Settings,
+    StoreSettings,
+)
 
 LOCKER = "DEMO-WAW-01"
 LAYOUT = f"""
@@ -77,12 +85,12 @@ async def run_demo(write: Callable[[str], None] = print) -> int:
     jwk = json.loads(OKPAlgorithm.to_jwk(key.public_key())) | {"kid": "demo-1", "alg": "EdDSA"}
     with tempfile.TemporaryDirectory(prefix="openlocker-demo-") as tmp:
         settings = Settings(
-            database_url=f"sqlite+aiosqlite:///{Path(tmp) / 'demo.db'}",
-            http_port=0,
-            embedded_mqtt_port=_free_port(),
             network_id="openlocker-demo",
-            open_timeout_s=5,
-            housekeeping_interval_s=3600,
+            store=StoreSettings(database_url=f"sqlite+aiosqlite:///{Path(tmp) / 'demo.db'}"),
+            http=HttpSettings(port=0),
+            mqtt=MqttSettings(embedded_port=_free_port()),
+            lockers=LockerSettings(open_timeout=timedelta(seconds=5)),
+            housekeeping=HousekeepingSettings(interval=timedelta(hours=1)),
         )
         async with Gateway(settings=settings, clock=clock) as gateway:
             say("gateway", f"up: HTTP {gateway.base_url}, MQTT {gateway.mqtt_url}, SQLite")
@@ -239,20 +247,17 @@ async def _door_tap(mqtt_url: str, say: Narrator) -> AsyncIterator[None]:
     host, port = mqtt_url.removeprefix("mqtt://").split(":")
 
     async def listen() -> None:
-        async with aiomqtt.Client(host, int(port), identifier="demo-tap") as client:
-            await client.subscribe("olp/v1/+/evt/#", qos=1)
-            async for message in client.messages:
-                body = json.loads(message.payload) if isinstance(message.payload, bytes) else {}
-                payload = body.get("payload", {})
-                details = " ".join(f"{k}={v}" for k, v in payload.items() if k != "code")
-                head = f"{body.get('src')} {body.get('action')} seq={body.get('seq')}"
-                say("door", f"{head} {details}".rstrip())
+        # The broker going away (the demo ending) ends the tap, not the demo.
+        with contextlib.suppress(aiomqtt.MqttError):
+            async with aiomqtt.Client(host, int(port), identifier="demo-tap") as client:
+                await client.subscribe("olp/v1/+/evt/#", qos=1)
+                async for message in client.messages:
+                    body = json.loads(message.payload) if isinstance(message.payload, bytes) else {}
+                    payload = body.get("payload", {})
+                    details = " ".join(f"{k}={v}" for k, v in payload.items() if k != "code")
+                    head = f"{body.get('src')} {body.get('action')} seq={body.get('seq')}"
+                    say("door", f"{head} {details}".rstrip())
 
-    task = asyncio.get_running_loop().create_task(listen(), name="demo-door-tap")
-    try:
+    async with background(listen(), "demo-door-tap"):
         await asyncio.sleep(0.2)
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
-            await task

@@ -1,19 +1,35 @@
-"""Gateway settings, read once (TOML file, then OPENLOCKER_* environment) and passed down."""
+"""Gateway settings, read once (TOML file, then OPENLOCKER_* environment) and passed down.
+
+Settings are grouped by concern: `[http]`, `[store]`, `[mqtt]`, `[lockers]`, `[tokens]`,
+`[parcels]`, `[keypad]`, `[webhooks]`, `[housekeeping]`, `[runtime]`, plus `network_id`,
+`instance`, `spec_dir`, `[adapters]` and `[[connectors]]` at the top. In the environment a
+group's field is `OPENLOCKER_<GROUP>__<FIELD>` (e.g. `OPENLOCKER_WEBHOOKS__TIMEOUT=10`).
+Durations are `timedelta`s: a number means seconds, ISO 8601 (`PT10M`) is accepted too.
+
+The flat names used before the grouping (`webhook_timeout_s = 10`, `OPENLOCKER_HTTP_PORT`,
+`Settings(http_port=0)`) still work: `FLAT_KEYS` maps each to its grouped field, with one
+deprecation line in the log. A flat and a grouped value for the same setting that disagree,
+or an unknown key, stop start-up with a message that says what to write instead.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
     ValidationError,
-    ValidationInfo,
     ValidatorFunctionWrapHandler,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
@@ -22,8 +38,311 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from gateway.settings_compat import (
+    ENV_PREFIX,
+    FLAT_KEYS,
+    GroupedSource,
+    Origin,
+    SettingsError,
+)
+
+# The flat-key names are re-exported: callers read settings from this module only.
+__all__ = [
+    "ATTACHMENT_ID_PATTERN",
+    "DEFAULT_DATA_DIR",
+    "ENV_PREFIX",
+    "FLAT_KEYS",
+    "GROUPS",
+    "ConnectorAttachmentSettings",
+    "Duration",
+    "HousekeepingSettings",
+    "HttpSettings",
+    "KeypadSettings",
+    "LockerSettings",
+    "MqttSettings",
+    "ParcelSettings",
+    "RuntimeSettings",
+    "Settings",
+    "SettingsError",
+    "StoreSettings",
+    "TokenSettings",
+    "WebhookSettings",
+    "WholeSeconds",
+    "load_settings",
+]
+
 DEFAULT_DATA_DIR = Path("var")
 ATTACHMENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+def _seconds_from_text(value: Any) -> Any:
+    """The environment gives text: a bare number there means seconds, as it does in TOML."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value  # ISO 8601 or a mistake: pydantic's parser decides
+    return value
+
+
+def _whole_seconds(value: timedelta) -> timedelta:
+    # These go on the wire or into integer columns as seconds.
+    if value.microseconds:
+        raise ValueError("must be a whole number of seconds")
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_seconds_from_text)]
+WholeSeconds = Annotated[Duration, AfterValidator(_whole_seconds)]
+
+
+def _s(seconds: float) -> timedelta:
+    return timedelta(seconds=seconds)
+
+
+# Errors never quote the input: a secret typed into the wrong key must not be printed.
+_GROUP_CONFIG = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+
+class HttpSettings(BaseModel):
+    """`[http]`: the carriers' API."""
+
+    model_config = _GROUP_CONFIG
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+
+
+class StoreSettings(BaseModel):
+    """`[store]`: the database."""
+
+    model_config = _GROUP_CONFIG
+
+    # Kept out of repr: a postgresql:// URL may carry a password.
+    database_url: str = Field(
+        default=f"sqlite+aiosqlite:///{DEFAULT_DATA_DIR / 'openlocker.db'}",
+        repr=False,
+        description="SQLite file (default) or postgresql:// URL.",
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, url: str) -> str:
+        if not url.startswith(("sqlite", "postgresql", "postgres://")):
+            raise ValueError("database_url must be a sqlite or postgresql URL")
+        return url
+
+
+class MqttSettings(BaseModel):
+    """`[mqtt]`: the broker the lockers speak OLP through."""
+
+    model_config = _GROUP_CONFIG
+
+    url: str | None = Field(
+        default=None,
+        repr=False,  # mqtt://user:password@host is a valid URL
+        description="External broker (mqtt://host:port, mqtts://host:8883 for TLS); unset runs "
+        "the embedded broker.",
+    )
+    username: str | None = Field(
+        default=None, description="This gateway's MQTT user (see `openlocker mqtt passwd`)."
+    )
+    password: SecretStr | None = None
+    tls_ca_file: Path | None = Field(
+        default=None, description="PEM CA that signed the broker's certificate (mqtts://)."
+    )
+    tls_cert_file: Path | None = Field(
+        default=None, description="PEM client certificate, for brokers requiring mutual TLS."
+    )
+    tls_key_file: Path | None = Field(
+        default=None, description="PEM private key of the client certificate."
+    )
+    tls_insecure: bool = Field(
+        default=False,
+        description="Skip the broker's host name check (the chain is still verified); tests only.",
+    )
+    protocol: int = Field(default=5, description="4 = MQTT 3.1.1, 5 = MQTT 5")
+    shared_subscriptions: bool = True
+    embedded_host: str = "127.0.0.1"
+    embedded_port: int = Field(default=1884, ge=0, le=65535)
+
+
+class LockerSettings(BaseModel):
+    """`[lockers]`: how the gateway treats its lockers."""
+
+    model_config = _GROUP_CONFIG
+
+    open_timeout: Duration = Field(default=_s(10), gt=_s(0), le=_s(120))
+    heartbeat_interval: WholeSeconds = Field(default=_s(60), ge=_s(5))
+    lane_capacity: int = Field(
+        default=256,
+        ge=1,
+        le=100_000,
+        description="Events queued per locker; beyond it the locker is refused and retries "
+        "(back-pressure) and an overload is logged once per episode.",
+    )
+    bus_lease: Duration = Field(
+        default=_s(15),
+        ge=_s(1),
+        le=_s(600),
+        description="A board adapter (serial/TCP bus) configured on every instance runs on the "
+        "one holding its lease in the database; another takes over this long after it stops "
+        "renewing (at once after a clean stop).",
+    )
+
+
+class TokenSettings(BaseModel):
+    """`[tokens]`: carrier tokens, network keys and access grants."""
+
+    model_config = _GROUP_CONFIG
+
+    carrier_token_max_lifetime: WholeSeconds = Field(default=_s(300), ge=_s(10), le=_s(300))
+    clock_skew: WholeSeconds = Field(default=_s(30), ge=_s(0), le=_s(300))
+    max_token_bytes: int = Field(default=4096, ge=512, le=8000)
+    key_publish_lead: WholeSeconds = Field(
+        default=_s(3600),
+        ge=_s(0),
+        description="A rotated network key is published at once but signs only this much "
+        "later, so lockers that were offline receive it before any grant needs it.",
+    )
+    grant_max_lifetime: WholeSeconds = Field(
+        default=_s(24 * 3600),
+        ge=_s(60),
+        description="The longest an access grant is valid; the parcel's own deadline may "
+        "cut it shorter.",
+    )
+    key_push_interval: Duration = Field(
+        default=_s(60),
+        gt=_s(0),
+        description="Sweep: push the key set to every locker still behind.",
+    )
+    key_version_poll: Duration = Field(
+        default=_s(2),
+        gt=_s(0),
+        description="How often a key rotation (by any instance) is looked for.",
+    )
+    key_push_timeout: Duration = Field(
+        default=_s(10),
+        gt=_s(0),
+        le=_s(120),
+        description="How long a locker has to confirm a SetKeySet.",
+    )
+
+
+class ParcelSettings(BaseModel):
+    """`[parcels]`: reservation and pickup deadlines, reminders, idempotency."""
+
+    model_config = _GROUP_CONFIG
+
+    reservation_ttl: WholeSeconds = Field(default=_s(24 * 3600), ge=_s(60))
+    pickup_window: WholeSeconds = Field(default=_s(72 * 3600), ge=_s(3600))
+    reminder_lead: WholeSeconds = Field(
+        default=_s(24 * 3600),
+        ge=_s(0),
+        description="Recipient notifiers remind this long before a parcel's pickup window "
+        "ends (once per deadline); 0 sends no reminders.",
+    )
+    idempotency_retention: WholeSeconds = Field(default=_s(24 * 3600), ge=_s(60))
+
+
+class KeypadSettings(BaseModel):
+    """`[keypad]`: attempt limits, shared by all instances through the database."""
+
+    model_config = _GROUP_CONFIG
+
+    max_failures: int = Field(
+        default=5, ge=1, le=100, description="Wrong codes within the window that lock a keypad."
+    )
+    failure_window: Duration = Field(
+        default=_s(300), gt=_s(0), description="How long wrong codes count towards a lockout."
+    )
+    lockout_base: Duration = Field(
+        default=_s(60), gt=_s(0), description="The first lockout; each further one doubles it."
+    )
+    lockout_cap: Duration = Field(default=_s(3600), gt=_s(0), description="The longest lockout.")
+    quiet_reset: Duration = Field(
+        default=_s(3600),
+        gt=_s(0),
+        description="After this long without a wrong code the back-off starts over.",
+    )
+
+
+class WebhookSettings(BaseModel):
+    """`[webhooks]`: carrier webhook deliveries (and the connectors' default policy)."""
+
+    model_config = _GROUP_CONFIG
+
+    poll_interval: Duration = Field(
+        default=_s(1),
+        gt=_s(0),
+        description="How often the dispatcher looks for due deliveries (retries, and rows "
+        "queued by other instances); rows this instance queues are sent at once.",
+    )
+    timeout: Duration = Field(
+        default=_s(10), gt=_s(0), le=_s(120), description="Total time one attempt may take."
+    )
+    lease: Duration = Field(
+        default=_s(60),
+        gt=_s(0),
+        description="How long an attempt in flight keeps other instances off its delivery; "
+        "after a crash the delivery is retried once it ends. Longer than `timeout`.",
+    )
+    max_attempts: int = Field(
+        default=12, ge=1, le=100, description="Attempts before a delivery is dead."
+    )
+    backoff_base: Duration = Field(
+        default=_s(1), gt=_s(0), description="Back-off after the first failure: 1 s, 2 s, 4 s..."
+    )
+    backoff_cap: Duration = Field(
+        default=_s(3600), gt=_s(0), description="The longest back-off (before jitter)."
+    )
+    max_in_flight: int = Field(
+        default=32, ge=1, le=1000, description="Concurrent attempts per gateway instance."
+    )
+    breaker_failures: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="Failed attempts in a row that open a subscription's circuit: its "
+        "deliveries then wait instead of hammering a receiver that is down.",
+    )
+    breaker_reset: Duration = Field(
+        default=_s(30), gt=_s(0), description="How long an open circuit waits before one probe."
+    )
+    max_subscriptions: int = Field(
+        default=10, ge=1, le=1000, description="Active subscriptions per carrier."
+    )
+    retention: WholeSeconds = Field(
+        default=_s(14 * 24 * 3600),
+        ge=_s(3600),
+        description="How long settled deliveries stay listed.",
+    )
+
+    @model_validator(mode="after")
+    def _lease_outlasts_attempt(self) -> Self:
+        # Otherwise a slow attempt still in flight would be sent again by another instance.
+        if self.lease <= self.timeout:
+            raise ValueError("webhooks.lease must be longer than webhooks.timeout")
+        return self
+
+
+class HousekeepingSettings(BaseModel):
+    """`[housekeeping]`: expiries, purges and reminders."""
+
+    model_config = _GROUP_CONFIG
+
+    interval: Duration = Field(default=_s(30), gt=_s(0))
+
+
+class RuntimeSettings(BaseModel):
+    """`[runtime]`: the process itself."""
+
+    model_config = _GROUP_CONFIG
+
+    event_loop: Literal["asyncio", "uvloop"] = Field(
+        default="asyncio", description="`uvloop` needs the `uvloop` extra installed."
+    )
 
 
 class ConnectorAttachmentSettings(BaseModel):
@@ -34,8 +353,7 @@ class ConnectorAttachmentSettings(BaseModel):
     Secret values may be written as `env:NAME` or `file:/path`; they are kept out of repr.
     """
 
-    # Errors never quote the input: a secret typed into the wrong key must not be printed.
-    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+    model_config = _GROUP_CONFIG
 
     id: str = Field(pattern=ATTACHMENT_ID_PATTERN, description="The operator's name for it.")
     carrier: str = Field(min_length=1, description="The carrier id it speaks for.")
@@ -53,11 +371,27 @@ class ConnectorAttachmentSettings(BaseModel):
     active: bool = True
 
 
+# The groups, by the key that holds each in `Settings` (and names it in TOML and env).
+GROUPS: dict[str, type[BaseModel]] = {
+    "http": HttpSettings,
+    "store": StoreSettings,
+    "mqtt": MqttSettings,
+    "lockers": LockerSettings,
+    "tokens": TokenSettings,
+    "parcels": ParcelSettings,
+    "keypad": KeypadSettings,
+    "webhooks": WebhookSettings,
+    "housekeeping": HousekeepingSettings,
+    "runtime": RuntimeSettings,
+}
+
+
 class Settings(BaseSettings):
     """Everything configurable; defaults run one site on SQLite with no other service."""
 
     model_config = SettingsConfigDict(
-        env_prefix="OPENLOCKER_",
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
         extra="forbid",
         frozen=True,
         # Errors never quote the input: connector tables may hold literal secrets.
@@ -69,156 +403,38 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$",
         description="This network's identity: the `aud` of carrier tokens, the `iss` of grants.",
     )
-    database_url: str = Field(
-        default=f"sqlite+aiosqlite:///{DEFAULT_DATA_DIR / 'openlocker.db'}",
-        description="SQLite file (default) or postgresql:// URL.",
-    )
-    http_host: str = "127.0.0.1"
-    http_port: int = Field(default=8080, ge=0, le=65535)
-    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
-    max_token_bytes: int = Field(default=4096, ge=512, le=8000)
-    carrier_token_max_lifetime_s: int = Field(default=300, ge=10, le=300)
-    clock_skew_s: int = Field(default=30, ge=0, le=300)
-    key_publish_lead_s: int = Field(
-        default=3600,
-        ge=0,
-        description="A rotated network key is published at once but signs only this much "
-        "later, so lockers that were offline receive it before any grant needs it.",
-    )
-    grant_max_lifetime_s: int = Field(
-        default=24 * 3600,
-        ge=60,
-        description="The longest an access grant is valid; the parcel's own deadline may "
-        "cut it shorter.",
-    )
-    reservation_ttl_s: int = Field(default=24 * 3600, ge=60)
-    pickup_window_s: int = Field(default=72 * 3600, ge=3600)
-    idempotency_retention_s: int = Field(default=24 * 3600, ge=60)
-    housekeeping_interval_s: float = Field(default=30.0, gt=0)
-    reminder_lead_s: int = Field(
-        default=24 * 3600,
-        ge=0,
-        description="Recipient notifiers remind this long before a parcel's pickup window "
-        "ends (once per deadline); 0 sends no reminders.",
-    )
-    spec_dir: Path | None = None
-
-    # ---- the locker side ----
-    mqtt_url: str | None = Field(
-        default=None,
-        description="External broker (mqtt://host:port, mqtts://host:8883 for TLS); unset runs "
-        "the embedded broker.",
-    )
-    mqtt_username: str | None = Field(
-        default=None, description="This gateway's MQTT user (see `openlocker mqtt passwd`)."
-    )
-    mqtt_password: SecretStr | None = None
-    mqtt_tls_ca_file: Path | None = Field(
-        default=None, description="PEM CA that signed the broker's certificate (mqtts://)."
-    )
-    mqtt_tls_cert_file: Path | None = Field(
-        default=None, description="PEM client certificate, for brokers requiring mutual TLS."
-    )
-    mqtt_tls_key_file: Path | None = Field(
-        default=None, description="PEM private key of the client certificate."
-    )
-    mqtt_tls_insecure: bool = Field(
-        default=False,
-        description="Skip the broker's host name check (the chain is still verified); tests only.",
-    )
-    embedded_mqtt_host: str = "127.0.0.1"
-    embedded_mqtt_port: int = Field(default=1884, ge=0, le=65535)
-    mqtt_protocol: int = Field(default=5, description="4 = MQTT 3.1.1, 5 = MQTT 5")
-    mqtt_shared_subscriptions: bool = True
     instance: str = Field(
         default="gw-1",
         pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
         description="This instance's name; give each instance behind a load balancer its own.",
     )
-    open_timeout_s: float = Field(default=10.0, gt=0, le=120)
-    heartbeat_interval_s: int = Field(default=60, ge=5)
-    key_push_interval_s: float = Field(
-        default=60.0, gt=0, description="Sweep: push the key set to every locker still behind."
-    )
-    key_version_poll_s: float = Field(
-        default=2.0, gt=0, description="How often a key rotation (by any instance) is looked for."
-    )
-    key_push_timeout_s: float = Field(
-        default=10.0, gt=0, le=120, description="How long a locker has to confirm a SetKeySet."
-    )
+    spec_dir: Path | None = None
+
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    lockers: LockerSettings = Field(default_factory=LockerSettings)
+    tokens: TokenSettings = Field(default_factory=TokenSettings)
+    parcels: ParcelSettings = Field(default_factory=ParcelSettings)
+    keypad: KeypadSettings = Field(default_factory=KeypadSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    housekeeping: HousekeepingSettings = Field(default_factory=HousekeepingSettings)
+    runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
+
     adapters: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
-        description="Adapter name -> its config; `olp` always runs (its MQTT from the above).",
+        description="Adapter name -> its config; `olp` always runs (its MQTT from `[mqtt]`).",
     )
-
-    # ---- keypad attempt limits (shared by all instances through the database) ----
-    keypad_max_failures: int = Field(
-        default=5, ge=1, le=100, description="Wrong codes within the window that lock a keypad."
-    )
-    keypad_failure_window_s: float = Field(
-        default=300.0, gt=0, description="How long wrong codes count towards a lockout."
-    )
-    keypad_lockout_base_s: float = Field(
-        default=60.0, gt=0, description="The first lockout; each further one doubles it."
-    )
-    keypad_lockout_cap_s: float = Field(default=3600.0, gt=0, description="The longest lockout.")
-    keypad_quiet_reset_s: float = Field(
-        default=3600.0,
-        gt=0,
-        description="After this long without a wrong code the back-off starts over.",
-    )
-
-    # ---- carrier webhooks ----
-    webhook_poll_interval_s: float = Field(
-        default=1.0,
-        gt=0,
-        description="How often the dispatcher looks for due deliveries (retries, and rows "
-        "queued by other instances); rows this instance queues are sent at once.",
-    )
-    webhook_timeout_s: float = Field(
-        default=10.0, gt=0, le=120, description="Total time one attempt may take."
-    )
-    webhook_lease_s: float = Field(
-        default=60.0,
-        gt=0,
-        description="How long an attempt in flight keeps other instances off its delivery; "
-        "after a crash the delivery is retried once it ends. Longer than webhook_timeout_s.",
-    )
-    webhook_max_attempts: int = Field(
-        default=12, ge=1, le=100, description="Attempts before a delivery is dead."
-    )
-    webhook_backoff_base_s: float = Field(
-        default=1.0, gt=0, description="Back-off after the first failure: 1 s, 2 s, 4 s..."
-    )
-    webhook_backoff_cap_s: float = Field(
-        default=3600.0, gt=0, description="The longest back-off (before jitter)."
-    )
-    webhook_max_in_flight: int = Field(
-        default=32, ge=1, le=1000, description="Concurrent attempts per gateway instance."
-    )
-    webhook_breaker_failures: int = Field(
-        default=5,
-        ge=1,
-        le=1000,
-        description="Failed attempts in a row that open a subscription's circuit: its "
-        "deliveries then wait instead of hammering a receiver that is down.",
-    )
-    webhook_breaker_reset_s: float = Field(
-        default=30.0, gt=0, description="How long an open circuit waits before one probe."
-    )
-    webhook_max_subscriptions: int = Field(
-        default=10, ge=1, le=1000, description="Active subscriptions per carrier."
-    )
-    webhook_retention_s: int = Field(
-        default=14 * 24 * 3600, ge=3600, description="How long settled deliveries stay listed."
-    )
-
-    # ---- carrier connectors ----
     connectors: list[ConnectorAttachmentSettings] = Field(
         default_factory=list,
         description="Connector attachments (`[[connectors]]` tables, or OPENLOCKER_CONNECTORS "
         "as a JSON array); checked and built at start-up.",
     )
+
+    def __init__(self, **values: Any) -> None:
+        # Declared so that type checkers accept the flat keyword arguments of before the
+        # grouping (`Settings(http_port=0)`), which the sources map (see FLAT_KEYS).
+        super().__init__(**values)
 
     @field_validator("connectors", mode="wrap")
     @classmethod
@@ -241,22 +457,6 @@ class Settings(BaseSettings):
             seen.add(attachment.id)
         return attachments
 
-    @field_validator("webhook_lease_s")
-    @classmethod
-    def _lease_outlasts_attempt(cls, lease: float, info: ValidationInfo) -> float:
-        timeout = info.data.get("webhook_timeout_s")
-        # Otherwise a slow attempt still in flight would be sent again by another instance.
-        if timeout is not None and lease <= timeout:
-            raise ValueError("webhook_lease_s must be longer than webhook_timeout_s")
-        return lease
-
-    @field_validator("database_url")
-    @classmethod
-    def _known_database(cls, url: str) -> str:
-        if not url.startswith(("sqlite", "postgresql", "postgres://")):
-            raise ValueError("database_url must be a sqlite or postgresql URL")
-        return url
-
     @classmethod
     def settings_customise_sources(
         cls,
@@ -267,10 +467,15 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # Explicit arguments win, then the environment, then the TOML file named at load().
+        # Each source's flat keys are mapped on their own, so the order holds for them too.
         toml_file = init_settings.init_kwargs.pop("_config_file", None)  # type: ignore[attr-defined]
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        sources: list[PydanticBaseSettingsSource] = [
+            GroupedSource(settings_cls, init_settings, Origin.ARGUMENT),
+            GroupedSource(settings_cls, env_settings, Origin.ENVIRONMENT),
+        ]
         if toml_file is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+            toml = TomlConfigSettingsSource(settings_cls, toml_file=toml_file)
+            sources.append(GroupedSource(settings_cls, toml, Origin.FILE, where=str(toml_file)))
         return tuple(sources)
 
 
@@ -293,10 +498,26 @@ def _attachment_problems(value: Any, err: ValidationError) -> str:
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
-    """Read settings once: `overrides` (e.g. CLI flags), then env, then the TOML file."""
+    """Read settings once: `overrides` (e.g. CLI flags), then env, then the TOML file.
+
+    Overrides are grouped like the settings (`http={"port": 8081}`); unset ones (None) are
+    dropped, so a flag not given leaves the file's or the environment's value.
+    """
     if config_file is not None and not config_file.is_file():
         raise FileNotFoundError(f"config file not found: {config_file}")
-    clean = {k: v for k, v in overrides.items() if v is not None}
+    clean = _drop_unset(overrides)
     if config_file is not None:
         clean["_config_file"] = config_file
     return Settings(**clean)
+
+
+def _drop_unset(values: Mapping[str, Any]) -> dict[str, Any]:
+    clean: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, Mapping):
+            value = _drop_unset(value)
+            if not value:
+                continue
+        if value is not None:
+            clean[key] = value
+    return clean

@@ -5,6 +5,8 @@ locker on it (command 0x32) at `poll_interval_s`; `PollTracker` turns the door a
 bitmaps into DoorOpened/DoorClosed and the poll results into PresenceChanged; the SDK's
 `PolledLocker` does the boot gating (at the first successful poll, and again whenever the
 locker comes back online) and drops a poll's board status that an unlock has overtaken.
+`BoardEvents` hands the events to the gateway from one lane per locker, without ever making a
+poll or an unlock wait for the gateway (see its docstring for the overload path).
 
 An unlock (0x31) is sent once, ever. The board answers with its status after the release
 pulse: door open -> UNLOCKED; hook still closed -> DOOR_JAMMED. A board cannot tell a lock that
@@ -16,10 +18,7 @@ safe read of that lock (0x30): door open -> UNLOCKED, otherwise AdapterTimeout.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from datetime import datetime
 from types import TracebackType
@@ -35,18 +34,22 @@ from gateway.sdk import (
     AdapterHost,
     AdapterProtocolError,
     AdapterTimeout,
+    BoardEvents,
     BootInfo,
     CompartmentInfo,
-    LockerEvent,
+    DoorReading,
+    ItemSensor,
     LockerStatus,
+    OpenLockerError,
     OpenOutcome,
     OpenPurpose,
+    PolledLocker,
+    SerialBus,
+    SerialSettings,
+    TaskSet,
+    poll_forever,
+    seconds_left,
 )
-from gateway.sdk.boards import PolledLocker, poll_forever, seconds_left
-from gateway.sdk.domain import ItemSensor
-from gateway.sdk.errors import OpenLockerError
-from gateway.sdk.polling import DoorReading
-from gateway.sdk.serial import SerialBus, SerialSettings
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +61,9 @@ class KerongCu16Adapter:
     )
     # Typed as the SDK's base: LockerAdapter's ClassVar is invariant.
     config_model: ClassVar[type[AdapterConfig]] = KerongCu16Config
+    # One process per RS-485 line: with several gateway instances only the holder of the bus
+    # lease runs it (gateway/service/bus_lease.py).
+    bus_bound: ClassVar[bool] = True
 
     def __init__(self, *, config: KerongCu16Config, host: AdapterHost) -> None:
         self._config = config
@@ -84,18 +90,27 @@ class KerongCu16Adapter:
             for locker_id in config.lockers
         }
         self._quirk_warned: set[tuple[str, int]] = set()
-        self._events: asyncio.Queue[LockerEvent] = asyncio.Queue()
+        self._events = BoardEvents(self.name, host)
         self._stack = AsyncExitStack()
-        self._supervisor: asyncio.Task[None] | None = None
 
     # ---- lifecycle -----------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
-        for bus in self._buses.values():
-            await self._stack.enter_async_context(bus)
-        # The TaskGroup lives in one supervisor task, so that entering and leaving the adapter
-        # may happen in different tasks (as pytest-asyncio fixtures do).
-        self._supervisor = asyncio.create_task(self._supervise(), name="kerong-cu16")
+        # Left in reverse: the polls stop first, then the lanes (whose handlers may still ask
+        # for an unlock on a bus), then the buses.
+        async with AsyncExitStack() as stack:
+            for bus in self._buses.values():
+                await stack.enter_async_context(bus)
+            await stack.enter_async_context(self._events)
+            polls = await stack.enter_async_context(TaskSet(f"{self.name}:polls"))
+            for url, lockers in self._config.buses().items():
+                poll = poll_forever(
+                    interval_s=self._config.poll_interval_s,
+                    lockers={locker_id: locker_id for locker_id in lockers},
+                    poll=self._poll_locker,
+                )
+                polls.start(poll, name=f"kerong-poll:{url}")
+            self._stack = stack.pop_all()
         return self
 
     async def __aexit__(
@@ -104,22 +119,7 @@ class KerongCu16Adapter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        supervisor, self._supervisor = self._supervisor, None
-        if supervisor is not None:
-            supervisor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await supervisor
         await self._stack.aclose()
-
-    async def _supervise(self) -> None:
-        async with asyncio.TaskGroup() as group:
-            for url, lockers in self._config.buses().items():
-                poll = poll_forever(
-                    interval_s=self._config.poll_interval_s,
-                    lockers={locker_id: locker_id for locker_id in lockers},
-                    poll=self._poll_locker,
-                )
-                group.create_task(poll, name=f"kerong-poll:{url}")
 
     # ---- the adapter contract ------------------------------------------------------------
 
@@ -178,10 +178,6 @@ class KerongCu16Adapter:
             last_seen=tracker.last_seen,
             details=details,
         )
-
-    async def events(self) -> AsyncIterator[LockerEvent]:
-        while True:
-            yield await self._events.get()
 
     # ---- unlocking -----------------------------------------------------------------------
 
@@ -274,7 +270,7 @@ class KerongCu16Adapter:
                     retries=self._config.read_retries,
                 )
             except (AdapterTimeout, AdapterConnectionError, AdapterProtocolError) as err:
-                self._emit(polled.failed(f"board {board}: {err.description}"))
+                self._events.publish(polled, polled.failed(f"board {board}: {err.description}"))
                 return
             assert reader.status is not None
             statuses.append((ticket, reader.status))
@@ -295,11 +291,8 @@ class KerongCu16Adapter:
                 status.board,
             )
         polled = self._polled[locker_id]
-        self._emit(polled.observe(_readings(locker, status), ticket=ticket, part=status.board))
-
-    def _emit(self, events: list[LockerEvent]) -> None:
-        for event in events:
-            self._events.put_nowait(event)
+        events = polled.observe(_readings(locker, status), ticket=ticket, part=status.board)
+        self._events.publish(polled, events)
 
     def _locker(self, locker_id: str) -> KerongLocker:
         locker = self._config.lockers.get(locker_id)

@@ -2,9 +2,10 @@
 
 A controller cannot report by itself: each bus has one polling task that reads the door (and
 item, and stuck-lock) blocks of its controllers and turns changes into events with the SDK's
-`PolledLocker` (boot gating, presence, dropping reads an unlock overtook). An unlock writes the
-lock's coil once, with the client's retries off, and then reads the door back; when the
-write's reply is lost, only a door seen open proves it worked.
+`PolledLocker` (boot gating, presence, dropping reads an unlock overtook), handed to the gateway
+by `BoardEvents` from one lane per locker (neither a poll nor an unlock ever waits for the
+gateway). An unlock writes the lock's coil once, with the client's retries off, and then reads
+the door back; when the write's reply is lost, only a door seen open proves it worked.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -28,18 +28,23 @@ from gateway.sdk import (
     AdapterHost,
     AdapterProtocolError,
     AdapterTimeout,
+    BoardEvents,
     BootInfo,
     CompartmentInfo,
-    LockerEvent,
+    DoorReading,
+    DoorState,
+    ItemSensor,
     LockerNotConnected,
     LockerStatus,
+    OpenLockerError,
     OpenOutcome,
     OpenPurpose,
+    PolledLocker,
+    PollTracker,
+    TaskSet,
+    poll_forever,
+    seconds_left,
 )
-from gateway.sdk.boards import PolledLocker, poll_forever, seconds_left
-from gateway.sdk.domain import DoorState, ItemSensor
-from gateway.sdk.errors import OpenLockerError
-from gateway.sdk.polling import DoorReading, PollTracker
 
 log = logging.getLogger(__name__)
 # How often the door is read back while waiting for an unlocked door to swing open.
@@ -71,11 +76,14 @@ class ModbusAdapter:
     )
     # Declared as the SDK's base type: the Protocol's class attribute is invariant.
     config_model: ClassVar[type[AdapterConfig]] = ModbusConfig
+    # One process per serial line or controller connection: with several gateway instances
+    # only the holder of the bus lease runs it (gateway/service/bus_lease.py).
+    bus_bound: ClassVar[bool] = True
 
     def __init__(self, *, config: ModbusConfig, host: AdapterHost) -> None:
         self._config = config
         self._host = host
-        self._events: asyncio.Queue[LockerEvent] = asyncio.Queue()
+        self._events = BoardEvents(self.name, host)
         self._links: dict[str, ModbusLink] = {}
         self._lockers: dict[str, _Locker] = {}
         for locker_id, locker in config.lockers.items():
@@ -101,7 +109,10 @@ class ModbusAdapter:
         try:
             for link in self._links.values():
                 await self._stack.enter_async_context(link)
-            group = await self._stack.enter_async_context(asyncio.TaskGroup())
+            # Left in reverse: the polls stop, then the lanes (whose handlers may still ask
+            # for an unlock), then the links.
+            await self._stack.enter_async_context(self._events)
+            polls = await self._stack.enter_async_context(TaskSet(f"{self.name}:polls"))
             for url, link in self._links.items():
                 poll = poll_forever(
                     interval_s=self._config.poll_interval_s,
@@ -109,18 +120,17 @@ class ModbusAdapter:
                     poll=self._poll_or_fail,
                     stopped=lambda: self._stopping,
                 )
-                task = group.create_task(poll, name=f"modbus:{url}")
-                self._stack.callback(self._stop, task)
+                polls.start(poll, name=f"modbus:{url}")
+            self._stack.callback(self._stop)
         except BaseException:
             await self._stack.aclose()
             raise
         return self
 
-    def _stop(self, task: asyncio.Task[None]) -> None:
+    def _stop(self) -> None:
         # Python 3.11's wait_for (inside pymodbus) can swallow a cancellation that arrives as
-        # a reply does; the flag ends the loop at its next turn even then.
+        # a reply does; the flag ends the loops at their next turn even then.
         self._stopping = True
-        task.cancel()
 
     async def __aexit__(
         self,
@@ -184,10 +194,6 @@ class ModbusAdapter:
             details=details,
         )
 
-    async def events(self) -> AsyncIterator[LockerEvent]:
-        while True:
-            yield await self._events.get()
-
     # ---- unlocking -----------------------------------------------------------------------
 
     async def _unlock(
@@ -239,7 +245,7 @@ class ModbusAdapter:
         until = loop.time() + self._config.confirm_s
         while True:
             try:
-                await self._read_doors(locker)
+                readings = await self._read_doors(locker)
             except LinkClosed:
                 raise
             except (NoReply, AdapterError) as err:
@@ -249,7 +255,7 @@ class ModbusAdapter:
                     ) from err
                 await asyncio.sleep(_CONFIRM_STEP_S)
                 continue
-            if self._door_open(locker, code):
+            if not readings[code].door_closed:
                 return OpenOutcome.UNLOCKED
             if lock in await self._read_stuck(locker):
                 log.warning("locker %s: lock %d stuck", locker.locker_id, lock)
@@ -264,25 +270,21 @@ class ModbusAdapter:
         until = loop.time() + self._config.confirm_s
         while loop.time() < until:
             try:
-                await self._read_doors(locker)
+                readings = await self._read_doors(locker)
             except LinkClosed:
                 raise
             except (NoReply, AdapterError):
                 await asyncio.sleep(_CONFIRM_STEP_S)
                 continue
-            if self._door_open(locker, code):
+            if not readings[code].door_closed:
                 return True
             await asyncio.sleep(_CONFIRM_STEP_S)
         return False
 
-    @staticmethod
-    def _door_open(locker: _Locker, code: str) -> bool:
-        reading = locker.tracker.readings.get(code)
-        return reading is not None and not reading.door_closed
-
-    async def _read_doors(self, locker: _Locker) -> None:
+    async def _read_doors(self, locker: _Locker) -> dict[str, DoorReading]:
         """Read the door block now and feed it to the tracker, so DoorOpened goes out at once
-        (unless a newer read got there first)."""
+        (unless a newer read got there first); returns what this read saw, which is what an
+        unlock's outcome goes by (the tracker may hold a change back for the next poll)."""
         ticket = locker.polled.ticket()
         config = locker.config
         doors = await locker.link.read_inputs(
@@ -296,7 +298,8 @@ class ModbusAdapter:
             )
             for code, c in config.compartments.items()
         }
-        await self._publish(locker.polled.observe(readings, ticket=ticket))
+        self._events.publish(locker.polled, locker.polled.observe(readings, ticket=ticket))
+        return readings
 
     async def _read_stuck(self, locker: _Locker) -> frozenset[int]:
         base = locker.config.registers.fault_base
@@ -324,7 +327,7 @@ class ModbusAdapter:
                 log.warning("poll of locker %s refused: %s", locker.locker_id, err)
                 locker.tracker.last_error = err.description
                 return
-            await self._publish(locker.polled.failed(err.description))
+            self._events.publish(locker.polled, locker.polled.failed(err.description))
 
     async def _poll(self, locker: _Locker) -> None:
         config, link = locker.config, locker.link
@@ -344,7 +347,7 @@ class ModbusAdapter:
         }
         if not await locker.polled.boot(lambda: self._boot_info(locker)):
             return
-        await self._publish(locker.polled.observe(readings, ticket=ticket))
+        self._events.publish(locker.polled, locker.polled.observe(readings, ticket=ticket))
 
     def _boot_info(self, locker: _Locker) -> BootInfo:
         return BootInfo(
@@ -359,10 +362,6 @@ class ModbusAdapter:
         )
 
     # ---- helpers -------------------------------------------------------------------------
-
-    async def _publish(self, events: list[LockerEvent]) -> None:
-        for event in events:
-            await self._events.put(event)
 
     def _locker(self, locker_id: str) -> _Locker:
         locker = self._lockers.get(locker_id)

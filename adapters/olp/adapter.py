@@ -1,28 +1,38 @@
 """OlpAdapter: the gateway side of the OLP MQTT binding for lockers that speak OLP natively.
 
-The receive loop never waits: replies resolve their caller's future at once, everything else
-goes to a queue per locker, worked off by that locker's own task, so one slow locker (or a
-slow database answer to its Boot) never holds up another.
+One lane per locker (`gateway.sdk.LockerLanes`): the MQTT receive loop never waits. It
+resolves replies to our commands at once, keeps the newest `State` snapshot of each locker
+aside (checked only when read), and offers everything else to the locker's lane. The lane's
+task decodes and validates each message once into its typed model, answers Boot and
+Heartbeat, and hands each event to the gateway (`await host.locker_event(event)`) in the
+locker's order. A slow locker (or a slow database answer to its Boot) holds up only itself.
+
+A full lane refuses, never silently: a call is answered `Unavailable` (the locker retries it),
+a journaled event is left in the locker's journal (the next Heartbeat's `lastEventSeq` makes the
+gateway ask for a replay), and of the locker's presence (`Status`) only the newest is kept.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import ssl
-from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from pydantic import ValidationError
 
 from adapters.olp.config import OlpConfig
 from adapters.olp.journal import journal_report, replay_report
-from adapters.olp.mapping import boot_info, compartments_from_state, event_from, timestamp
+from adapters.olp.mapping import boot_info, event_from
+from adapters.olp.snapshots import StateSnapshots
 from gateway.sdk import (
     AdapterConfig,
     AdapterConfigError,
@@ -32,12 +42,12 @@ from gateway.sdk import (
     AdapterProtocolError,
     AdapterTimeout,
     BootStatus,
-    LockerEvent,
+    LaneStats,
+    LockerLanes,
     LockerNotConnected,
     LockerStatus,
     OpenOutcome,
     OpenPurpose,
-    PresenceChanged,
     ReplayReport,
 )
 from gateway.sdk.errors import (
@@ -55,13 +65,61 @@ from gateway.sdk.mqtt import (
     PendingCalls,
     SequenceTracker,
     client_context,
-    stop_task,
     topics,
 )
-from gateway.sdk.olp import MessageKind, OlpCodec
+from gateway.sdk.olp import OlpCodec
+from gateway.sdk.olp_messages import (
+    BootCall,
+    BootResultPayload,
+    DisplayPayload,
+    DisplayResult,
+    ErrorReply,
+    HeartbeatCall,
+    HeartbeatResultPayload,
+    KeySetStatus,
+    OlpMessage,
+    OpenCompartmentPayload,
+    OpenCompartmentResult,
+    PublicJwk,
+    ReplayEventsPayload,
+    ReplayEventsResult,
+    SetKeySetPayload,
+    SetKeySetResult,
+    StatusEvent,
+    WireModel,
+)
 
 log = logging.getLogger(__name__)
 Channel = topics.Channel
+M = TypeVar("M", bound=OlpMessage)
+# Error replies waiting to go out per locker while its lane is full. Beyond these the call goes
+# unanswered, and the locker retries it after its own call timeout all the same.
+BUSY_REPLIES = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One message for a locker's lane, as received (decoded by the lane's task, not before).
+
+    `raw` is empty for a `Status` marker: the newest Status waits in the adapter's slot."""
+
+    info: topics.TopicInfo
+    raw: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class _Presence:
+    online: bool
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OlpStats:
+    """For logs, tests and fleet benchmarks."""
+
+    lanes: LaneStats
+    states_received: int
+    states_checked: int
 
 
 class OlpAdapter:
@@ -86,15 +144,24 @@ class OlpAdapter:
         self._codec = codec or OlpCodec.load(config.max_message_bytes)
         self._src = f"gw:{config.instance}"
         self._seq = itertools.count()
-        self._pending = PendingCalls()
+        self._pending: PendingCalls[OlpMessage] = PendingCalls()
         self._dedupe = Deduper()
         self._gaps = SequenceTracker()
-        self._events: asyncio.Queue[LockerEvent] = asyncio.Queue()
-        self._inbox: dict[str, asyncio.Queue[tuple[topics.TopicInfo, bytes]]] = {}
-        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._lanes: LockerLanes[Inbound] = LockerLanes(
+            "olp", handler=self._handle, capacity=config.lane_capacity
+        )
+        self._busy: LockerLanes[Inbound] = LockerLanes(
+            "olp-busy", handler=self._answer_busy, capacity=BUSY_REPLIES
+        )
+        # Newest Status per locker not applied yet, and the lockers whose lane holds a marker
+        # for it: a burst of presence changes costs one lane slot, and only the newest counts.
+        self._status_slot: dict[str, Inbound] = {}
+        self._status_marked: set[str] = set()
+        self._snapshots = StateSnapshots(self._codec.decode_message)
         self._booted: set[str] = set()
-        self._status: dict[str, LockerStatus] = {}
+        self._presence: dict[str, _Presence] = {}
         self._connection: MqttConnection | None = None
+        self._stack: contextlib.AsyncExitStack | None = None
 
     # ---- lifecycle -----------------------------------------------------------------------
 
@@ -108,8 +175,17 @@ class OlpAdapter:
             ),
             tls_context=await self._tls_context(),
         )
-        self._connection = MqttConnection(options=options, on_message=self._receive)
-        await self._connection.__aenter__()
+        async with contextlib.AsyncExitStack() as stack:
+            # Left in reverse: the connection first (nothing new comes in), then waiting
+            # callers learn it, then the lanes' tasks are cancelled and awaited.
+            await stack.enter_async_context(self._lanes)
+            await stack.enter_async_context(self._busy)
+            stack.callback(
+                self._pending.fail_all, AdapterConnectionError("the olp adapter is stopping")
+            )
+            self._connection = MqttConnection(options=options, on_message=self._receive)
+            await stack.enter_async_context(self._connection)
+            self._stack = stack.pop_all()
         try:
             await self._connection.wait_connected(self._config.connect_timeout_s)
         except OpenLockerError:
@@ -137,11 +213,16 @@ class OlpAdapter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        for task in self._workers.values():
-            await stop_task(task)
-        self._pending.fail_all(AdapterConnectionError("the olp adapter is stopping"))
-        if self._connection is not None:
-            await self._connection.__aexit__(exc_type, exc, tb)
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            await stack.__aexit__(exc_type, exc, tb)
+
+    def stats(self) -> OlpStats:
+        return OlpStats(self._lanes.stats(), self._snapshots.received, self._snapshots.checked)
+
+    def refused(self, locker_id: str) -> int:
+        """Messages of this locker refused for a full lane since start."""
+        return self._lanes.refused(locker_id)
 
     # ---- the adapter contract ------------------------------------------------------------
 
@@ -153,94 +234,99 @@ class OlpAdapter:
         purpose: OpenPurpose,
         deadline: datetime,
     ) -> OpenOutcome:
-        if not await self._is_booted(locker_id):
-            raise LockerNotConnected(f"locker {locker_id} is offline or has not booted")
-        payload = {"compartmentCode": compartment_code, "purpose": purpose.value}
+        await self._require_booted(locker_id)
+        payload = OpenCompartmentPayload(compartment_code=compartment_code, purpose=purpose)
         reply = await self._call(locker_id, "OpenCompartment", payload, deadline)
-        return OpenOutcome(reply["payload"]["outcome"])
+        return _expect(reply, OpenCompartmentResult).payload.outcome
 
     async def display(self, locker_id: str, message: str, deadline: datetime) -> None:
         """Show a message on the locker's screen or keypad (feature DISPLAY)."""
-        await self._call(locker_id, "Display", {"message": message}, deadline)
+        try:
+            payload = DisplayPayload.model_validate({"message": message})
+        except ValidationError as err:
+            raise AdapterProtocolError(f"cannot display {message!r}: {err}") from err
+        _expect(await self._call(locker_id, "Display", payload, deadline), DisplayResult)
 
     async def replay_events(
         self, locker_id: str, after_seq: int, deadline: datetime
     ) -> ReplayReport:
         """Have the locker publish its journaled events after `after_seq` again (SPEC §9)."""
-        if not await self._is_booted(locker_id):
-            raise LockerNotConnected(f"locker {locker_id} is offline or has not booted")
-        reply = await self._call(locker_id, "ReplayEvents", {"afterSeq": after_seq}, deadline)
-        return replay_report(after_seq, reply["payload"])
+        await self._require_booted(locker_id)
+        payload = ReplayEventsPayload(after_seq=after_seq)
+        reply = await self._call(locker_id, "ReplayEvents", payload, deadline)
+        return replay_report(after_seq, _expect(reply, ReplayEventsResult).payload)
 
     async def push_key_set(self, locker_id: str, key_set: KeySet, deadline: datetime) -> None:
         """Install the network's key set (feature OFFLINE_GRANTS); returns once it is confirmed."""
-        if not await self._is_booted(locker_id):
-            raise LockerNotConnected(f"locker {locker_id} is offline or has not booted")
+        await self._require_booted(locker_id)
         keys = [dict(jwk) for jwk in key_set.keys]
         if any(not _public_ed25519(jwk) for jwk in keys):
             # Never let a private key (or a foreign one) onto the wire, whoever built the set.
             raise AdapterProtocolError(f"key set {key_set.version} holds a non-public key")
-        payload = {"version": key_set.version, "issuer": key_set.issuer, "keys": keys}
+        payload = SetKeySetPayload(
+            version=key_set.version,
+            issuer=key_set.issuer,
+            keys=[PublicJwk.model_validate(jwk) for jwk in keys],
+        )
         reply = await self._call(locker_id, "SetKeySet", payload, deadline)
-        result = reply["payload"]
-        if result["status"] != "Accepted":
+        result = _expect(reply, SetKeySetResult).payload
+        if result.status is not KeySetStatus.ACCEPTED:
             raise AdapterProtocolError(
                 f"locker {locker_id} rejected key set {key_set.version} "
-                f"(it holds {result.get('version')}): {result.get('reason')}"
+                f"(it holds {result.version}): {result.reason}"
             )
 
     async def read_status(self, locker_id: str) -> LockerStatus:
-        known = self._status.get(locker_id)
+        presence = self._presence.get(locker_id)
+        snapshot = self._snapshots.latest(locker_id)
         booted = locker_id in self._booted
-        if known is None:
-            return LockerStatus(locker_id=locker_id, online=False, booted=booted)
+        if snapshot is None:
+            if presence is None:
+                return LockerStatus(locker_id=locker_id, online=False, booted=booted)
+            return LockerStatus(locker_id, presence.online, booted, last_seen=presence.at)
+        seen = snapshot.at if presence is None else max(presence.at, snapshot.at)
         return LockerStatus(
             locker_id=locker_id,
-            online=known.online,
+            online=presence is not None and presence.online,
             booted=booted,
-            compartments=known.compartments,
-            firmware=known.firmware,
-            last_seen=known.last_seen,
+            compartments=snapshot.compartments,
+            firmware=snapshot.firmware,
+            last_seen=seen,
         )
-
-    async def events(self) -> AsyncIterator[LockerEvent]:
-        while True:
-            yield await self._events.get()
 
     # ---- commands ------------------------------------------------------------------------
 
     async def _call(
-        self, locker_id: str, action: str, payload: dict[str, Any], deadline: datetime
-    ) -> dict[str, Any]:
+        self, locker_id: str, action: str, payload: WireModel, deadline: datetime
+    ) -> OlpMessage:
         assert self._connection is not None
-        message = self._codec.build(
-            MessageKind.CALL, action, payload, src=self._src, seq=next(self._seq), exp=deadline
+        command = self._codec.command(
+            action, payload, src=self._src, seq=next(self._seq), exp=deadline
         )
         remaining = (deadline - self._host.now()).total_seconds()
         if remaining <= 0:
             raise AdapterTimeout(f"{action} for {locker_id}: deadline already passed")
-        future = self._pending.expect(message["id"])
+        future = self._pending.expect(command.id)
         try:
             await self._connection.publish(
                 topics.command(locker_id, action),
-                self._codec.encode(message),
-                properties=self._call_properties(locker_id, message["id"], remaining),
+                self._codec.encode(command),
+                properties=self._call_properties(locker_id, command.id, remaining),
                 timeout_s=remaining,
             )
         except OpenLockerError as err:
             # Broker unreachable. Should the call have gone out after all, its `exp` (the
             # deadline) stops the locker from acting on it late.
-            self._pending.forget(message["id"])
+            self._pending.forget(command.id)
             raise AdapterConnectionError(f"{action} for {locker_id}: {err.description}") from err
         try:
-            reply = await self._pending.wait(message["id"], future, remaining)
+            reply = await self._pending.wait(command.id, future, remaining)
         except OpenLockerError as err:
             raise AdapterTimeout(f"{action} for {locker_id}: {err.description}") from err
-        if reply["kind"] == MessageKind.ERROR:
-            error = reply.get("error", {})
+        if isinstance(reply, ErrorReply):
             raise AdapterProtocolError(
                 f"{action} refused by locker {locker_id}: "
-                f"{error.get('code')}: {error.get('description')}"
+                f"{reply.error.code}: {reply.error.description}"
             )
         return reply
 
@@ -253,159 +339,170 @@ class OlpAdapter:
         properties.MessageExpiryInterval = max(1, int(ttl_s))
         return properties
 
-    # ---- receiving -----------------------------------------------------------------------
+    async def _require_booted(self, locker_id: str) -> None:
+        if not await self._is_booted(locker_id):
+            raise LockerNotConnected(f"locker {locker_id} is offline or has not booted")
+
+    # ---- receiving (the MQTT receive loop: classify and hand on, never wait) -------------
 
     def _receive(self, message: aiomqtt.Message) -> None:
-        """Runs in the MQTT receive loop: classify and hand on, never wait."""
         info = topics.parse(str(message.topic))
         raw = message.payload if isinstance(message.payload, bytes) else b""
         if info is None:
             log.warning("ignoring message on foreign topic %s", message.topic)
             return
-        if info.channel is Channel.GATEWAY_REPLY:
+        channel, locker_id = info.channel, info.locker_id
+        if channel is Channel.GATEWAY_REPLY:
             self._resolve_reply(info, raw)
-            return
-        if info.channel in (Channel.COMMAND, Channel.LOCKER_REPLY):
-            return  # our own traffic, if a broker echoes it
-        queue = self._inbox.get(info.locker_id)
-        if queue is None:
-            queue = self._inbox[info.locker_id] = asyncio.Queue()
-            self._workers[info.locker_id] = asyncio.get_running_loop().create_task(
-                self._work(info.locker_id, queue), name=f"olp:{info.locker_id}"
-            )
-        queue.put_nowait((info, raw))
+        elif channel is Channel.STATE:
+            if len(raw) > self._codec.max_bytes:
+                log.warning("dropping State of %s: %d bytes is too large", locker_id, len(raw))
+            else:
+                self._snapshots.offer(locker_id, raw)
+        elif channel is Channel.STATUS:
+            self._status_slot[locker_id] = Inbound(info, raw)  # replaces an older one
+            if locker_id not in self._status_marked and self._lanes.offer(
+                locker_id, Inbound(info, b"")
+            ):
+                self._status_marked.add(locker_id)
+            # Refused: the lane's task applies the slot after the message in hand.
+        elif channel in (Channel.EVENT, Channel.REQUEST):
+            item = Inbound(info, raw)
+            if not self._lanes.offer(locker_id, item) and channel is Channel.REQUEST:
+                # Refused (counted, logged once per overload episode by the lanes). An event
+                # with an eventSeq stays in the locker's journal and comes back by replay.
+                self._busy.offer(locker_id, item)
+        # cmd and res topics: our own traffic, if a broker echoes it
 
     def _resolve_reply(self, info: topics.TopicInfo, raw: bytes) -> None:
         try:
-            reply = self._codec.decode(raw)
+            reply = self._codec.decode_message(raw)
         except OpenLockerError as err:
             log.warning("bad reply from %s: %s", info.locker_id, err)
             return
-        if reply.get("src") != info.locker_id:
-            log.warning("reply on %s's topic claims src %r", info.locker_id, reply.get("src"))
+        if reply.src != info.locker_id:
+            log.warning("reply on %s's topic claims src %r", info.locker_id, reply.src)
             return
-        if not self._pending.resolve(reply):
-            log.info("late or unknown reply %s from %s", reply.get("corr"), info.locker_id)
+        if not self._pending.resolve(reply.corr, reply):
+            log.info("late or unknown reply %s from %s", reply.corr, info.locker_id)
 
-    async def _work(
-        self, locker_id: str, queue: asyncio.Queue[tuple[topics.TopicInfo, bytes]]
-    ) -> None:
-        while True:
-            info, raw = await queue.get()
-            try:
-                await self._handle(info, raw)
-            except Exception:
-                # One bad message must never stop a locker's worker, let alone the gateway.
-                log.exception("error handling %s message from %s", info.channel, locker_id)
+    # ---- a locker's lane (its own task: may wait, holds up only this locker) -------------
 
-    async def _handle(self, info: topics.TopicInfo, raw: bytes) -> None:
+    async def _handle(self, locker_id: str, item: Inbound) -> None:
+        if item.info.channel is Channel.STATUS:
+            self._status_marked.discard(locker_id)
+            await self._apply_newest_status(locker_id)
+        else:
+            await self._process(item)
+        if locker_id in self._status_slot and locker_id not in self._status_marked:
+            # A Status came while the lane was full: apply the newest one now.
+            await self._apply_newest_status(locker_id)
+
+    async def _apply_newest_status(self, locker_id: str) -> None:
+        item = self._status_slot.pop(locker_id, None)
+        if item is not None:
+            await self._process(item)
+
+    async def _process(self, item: Inbound) -> None:
+        info = item.info
         try:
-            message = self._codec.decode(raw)
+            message = self._codec.decode_message(item.raw)
         except (MalformedMessage, SchemaViolation) as err:
-            await self._refuse(info, raw, ErrorCode.FORMAT_VIOLATION, err.description, err.issues)
+            await self._refuse(item, ErrorCode.FORMAT_VIOLATION, err.description, err.issues)
             return
-        if message["src"] != info.locker_id:
-            await self._refuse(
-                info, raw, ErrorCode.SECURITY_ERROR, "src does not match the topic's locker", ()
-            )
+        if message.src != info.locker_id:
+            description = "src does not match the topic's locker"
+            await self._refuse(item, ErrorCode.SECURITY_ERROR, description, ())
             return
         # Journaled events are deduped by `eventSeq` in the database: a replay reuses their ids.
-        journaled = info.channel is Channel.EVENT and "eventSeq" in message
-        if not journaled and not self._dedupe.first_time(message["src"], message["id"]):
+        journaled = info.channel is Channel.EVENT and message.event_seq is not None
+        if not journaled and not self._dedupe.first_time(message.src, message.id):
             return
-        missing = self._gaps.observe(message["src"], int(message["seq"]))
+        missing = self._gaps.observe(message.src, message.seq)
         if missing:
-            log.info(
-                "locker %s: %d message(s) missing before seq %s",
+            # Debug only: `seq` counts State snapshots too, which skip the lane, and a Status
+            # that a newer one replaced: such gaps are expected.
+            log.debug(
+                "locker %s: %d message(s) not seen before seq %s",
                 info.locker_id,
                 missing,
-                message["seq"],
+                message.seq,
             )
-        if info.channel in (Channel.STATUS, Channel.STATE):
-            await self._presence(info, message)
+        if info.channel is Channel.STATUS:
+            await self._presence_changed(info.locker_id, message)
         elif info.channel is Channel.REQUEST:
-            await self._request(info, message)
+            await self._request(info.locker_id, message)
         elif info.channel is Channel.EVENT:
-            await self._event(info, message)
+            await self._event(info.locker_id, message)
 
-    async def _presence(self, info: topics.TopicInfo, message: dict[str, Any]) -> None:
-        locker_id = info.locker_id
-        payload = message.get("payload", {})
-        known = self._status.get(locker_id) or LockerStatus(locker_id, False, False)
-        if message["action"] == "Status":
-            online = bool(payload.get("online"))
-            if not online:
-                self._booted.discard(locker_id)
-            self._status[locker_id] = LockerStatus(
-                locker_id,
-                online,
-                locker_id in self._booted,
-                known.compartments,
-                known.firmware,
-                timestamp(message),
+    async def _presence_changed(self, locker_id: str, message: OlpMessage) -> None:
+        if not isinstance(message, StatusEvent):
+            log.warning(
+                "ignoring %s %s on %s's status topic", message.kind, message.action, locker_id
             )
-            event = event_from(locker_id, message)
-            if isinstance(event, PresenceChanged):
-                await self._events.put(event)
-        elif message["action"] == "State":
-            self._status[locker_id] = LockerStatus(
-                locker_id,
-                known.online,
-                known.booted,
-                compartments_from_state(payload),
-                payload.get("firmware"),
-                timestamp(message),
-            )
-
-    async def _request(self, info: topics.TopicInfo, message: dict[str, Any]) -> None:
-        if self._expired(message):
-            log.warning("dropping expired %s call from %s", message["action"], info.locker_id)
             return
-        action = message["action"]
-        if action == "Boot":
-            decision = await self._host.authorize_boot(
-                info.locker_id, boot_info(message["payload"])
-            )
-            if decision.status is BootStatus.ACCEPTED:
-                self._booted.add(info.locker_id)
-            result: dict[str, Any] = {
-                "status": decision.status.value,
-                "heartbeatIntervalSeconds": decision.heartbeat_interval_s,
-                "currentTime": _iso(self._host.now()),
-            }
-            if decision.reason:
-                result["reason"] = decision.reason
-            await self._reply(info.locker_id, message, result)
-            if decision.status is BootStatus.ACCEPTED:
-                await self._report_journal(info.locker_id, message, at_boot=True)
-        elif not await self._is_booted(info.locker_id):
+        online = message.payload.online
+        if not online:
+            self._booted.discard(locker_id)
+        self._presence[locker_id] = _Presence(online, message.ts)
+        event = event_from(locker_id, message)
+        if event is not None:
+            await self._host.locker_event(event)
+
+    async def _request(self, locker_id: str, call: OlpMessage) -> None:
+        if call.exp is not None and call.exp < self._host.now():
+            log.warning("dropping expired %s call from %s", call.action, locker_id)
+            return
+        if isinstance(call, BootCall):
+            await self._boot(locker_id, call)
+        elif not await self._is_booted(locker_id):
             await self._refuse_call(
-                info.locker_id, message, ErrorCode.SECURITY_ERROR, "Boot first", ()
+                locker_id, call.id, call.action, ErrorCode.SECURITY_ERROR, "Boot first"
             )
-        elif action == "Heartbeat":
-            await self._reply(info.locker_id, message, {"currentTime": _iso(self._host.now())})
-            await self._report_journal(info.locker_id, message, at_boot=False)
+        elif isinstance(call, HeartbeatCall):
+            await self._reply(
+                locker_id, call, HeartbeatResultPayload(current_time=self._host.now())
+            )
+            await self._report_journal(locker_id, call, at_boot=False)
         else:
+            description = f"unknown call {call.action}"
             await self._refuse_call(
-                info.locker_id, message, ErrorCode.NOT_SUPPORTED, f"unknown call {action}", ()
+                locker_id, call.id, call.action, ErrorCode.NOT_SUPPORTED, description
             )
 
-    async def _event(self, info: topics.TopicInfo, message: dict[str, Any]) -> None:
-        if not await self._is_booted(info.locker_id):
-            log.warning("ignoring %s from %s: it has not booted", message["action"], info.locker_id)
-            return
-        event = event_from(info.locker_id, message)
-        if event is None:
-            log.info("ignoring unknown event %s from %s", message["action"], info.locker_id)
-            return
-        await self._events.put(event)
+    async def _boot(self, locker_id: str, call: BootCall) -> None:
+        decision = await self._host.authorize_boot(locker_id, boot_info(call.payload))
+        accepted = decision.status is BootStatus.ACCEPTED
+        if accepted:
+            self._booted.add(locker_id)
+        result = BootResultPayload(
+            status=decision.status,
+            heartbeat_interval_seconds=decision.heartbeat_interval_s,
+            current_time=self._host.now(),
+            reason=decision.reason or None,
+        )
+        await self._reply(locker_id, call, result)
+        if accepted:
+            await self._report_journal(locker_id, call, at_boot=True)
 
-    async def _report_journal(self, locker_id: str, call: dict[str, Any], *, at_boot: bool) -> None:
-        # Queued behind the locker's earlier events, so the gateway compares `lastEventSeq`
+    async def _event(self, locker_id: str, message: OlpMessage) -> None:
+        if not await self._is_booted(locker_id):
+            log.warning("ignoring %s from %s: it has not booted", message.action, locker_id)
+            return
+        event = event_from(locker_id, message)
+        if event is None:
+            log.info("ignoring unknown event %s from %s", message.action, locker_id)
+            return
+        await self._host.locker_event(event)
+
+    async def _report_journal(
+        self, locker_id: str, call: BootCall | HeartbeatCall, *, at_boot: bool
+    ) -> None:
+        # In the locker's lane, behind its earlier events: the gateway compares `lastEventSeq`
         # with its mark only once everything received before this call has been processed.
         report = journal_report(locker_id, call, at_boot=at_boot)
         if report is not None:
-            await self._events.put(report)
+            await self._host.locker_event(report)
 
     async def _is_booted(self, locker_id: str) -> bool:
         if locker_id in self._booted:
@@ -416,52 +513,45 @@ class OlpAdapter:
             return True
         return False
 
-    def _expired(self, message: dict[str, Any]) -> bool:
-        exp = message.get("exp")
-        if not exp:
-            return False
-        return datetime.fromisoformat(str(exp).replace("Z", "+00:00")) < self._host.now()
-
     # ---- replies -------------------------------------------------------------------------
 
-    async def _reply(self, locker_id: str, call: dict[str, Any], payload: dict[str, Any]) -> None:
+    async def _reply(self, locker_id: str, call: OlpMessage, payload: WireModel) -> None:
         assert self._connection is not None
-        reply = self._codec.build(
-            MessageKind.RESULT,
-            call["action"],
-            payload,
-            src=self._src,
-            seq=next(self._seq),
-            corr=call["id"],
-        )
-        await self._connection.publish(topics.locker_reply(locker_id), self._codec.encode(reply))
+        result = self._codec.result(call, payload, src=self._src, seq=next(self._seq))
+        await self._connection.publish(topics.locker_reply(locker_id), self._codec.encode(result))
 
     async def _refuse(
-        self,
-        info: topics.TopicInfo,
-        raw: bytes,
-        code: ErrorCode,
-        description: str,
-        issues: tuple[FieldIssue, ...],
+        self, item: Inbound, code: ErrorCode, description: str, issues: tuple[FieldIssue, ...]
     ) -> None:
+        info = item.info
         log.warning("refusing %s message from %s: %s", info.channel, info.locker_id, description)
-        call_id = self._codec.call_id(raw)
+        call_id = self._codec.call_id(item.raw)
         if info.channel is Channel.REQUEST and call_id is not None:
-            call = {"id": call_id, "action": info.action or "Unknown"}
-            await self._refuse_call(info.locker_id, call, code, description, issues)
+            action = info.action or "Unknown"
+            await self._refuse_call(info.locker_id, call_id, action, code, description, issues)
+
+    async def _answer_busy(self, locker_id: str, item: Inbound) -> None:
+        """A call refused for a full lane: `Unavailable`, so the locker retries it later."""
+        call_id = self._codec.call_id(item.raw)
+        if call_id is None:
+            return  # not even an id to answer: the locker's call times out and is retried
+        description = "the gateway is busy with this locker's earlier messages; retry later"
+        action = item.info.action or "Unknown"
+        await self._refuse_call(locker_id, call_id, action, ErrorCode.UNAVAILABLE, description)
 
     async def _refuse_call(
         self,
         locker_id: str,
-        call: dict[str, Any],
+        call_id: str,
+        action: str,
         code: ErrorCode,
         description: str,
-        issues: tuple[FieldIssue, ...],
+        issues: tuple[FieldIssue, ...] = (),
     ) -> None:
         assert self._connection is not None
-        error = self._codec.error_reply(
-            corr=call["id"],
-            action=call["action"],
+        error = self._codec.error(
+            corr=call_id,
+            action=action,
             code=code,
             description=description,
             src=self._src,
@@ -469,6 +559,15 @@ class OlpAdapter:
             issues=issues,
         )
         await self._connection.publish(topics.locker_reply(locker_id), self._codec.encode(error))
+
+
+def _expect(reply: OlpMessage, model: type[M]) -> M:
+    """The reply to one of our calls, of the result model its action defines."""
+    if isinstance(reply, model):
+        return reply
+    raise AdapterProtocolError(
+        f"locker {reply.src} answered with a {reply.kind} {reply.action}, not a {model.__name__}"
+    )
 
 
 _PUBLIC_JWK_MEMBERS = frozenset({"kty", "crv", "x", "kid", "alg", "use"})
@@ -480,7 +579,3 @@ def _public_ed25519(jwk: dict[str, Any]) -> bool:
         and jwk.get("kty") == "OKP"
         and jwk.get("crv") == "Ed25519"
     )
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")

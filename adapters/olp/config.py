@@ -26,6 +26,13 @@ class OlpConfig(AdapterConfig):
     )
     max_message_bytes: int = Field(default=64 * 1024, ge=1024)
     connect_timeout_s: float = Field(default=5.0, gt=0)
+    lane_capacity: int = Field(
+        default=256,
+        ge=1,
+        description="Messages held per locker before it is refused (a call is answered "
+        "Unavailable, a journaled event comes back by replay): a flooding locker cannot grow "
+        "memory without bound or hold up another.",
+    )
     username: str | None = Field(
         default=None, description="MQTT user; overrides a user in the URL."
     )

@@ -1,9 +1,6 @@
-"""OLP messages to SDK events and boot information (pure translation, no I/O)."""
+"""Typed OLP messages to SDK events and boot information (pure translation, no I/O)."""
 
 from __future__ import annotations
-
-from datetime import datetime
-from typing import Any
 
 from gateway.sdk import (
     BootInfo,
@@ -11,85 +8,109 @@ from gateway.sdk import (
     CompartmentInfo,
     DoorClosed,
     DoorOpened,
-    FaultKind,
     GrantUse,
     LockerEvent,
     LockerFault,
     OpenPurpose,
     PresenceChanged,
 )
-from gateway.sdk.domain import DoorState, ItemSensor, SizeClass
+from gateway.sdk.olp_messages import (
+    BootPayload,
+    CodeEnteredEvent,
+    DoorClosedEvent,
+    DoorOpenedEvent,
+    FaultEvent,
+    OlpMessage,
+    StatePayload,
+    StatusEvent,
+)
 
 
-def timestamp(message: dict[str, Any]) -> datetime:
-    return datetime.fromisoformat(str(message["ts"]).replace("Z", "+00:00"))
-
-
-def event_from(locker_id: str, message: dict[str, Any]) -> LockerEvent | None:
+def event_from(locker_id: str, message: OlpMessage) -> LockerEvent | None:
     """The SDK event for an `evt/*` or `status` message; None for actions we do not model."""
-    payload: dict[str, Any] = message.get("payload", {})
-    common: dict[str, Any] = {
-        "locker_id": locker_id,
-        "at": timestamp(message),
-        "event_id": message["id"],
-        "seq": message.get("seq"),
-        "event_seq": message.get("eventSeq"),
-    }
-    action = message["action"]
-    if action == "Status":
-        return PresenceChanged(online=bool(payload["online"]), **common)
-    if action == "DoorOpened":
-        grant = payload.get("grant")
+    at, event_id, seq, event_seq = message.ts, message.id, message.seq, message.event_seq
+    if isinstance(message, StatusEvent):
+        return PresenceChanged(
+            locker_id=locker_id,
+            at=at,
+            event_id=event_id,
+            seq=seq,
+            event_seq=event_seq,
+            online=message.payload.online,
+        )
+    if isinstance(message, DoorOpenedEvent):
+        grant = message.payload.grant
         used = (
-            GrantUse(jti=grant["jti"], purpose=OpenPurpose(grant["act"]), parcel_uid=grant["sub"])
+            GrantUse(jti=grant.jti, purpose=OpenPurpose(grant.act.value), parcel_uid=grant.sub)
             if grant is not None
             else None
         )
-        return DoorOpened(compartment_code=payload["compartmentCode"], grant=used, **common)
-    if action == "DoorClosed":
+        return DoorOpened(
+            locker_id=locker_id,
+            at=at,
+            event_id=event_id,
+            seq=seq,
+            event_seq=event_seq,
+            compartment_code=message.payload.compartment_code,
+            grant=used,
+        )
+    if isinstance(message, DoorClosedEvent):
         return DoorClosed(
-            compartment_code=payload["compartmentCode"],
-            item=ItemSensor(payload["itemSensor"]),
-            **common,
+            locker_id=locker_id,
+            at=at,
+            event_id=event_id,
+            seq=seq,
+            event_seq=event_seq,
+            compartment_code=message.payload.compartment_code,
+            item=message.payload.item_sensor,
         )
-    if action == "CodeEntered":
+    if isinstance(message, CodeEnteredEvent):
         return CodeEntered(
-            code=payload["code"], compartment_code=payload.get("compartmentCode"), **common
+            locker_id=locker_id,
+            at=at,
+            event_id=event_id,
+            seq=seq,
+            event_seq=event_seq,
+            code=message.payload.code,
+            compartment_code=message.payload.compartment_code,
         )
-    if action == "Fault":
+    if isinstance(message, FaultEvent):
         return LockerFault(
-            fault=FaultKind(payload["fault"]),
-            compartment_code=payload.get("compartmentCode"),
-            description=payload.get("description"),
-            cleared=bool(payload.get("cleared", False)),
-            **common,
+            locker_id=locker_id,
+            at=at,
+            event_id=event_id,
+            seq=seq,
+            event_seq=event_seq,
+            fault=message.payload.fault,
+            compartment_code=message.payload.compartment_code,
+            description=message.payload.description,
+            cleared=message.payload.cleared,
         )
     return None
 
 
-def boot_info(payload: dict[str, Any]) -> BootInfo:
+def boot_info(payload: BootPayload) -> BootInfo:
     return BootInfo(
-        vendor=payload["vendor"],
-        model=payload["model"],
-        firmware=payload["firmware"],
-        serial_number=payload.get("serialNumber"),
-        key_set_version=payload.get("keySetVersion"),
-        features=frozenset(payload.get("features", [])),
+        vendor=payload.vendor,
+        model=payload.model,
+        firmware=payload.firmware,
+        serial_number=payload.serial_number,
+        key_set_version=payload.key_set_version,
+        features=frozenset(payload.features),
         compartments=tuple(
-            CompartmentInfo(code=c["code"], size_class=SizeClass(c["sizeClass"]))
-            for c in payload.get("compartments", [])
+            CompartmentInfo(code=c.code, size_class=c.size_class) for c in payload.compartments
         ),
     )
 
 
-def compartments_from_state(payload: dict[str, Any]) -> tuple[CompartmentInfo, ...]:
+def compartments_from_state(payload: StatePayload) -> tuple[CompartmentInfo, ...]:
     return tuple(
         CompartmentInfo(
-            code=c["code"],
-            size_class=SizeClass(c["sizeClass"]),
-            door=DoorState(c["door"]),
-            item=ItemSensor(c["itemSensor"]),
-            enabled=bool(c.get("enabled", True)),
+            code=c.code,
+            size_class=c.size_class,
+            door=c.door,
+            item=c.item_sensor,
+            enabled=c.enabled,
         )
-        for c in payload.get("compartments", [])
+        for c in payload.compartments
     )

@@ -7,20 +7,29 @@ command is an `async def (args, settings) -> int` set as the parser's `func`.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from gateway.cli import audit, carriers, connectors, deliveries, keys, lockers, mqtt_access, run
+from gateway.cli import (
+    audit,
+    carriers,
+    connectors,
+    deliveries,
+    events,
+    keys,
+    lockers,
+    mqtt_access,
+    run,
+)
 from gateway.errors import OpenLockerError
 from gateway.settings import load_settings
 
 log = logging.getLogger("openlocker")
 
 # The command groups, in the order `openlocker --help` lists them.
-_GROUPS = (run, carriers, lockers, keys, audit, mqtt_access, connectors, deliveries)
+_GROUPS = (run, carriers, lockers, keys, audit, mqtt_access, connectors, deliveries, events)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -38,10 +47,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(
             args.config,
-            database_url=args.database_url,
-            **{k: getattr(args, k, None) for k in ("http_host", "http_port", "network_id")},
+            network_id=args.network_id,
+            store={"database_url": args.database_url},
+            http={
+                "host": getattr(args, "http_host", None),
+                "port": getattr(args, "http_port", None),
+            },
         )
-        code: int = asyncio.run(args.func(args, settings))
+        code: int = run.run_event_loop(args.func(args, settings), settings.runtime.event_loop)
         return code
     except OpenLockerError as err:
         print(f"error: {err}", file=sys.stderr)

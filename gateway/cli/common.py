@@ -18,8 +18,8 @@ else:
 
 @contextlib.asynccontextmanager
 async def open_store(settings: Settings) -> AsyncIterator[Store]:
-    ensure_sqlite_folder(settings.database_url)
-    async with Store.connect(settings.database_url) as store:
+    ensure_sqlite_folder(settings.store.database_url)
+    async with Store.connect(settings.store.database_url) as store:
         await store.migrate()
         yield store
 

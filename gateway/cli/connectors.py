@@ -13,7 +13,6 @@ import json
 import re
 import tomllib
 from collections.abc import AsyncIterator, Iterable
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +80,7 @@ async def _service(settings: Settings) -> AsyncIterator[ConnectorService]:
         keys = NetworkKeys(
             store=store,
             issuer=settings.network_id,
-            publish_lead=timedelta(seconds=settings.key_publish_lead_s),
+            publish_lead=settings.tokens.key_publish_lead,
         )
         await keys.ensure(actor="operator")
         yield ConnectorService.from_settings(settings, store=store, sign_olp=keys.sign_detached)

@@ -8,7 +8,8 @@ import sys
 
 from gateway.cli.common import Subparsers, open_store, positive_int
 from gateway.domain.webhooks import DeliveryState
-from gateway.service.deliveries import DeliveryService, delivery_to_wire
+from gateway.http.render import delivery_to_wire
+from gateway.service.deliveries import DeliveryService
 from gateway.settings import Settings
 from gateway.store import Delivery
 from gateway.wire import dump

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from gateway.cli.common import Subparsers, open_store
 from gateway.settings import Settings
@@ -28,7 +28,7 @@ def _network_keys(store: Store, settings: Settings) -> NetworkKeys:
     return NetworkKeys(
         store=store,
         issuer=settings.network_id,
-        publish_lead=timedelta(seconds=settings.key_publish_lead_s),
+        publish_lead=settings.tokens.key_publish_lead,
     )
 
 

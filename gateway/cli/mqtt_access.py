@@ -93,7 +93,8 @@ async def _passwd(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _acl(args: argparse.Namespace, settings: Settings) -> int:
-    users = list(args.gateway_user) or ([settings.mqtt_username] if settings.mqtt_username else [])
+    own = settings.mqtt.username
+    users = list(args.gateway_user) or ([own] if own else [])
     if not users:
         raise ValueError("name the gateway's MQTT user with --gateway-user")
     path: Path = args.file

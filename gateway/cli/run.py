@@ -6,10 +6,33 @@ import argparse
 import asyncio
 import logging
 import signal
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from sqlalchemy.engine import make_url
 
 from gateway.app import Gateway
 from gateway.cli.common import Subparsers, open_store
 from gateway.settings import Settings
+
+T = TypeVar("T")
+
+
+def run_event_loop(main: Coroutine[Any, Any, T], event_loop: str) -> T:
+    """Run `main` to completion on the loop `[runtime] event_loop` names (asyncio or uvloop).
+
+    uvloop is imported only when chosen: it is an optional extra (`openlocker[uvloop]`).
+    """
+    if event_loop == "uvloop":
+        try:
+            import uvloop
+        except ImportError as err:
+            main.close()
+            raise ValueError(
+                'runtime.event_loop = "uvloop" needs uvloop: pip install "openlocker[uvloop]"'
+            ) from err
+        return uvloop.run(main)
+    return asyncio.run(main)
 
 
 def register(sub: Subparsers) -> None:
@@ -35,7 +58,9 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
         loop.add_signal_handler(sig, stop.set)
     async with Gateway(settings=settings) as gateway:
         print(f"OpenLocker gateway for network {settings.network_id!r} on {gateway.base_url}")
-        print(f"  database: {settings.database_url}")
+        # Not the URL as written: a postgresql:// URL may carry a password.
+        shown = make_url(settings.store.database_url).render_as_string(hide_password=True)
+        print(f"  database: {shown}")
         print(f"  spec:     {gateway.base_url}/v1/spec/openapi.yaml   (Ctrl-C stops)")
         await stop.wait()
     return 0

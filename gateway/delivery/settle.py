@@ -21,7 +21,7 @@ from gateway.clock import Clock
 from gateway.delivery.routes import DeliveryPolicy, Route, TargetKind
 from gateway.delivery.transports.base import Outcome
 from gateway.domain.audit import AuditAction
-from gateway.domain.webhooks import retry_delay_s
+from gateway.domain.backoff import backoff_s
 from gateway.errors import ConcurrentUpdate, Unavailable
 from gateway.store import Delivery, Store, UnitOfWork
 
@@ -199,9 +199,12 @@ class Settler:
     ) -> datetime | None:
         if delivery.attempts >= policy.max_attempts:
             return None
-        delay = retry_delay_s(
+        # Equal jitter: receivers that fail together (an outage) are not hammered by every
+        # gateway in lock-step when they come back.
+        delay = backoff_s(
             delivery.attempts,
-            base_s=policy.backoff_base_s,
+            # A cap below the base caps the first wait too, as it always has.
+            base_s=min(policy.backoff_base_s, policy.backoff_cap_s),
             cap_s=policy.backoff_cap_s,
             rand=self._rand,
         )

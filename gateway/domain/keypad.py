@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from gateway.domain.backoff import backoff_s
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class KeypadPolicy:
@@ -29,10 +31,14 @@ class KeypadPolicy:
 
     def backoff(self, lockout: int) -> timedelta:
         """The lock time of the `lockout`-th lockout in a row (1 = the first)."""
-        # In float seconds: a timedelta overflows long before a stubborn attacker gives up.
-        doublings = min(max(lockout - 1, 0), 64)
-        seconds = self.backoff_base.total_seconds() * 2.0**doublings
-        return min(timedelta(seconds=min(seconds, 1e9)), self.backoff_cap)
+        # No jitter: the person at the keypad is told how long to wait.
+        seconds = backoff_s(
+            max(lockout, 1),
+            base_s=self.backoff_base.total_seconds(),
+            cap_s=self.backoff_cap.total_seconds(),
+            rand=None,
+        )
+        return timedelta(seconds=seconds)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from enum import StrEnum
 
 from gateway.domain.enums import ParcelState
@@ -38,17 +37,3 @@ class DeliveryState(StrEnum):
     DELIVERED = "delivered"
     DEAD = "dead"
     SKIPPED = "skipped"  # the connector declined the event (SkipEvent): settled, never sent
-
-
-def retry_delay_s(attempt: int, *, base_s: float, cap_s: float, rand: Callable[[], float]) -> float:
-    """Seconds to wait after failed attempt number `attempt` (1-based): "equal jitter".
-
-    A uniform pick in [c/2, c] with c = min(cap, base * 2^(attempt-1)): receivers that fail
-    together (an outage) are not hammered by every gateway in lock-step when they come back,
-    and a retry never follows its failure at once (full jitter's [0, c] sometimes does).
-    """
-    if attempt < 1:
-        raise ValueError("attempts count from 1")
-    # Clamp the exponent: 2.0**2000 overflows long before any sane cap is reached.
-    ceiling = min(cap_s, base_s * 2.0 ** min(attempt - 1, 64))
-    return ceiling / 2 + ceiling / 2 * rand()

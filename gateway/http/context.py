@@ -10,10 +10,10 @@ from gateway.auth.carrier_tokens import CarrierAuthenticator, CarrierIdentity
 from gateway.service.codes import CodeService
 from gateway.service.connectors import ConnectorService
 from gateway.service.deliveries import DeliveryService
-from gateway.service.doors import DoorService
 from gateway.service.grants import GrantService
 from gateway.service.lockers import LockerService
 from gateway.service.parcels import ParcelService
+from gateway.service.unlocks import Unlocks
 from gateway.service.webhooks import WebhookService
 from gateway.spec import Spec
 from gateway.store import Store
@@ -31,7 +31,7 @@ class HttpDeps:
     authenticator: CarrierAuthenticator
     webhooks: WebhookService
     network_keys: NetworkKeys
-    doors: DoorService
+    unlocks: Unlocks
     codes: CodeService
     grants: GrantService
     deliveries: DeliveryService

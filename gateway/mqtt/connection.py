@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
@@ -17,7 +16,9 @@ import aiomqtt
 from paho.mqtt.client import MQTT_CLEAN_START_FIRST_ONLY
 from paho.mqtt.properties import Properties
 
+from gateway.domain.backoff import backoff_s
 from gateway.errors import Unavailable
+from gateway.sdk.lifetime import TaskSet
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +86,9 @@ class MqttConnection:
         self._on_connect = on_connect
         self._client: aiomqtt.Client | None = None
         self._connected = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: TaskSet | None = None
         self._closing = False
+        self._up_since_failure = False
         self.connect_count = 0
 
     @property
@@ -124,9 +126,10 @@ class MqttConnection:
             raise Unavailable(f"MQTT publish to {topic} failed: {err}") from err
 
     async def __aenter__(self) -> MqttConnection:
-        self._task = asyncio.get_running_loop().create_task(
-            self._run(), name=f"mqtt:{self._options.client_id}"
-        )
+        name = f"mqtt:{self._options.client_id}"
+        self._closing = False
+        self._tasks = await TaskSet(name).__aenter__()
+        self._tasks.start(self._run(), name=name)
         return self
 
     async def __aexit__(
@@ -136,40 +139,59 @@ class MqttConnection:
         tb: TracebackType | None,
     ) -> None:
         self._closing = True
-        if self._task is not None:
-            await stop_task(self._task)
-        self._connected.clear()
+        try:
+            if self._tasks is not None:
+                await self._tasks.__aexit__(exc_type, exc, tb)
+        finally:
+            self._tasks = None
+            self._connected.clear()
 
     async def _run(self) -> None:
-        attempt = 0
+        failures = 0  # since the last session that came up
         while not self._closing:
             try:
-                async with self._new_client() as client:
-                    self._client = client
-                    for topic in self._options.subscriptions:
-                        await client.subscribe(topic, qos=1)
-                    attempt = 0
-                    self.connect_count += 1
-                    self._connected.set()
-                    log.info("MQTT connected as %s", self._options.client_id)
-                    if self._on_connect is not None:
-                        await self._on_connect()
-                    async for message in client.messages:
-                        if self._closing:
-                            return
-                        self._on_message(message)
+                await self._session()
+                lost = "the broker ended the session"
             except aiomqtt.MqttError as err:
+                lost = str(err)
+            except Exception:
+                # A callback's bug must not end the connection for good (this loop is the
+                # only one there is): say so loudly, then reconnect like after a lost link.
+                log.exception("MQTT %s: a callback failed", self._options.client_id)
+                lost = "a callback failed"
+                self._up_since_failure = False  # a bug that recurs backs off too
+            finally:
                 self._connected.clear()
                 self._client = None
-                delay = self._backoff(attempt)
-                attempt += 1
-                log.warning("MQTT connection lost (%s); retrying in %.2f s", err, delay)
-                await asyncio.sleep(delay)
+            if self._closing:
+                return
+            failures = 1 if self._up_since_failure else failures + 1
+            delay = self._backoff(failures)
+            log.warning("MQTT connection lost (%s); retrying in %.2f s", lost, delay)
+            await asyncio.sleep(delay)
 
-    def _backoff(self, attempt: int) -> float:
-        """Exponential back-off with full jitter, so many clients do not reconnect in step."""
-        cap = min(self._options.backoff_max_s, self._options.backoff_initial_s * 2**attempt)
-        return random.uniform(self._options.backoff_initial_s / 2, cap)
+    async def _session(self) -> None:
+        """One connection, from connect to loss (or to closing)."""
+        self._up_since_failure = False
+        async with self._new_client() as client:
+            self._client = client
+            for topic in self._options.subscriptions:
+                await client.subscribe(topic, qos=1)
+            self._up_since_failure = True
+            self.connect_count += 1
+            self._connected.set()
+            log.info("MQTT connected as %s", self._options.client_id)
+            if self._on_connect is not None:
+                await self._on_connect()
+            async for message in client.messages:
+                if self._closing:
+                    return
+                self._on_message(message)
+
+    def _backoff(self, failures: int) -> float:
+        # Jittered, so many clients that lost the broker together do not reconnect in step.
+        o = self._options
+        return backoff_s(failures, base_s=o.backoff_initial_s, cap_s=o.backoff_max_s)
 
     def _new_client(self) -> aiomqtt.Client:
         o = self._options
@@ -198,20 +220,3 @@ class MqttConnection:
             # delayed ACKs add ~40 ms to every round trip.
             socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
         )
-
-
-async def stop_task(task: asyncio.Task[None], *, patience_s: float = 5.0) -> None:
-    """Cancel a task and wait until it has really ended.
-
-    Cancel again while waiting: on Python 3.11 a cancellation that lands while aiomqtt's
-    `wait_for` receives its acknowledgement can be swallowed, and one `cancel()` is then lost.
-    """
-    deadline = asyncio.get_running_loop().time() + patience_s
-    while not task.done():
-        task.cancel()
-        await asyncio.wait({task}, timeout=0.2)
-        if asyncio.get_running_loop().time() > deadline:
-            log.error("task %s did not stop within %.0f s", task.get_name(), patience_s)
-            return
-    if not task.cancelled() and task.exception() is not None:
-        log.warning("task %s ended with %r", task.get_name(), task.exception())

@@ -3,31 +3,34 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Generic, TypeVar
 
 from gateway.errors import OperationTimeout
 
+R = TypeVar("R")
 
-class PendingCalls:
+
+class PendingCalls(Generic[R]):
+    """Futures of calls awaiting their reply `R` (a typed message), keyed by call id."""
+
     def __init__(self) -> None:
-        self._futures: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._futures: dict[str, asyncio.Future[R]] = {}
 
-    def expect(self, call_id: str) -> asyncio.Future[dict[str, Any]]:
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+    def expect(self, call_id: str) -> asyncio.Future[R]:
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._futures[call_id] = future
         return future
 
-    def resolve(self, reply: dict[str, Any]) -> bool:
-        """Hand a reply to its waiter; False when nobody waits (late, duplicate or foreign)."""
-        future = self._futures.pop(str(reply.get("corr")), None)
+    def resolve(self, corr: str | None, reply: R) -> bool:
+        """Hand a reply to the waiter of call `corr`; False when nobody waits (late,
+        duplicate or foreign)."""
+        future = self._futures.pop(str(corr), None)
         if future is None or future.done():
             return False
         future.set_result(reply)
         return True
 
-    async def wait(
-        self, call_id: str, future: asyncio.Future[dict[str, Any]], timeout_s: float
-    ) -> dict[str, Any]:
+    async def wait(self, call_id: str, future: asyncio.Future[R], timeout_s: float) -> R:
         try:
             return await asyncio.wait_for(future, timeout_s)
         except TimeoutError:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Flag, auto
+from enum import Flag, StrEnum, auto
 from types import TracebackType
 from typing import ClassVar, Protocol, Self, runtime_checkable
 
@@ -13,7 +12,14 @@ from pydantic import BaseModel, ConfigDict
 
 from gateway.domain.enums import DoorState, ItemSensor, SizeClass
 from gateway.sdk.events import LockerEvent, OpenOutcome, OpenPurpose
-from gateway.wire.olp_enums import BootStatus
+
+
+class BootStatus(StrEnum):
+    """The gateway's answer to a locker's boot (OLP `BootNotification.status`)."""
+
+    ACCEPTED = "Accepted"  # drive the locker
+    PENDING = "Pending"  # not yet (a locker being provisioned): ask again later
+    REJECTED = "Rejected"  # the gateway does not know this locker
 
 
 class AdapterFeatures(Flag):
@@ -111,7 +117,12 @@ class AdapterHost(Protocol):
 
 @runtime_checkable
 class LockerAdapter(Protocol):
-    """One class per vendor protocol. Lifecycle: `async with Adapter(config=..., host=...)`."""
+    """One class per vendor protocol. Lifecycle: `async with Adapter(config=..., host=...)`.
+
+    Events are pushed, not pulled: the adapter hands each one to `host.locker_event` from the
+    locker's own lane (`gateway.sdk.LockerLanes`), so a locker's events stay in order and a
+    locker whose events are slow to apply holds up only itself.
+    """
 
     name: ClassVar[str]
     features: ClassVar[AdapterFeatures]
@@ -140,10 +151,6 @@ class LockerAdapter(Protocol):
 
     async def read_status(self, locker_id: str) -> LockerStatus:
         """The locker's last known presence and per-compartment door and item state."""
-        ...
-
-    def events(self) -> AsyncIterator[LockerEvent]:
-        """Every event of every locker behind this adapter, in each locker's order."""
         ...
 
 

@@ -5,7 +5,8 @@ chores around the protocol: ask the gateway whether a locker may operate at its 
 (again after every outage, and now and then while it is refused), keep a locker's events to
 themselves until it is accepted, drop a poll result that an unlock has overtaken, keep polling
 whatever one poll throws, and turn the gateway's deadline into a timeout for one request.
-`PolledLocker`, `poll_forever` and `seconds_left` do these chores once, for every such adapter.
+`PolledLocker`, `poll_forever` and `seconds_left` do these chores once, for every such adapter,
+and `BoardEvents` hands the events to the gateway (`host.locker_event`) from one lane per locker.
 """
 
 from __future__ import annotations
@@ -13,17 +14,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Hashable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from datetime import datetime
-from typing import TypeVar
+from types import TracebackType
+from typing import Self, TypeVar
 
-from gateway.sdk.adapter import AdapterHost, BootInfo
+from gateway.sdk.adapter import AdapterHost, BootInfo, BootStatus
 from gateway.sdk.errors import AdapterTimeout, LockerNotConnected
 from gateway.sdk.events import LockerEvent
+from gateway.sdk.lanes import LaneStats, LockerLanes
 from gateway.sdk.polling import DoorReading, PollTracker
-from gateway.wire.olp_enums import BootStatus
 
-__all__ = ["PolledLocker", "poll_forever", "seconds_left"]
+__all__ = ["BoardEvents", "PolledLocker", "poll_forever", "seconds_left"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -138,6 +140,10 @@ class PolledLocker:
         events = self.tracker.observe(readings)
         return events if self._accepted_once and not self._refused else []
 
+    def retract(self, events: Sequence[LockerEvent]) -> None:
+        """The gateway did not take these events: the next poll reports their changes again."""
+        self.tracker.retract(events)
+
     def failed(self, reason: str) -> list[LockerEvent]:
         """A poll failed: PresenceChanged(offline) once `offline_after` polls in a row failed.
 
@@ -150,6 +156,76 @@ class PolledLocker:
             return []
         self._booted = False
         return [] if self._refused else events
+
+
+class BoardEvents:
+    """Hands a board adapter's events to the gateway from one lane per locker, never waiting.
+
+        async with BoardEvents("kerong-cu16", host) as events:     # in the adapter's stack
+            events.publish(polled, polled.observe(readings, ticket=ticket))
+
+    Each locker's events go, in order, into its own `LockerLanes` lane, whose task awaits
+    `host.locker_event` for one event at a time. `publish` never waits, so neither a poll loop
+    nor an unlock waits for the gateway's database: a locker whose events are slow to apply
+    holds up only itself (not the other lockers on its bus), and an unlock the gateway asks for
+    while it handles one of this locker's events (a keypad code opens a door on the same bus)
+    cannot deadlock with the lane it was called from.
+
+    Overload: a full lane (the gateway is `capacity` events behind that locker) refuses the
+    events that do not fit; they are retracted from the locker's `PollTracker` instead of being
+    dropped or waited for, so the next poll sees the same state and reports the change again
+    once there is room. A door that opened and shut again in between is missed, exactly as if
+    it had moved between two polls. The lane logs each overload episode once and counts every
+    refusal (`stats().refused`).
+    """
+
+    def __init__(self, name: str, host: AdapterHost, *, capacity: int = 256) -> None:
+        self.name = name
+        self._host = host
+        self._lanes: LockerLanes[LockerEvent] = LockerLanes(
+            name, handler=self._hand_over, capacity=capacity
+        )
+        self._running = False
+
+    async def __aenter__(self) -> Self:
+        await self._lanes.__aenter__()
+        self._running = True
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._running = False
+        await self._lanes.__aexit__(exc_type, exc, tb)
+
+    def publish(self, polled: PolledLocker, events: Sequence[LockerEvent]) -> None:
+        """Queue one locker's `events`, in order, for the gateway; never waits."""
+        if not events:
+            return
+        if not self._running:
+            # An unlock's reply that came in while the adapter stops: the boot after the next
+            # start carries the door's state.
+            log.info(
+                "%s stopping: %d event(s) of %s not handed over",
+                self.name,
+                len(events),
+                polled.locker_id,
+            )
+            return
+        for index, event in enumerate(events):
+            if not self._lanes.offer(polled.locker_id, event):
+                # Nothing runs between two offers: the rest of the batch would be refused too.
+                polled.retract(events[index:])
+                return
+
+    def stats(self) -> LaneStats:
+        return self._lanes.stats()
+
+    async def _hand_over(self, locker_id: str, event: LockerEvent) -> None:
+        await self._host.locker_event(event)
 
 
 async def poll_forever(

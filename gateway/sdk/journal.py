@@ -34,5 +34,6 @@ class SupportsEventReplay(Protocol):
         self, locker_id: str, after_seq: int, deadline: datetime
     ) -> ReplayReport:
         """Have the locker publish again, in order, its events numbered above `after_seq`;
-        they arrive through `events()` like any other. Answers once the locker confirmed."""
+        the adapter hands them to `host.locker_event` like any other. Answers once the locker
+        confirmed."""
         ...

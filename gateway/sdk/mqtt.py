@@ -1,7 +1,7 @@
 """MQTT building blocks for adapters of MQTT-speaking lockers (public, part of the SDK)."""
 
 from gateway.mqtt import topics
-from gateway.mqtt.connection import BrokerAddress, ConnectionOptions, MqttConnection, stop_task
+from gateway.mqtt.connection import BrokerAddress, ConnectionOptions, MqttConnection
 from gateway.mqtt.dedupe import Deduper, SequenceTracker
 from gateway.mqtt.rpc import PendingCalls
 from gateway.mqtt.tls import TlsFiles, client_context
@@ -15,6 +15,5 @@ __all__ = [
     "SequenceTracker",
     "TlsFiles",
     "client_context",
-    "stop_task",
     "topics",
 ]

@@ -1,5 +1,11 @@
 """The OLP v1 message codec for adapters: build envelopes, and check received ones against
-the published schemas (validators compiled once, when the codec is made)."""
+the published schemas (validators compiled once, when the codec is made).
+
+The typed edge: `decode_message` checks a received message once, against the one schema of its
+kind and action (which includes the envelope's rules), and hands back its pydantic model
+(`gateway.sdk.olp_messages`); `result`, `command` and `error` build typed messages to `encode`.
+The dict-based `decode` and `build` stay for adapters written against them.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +13,23 @@ import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
+from uuid import uuid4
 
-from gateway.errors import ErrorCode, FieldIssue, MalformedMessage
-from gateway.spec import Spec
+from pydantic import ValidationError
+
+from gateway.clock import utc_now
+from gateway.errors import ErrorCode, FieldIssue, MalformedMessage, ValidationFailed
+from gateway.sdk.schemas import Schemas, load_schemas, pointer
 from gateway.wire.base import WireModel
 from gateway.wire.catalog import message_schema
 from gateway.wire.envelope import EnvelopeError, MessageKind
-from gateway.wire.olp_messages import make_envelope
+from gateway.wire.olp_messages import (
+    ErrorReply,
+    OlpMessage,
+    UnknownMessage,
+    make_envelope,
+    message_model,
+)
 
 MAX_MESSAGE_BYTES = 64 * 1024
 
@@ -23,25 +39,43 @@ __all__ = ["MAX_MESSAGE_BYTES", "MessageKind", "OlpCodec"]
 class OlpCodec:
     """Encodes and checks OLP envelopes for adapters of OLP-speaking lockers."""
 
-    def __init__(self, *, spec: Spec, max_bytes: int = MAX_MESSAGE_BYTES) -> None:
+    def __init__(self, *, spec: Schemas, max_bytes: int = MAX_MESSAGE_BYTES) -> None:
         self._spec = spec
         self.max_bytes = max_bytes
 
     @classmethod
     def load(cls, max_bytes: int = MAX_MESSAGE_BYTES) -> OlpCodec:
-        return cls(spec=Spec.load(), max_bytes=max_bytes)
+        return cls(spec=load_schemas(), max_bytes=max_bytes)
+
+    def decode_message(self, raw: bytes) -> OlpMessage:
+        """One received message, checked once and typed: its (kind, action) model, or
+        `UnknownMessage` for an action OLP v1 lacks (checked against the envelope only).
+
+        Raises MalformedMessage (not JSON, too large) or ValidationFailed (schema).
+        """
+        data = self._parse(raw)
+        schema, model = _schema_and_model(data)
+        try:
+            self._spec.validate(schema, data)
+        except ValidationFailed:
+            if schema != "envelope":
+                # Rare path: name the envelope's fault when it has one (a clearer message).
+                self._spec.validate("envelope", data)
+            raise
+        try:
+            return model.model_validate(data)
+        except ValidationError as err:
+            # The schema passed it, so the model drifted from it (tests/adapters guard this).
+            raise ValidationFailed(
+                f"invalid {schema}: {err.errors()[0]['msg']}", issues=_issues(err)
+            ) from err
 
     def decode(self, raw: bytes) -> dict[str, Any]:
         """One received message, checked: size, JSON, envelope and the action's payload.
 
         Raises MalformedMessage (not JSON, too large) or ValidationFailed (schema).
         """
-        if len(raw) > self.max_bytes:
-            raise MalformedMessage(f"message of {len(raw)} bytes exceeds {self.max_bytes}")
-        try:
-            message = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise MalformedMessage(f"message is not JSON: {err}") from err
+        message = self._parse(raw)
         self._spec.validate("envelope", message)
         try:
             kind = MessageKind(message["kind"])
@@ -51,6 +85,14 @@ class OlpCodec:
         if schema is not None:
             self._spec.validate(schema, message)
         return dict(message)
+
+    def _parse(self, raw: bytes) -> Any:
+        if len(raw) > self.max_bytes:
+            raise MalformedMessage(f"message of {len(raw)} bytes exceeds {self.max_bytes}")
+        try:
+            return json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise MalformedMessage(f"message is not JSON: {err}") from err
 
     @staticmethod
     def call_id(raw: bytes) -> str | None:
@@ -67,8 +109,78 @@ class OlpCodec:
         return None
 
     @staticmethod
-    def encode(message: Mapping[str, Any]) -> bytes:
+    def encode(message: WireModel | Mapping[str, Any]) -> bytes:
+        if isinstance(message, WireModel):
+            return message.model_dump_json().encode()
         return json.dumps(message, separators=(",", ":")).encode()
+
+    @staticmethod
+    def result(
+        call: OlpMessage, payload: WireModel, *, src: str, seq: int, ts: datetime | None = None
+    ) -> OlpMessage:
+        """The typed result of `call` (its action's result model checks `payload`)."""
+        model = message_model(MessageKind.RESULT, call.action)
+        if model is None:
+            raise ValueError(f"OLP v1 defines no result of {call.action}")
+        return model.model_validate(
+            {
+                "id": str(uuid4()),
+                "corr": call.id,
+                "ts": ts or utc_now(),
+                "src": src,
+                "seq": seq,
+                "payload": payload,
+            }
+        )
+
+    @staticmethod
+    def command(
+        action: str,
+        payload: WireModel,
+        *,
+        src: str,
+        seq: int,
+        exp: datetime,
+        ts: datetime | None = None,
+    ) -> OlpMessage:
+        """A typed call of the gateway to a locker; `exp` is required: a late open is a hole."""
+        model = message_model(MessageKind.CALL, action)
+        if model is None:
+            raise ValueError(f"OLP v1 defines no call {action}")
+        return model.model_validate(
+            {
+                "id": str(uuid4()),
+                "ts": ts or utc_now(),
+                "exp": exp,
+                "src": src,
+                "seq": seq,
+                "payload": payload,
+            }
+        )
+
+    @staticmethod
+    def error(
+        *,
+        corr: str,
+        action: str,
+        code: ErrorCode,
+        description: str,
+        src: str,
+        seq: int,
+        issues: tuple[FieldIssue, ...] = (),
+        ts: datetime | None = None,
+    ) -> ErrorReply:
+        """A typed error reply to the call `corr` (SPEC §5 codes; `issues` name the fields)."""
+        details = {"errors": [dump_issue(i) for i in issues]} if issues else {}
+        return ErrorReply(
+            id=str(uuid4()),
+            corr=corr,
+            action=action,
+            ts=ts or utc_now(),
+            src=src,
+            seq=seq,
+            error=EnvelopeError(code=code, description=description[:512], details=details),
+        )
 
     @staticmethod
     def build(
@@ -104,3 +216,23 @@ class OlpCodec:
 
 def dump_issue(issue: FieldIssue) -> dict[str, str]:
     return {"pointer": issue.pointer, "detail": issue.detail}
+
+
+def _schema_and_model(data: Any) -> tuple[str, type[OlpMessage]]:
+    """The one schema a received message is checked against, and its model."""
+    if isinstance(data, dict):
+        kind, action = data.get("kind"), data.get("action")
+        if kind in _KINDS and isinstance(action, str):
+            schema = message_schema(MessageKind(kind), action)
+            model = message_model(MessageKind(kind), action)
+            if schema is not None and model is not None:
+                return schema, model
+    # An action OLP v1 lacks, or no kind/action at all: the envelope says what is wrong.
+    return "envelope", UnknownMessage
+
+
+_KINDS = frozenset(MessageKind)
+
+
+def _issues(err: ValidationError) -> tuple[FieldIssue, ...]:
+    return tuple(FieldIssue(pointer=pointer(e["loc"]), detail=e["msg"]) for e in err.errors())

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -112,6 +112,26 @@ class PollTracker:
                     )
                 )
         return events
+
+    def retract(self, events: Iterable[LockerEvent]) -> None:
+        """The gateway did not take these events (their lane was full): forget the changes
+        they reported, so that the next poll that sees the same state reports them again.
+
+        Until that poll, `readings` and `online` show what the gateway was last told.
+        """
+        for event in events:
+            if isinstance(event, PresenceChanged):
+                # Back online unreported: unknown again, so the next good poll says online.
+                # Offline unreported: still online, and the failures counted so far stand,
+                # so the next failed poll says offline.
+                self._online = None if event.online else True
+            elif isinstance(event, DoorOpened | DoorClosed):
+                code = event.compartment_code
+                before = self._readings.get(code)
+                if before is not None:
+                    self._readings[code] = DoorReading(
+                        door_closed=isinstance(event, DoorOpened), item=before.item
+                    )
 
     def failed(self, reason: str) -> list[LockerEvent]:
         """A poll failed; after `offline_after` failures in a row the locker is offline."""

@@ -34,6 +34,7 @@ from typing import Any, Self, TypeVar
 
 import serial
 
+from gateway.domain.backoff import backoff_s
 from gateway.sdk.errors import AdapterConfigError, AdapterConnectionError, AdapterTimeout
 
 __all__ = ["ReplyReader", "SerialBus", "SerialSettings"]
@@ -64,6 +65,13 @@ class SerialSettings:
     reconnect_min_s: float = 0.2
     reconnect_max_s: float = 5.0
     write_timeout_s: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.reconnect_min_s <= 0 or self.reconnect_max_s <= 0:
+            raise AdapterConfigError(
+                "reconnect_min_s and reconnect_max_s must be positive, not "
+                f"{self.reconnect_min_s} and {self.reconnect_max_s}"
+            )
 
 
 class SerialBus:
@@ -227,9 +235,13 @@ class SerialBus:
     def _link_failed(self, err: BaseException) -> None:
         self._open = False
         self._failures += 1
-        backoff = min(
-            self.settings.reconnect_max_s,
-            self.settings.reconnect_min_s * 2 ** (self._failures - 1),
+        # The one back-off formula, without jitter: a bus has one client (this one), so there
+        # is no crowd to spread out, and the wait is what the next call's error message says.
+        backoff = backoff_s(
+            self._failures,
+            base_s=min(self.settings.reconnect_min_s, self.settings.reconnect_max_s),
+            cap_s=self.settings.reconnect_max_s,
+            rand=None,
         )
         self._retry_at = time.monotonic() + backoff
         log.warning("serial bus %s failed (%s); reconnecting in %.1f s", self.url, err, backoff)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from gateway.errors import NotSupported, Unavailable
 from gateway.sdk import LockerAdapter
@@ -18,9 +18,23 @@ class AdapterDirectory:
     def add(self, name: str, adapter: LockerAdapter) -> None:
         self._adapters[name] = adapter
 
+    def remove(self, name: str) -> None:
+        """The adapter stopped (this instance lost its bus lease): its lockers are not ours."""
+        self._adapters.pop(name, None)
+
     @property
     def running(self) -> Mapping[str, LockerAdapter]:
         return self._adapters
+
+    async def learn(self, locker_ids: Iterable[str]) -> None:
+        """Know the adapter of all these lockers with one query, not one transaction each
+        (key distribution to thousands of lockers after a boot storm)."""
+        if all(locker_id in self._locker_adapter for locker_id in locker_ids):
+            return
+        async with self._store.transaction() as tx:
+            lockers = await tx.lockers.list()
+        for locker in lockers:
+            self._locker_adapter.setdefault(locker.id, locker.adapter)
 
     async def for_locker(self, locker_id: str) -> LockerAdapter:
         name = self._locker_adapter.get(locker_id)

@@ -146,13 +146,14 @@ class ConnectorService:
         """The service over the attachment routes, their delivery defaults from `settings`.
 
         An attachment's `delivery` table overrides these per field; until connectors have
-        settings of their own, they start from the webhook_* ones.
+        settings of their own, they start from the `[webhooks]` ones.
         """
+        webhooks = settings.webhooks
         defaults = DeliveryPolicy(
-            timeout_s=settings.webhook_timeout_s,
-            max_attempts=settings.webhook_max_attempts,
-            backoff_base_s=settings.webhook_backoff_base_s,
-            backoff_cap_s=settings.webhook_backoff_cap_s,
+            timeout_s=webhooks.timeout.total_seconds(),
+            max_attempts=webhooks.max_attempts,
+            backoff_base_s=webhooks.backoff_base.total_seconds(),
+            backoff_cap_s=webhooks.backoff_cap.total_seconds(),
         )
         routes = AttachmentRoutes(store=store, defaults=defaults, sign_olp=sign_olp, clock=clock)
         return cls(store=store, routes=routes, clock=clock)

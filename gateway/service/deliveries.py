@@ -11,30 +11,11 @@ from gateway.domain.delivery import TargetKind
 from gateway.domain.webhooks import DeliveryState
 from gateway.errors import IllegalTransition, NotFound
 from gateway.service.cursors import decode_cursor, encode_cursor
-from gateway.service.idempotency import IdempotencyKey, JsonBody, run_idempotent
+from gateway.service.idempotency import Answered, Idempotent, run_idempotent
 from gateway.store import Delivery, Store, UnitOfWork
-from gateway.wire import DeliveryOut, dump
 
 CURSOR_KIND = "dv"
 REPLAYABLE = frozenset({DeliveryState.DEAD, DeliveryState.SKIPPED})
-
-
-def delivery_to_wire(delivery: Delivery) -> DeliveryOut:
-    return DeliveryOut(
-        id=delivery.id,
-        event_id=delivery.event_id,
-        type=delivery.type,
-        parcel_id=delivery.body["parcel"]["parcelId"],
-        target_kind=delivery.target_kind,
-        target_id=delivery.target_id,
-        state=delivery.state,
-        attempts=delivery.attempts,
-        next_attempt_at=delivery.next_attempt_at,
-        last_status=delivery.last_status,
-        last_error=delivery.last_error,
-        created_at=delivery.created_at,
-        delivered_at=delivery.delivered_at,
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,15 +59,17 @@ class DeliveryService:
             )
         return items, encode_cursor(CURSOR_KIND, next_id) if next_id is not None else None
 
-    async def replay(self, carrier_id: str, delivery_id: int, idem: IdempotencyKey) -> JsonBody:
+    async def replay(
+        self, carrier_id: str, delivery_id: int, idem: Idempotent[Delivery]
+    ) -> Answered[Delivery]:
         """A carrier's dead (or skipped) delivery gets a fresh schedule of attempts, due now."""
 
-        async def work(tx: UnitOfWork, now: datetime) -> JsonBody:
+        async def work(tx: UnitOfWork, now: datetime) -> Delivery:
             found = await tx.outbox.find(delivery_id)
             if found is None or found.carrier_id != carrier_id:
                 # Another carrier's delivery is reported missing so that ids do not leak.
                 raise NotFound(f"no delivery {delivery_id}")
-            return dump(delivery_to_wire(await _replay(tx, found, now)))
+            return await _replay(tx, found, now)
 
         return await run_idempotent(
             self._store, self._clock, carrier_id, idem, work, subject="delivery"

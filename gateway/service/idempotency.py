@@ -1,4 +1,12 @@
-"""Idempotent mutations: a replay returns the first answer, another body under the key is a 409."""
+"""Idempotent mutations: a replay returns the first answer, another body under the key is a 409.
+
+The answer a replay returns is JSON the edge rendered (services never render wire JSON): the
+edge hands a service an `Idempotent[T]`, the key plus its renderer for the service's typed result
+T, and gets back an `Answered[T]`. `run_idempotent` stores the rendered answer in the transaction
+that makes the effect, so the effect and its answer exist together or not at all. Actions that
+cannot share one transaction with their answer (opening a door) `claim` the key first and
+`settle` it in the transaction that records the outcome.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +15,16 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from gateway.clock import Clock
 from gateway.errors import AlreadyExists, ConcurrentUpdate, IdempotencyConflict
 from gateway.store import Store, UnitOfWork
 
+T = TypeVar("T")
+
 JsonBody = dict[str, Any]
+"""An answer as stored for replays: the JSON body the edge rendered for the first request."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +43,31 @@ class IdempotencyKey:
             ensure_ascii=False,
         )
         return cls(key, hashlib.sha256(canonical.encode()).hexdigest())
+
+
+@dataclass(frozen=True, slots=True)
+class Idempotent(Generic[T]):
+    """One idempotent request as the edge hands it to a service: its key, and how the edge
+    renders the service's result into the answer that this and every replay receive."""
+
+    key: IdempotencyKey
+    render: Callable[[T], JsonBody]
+
+
+@dataclass(frozen=True, slots=True)
+class Answered(Generic[T]):
+    """What an idempotent service call returns.
+
+    `result` is the typed result of the work this call did; None for a replay, which did
+    nothing. `answer` is the rendered first answer, the same for every request with the key.
+    """
+
+    result: T | None
+    answer: JsonBody
+
+    @property
+    def replayed(self) -> bool:
+        return self.result is None
 
 
 async def prior_answer(tx: UnitOfWork, carrier_id: str, idem: IdempotencyKey) -> JsonBody | None:
@@ -55,27 +91,29 @@ async def run_idempotent(
     store: Store,
     clock: Clock,
     carrier_id: str,
-    idem: IdempotencyKey,
-    work: Callable[[UnitOfWork, datetime], Awaitable[JsonBody]],
+    request: Idempotent[T],
+    work: Callable[[UnitOfWork, datetime], Awaitable[T]],
     *,
     subject: str,
-) -> JsonBody:
-    """Run `work` once per key; its answer is stored in the same transaction as its effects.
+) -> Answered[T]:
+    """Run `work` once per key; its rendered answer is stored in the transaction of its effects.
 
     A transaction that lost a race is run again, and then finds the winner's answer. An
     AlreadyExists is looked at once more for the same reason: a concurrent request with the
     same key may have created the thing. `subject` names it in the final refusal.
     """
+    idem = request.key
     conflict_seen = False
     for _ in range(MAX_ATTEMPTS):
         try:
             async with store.transaction() as tx:
                 prior = await prior_answer(tx, carrier_id, idem)
                 if prior is not None:
-                    return prior
-                body = await work(tx, clock())
-                await tx.idempotency.put(carrier_id, idem.key, idem.fingerprint, body)
-                return body
+                    return Answered(None, prior)
+                result = await work(tx, clock())
+                answer = request.render(result)
+                await tx.idempotency.put(carrier_id, idem.key, idem.fingerprint, answer)
+                return Answered(result, answer)
         except AlreadyExists:
             if conflict_seen:
                 raise
@@ -91,7 +129,9 @@ IN_PROGRESS: JsonBody = {"inProgress": True}
 async def claim(tx: UnitOfWork, carrier_id: str, idem: IdempotencyKey) -> JsonBody | None:
     """For actions that cannot share one transaction with their answer (a door opening):
     returns the stored answer of a replay, or claims the key and returns None. A second
-    request while the first still runs is refused rather than acting twice."""
+    request while the first still runs is refused rather than acting twice. The caller ends
+    the claim with `settle` once the action is done, or `tx.idempotency.release` if it failed
+    before acting."""
     prior = await prior_answer(tx, carrier_id, idem)
     if prior == IN_PROGRESS:
         raise IdempotencyConflict(
@@ -102,3 +142,11 @@ async def claim(tx: UnitOfWork, carrier_id: str, idem: IdempotencyKey) -> JsonBo
         return prior
     await tx.idempotency.put(carrier_id, idem.key, idem.fingerprint, IN_PROGRESS)
     return None
+
+
+async def settle(tx: UnitOfWork, carrier_id: str, request: Idempotent[T], result: T) -> Answered[T]:
+    """Store the answer of a `claim`ed key, in the transaction that records the action's
+    outcome: from then on every request with the key gets this answer."""
+    answer = request.render(result)
+    await tx.idempotency.replace(carrier_id, request.key.key, answer)
+    return Answered(result, answer)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, Protocol
 
+from gateway.domain.parcel import Parcel
 from gateway.errors import FieldIssue, NotFound, OpenLockerError, ValidationFailed
 from gateway.sdk.connectors import (
     Capability,
@@ -19,7 +20,7 @@ from gateway.sdk.connectors import (
     ParcelStatusView,
     SourcedAnnouncement,
 )
-from gateway.service.idempotency import IdempotencyKey, JsonBody
+from gateway.service.idempotency import Answered, Idempotent
 from gateway.service.parcels import NewParcel, ParcelService
 from gateway.spec import Spec
 from gateway.wire import CreateParcelIn, dump, event_to_wire, parcel_to_wire
@@ -65,8 +66,8 @@ class InboundService:
         carrier_id: str,
         attachment_id: str,
         request: InboundRequest,
-        idem: IdempotencyKey,
-    ) -> JsonBody:
+        idem: Idempotent[Parcel],
+    ) -> Answered[Parcel]:
         """Map the carrier's shipment and book it; the parcel as `POST /v1/parcels` answers."""
         connector = await self._connector(carrier_id, attachment_id, Capability.INBOUND_PREADVICE)
         try:

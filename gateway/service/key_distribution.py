@@ -4,6 +4,10 @@ A push happens shortly after an accepted Boot whose reported version is older th
 network's, as soon as the network's version changes (a rotation on any instance), and in a
 periodic sweep. The database records the version each locker confirmed, so every instance
 sees the same picture and a push that failed is simply retried by the next sweep.
+
+One loop does it all. A sweep of thousands of lockers (a boot storm, a rotation) is pushed by a
+fixed pool of pushers taking lockers from one shared list, never a task per locker, and what
+the lockers confirmed is recorded in one transaction per batch, not one per locker.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ KeySource = Callable[[], Awaitable[KeySet]]
 BOOT_SETTLE_S = 0.5
 # Lockers pushed to at once by one instance; a national network has thousands of them.
 MAX_CONCURRENT_PUSHES = 32
+# Confirmed pushes recorded per transaction (version + audit line each).
+RECORD_BATCH = 64
 
 
 class KeyDistributor:
@@ -56,16 +62,21 @@ class KeyDistributor:
         self._clock = clock
         self._wake = asyncio.Event()
         self._due: dict[str, float] = {}  # booted locker -> loop time its push is due
+        # When the sleeping loop wakes anyway (0 while it runs: it looks at `_due` before it
+        # sleeps again). A boot storm then wakes it once per settle period, not once per boot.
+        self._wake_at = 0.0
         self._swept_version: int | None = None
         self._next_sweep = 0.0
-        self._limit = asyncio.Semaphore(MAX_CONCURRENT_PUSHES)
 
     def locker_booted(self, locker_id: str, reported_version: int | None) -> None:
         """An accepted Boot: push soon if the locker's set is older than the network's."""
         if self._swept_version is not None and reported_version == self._swept_version:
             return
-        self._due[locker_id] = asyncio.get_running_loop().time() + self._settle_s
-        self._wake.set()
+        due = asyncio.get_running_loop().time() + self._settle_s
+        self._due.pop(locker_id, None)  # re-inserted last: `_due` stays in order of due time
+        self._due[locker_id] = due
+        if due < self._wake_at:
+            self._wake.set()
 
     async def run_forever(self) -> None:
         while True:
@@ -93,29 +104,59 @@ class KeyDistributor:
 
     async def _sleep(self) -> None:
         now = asyncio.get_running_loop().time()
-        wakeups = [self._next_sweep, now + self._poll_s, *self._due.values()]
+        # `_due` is in order of due time, so its first entry is the earliest.
+        first_due = next(iter(self._due.values()), self._next_sweep)
+        self._wake_at = min(self._next_sweep, now + self._poll_s, first_due)
         self._wake.clear()
         try:
-            async with asyncio.timeout(max(0.0, min(wakeups) - now)):
+            async with asyncio.timeout(max(0.0, self._wake_at - now)):
                 await self._wake.wait()
         except TimeoutError:
             pass
+        finally:
+            self._wake_at = 0.0
 
     async def sweep(self, key_set: KeySet) -> int:
         """Push `key_set` to every booted locker holding an older one; how many confirmed it."""
         async with self._store.transaction() as tx:
             behind = await tx.sessions.key_set_behind(key_set.version)
+        # A locker that booted a moment ago gets its own push once it settled (see BOOT_SETTLE_S);
+        # pushing now would wait out push_timeout on a locker still dropping commands.
+        behind = [locker for locker in behind if locker not in self._due]
         if not behind:
             return 0
+        await self._adapters.learn(behind)
+        todo = iter(behind)  # shared: each locker is taken by exactly one pusher
+        batch: list[str] = []
+        confirmed = 0
+
+        async def pusher() -> None:
+            nonlocal batch, confirmed
+            for locker_id in todo:
+                if not await self._install(locker_id, key_set):
+                    continue
+                confirmed += 1
+                batch.append(locker_id)
+                if len(batch) >= RECORD_BATCH:
+                    full, batch = batch, []
+                    await self._record(full, key_set)
+
+        pushers = min(MAX_CONCURRENT_PUSHES, len(behind))
         async with asyncio.TaskGroup() as group:
-            tasks = [
-                group.create_task(self.push(locker, key_set), name=f"key-set:{locker}")
-                for locker in behind
-            ]
-        return sum(1 for task in tasks if task.result())
+            for n in range(pushers):
+                group.create_task(pusher(), name=f"key-set-pusher-{n}")
+        await self._record(batch, key_set)
+        return confirmed
 
     async def push(self, locker_id: str, key_set: KeySet) -> bool:
         """Push to one locker and record what it confirmed; False when it did not (logged)."""
+        if not await self._install(locker_id, key_set):
+            return False
+        await self._record([locker_id], key_set)
+        return True
+
+    async def _install(self, locker_id: str, key_set: KeySet) -> bool:
+        """SetKeySet on one locker; True once it confirmed, False when it did not (logged)."""
         try:
             adapter = await self._adapters.for_locker(locker_id)
         except OpenLockerError as err:
@@ -125,19 +166,25 @@ class KeyDistributor:
             adapter, SupportsKeySet
         ):
             return False  # its lockers cannot verify grants: the gateway decides for them
-        async with self._limit:
-            try:
-                await adapter.push_key_set(locker_id, key_set, self._clock() + self._timeout)
-            except OpenLockerError as err:
-                log.info("key set %d not installed on %s: %s", key_set.version, locker_id, err)
-                return False
-        async with self._store.transaction() as tx:
-            await tx.sessions.set_key_set_version(locker_id, key_set.version)
-            await tx.audit.append(
-                AuditAction.KEY_SET_PUSHED,
-                actor=self._actor,
-                subject=locker_id,
-                details={"version": key_set.version, "kids": [str(k["kid"]) for k in key_set.keys]},
-            )
+        try:
+            await adapter.push_key_set(locker_id, key_set, self._clock() + self._timeout)
+        except OpenLockerError as err:
+            log.info("key set %d not installed on %s: %s", key_set.version, locker_id, err)
+            return False
         log.info("locker %s holds key set %d", locker_id, key_set.version)
         return True
+
+    async def _record(self, lockers: list[str], key_set: KeySet) -> None:
+        """What these lockers confirmed, with an audit line each, in one transaction."""
+        if not lockers:
+            return
+        details = {"version": key_set.version, "kids": [str(k["kid"]) for k in key_set.keys]}
+        async with self._store.transaction() as tx:
+            for locker_id in lockers:
+                await tx.sessions.set_key_set_version(locker_id, key_set.version)
+                await tx.audit.append(
+                    AuditAction.KEY_SET_PUSHED,
+                    actor=self._actor,
+                    subject=locker_id,
+                    details=details,
+                )

@@ -9,13 +9,20 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from gateway.domain.delivery import TargetKind
 from gateway.domain.parcel import Parcel, ParcelEvent
 from gateway.domain.webhooks import WebhookEventType
 from gateway.sdk.connectors import ConnectorEvent, LockerInfo
 from gateway.service.recipients import connector_notifies, connector_recipient
-from gateway.store import NewDelivery, UnitOfWork
+from gateway.store import (
+    ConnectorAttachmentRecord,
+    NewDelivery,
+    UnitOfWork,
+    WebhookSubscriptionRecord,
+)
 from gateway.wire import dump, event_to_wire, parcel_to_wire
 
 log = logging.getLogger(__name__)
@@ -29,27 +36,42 @@ def event_id(parcel_uid: str, seq: int) -> str:
     return str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{parcel_uid}/{seq}"))
 
 
+@dataclass(frozen=True, slots=True)
+class CarrierTargets:
+    """A carrier's active webhook subscriptions and connector attachments, read once for all
+    the events of one transaction (a booking records two)."""
+
+    webhooks: Sequence[WebhookSubscriptionRecord]
+    attachments: Sequence[ConnectorAttachmentRecord]
+
+
+async def carrier_targets(tx: UnitOfWork, carrier_id: str) -> CarrierTargets:
+    return CarrierTargets(
+        webhooks=await tx.webhooks.list_active(carrier_id),
+        attachments=await tx.connector_attachments.list_active_for(carrier_id),
+    )
+
+
 async def record_parcel_event(
-    tx: UnitOfWork, parcel: Parcel, event: ParcelEvent, *, network_id: str
+    tx: UnitOfWork,
+    parcel: Parcel,
+    event: ParcelEvent,
+    *,
+    network_id: str,
+    targets: CarrierTargets | None = None,
 ) -> None:
     """Queue `event` for every active target of the parcel's carrier that wants it.
 
     Called right after the event is appended, in the same transaction: the deliveries exist
     exactly when the transition is committed (no event lost on a crash, none for a rollback).
-    `parcel` is the parcel as that transaction leaves it.
+    `parcel` is the parcel as that transaction leaves it; `targets`, when the caller read them
+    in this transaction already.
     """
-    targets = [
-        (TargetKind.WEBHOOK, s.id)
-        for s in await tx.webhooks.list_active(parcel.carrier_id)
-        if s.wants(event.type)
-    ]
-    attachments = [
-        a
-        for a in await tx.connector_attachments.list_active_for(parcel.carrier_id)
-        if a.wants(event.type)
-    ]
-    targets += [(TargetKind.CONNECTOR, a.id) for a in attachments]
-    if not targets:
+    known = targets or await carrier_targets(tx, parcel.carrier_id)
+    wanted = [(TargetKind.WEBHOOK, s.id) for s in known.webhooks if s.wants(event.type)]
+    attachments = [a for a in known.attachments if a.wants(event.type)]
+    wanted += [(TargetKind.CONNECTOR, a.id) for a in attachments]
+    if not wanted:
         return
     # The recipient (personal data) only in the rows of connectors that notify recipients.
     recipient = connector_recipient(parcel)
@@ -73,7 +95,7 @@ async def record_parcel_event(
     )
     body = dump(shared)
     with_recipient = dump(shared.model_copy(update={"recipient": recipient})) if personal else body
-    for target_kind, target_id in targets:
+    for target_kind, target_id in wanted:
         personal_row = target_kind is TargetKind.CONNECTOR and target_id in personal
         delivery = NewDelivery(
             event_id=eid,

@@ -18,14 +18,14 @@ from gateway.domain.sizes import SizeRequirement
 from gateway.errors import (
     ConcurrentUpdate,
     FieldIssue,
+    NoCompartmentAvailable,
     NotFound,
     ValidationFailed,
 )
 from gateway.service.cursors import decode_cursor, encode_cursor
-from gateway.service.idempotency import IdempotencyKey, JsonBody, run_idempotent
-from gateway.service.notifications import record_parcel_event
+from gateway.service.idempotency import Answered, Idempotent, run_idempotent
+from gateway.service.notifications import carrier_targets, record_parcel_event
 from gateway.store import Store, UnitOfWork
-from gateway.wire import dump, parcel_to_wire
 
 # A mutation that lost an optimistic-locking race is retried from a fresh read this often.
 MAX_ATTEMPTS = 5
@@ -94,7 +94,7 @@ class ParcelService:
 
     # ---- carrier mutations (idempotent) --------------------------------------------------
 
-    async def create(self, cmd: NewParcel, idem: IdempotencyKey) -> JsonBody:
+    async def create(self, cmd: NewParcel, idem: Idempotent[Parcel]) -> Answered[Parcel]:
         problem = s10_problem(cmd.parcel_id) if looks_like_s10(cmd.parcel_id) else None
         if problem:
             raise ValidationFailed(
@@ -112,20 +112,26 @@ class ParcelService:
 
         return await self._idempotent(cmd.carrier_id, idem, work)
 
-    async def reserve(self, carrier_id: str, parcel_id: str, idem: IdempotencyKey) -> JsonBody:
+    async def reserve(
+        self, carrier_id: str, parcel_id: str, idem: Idempotent[Parcel]
+    ) -> Answered[Parcel]:
         return await self._carrier_action(carrier_id, parcel_id, idem, ParcelAction.RESERVE)
 
     async def cancel(
-        self, carrier_id: str, parcel_id: str, idem: IdempotencyKey, reason: str | None = None
-    ) -> JsonBody:
+        self,
+        carrier_id: str,
+        parcel_id: str,
+        idem: Idempotent[Parcel],
+        reason: str | None = None,
+    ) -> Answered[Parcel]:
         details = {"reason": reason} if reason else {}
         return await self._carrier_action(
             carrier_id, parcel_id, idem, ParcelAction.CANCEL, details=details
         )
 
     async def extend(
-        self, carrier_id: str, parcel_id: str, idem: IdempotencyKey, pickup_until: datetime
-    ) -> JsonBody:
+        self, carrier_id: str, parcel_id: str, idem: Idempotent[Parcel], pickup_until: datetime
+    ) -> Answered[Parcel]:
         return await self._carrier_action(
             carrier_id, parcel_id, idem, ParcelAction.EXTEND, pickup_until=pickup_until
         )
@@ -134,11 +140,11 @@ class ParcelService:
         self,
         carrier_id: str,
         parcel_id: str,
-        idem: IdempotencyKey,
+        idem: Idempotent[Parcel],
         *,
         locker_id: str,
         new_parcel_id: str,
-    ) -> JsonBody:
+    ) -> Answered[Parcel]:
         """Send a waiting parcel to another locker: the old one is redirected, a new one booked."""
 
         async def work(tx: UnitOfWork, now: datetime) -> Parcel:
@@ -214,8 +220,6 @@ class ParcelService:
     async def _book(
         self, tx: UnitOfWork, cmd: NewParcel, now: datetime, redirected_from: str | None = None
     ) -> Parcel:
-        if await tx.lockers.get(cmd.locker_id) is None:
-            raise NotFound(f"no locker {cmd.locker_id!r}", details={"pointer": "/lockerId"})
         first_mile = cmd.direction is Direction.FIRST_MILE
         fresh = Parcel(
             uid=str(uuid.uuid4()),
@@ -238,12 +242,23 @@ class ParcelService:
             steps.append(transition(steps[-1].parcel, ParcelAction.RESERVE, now))
         parcel = steps[-1].parcel
         if any(step.effect is CompartmentEffect.RESERVE for step in steps):
-            compartment = await tx.lockers.allocate(cmd.locker_id, cmd.need, fresh.uid)
+            try:
+                compartment = await tx.lockers.allocate(cmd.locker_id, cmd.need, fresh.uid)
+            except NoCompartmentAvailable:
+                # Only now tell a missing locker from a full one: a claimed compartment proves
+                # the locker exists, which saves the hot path a query.
+                await _known_locker(tx, cmd.locker_id)
+                raise
             parcel = replace(parcel, compartment_code=compartment.code)
+        else:
+            await _known_locker(tx, cmd.locker_id)
         stored = await tx.parcels.insert(parcel)
+        targets = await carrier_targets(tx, stored.carrier_id)  # once for both events
         for step in steps:
             await tx.events.append(stored.uid, step.event)
-            await record_parcel_event(tx, stored, step.event, network_id=self._network_id)
+            await record_parcel_event(
+                tx, stored, step.event, network_id=self._network_id, targets=targets
+            )
         return stored
 
     async def apply_in(
@@ -282,10 +297,10 @@ class ParcelService:
         self,
         carrier_id: str,
         parcel_id: str,
-        idem: IdempotencyKey,
+        idem: Idempotent[Parcel],
         action: ParcelAction,
         **options: Any,
-    ) -> JsonBody:
+    ) -> Answered[Parcel]:
         async def work(tx: UnitOfWork, now: datetime) -> Parcel:
             parcel = await _own(tx, carrier_id, parcel_id, for_update=True)
             return await self._apply(tx, parcel, action, now, **options)
@@ -295,16 +310,13 @@ class ParcelService:
     async def _idempotent(
         self,
         carrier_id: str,
-        idem: IdempotencyKey,
+        idem: Idempotent[Parcel],
         work: Callable[[UnitOfWork, datetime], Awaitable[Parcel]],
-    ) -> JsonBody:
-        """Run `work` once per key; the parcel as it leaves is the stored answer."""
-
-        async def answer(tx: UnitOfWork, now: datetime) -> JsonBody:
-            return dump(parcel_to_wire(await work(tx, now)))
-
+    ) -> Answered[Parcel]:
+        """Run `work` once per key; the answer is the parcel as it leaves, as the edge
+        renders it."""
         return await run_idempotent(
-            self._store, self._clock, carrier_id, idem, answer, subject="parcel"
+            self._store, self._clock, carrier_id, idem, work, subject="parcel"
         )
 
     async def _retrying(self, work: Callable[[UnitOfWork, datetime], Awaitable[T]]) -> T:
@@ -326,6 +338,11 @@ def _is_due(parcel: Parcel, action: ParcelAction, now: datetime) -> bool:
         and parcel.pickup_until is not None
         and parcel.pickup_until <= now
     )
+
+
+async def _known_locker(tx: UnitOfWork, locker_id: str) -> None:
+    if await tx.lockers.get(locker_id) is None:
+        raise NotFound(f"no locker {locker_id!r}", details={"pointer": "/lockerId"})
 
 
 async def _own(

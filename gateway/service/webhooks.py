@@ -18,38 +18,10 @@ from gateway.errors import (
     ValidationFailed,
 )
 from gateway.service.cursors import decode_cursor, encode_cursor
-from gateway.service.idempotency import IdempotencyKey, JsonBody, run_idempotent
+from gateway.service.idempotency import Answered, Idempotent, run_idempotent
 from gateway.store import Delivery, Store, UnitOfWork, WebhookSubscriptionRecord
-from gateway.wire import WebhookDeliveryOut, WebhookSubscriptionOut, dump
 
 DELETED = "the subscription was deleted"
-
-
-def subscription_to_wire(sub: WebhookSubscriptionRecord) -> WebhookSubscriptionOut:
-    return WebhookSubscriptionOut(
-        id=sub.id,
-        url=sub.url,
-        events=None if sub.events is None else [WebhookEventType(e) for e in sub.events],
-        description=sub.description,
-        active=sub.active,
-        created_at=sub.created_at,
-    )
-
-
-def delivery_to_wire(delivery: Delivery) -> WebhookDeliveryOut:
-    return WebhookDeliveryOut(
-        id=delivery.id,
-        event_id=delivery.event_id,
-        type=WebhookEventType(delivery.type),
-        parcel_id=delivery.body["parcel"]["parcelId"],
-        state=delivery.state,
-        attempts=delivery.attempts,
-        next_attempt_at=delivery.next_attempt_at,
-        last_status=delivery.last_status,
-        last_error=delivery.last_error,
-        created_at=delivery.created_at,
-        delivered_at=delivery.delivered_at,
-    )
 
 
 def check_url(url: str) -> str:
@@ -76,15 +48,15 @@ class WebhookService:
     async def create(
         self,
         carrier_id: str,
-        idem: IdempotencyKey,
+        idem: Idempotent[WebhookSubscriptionRecord],
         *,
         url: str,
         events: Sequence[WebhookEventType] | None = None,
         description: str | None = None,
-    ) -> JsonBody:
+    ) -> Answered[WebhookSubscriptionRecord]:
         check_url(url)
 
-        async def work(tx: UnitOfWork, now: datetime) -> JsonBody:
+        async def work(tx: UnitOfWork, now: datetime) -> WebhookSubscriptionRecord:
             if await tx.webhooks.count_active(carrier_id, lock=True) >= self._max_subscriptions:
                 raise PermissionDenied(
                     f"a carrier may hold at most {self._max_subscriptions} active subscriptions"
@@ -99,7 +71,7 @@ class WebhookService:
                 created_at=now,
             )
             await tx.webhooks.add(sub)
-            return dump(subscription_to_wire(sub))
+            return sub
 
         return await run_idempotent(
             self._store, self._clock, carrier_id, idem, work, subject="webhook"
@@ -138,18 +110,21 @@ class WebhookService:
         return items, encode_cursor("d", next_id) if next_id is not None else None
 
     async def retry(
-        self, carrier_id: str, subscription_id: str, delivery_id: int, idem: IdempotencyKey
-    ) -> JsonBody:
+        self,
+        carrier_id: str,
+        subscription_id: str,
+        delivery_id: int,
+        idem: Idempotent[Delivery],
+    ) -> Answered[Delivery]:
         """Give a dead delivery a fresh schedule of attempts, due now."""
 
-        async def work(tx: UnitOfWork, now: datetime) -> JsonBody:
+        async def work(tx: UnitOfWork, now: datetime) -> Delivery:
             sub = await _own(tx, carrier_id, subscription_id)
             if await tx.outbox.get(subscription_id, delivery_id) is None:
                 raise NotFound(f"no delivery {delivery_id} for webhook {subscription_id}")
             if not sub.active:
                 raise IllegalTransition("the subscription was deleted; its deliveries stay dead")
-            requeued = await tx.outbox.requeue(subscription_id, delivery_id, now)
-            return dump(delivery_to_wire(requeued))
+            return await tx.outbox.requeue(subscription_id, delivery_id, now)
 
         return await run_idempotent(
             self._store, self._clock, carrier_id, idem, work, subject="webhook"

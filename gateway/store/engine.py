@@ -36,6 +36,8 @@ def create_engine(url: str | URL, *, echo: bool = False, **kwargs: Any) -> Async
     """An AsyncEngine for `url`; extra keyword arguments go to SQLAlchemy (pool sizes...)."""
     parsed = normalise_url(url)
     if parsed.get_backend_name() == "sqlite":
+        kwargs.setdefault("pool_size", 1)
+        kwargs.setdefault("max_overflow", 0)
         engine = create_async_engine(parsed, echo=echo, **kwargs)
         _tune_sqlite(engine)
         return engine

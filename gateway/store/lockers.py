@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, RowMapping, case, func, insert, select, tuple_, update
+from sqlalchemy import ColumnElement, RowMapping, Select, case, func, insert, select, tuple_, update
 
 from gateway.domain.compartment import Compartment, rank_candidates
 from gateway.domain.enums import CompartmentState
@@ -128,11 +128,17 @@ class LockerRepository(Repository):
             stmt = stmt.where(c.c.size_rank >= need.size_class.rank)
         if need.weight_g is not None:
             stmt = stmt.where(c.c.max_weight_g >= need.weight_g)
-        busy: builtins.list[Compartment] = []
         # Pages in the domain's own order (class rank, inside volume, code), keyed on that
         # order so rows claimed meanwhile cannot shift a candidate past us: a big locker
         # costs one small page per booking, not a read of every free door.
         volume = c.c.width_mm * c.c.height_mm * c.c.depth_mm
+        if need.dimensions is None:
+            # Without dimensions the SQL filters above are the whole fit test and the SQL order
+            # is the domain's: claim the first row in one statement (the common booking).
+            claimed = await self._claim_first(stmt, volume, parcel_uid)
+            if claimed is not None:
+                return claimed
+        busy: builtins.list[Compartment] = []
         after: tuple[int, int, str] | None = None
         while True:
             page_stmt = stmt.order_by(c.c.size_rank, volume, c.c.code).limit(ALLOCATION_PAGE)
@@ -155,6 +161,27 @@ class LockerRepository(Repository):
             f"no free compartment at locker {locker_id} fits the parcel",
             details={"lockerId": locker_id},
         )
+
+    async def _claim_first(
+        self, candidates: Select[Any], volume: ColumnElement[int], parcel_uid: str
+    ) -> Compartment | None:
+        """Claim the first of `candidates` in allocation order with one UPDATE ... RETURNING;
+        None when none is free (or, on PostgreSQL, all are being claimed by others right now:
+        then the paged path waits for them)."""
+        first = candidates.with_only_columns(c.c.id).order_by(c.c.size_rank, volume, c.c.code)
+        first = first.limit(1)
+        if self._postgres:
+            first = first.with_for_update(skip_locked=True)
+        stmt = (
+            update(c)
+            .where(c.c.id == first.scalar_subquery(), c.c.state == AVAILABLE)
+            .values(
+                state=CompartmentState.RESERVED, parcel_uid=parcel_uid, updated_at=self._clock()
+            )
+            .returning(*c.c)
+        )
+        row = (await self._conn.execute(stmt)).mappings().first()
+        return None if row is None else _compartment(row)
 
     async def _claim(self, candidate: Compartment, parcel_uid: str, *, skip_locked: bool) -> bool:
         key = (c.c.locker_id == candidate.locker_id, c.c.code == candidate.code)

@@ -19,6 +19,7 @@ from gateway.errors import ConcurrentUpdate, Unavailable
 from gateway.store._sql import Clock, utcnow
 from gateway.store.access_codes import AccessCodeRepository
 from gateway.store.audit import AuditRepository
+from gateway.store.bus_leases import BusLeaseRepository
 from gateway.store.carriers import CarrierRepository
 from gateway.store.connector_attachments import ConnectorAttachmentRepository
 from gateway.store.door_sessions import DoorSessionRepository
@@ -35,6 +36,7 @@ from gateway.store.migrations import alembic_config
 from gateway.store.network_keys import NetworkKeyRepository
 from gateway.store.outbox import OutboxRepository
 from gateway.store.parcels import ParcelRepository
+from gateway.store.parked_events import ParkedEventRepository
 from gateway.store.secrets import SecretRepository
 from gateway.store.types import NaiveDatetimeError
 from gateway.store.webhooks import WebhookRepository
@@ -80,6 +82,8 @@ class UnitOfWork:
         self.connector_attachments = ConnectorAttachmentRepository(conn, clock=clock)
         self.audit = AuditRepository(conn, clock=clock)
         self.keypads = KeypadRepository(conn, clock=clock)
+        self.bus_leases = BusLeaseRepository(conn, clock=clock)
+        self.parked_events = ParkedEventRepository(conn, clock=clock)
 
 
 class Store:

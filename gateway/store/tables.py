@@ -406,3 +406,42 @@ keypad_attempts = Table(
     Column("locked_until", UTCDateTime),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# ---- locker events that could not be applied (migration 0009) -------------------------------
+
+parked_events = Table(
+    "parked_events",
+    metadata,
+    # A locker event the gateway failed to apply after its retries: kept here, counted and
+    # listed (`openlocker events parked`) instead of being dropped. The journal mark and the
+    # inbox moved past it when it was parked, so the locker's later events are not held up.
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("locker_id", Text, nullable=False),
+    Column("event_id", Text, nullable=False),
+    Column("event_seq", BigInteger),
+    Column("type", Text, nullable=False),
+    # The LockerEvent as JSON (gateway/service/parked_events.py encodes and decodes it).
+    Column("event", JSON, nullable=False),
+    Column("error", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("parked_at", UTCDateTime, nullable=False),
+    # Set by `openlocker events retry`: a gateway's sweep applies the event again.
+    Column("retry_requested_at", UTCDateTime),
+    Column("last_retry_at", UTCDateTime),
+    UniqueConstraint("locker_id", "event_id"),
+    Index("ix_parked_events_retry_requested_at", "retry_requested_at"),
+)
+
+bus_leases = Table(
+    "bus_leases",
+    metadata,
+    # Who drives a serial/TCP bus that only one process may drive (migration 0010): every
+    # instance configures the board adapter, the holder of the unexpired lease runs it.
+    Column("bus", Text, primary_key=True),
+    Column("owner", Text, nullable=False),
+    # The fencing token: raised by every takeover, so a holder that lost the lease (paused,
+    # partitioned) can no longer renew it with the token it was given.
+    Column("token", BigInteger, nullable=False),
+    Column("acquired_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)

@@ -35,7 +35,7 @@ from gateway.clock import Clock, utc_now
 from gateway.domain.audit import AuditAction
 from gateway.errors import IllegalTransition, NotFound
 from gateway.sdk.keys import KeySet
-from gateway.settings import Settings
+from gateway.settings import Settings, TokenSettings
 from gateway.store import NetworkKeyRecord, Store, UnitOfWork
 
 ALG = "EdDSA"
@@ -43,7 +43,7 @@ WEBHOOK_JWS_TYPE = "olp-webhook+jws"
 # A key set a locker accepts holds at most this many keys (olp-set-key-set.json).
 MAX_PUBLISHED_KEYS = 16
 _DEFAULT_ISSUER: str = Settings.model_fields["network_id"].default
-_DEFAULT_LEAD = timedelta(seconds=Settings.model_fields["key_publish_lead_s"].default)
+_DEFAULT_LEAD: timedelta = TokenSettings.model_fields["key_publish_lead"].default
 
 
 def b64url(data: bytes) -> str:

@@ -1,7 +1,7 @@
 """Wire models of OLP v1 (pydantic, explicit camelCase aliases) and converters from the domain."""
 
 from gateway.wire.base import UtcDateTime, WireModel, dump
-from gateway.wire.catalog import LIBRARY_SCHEMAS, SCHEMA_MODELS, message_schema
+from gateway.wire.catalog import LIBRARY_SCHEMAS, SCHEMA_MODELS, message_schema, schema_of
 from gateway.wire.common import DimensionsMm, InsideMm
 from gateway.wire.deliveries import DeliveryListOut, DeliveryOut, ReplayDeliveryIn
 from gateway.wire.doors import AccessCodeOut, IssueCodeIn, OpenParcelIn, OpenResultOut
@@ -221,4 +221,5 @@ __all__ = [
     "problem_title",
     "problem_type",
     "requested_to_wire",
+    "schema_of",
 ]

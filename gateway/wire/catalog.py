@@ -175,6 +175,14 @@ LIBRARY_SCHEMAS = frozenset({"common", "lifecycle", "error-code", "olp-enums", "
 _SCHEMA_OF_MODEL = {model: name for name, model in SCHEMA_MODELS.items()}
 
 
+def schema_of(model: type[WireModel]) -> str:
+    """The schema of schemas/v1 that `model` carries, e.g. "create-parcel-request"."""
+    try:
+        return _SCHEMA_OF_MODEL[model]
+    except KeyError:
+        raise KeyError(f"{model.__name__} carries no schema of schemas/v1") from None
+
+
 def message_schema(kind: MessageKind, action: str) -> str | None:
     """The olp-message-* schema that validates a whole MQTT message of this kind and action.
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from gateway.domain.door import FaultKind, OpenOutcome, OpenPurpose
+from gateway.sdk.adapter import BootStatus  # its home is the adapter SDK; the wire names it too
 
 __all__ = [
     "BootStatus",
@@ -19,12 +20,6 @@ __all__ = [
     "OpenOutcome",
     "OpenPurpose",
 ]
-
-
-class BootStatus(StrEnum):
-    ACCEPTED = "Accepted"
-    PENDING = "Pending"
-    REJECTED = "Rejected"
 
 
 class DisplayMessage(StrEnum):

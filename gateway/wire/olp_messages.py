@@ -42,6 +42,8 @@ class OlpMessage(WireModel):
 
     olp: Literal["1.0"] = "1.0"
     id: str
+    kind: MessageKind
+    action: str
     corr: str | None = None
     ts: UtcDateTime
     exp: UtcDateTime | None = None
@@ -175,6 +177,13 @@ class ErrorReply(OlpMessage):
     corr: str
     payload: dict[str, Any] | None = None
     error: EnvelopeError
+
+
+class UnknownMessage(OlpMessage):
+    """A call, result or event of an action OLP v1 does not define (a later 1.x may): checked
+    against the envelope only, so a receiver can answer NotSupported or log and skip it."""
+
+    payload: dict[str, Any] = Field(default_factory=dict)
 
 
 _TYPED: tuple[type[OlpMessage], ...] = (

@@ -14,9 +14,10 @@ from locker_emulator.faults import FaultError, FaultFlag, LockerFaults, Outage
 from locker_emulator.faults import update_compartment_faults as _compartment_changes
 from locker_emulator.faults import update_locker_faults as _locker_changes
 from locker_emulator.layout import LockerConfig, preset_lockers
+from locker_emulator.locker_state import LockerModel
 from locker_emulator.olp_client import EmulatedLocker, Timing
 from locker_emulator.physics import CompartmentFaults
-from locker_emulator.spec import Spec
+from locker_emulator.spec import OutgoingCheck, Spec
 from locker_emulator.transport import BrokerAddress, MqttVersion, TlsOptions
 
 logger = logging.getLogger("locker_emulator.bank")
@@ -49,6 +50,7 @@ class EmulatorBank:
         tls: TlsOptions | None = None,
         control_host: str = "127.0.0.1",
         control_port: int | None = None,
+        check_outgoing: str = "every",
     ) -> None:
         self.broker = BrokerAddress.parse(mqtt_url)
         if tls is not None and not self.broker.tls:
@@ -67,6 +69,9 @@ class EmulatorBank:
         self._password = password
         self._control_host = control_host
         self._control_port = control_port
+        if check_outgoing not in OutgoingCheck.MODES:
+            raise ValueError(f"check_outgoing must be one of {', '.join(OutgoingCheck.MODES)}")
+        self._check_outgoing = check_outgoing
         self._settings = _fault_settings(self.configs, faults)
         self._lockers: dict[str, EmulatedLocker] = {}
         self._supervisor: asyncio.Task[None] | None = None
@@ -86,6 +91,10 @@ class EmulatorBank:
     def __len__(self) -> int:
         return len(self._lockers)
 
+    def models(self) -> Iterator[LockerModel]:
+        """Each running locker's state, for fleet reports."""
+        return (locker.model for locker in self._lockers.values())
+
     @property
     def control_url(self) -> str | None:
         """Base URL of the control API, when it runs."""
@@ -100,6 +109,7 @@ class EmulatorBank:
         spec = self._spec
         if spec is None:
             spec = await asyncio.to_thread(Spec.load, self._spec_dir)
+        outgoing = OutgoingCheck(spec, self._check_outgoing)  # shared by the whole bank
         for config in self.configs:
             locker_faults, compartment_faults, outage = self._settings[config.locker_id]
             self._lockers[config.locker_id] = EmulatedLocker(
@@ -113,6 +123,7 @@ class EmulatorBank:
                 outage_after_boot=outage,
                 password=self._passwords.get(config.locker_id, self._password),
                 tls_context=self._tls_context,
+                outgoing=outgoing,
             )
         # The TaskGroup lives inside one supervisor task, so that entering and leaving the bank
         # may happen in different tasks (as pytest-asyncio fixtures do).

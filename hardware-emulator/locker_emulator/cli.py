@@ -11,13 +11,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from locker_emulator import fleet
 from locker_emulator.bank import EmulatorBank
 from locker_emulator.boards.modbus_serve import add_modbus_command, serve_modbus
 from locker_emulator.boards.serve import add_kerong_command, serve_kerong
 from locker_emulator.faults import FaultError, FaultFlag, parse_fault_flag
 from locker_emulator.layout import PRESETS, LayoutError, LockerConfig, load_layout, preset_lockers
+from locker_emulator.olp_client import Timing
 from locker_emulator.scenario import ScenarioError, Step, load_scenario, run_scenario
-from locker_emulator.spec import SPEC_DIR_ENV, SpecError
+from locker_emulator.spec import SPEC_DIR_ENV, OutgoingCheck, Spec, SpecError
 from locker_emulator.transport import MqttVersion, TlsOptions
 
 
@@ -48,12 +50,39 @@ def _parser() -> argparse.ArgumentParser:
         help="skip the broker's host name check (the chain is still verified)",
     )
     run.add_argument(
-        "--lockers", type=int, default=3, help="how many lockers (with a preset layout)"
+        "--lockers",
+        "--count",
+        dest="lockers",
+        type=int,
+        default=3,
+        help="how many lockers (with a preset layout); thousands run fine in one process",
     )
     run.add_argument(
         "--layout",
+        "--preset",
+        dest="layout",
         default="standard",
         help=f"a preset ({', '.join(PRESETS)}) or a YAML/JSON layout file",
+    )
+    run.add_argument(
+        "--reconnect-jitter",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="spread each reconnect over this window (a fleet after a broker restart)",
+    )
+    run.add_argument(
+        "--check-outgoing",
+        choices=OutgoingCheck.MODES,
+        default="every",
+        help="validate every message a locker sends, or the first of each action (fleets)",
+    )
+    run.add_argument(
+        "--report-every",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="print a `fleet {json}` line of counts and process cost this often",
     )
     run.add_argument("--id-prefix", default="EMU", help="locker ids are PREFIX-001, PREFIX-002...")
     run.add_argument("--control-host", default="127.0.0.1")
@@ -110,14 +139,33 @@ def _lockers(args: argparse.Namespace) -> list[LockerConfig]:
     return load_layout(Path(args.layout))
 
 
-async def _serve(bank: EmulatorBank, steps: list[Step] | None, keep_running: bool) -> int:
+async def _report_forever(bank: EmulatorBank, every: float) -> None:
+    while True:
+        await asyncio.sleep(every)
+        print(f"fleet {fleet.report(bank.models()).json()}", flush=True)
+
+
+async def _serve(
+    bank: EmulatorBank,
+    steps: list[Step] | None,
+    keep_running: bool,
+    report_every: float | None = None,
+) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(signum, stop.set)
-    async with bank:
-        ids = ", ".join(bank.lockers)
+    if report_every is not None:
+        # The process before any locker exists: what the fleet's memory is measured against.
+        print(f"fleet {fleet.report([]).json()}", flush=True)
+    async with contextlib.AsyncExitStack() as stack:
+        await stack.enter_async_context(bank)
+        if report_every is not None:
+            print(f"fleet {fleet.report(bank.models()).json()}", flush=True)
+            reporter = loop.create_task(_report_forever(bank, report_every), name="fleet-report")
+            stack.callback(reporter.cancel)
+        ids = ", ".join(bank.lockers) if len(bank) <= 20 else f"{len(bank)} lockers"
         print(f"lockers {ids} -> {bank.broker} (MQTT {bank.mqtt_version})", flush=True)
         if bank.control_url:
             print(f"control API listening on {bank.control_url}", flush=True)
@@ -160,15 +208,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             mqtt_url=args.mqtt_url,
             lockers=_lockers(args),
             mqtt_version=args.mqtt_version,
-            spec_dir=args.spec_dir,
+            # Loaded before the bank starts, so a fleet report's base memory includes it.
+            spec=Spec.load(args.spec_dir),
             faults=flags,
             password=args.mqtt_password,
             passwords=_secrets(args.mqtt_secrets),
             tls=_tls(args),
             control_host=args.control_host,
             control_port=None if args.no_control else args.control_port,
+            timing=Timing(reconnect_jitter=args.reconnect_jitter),
+            check_outgoing=args.check_outgoing,
         )
-        return asyncio.run(_serve(bank, steps, args.keep_running))
+        return asyncio.run(_serve(bank, steps, args.keep_running, args.report_every))
     except (FaultError, LayoutError, ScenarioError, SpecError, ValueError, OSError) as err:
         print(f"openlocker-emulator: {err}", file=sys.stderr)
         return 2

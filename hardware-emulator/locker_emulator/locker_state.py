@@ -12,6 +12,7 @@ from typing import Any
 
 from locker_emulator import physics
 from locker_emulator.faults import LockerFaults, compartment_faults_json, locker_faults_json
+from locker_emulator.fleet import LockerCounters
 from locker_emulator.grants import GrantVault
 from locker_emulator.journal import EventJournal
 from locker_emulator.layout import LockerConfig
@@ -144,6 +145,9 @@ class LockerModel:
         self.session_id: str | None = None
         self.offline_until: datetime | None = None
         self.invalid_outgoing = 0
+        self.counters = LockerCounters()
+        # Told of every change (the locker arms its door timer from here).
+        self.on_change: Callable[[], None] | None = None
         self._changed = asyncio.Event()
 
     @property
@@ -158,6 +162,8 @@ class LockerModel:
         """Wake everyone waiting for a change."""
         self._changed.set()
         self._changed = asyncio.Event()
+        if self.on_change is not None:
+            self.on_change()
 
     async def wait_until(self, predicate: Callable[[], bool]) -> None:
         """Until `predicate()` holds after some change; bound it with `asyncio.timeout`."""
@@ -214,6 +220,10 @@ class LockerModel:
             self.compartment(compartment_code)
             payload["compartmentCode"] = compartment_code
         self.queue_event("CodeEntered", payload)
+
+    def needs_tick(self) -> bool:
+        """Whether letting time pass could change anything (a door that may be left open)."""
+        return any(physics.may_raise_door_left_open(c) for c in self.compartments.values())
 
     def tick(self, now: float) -> None:
         """Let time pass for every compartment (the DoorLeftOpen alarm)."""

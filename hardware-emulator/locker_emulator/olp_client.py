@@ -6,11 +6,13 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
 import ssl
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import aiomqtt
@@ -29,7 +31,7 @@ from locker_emulator.locker_state import LockerModel, monotonic
 from locker_emulator.messages import ErrorCode, Kind, envelope
 from locker_emulator.physics import Compartment, CompartmentFaults, DoorState
 from locker_emulator.scanner import GrantVerdict, present_grant
-from locker_emulator.spec import Spec
+from locker_emulator.spec import OutgoingCheck, Spec
 from locker_emulator.transport import (
     QOS,
     Backoff,
@@ -52,14 +54,30 @@ class Timing:
     """Time constants of one locker; tests shrink them, production keeps the defaults."""
 
     call_timeout: float = 10.0  # wait for the reply to Boot or Heartbeat
-    call_expiry: float = 30.0  # `exp` put on the locker's own calls
+    # `exp` put on the locker's own calls; None: when the locker stops waiting (call_timeout).
+    # A later `exp` would let a gateway that is behind (a boot storm) still work through calls
+    # whose locker has given up and sent a new one: wasted work exactly when it hurts most.
+    call_expiry: float | None = None
     boot_retry_initial: float = 1.0
     boot_retry_max: float = 60.0
     reconnect_initial: float = 0.5
     reconnect_max: float = 30.0
+    # Extra random wait (0 to this many seconds) before each reconnect, on top of the back-off:
+    # after a broker restart a fleet of lockers spreads its reconnects over this window instead
+    # of hitting the broker and the gateway in the same millisecond, as field lockers do.
+    reconnect_jitter: float = 0.0
     keepalive: int = 30
     tick: float = 0.5  # how often door timers are checked
     dedupe_window: float = 600.0  # SPEC §9: at least 10 minutes
+
+    def __post_init__(self) -> None:
+        if self.reconnect_jitter < 0:
+            raise ValueError("reconnect_jitter must not be negative")
+
+    @property
+    def expiry(self) -> float:
+        """Seconds from sending a call to its `exp`."""
+        return self.call_timeout if self.call_expiry is None else self.call_expiry
 
 
 class _SessionEnd(Exception):
@@ -82,6 +100,7 @@ class EmulatedLocker:
         outage_after_boot: Outage | None = None,
         password: str | None = None,
         tls_context: ssl.SSLContext | None = None,
+        outgoing: OutgoingCheck | None = None,
     ) -> None:
         self.config = config
         self.broker = broker
@@ -91,6 +110,7 @@ class EmulatedLocker:
             config, faults=faults or LockerFaults(), compartment_faults=compartment_faults or {}
         )
         self._spec = spec
+        self._outgoing = outgoing or OutgoingCheck(spec)
         self._password = password if password is not None else config.password
         self._tls_context = tls_context
         self._topics = self.model.topics
@@ -113,6 +133,9 @@ class EmulatedLocker:
         self._reconnect = Backoff(
             initial=self.timing.reconnect_initial, maximum=self.timing.reconnect_max
         )
+        self._loop: asyncio.AbstractEventLoop | None = None  # while run() runs
+        self._door_timer: asyncio.TimerHandle | None = None
+        self._session_wake: asyncio.Event | None = None  # set to end the current session
 
     # ----- what tests, the control API and scenarios use -----
 
@@ -224,12 +247,17 @@ class EmulatedLocker:
         if seconds < 0:
             raise ValueError("seconds must not be negative")
         self._outage = Outage(seconds=seconds, power_loss=power_loss)
-        self._interrupt.set()
+        self._wake_up()
 
     def stop(self) -> None:
         """Shut down cleanly: Status offline, DISCONNECT, `run()` returns."""
         self._stopping = True
+        self._wake_up()
+
+    def _wake_up(self) -> None:
         self._interrupt.set()
+        if self._session_wake is not None:
+            self._session_wake.set()
 
     async def wait_until(self, predicate: Callable[[], bool]) -> None:
         """Until `predicate()` holds; bound it with `asyncio.timeout`."""
@@ -258,12 +286,18 @@ class EmulatedLocker:
 
     async def run(self) -> None:
         """Connect, boot and serve until `stop()`, a Rejected boot, or cancellation."""
-        async with asyncio.TaskGroup() as tg:
-            doors = tg.create_task(self._tick_doors(), name=f"{self.locker_id}-doors")
-            try:
+        self._loop = asyncio.get_running_loop()
+        self.model.on_change = self._arm_door_timer
+        self._arm_door_timer()
+        try:
+            async with asyncio.TaskGroup() as tg:
                 await self._connection_loop(tg)
-            finally:
-                doors.cancel()
+        finally:
+            self.model.on_change = None
+            if self._door_timer is not None:
+                self._door_timer.cancel()
+                self._door_timer = None
+            self._loop = None
 
     async def _connection_loop(self, tg: asyncio.TaskGroup) -> None:
         while not self._stopping:
@@ -282,7 +316,7 @@ class EmulatedLocker:
                 return
             if self._outage is not None:
                 continue
-            delay = self._reconnect.next_delay()
+            delay = self._reconnect.next_delay() + random.uniform(0, self.timing.reconnect_jitter)
             logger.info("%s: reconnecting to %s in %.2f s", self.locker_id, self.broker, delay)
             await self._pause(delay)
 
@@ -313,10 +347,17 @@ class EmulatedLocker:
             )
         self.model.touch()
 
-    async def _tick_doors(self) -> None:
-        while True:
-            await asyncio.sleep(self.timing.tick)
-            self.model.tick(monotonic())
+    # Door timers (the DoorLeftOpen alarm) tick only while a door could raise one: a timer
+    # callback, no task, and nothing at all for the 99 % of lockers whose doors are shut.
+
+    def _arm_door_timer(self) -> None:
+        if self._door_timer is None and self._loop is not None and self.model.needs_tick():
+            self._door_timer = self._loop.call_later(self.timing.tick, self._tick_doors)
+
+    def _tick_doors(self) -> None:
+        self._door_timer = None
+        self.model.tick(monotonic())
+        self._arm_door_timer()
 
     # ----- one MQTT session -----
 
@@ -336,7 +377,7 @@ class EmulatedLocker:
         will = self._status(False, session_id)
         will["seq"] = self._seq
         self._seq += 1
-        problems = self._spec.message_problems(will)
+        problems = self._outgoing.problems(will)
         if problems:
             self.model.invalid_outgoing += 1
             logger.error("%s: the last will breaks the spec: %s", self.locker_id, problems)
@@ -354,23 +395,36 @@ class EmulatedLocker:
         try:
             async with client:
                 self._on_connected(session_id)
+                wake = self._session_wake = asyncio.Event()
+                lost: list[BaseException | None] = []
+
+                def on_lost(error: BaseException | None) -> None:
+                    lost.append(error)
+                    wake.set()
+
+                client.when_lost(on_lost)
                 try:
+                    # Two tasks per session (boot/heartbeats, outbox); received messages are
+                    # handled in paho's callback and the session's own task watches for its end.
                     async with asyncio.TaskGroup() as tg:
-                        await client.subscribe(self._topics.cmd_filter, qos=QOS)
-                        await client.subscribe(self._topics.res, qos=QOS)
-                        keep_cancellation()
-                        await self._publish(
-                            client, self._topics.status, self._status(True, session_id), retain=True
-                        )
-                        tg.create_task(self._receive(client, tg), name=f"{self.locker_id}-receive")
-                        tg.create_task(
-                            self._boot_and_heartbeat(client, session_id),
-                            name=f"{self.locker_id}-boot",
-                        )
-                        tg.create_task(self._drain_outbox(client), name=f"{self.locker_id}-outbox")
-                        tg.create_task(
-                            self._watch(client, session_id), name=f"{self.locker_id}-watch"
-                        )
+                        try:
+                            client.on_message = partial(self._inbound.handle, client, tg)
+                            await client.subscribe(self._topics.cmd_filter, qos=QOS)
+                            await client.subscribe(self._topics.res, qos=QOS)
+                            keep_cancellation()
+                            status = self._status(True, session_id)
+                            await self._publish(client, self._topics.status, status, retain=True)
+                            tg.create_task(
+                                self._boot_and_heartbeat(client, session_id),
+                                name=f"{self.locker_id}-boot",
+                            )
+                            tg.create_task(
+                                self._drain_outbox(client), name=f"{self.locker_id}-outbox"
+                            )
+                            await self._watch(client, session_id, wake, lost)
+                        finally:
+                            # Runs before the TaskGroup cancels its tasks: nothing new may start.
+                            client.on_message = None
                 except* _SessionEnd:
                     pass
                 except* aiomqtt.MqttError as group:
@@ -380,11 +434,13 @@ class EmulatedLocker:
         except aiomqtt.MqttError as err:
             logger.warning("%s: no connection to %s: %s", self.locker_id, self.broker, err)
         finally:
+            self._session_wake = None
             self._on_disconnected()
 
     def _on_connected(self, session_id: str) -> None:
         logger.info("%s: connected to %s (MQTT %s)", self.locker_id, self.broker, self.mqtt_version)
         self._reconnect.reset()
+        self.model.counters.connects += 1
         self.model.online = True
         self.model.session_id = session_id
         self.model.touch()
@@ -399,8 +455,18 @@ class EmulatedLocker:
             future.cancel()
         self.model.touch()
 
-    async def _watch(self, client: aiomqtt.Client, session_id: str) -> None:
-        await self._interrupt.wait()
+    async def _watch(
+        self,
+        client: aiomqtt.Client,
+        session_id: str,
+        wake: asyncio.Event,
+        lost: list[BaseException | None],
+    ) -> None:
+        """Until the connection is lost (MqttError), or stop() / go_offline() ends it."""
+        if not self._interrupt.is_set():
+            await wake.wait()
+        if not self._interrupt.is_set():
+            raise aiomqtt.MqttError(f"connection lost: {lost[0] if lost else 'unknown'}")
         if self._stopping:
             # A clean shutdown says goodbye itself: the broker does not send the will then.
             with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
@@ -409,8 +475,12 @@ class EmulatedLocker:
                     await self._publish(client, self._topics.status, status, retain=True)
             raise _SessionEnd
         drop_connection(client)
-        # The receive loop notices the dead socket and ends the session; this is a fallback.
-        await asyncio.sleep(5)
+        # paho notices the dead socket at once; the timeout is a fallback.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5):
+                while not lost:
+                    wake.clear()
+                    await wake.wait()
         raise _SessionEnd
 
     async def _publish(
@@ -425,7 +495,7 @@ class EmulatedLocker:
         """Stamp `seq`, validate against the spec and publish at QoS 1; False if invalid."""
         if "seq" not in body:
             candidate = {**body, "seq": self._seq}
-            problems = self._spec.message_problems(candidate)
+            problems = self._outgoing.problems(candidate)
             if problems:
                 self.model.invalid_outgoing += 1
                 logger.error(
@@ -452,7 +522,7 @@ class EmulatedLocker:
             action=action,
             src=self.locker_id,
             ts=now,
-            exp=now + timedelta(seconds=self.timing.call_expiry),
+            exp=now + timedelta(seconds=self.timing.expiry),
             payload=payload,
         )
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
@@ -461,7 +531,7 @@ class EmulatedLocker:
             self.mqtt_version,
             response_topic=self._topics.res,
             correlation=body["id"],
-            expiry_seconds=self.timing.call_expiry,
+            expiry_seconds=self.timing.expiry,
         )
         try:
             if not await self._publish(client, self._topics.req(action), body, properties=props):
@@ -489,20 +559,27 @@ class EmulatedLocker:
         )
         while True:
             reply = await self._call(client, "Boot", self.model.boot_payload())
+            counters = self.model.counters
             least_wait = 0.0
-            if reply is not None and reply["kind"] == Kind.RESULT:
+            if reply is None:
+                counters.boot_timeouts += 1
+            elif reply["kind"] == Kind.RESULT:
                 payload = reply["payload"]
                 status = payload.get("status")
                 if status == "Accepted":
+                    counters.boots_accepted += 1
                     return self._on_accepted(payload)
                 if status == "Rejected":
+                    counters.boots_rejected += 1
                     await self._on_rejected(client, payload, session_id)
+                counters.boots_pending += 1
                 self.model.boot_status = "Pending"
                 self.model.touch()
                 # SPEC §9: after Pending, heartbeatIntervalSeconds is the least wait before Boot.
                 least_wait = float(payload.get("heartbeatIntervalSeconds", 0))
                 logger.info("%s: Boot answered %s; retrying", self.locker_id, status)
-            elif reply is not None:
+            else:
+                counters.boot_errors += 1
                 logger.warning("%s: Boot answered with error %s", self.locker_id, reply["error"])
             await asyncio.sleep(max(least_wait, backoff.next_delay()))
 
@@ -541,6 +618,10 @@ class EmulatedLocker:
             reply = await self._call(
                 client, "Heartbeat", {"lastEventSeq": self.model.journal.sent_seq}
             )
+            if reply is not None and reply["kind"] == Kind.RESULT:
+                self.model.counters.heartbeats += 1
+            else:
+                self.model.counters.heartbeat_failures += 1
             refused = (
                 reply is not None
                 and reply["kind"] == Kind.ERROR
@@ -570,9 +651,3 @@ class EmulatedLocker:
             # Delivered (PUBACK) or invalid for good: either way it leaves the buffer.
             outbox.pop_head()
             self.model.touch()
-
-    # ----- receiving -----
-
-    async def _receive(self, client: aiomqtt.Client, tg: asyncio.TaskGroup) -> None:
-        async for message in client.messages:
-            self._inbound.handle(client, tg, message)

@@ -183,6 +183,16 @@ def leave_open(comp: Compartment) -> Transition:
     return Transition(comp)
 
 
+def may_raise_door_left_open(comp: Compartment) -> bool:
+    """Whether `tick` could still raise DoorLeftOpen for this compartment."""
+    return (
+        comp.faults.door_left_open is not None
+        and comp.door is DoorState.OPEN
+        and comp.opened_at is not None
+        and FaultKind.DOOR_LEFT_OPEN not in comp.raised
+    )
+
+
 def tick(comp: Compartment, *, now: float) -> Transition:
     """Let time pass: raise DoorLeftOpen once when the door stays open too long."""
     limit = comp.faults.door_left_open

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import itertools
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -28,11 +28,13 @@ from gateway.sdk import (
     DoorOpened,
     LockerAdapter,
     LockerEvent,
+    LockerLanes,
     LockerNotConnected,
     LockerStatus,
     OpenOutcome,
     OpenPurpose,
     PresenceChanged,
+    TaskSet,
 )
 from gateway.sdk.domain import DoorState, ItemSensor, SizeClass
 
@@ -135,12 +137,18 @@ class MemoryAdapter:
         self._config = config
         self._host = host
         self._board = board
-        self._events: asyncio.Queue[LockerEvent] = asyncio.Queue()
         self._seq = itertools.count(1)
-        self._pump: asyncio.Task[None] | None = None
+        self._lanes: LockerLanes[LockerEvent] = LockerLanes(
+            "memory", handler=self._hand_over, capacity=64
+        )
+        self._stack = contextlib.AsyncExitStack()
 
     async def __aenter__(self) -> Self:
-        self._pump = asyncio.create_task(self._relay(), name="memory-adapter-notices")
+        async with contextlib.AsyncExitStack() as stack:
+            await stack.enter_async_context(self._lanes)
+            tasks = await stack.enter_async_context(TaskSet("memory"))
+            tasks.start(self._relay(), name="memory-adapter-notices")
+            self._stack = stack.pop_all()
         return self
 
     async def __aexit__(
@@ -150,10 +158,7 @@ class MemoryAdapter:
         tb: TracebackType | None,
     ) -> None:
         self._board.detach()
-        if self._pump is not None:
-            self._pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._pump
+        await self._stack.aclose()
 
     async def open_compartment(
         self, locker_id: str, compartment_code: str, *, purpose: OpenPurpose, deadline: datetime
@@ -195,16 +200,22 @@ class MemoryAdapter:
         online = self._board.online
         return LockerStatus(locker_id=locker_id, online=online, booted=online, compartments=doors)
 
-    async def events(self) -> AsyncIterator[LockerEvent]:
-        while True:
-            yield await self._events.get()
-
     async def _relay(self) -> None:
         while True:
             notice = await self._board.notices.get()
-            self.emit(notice)
+            await self.emit(notice)
 
-    def emit(self, notice: Notice) -> None:
+    async def emit(self, notice: Notice) -> None:
+        # put(): when the gateway falls behind, the relay waits and the board's notices wait
+        # in the board's own buffer. Nothing on an unlock's path waits here (the reply of an
+        # unlock does not pass the relay), so a handler that opens a door cannot deadlock.
+        await self._lanes.put(self._config.locker_id, self.event(notice))
+
+    async def _hand_over(self, locker_id: str, event: LockerEvent) -> None:
+        await self._host.locker_event(event)
+
+    def event(self, notice: Notice) -> LockerEvent:
+        """The event a board notice reports, numbered when made."""
         locker_id, at, event_id = self._config.locker_id, self._host.now(), uuid.uuid4().hex
         seq = next(self._seq)
         event: LockerEvent
@@ -224,7 +235,7 @@ class MemoryAdapter:
                 locker_id=locker_id, at=at, event_id=event_id, seq=seq,
                 online=notice.what == "online",
             )  # fmt: skip
-        self._events.put_nowait(event)
+        return event
 
 
 # ---- the bugs -------------------------------------------------------------------------------
@@ -252,11 +263,46 @@ class ForeignErrorAdapter(MemoryAdapter):
 class LateOpenedAdapter(MemoryAdapter):
     """Bug: reports DoorOpened from the command's reply, later, instead of as it happens."""
 
-    def emit(self, notice: Notice) -> None:
+    async def emit(self, notice: Notice) -> None:
         if notice.what == "opened":
-            asyncio.get_running_loop().call_later(0.2, super().emit, notice)
+            locker_id = self._config.locker_id
+            asyncio.get_running_loop().call_later(
+                0.2, lambda: self._lanes.offer(locker_id, self.event(notice))
+            )
         else:
-            super().emit(notice)
+            await super().emit(notice)
+
+
+class LaneBypassAdapter(MemoryAdapter):
+    """Bug: hands each event to the gateway from a task of its own instead of the locker's
+    lane, so two events of one locker are applied at the same time, in no set order."""
+
+    async def __aenter__(self) -> Self:
+        await super().__aenter__()
+        self._bypass = await self._stack.enter_async_context(TaskSet("memory-bypass"))
+        return self
+
+    async def emit(self, notice: Notice) -> None:
+        event = self.event(notice)
+        self._bypass.start(self._host.locker_event(event), name=f"event:{event.event_id}")
+
+
+class InlineHandOverAdapter(MemoryAdapter):
+    """Bug: hands each event to the gateway inline, holding the board's lock that an unlock
+    waits for, so an open the gateway asks for while it handles an event never starts."""
+
+    def __init__(self, *, config: MemoryConfig, host: AdapterHost, board: MemoryBoard) -> None:
+        super().__init__(config=config, host=host, board=board)
+        self._board_lock = asyncio.Lock()
+
+    async def emit(self, notice: Notice) -> None:
+        async with self._board_lock:
+            await self._host.locker_event(self.event(notice))
+
+    async def _unlock(self, code: str, remaining: float) -> OpenOutcome:
+        async with self._board_lock:  # wait until the board is free
+            pass
+        return await super()._unlock(code, remaining)
 
 
 class DeadlineBlindAdapter(MemoryAdapter):

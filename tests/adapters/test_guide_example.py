@@ -68,7 +68,7 @@ def test_the_example_adapter_passes_the_conformance_kit(pytester: pytest.Pyteste
         str(EXAMPLE),
         str(EXAMPLE / "tests"),
     )
-    result.assert_outcomes(passed=15)
+    result.assert_outcomes(passed=16)
 
 
 def test_the_sdk_modules_and_polling_helpers_the_guide_names_exist() -> None:

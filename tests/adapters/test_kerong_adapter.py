@@ -22,6 +22,7 @@ from gateway.sdk import (
     DoorClosed,
     DoorOpened,
     LockerAdapter,
+    LockerEvent,
     LockerNotConnected,
     OpenOutcome,
     OpenPurpose,
@@ -60,7 +61,8 @@ async def running(**options: Any) -> AsyncIterator[Running]:
     async with KerongRig(**options) as rig:
         host = RecordingHost()
         adapter = rig.make_adapter(host)
-        async with adapter, EventCollector(adapter=adapter, observers=(host.observe,)) as events:
+        events = EventCollector(host)
+        async with adapter:
             await rig.wait_ready(adapter)
             yield Running(rig, adapter, host, events)
 
@@ -374,3 +376,54 @@ def test_a_bad_bus_url_is_refused_at_construction() -> None:
     config = KerongCu16Config.model_validate(_config(bus_url="nosuchscheme://x"))
     with pytest.raises(AdapterConfigError):
         KerongCu16Adapter(config=config, host=RecordingHost())
+
+
+class StalledGateway(RecordingHost):
+    """A gateway whose database stalls: each event waits until the test lets it through."""
+
+    def __init__(self) -> None:
+        super().__init__(apply_s=0)
+        self.flowing = asyncio.Event()
+        self.flowing.set()
+
+    async def locker_event(self, event: LockerEvent) -> None:
+        await self.flowing.wait()
+        await super().locker_event(event)
+
+
+async def test_a_stalled_gateway_stops_neither_polling_nor_unlocks() -> None:
+    async with KerongRig() as rig:
+        host = StalledGateway()
+        events = EventCollector(host)
+        async with rig.make_adapter(host) as adapter:
+            await rig.wait_ready(adapter)
+            await events.next_matching(PresenceChanged, within=EVENT_S, online=True)
+            host.flowing.clear()
+            deadline = host.now() + timedelta(seconds=3)
+            outcome = await adapter.open_compartment(
+                LOCKER_ID, "A01", purpose=OpenPurpose.DEPOSIT, deadline=deadline
+            )
+            assert outcome is OpenOutcome.UNLOCKED
+            await rig.close_door("A01", item_inside=True)
+            # The poll loop goes on: it sees the door shut while the gateway still waits.
+            async with asyncio.timeout(EVENT_S):
+                while (await adapter.read_status(LOCKER_ID)).compartments[0].door is not (
+                    DoorState.CLOSED
+                ):
+                    await asyncio.sleep(0.02)
+            assert (
+                await adapter.open_compartment(
+                    LOCKER_ID, "A02", purpose=OpenPurpose.DEPOSIT, deadline=deadline
+                )
+                is OpenOutcome.UNLOCKED
+            )
+            await events.assert_none(DoorOpened, within=0.2)
+            host.flowing.set()
+            await events.next_matching(DoorClosed, within=EVENT_S, compartment_code="A01")
+            await events.next_matching(DoorOpened, within=EVENT_S, compartment_code="A02")
+    doors = [
+        (type(e).__name__, e.compartment_code)
+        for e in events.of(LOCKER_ID)
+        if isinstance(e, DoorOpened | DoorClosed)
+    ]
+    assert doors == [("DoorOpened", "A01"), ("DoorClosed", "A01"), ("DoorOpened", "A02")]

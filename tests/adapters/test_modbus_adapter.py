@@ -63,7 +63,8 @@ def framing(request: pytest.FixtureRequest) -> Framing:
 async def start(rig: ModbusRig, **overrides: Any) -> AsyncIterator[Running]:
     host = RecordingHost()
     adapter = rig.make_adapter(host, **overrides)
-    async with adapter, EventCollector(adapter=adapter, observers=(host.observe,)) as events:
+    events = EventCollector(host)
+    async with adapter:
         await events.next_matching(PresenceChanged, within=EVENT_S, online=True)
         yield Running(rig, host, adapter, events)
 
@@ -259,7 +260,8 @@ async def test_a_wrong_unit_id_keeps_the_locker_offline(framing: Framing) -> Non
         locker = rig.config().lockers[rig.locker_id].model_dump(mode="json")
         locker["unit"] = rig.unit + 1
         adapter = rig.make_adapter(host, lockers={rig.locker_id: locker})
-        async with adapter, EventCollector(adapter=adapter) as events:
+        events = EventCollector(host)
+        async with adapter:
             await events.assert_none(PresenceChanged, within=1.0, online=True)
             status = await adapter.read_status(rig.locker_id)
         assert not status.online

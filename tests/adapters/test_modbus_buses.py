@@ -44,7 +44,8 @@ async def test_two_controllers_share_one_rtu_bus() -> None:
         )
         host = RecordingHost()
         adapter = ModbusAdapter(config=config, host=host)
-        async with adapter, EventCollector(adapter=adapter) as events:
+        events = EventCollector(host)
+        async with adapter:
             for locker_id in ("BUS-1", "BUS-2"):
                 await events.next_matching(PresenceChanged, within=EVENT_S, locker_id=locker_id)
             outcome = await adapter.open_compartment(
@@ -81,7 +82,8 @@ async def test_a_refused_locker_stays_dark_until_accepted(framing: Framing) -> N
     async with ModbusRig(framing=framing) as rig:
         host = RefusingHost(refusals=1)
         adapter = rig.make_adapter(host, boot_retry_s=0.5)
-        async with adapter, EventCollector(adapter=adapter) as events:
+        events = EventCollector(host)
+        async with adapter:
             await events.assert_none(PresenceChanged, within=0.2)
             assert host.asked == 1
             with pytest.raises(LockerNotConnected):
@@ -102,7 +104,8 @@ async def test_a_controller_dark_at_start_is_picked_up_when_it_powers_on() -> No
         await rig.disconnect()
         host = RecordingHost()
         adapter = rig.make_adapter(host)
-        async with adapter, EventCollector(adapter=adapter) as events:
+        events = EventCollector(host)
+        async with adapter:
             await events.next_matching(PresenceChanged, within=EVENT_S, online=False)
             status = await adapter.read_status(rig.locker_id)
             assert not status.online

@@ -14,10 +14,11 @@ from gateway.sdk import (
     BootStatus,
     DoorClosed,
     DoorOpened,
+    LockerEvent,
     LockerNotConnected,
     PresenceChanged,
 )
-from gateway.sdk.boards import PolledLocker, poll_forever, seconds_left
+from gateway.sdk.boards import BoardEvents, PolledLocker, poll_forever, seconds_left
 from gateway.sdk.polling import DoorReading
 from gateway.sdk.testing import RecordingHost
 from gateway.sdk.testing.host import RecordedBoot
@@ -144,3 +145,87 @@ async def test_poll_forever_survives_a_failing_poll_and_stops_when_told() -> Non
             stopped=lambda: len(polls) >= 6,
         )
     assert polls == ["bad", "good"] * 3
+
+
+class SlowGateway(RecordingHost):
+    """Applies an event only when the test lets it (`gate`), as a stalled database would."""
+
+    def __init__(self) -> None:
+        super().__init__(apply_s=0)
+        self.gate = asyncio.Event()
+        self.applied: list[LockerEvent] = []
+
+    async def locker_event(self, event: LockerEvent) -> None:
+        await super().locker_event(event)
+        await self.gate.wait()
+        self.applied.append(event)
+
+
+def _door_events(events: list[LockerEvent]) -> list[tuple[str, str]]:
+    return [
+        (type(e).__name__, e.compartment_code)
+        for e in events
+        if isinstance(e, DoorOpened | DoorClosed)
+    ]
+
+
+async def test_board_events_reach_the_host_in_order_one_at_a_time_per_locker() -> None:
+    host = RecordingHost(apply_s=0.01)
+    lockers = {
+        name: PolledLocker(locker_id=name, host=host, offline_after=2, boot_retry_s=10)
+        for name in ("LK-1", "LK-2")
+    }
+    async with BoardEvents("test", host) as events:
+        for polled in lockers.values():
+            assert await polled.boot(_info)
+            events.publish(polled, polled.observe(SHUT))
+        for _ in range(3):
+            for polled in lockers.values():
+                events.publish(polled, polled.observe(OPEN))
+                events.publish(polled, polled.observe(SHUT))
+        async with asyncio.timeout(5):
+            while host.handed_over.qsize() < 2 * (1 + 6):
+                await asyncio.sleep(0.01)
+    handed: list[LockerEvent] = []
+    while not host.handed_over.empty():
+        handed.append(host.handed_over.get_nowait())
+    for name in lockers:
+        mine = [e for e in handed if e.locker_id == name]
+        assert _door_events(mine) == [("DoorOpened", "A1"), ("DoorClosed", "A1")] * 3
+        assert host.overlapping(name) == []
+    # Each locker has its own lane: their events interleave, neither waits for the other's.
+    assert {e.locker_id for e in handed[:4]} == {"LK-1", "LK-2"}
+
+
+async def test_a_full_lane_retracts_and_the_next_poll_reports_the_change_again() -> None:
+    host = SlowGateway()
+    polled = PolledLocker(locker_id=LOCKER, host=host, offline_after=2, boot_retry_s=10)
+    assert await polled.boot(_info)
+    async with BoardEvents("test", host, capacity=1) as events:
+        events.publish(polled, polled.observe(SHUT))  # online: taken by the lane's task
+        await asyncio.sleep(0.01)
+        events.publish(polled, polled.observe(OPEN))  # queued (capacity 1)
+        events.publish(polled, polled.observe(SHUT))  # refused: retracted, never waited for
+        assert events.stats().refused == 1
+        assert polled.tracker.readings["A1"].door_closed is False, "the gateway was told open"
+        host.gate.set()
+        async with asyncio.timeout(5):
+            while len(host.applied) < 2:
+                await asyncio.sleep(0.01)
+        # The next poll sees the door still shut and reports the close it could not before.
+        events.publish(polled, polled.observe(SHUT))
+        async with asyncio.timeout(5):
+            while len(host.applied) < 3:
+                await asyncio.sleep(0.01)
+    assert _door_events(host.applied) == [("DoorOpened", "A1"), ("DoorClosed", "A1")]
+
+
+async def test_publish_after_stop_hands_nothing_over() -> None:
+    host = RecordingHost()
+    polled = PolledLocker(locker_id=LOCKER, host=host, offline_after=2, boot_retry_s=10)
+    assert await polled.boot(_info)
+    async with BoardEvents("test", host) as events:
+        pass
+    events.publish(polled, polled.observe(SHUT))  # an unlock's late reply, say: no error
+    await asyncio.sleep(0.01)
+    assert host.handed_over.empty()

@@ -224,6 +224,25 @@ def test_a_bad_parity_is_a_config_error() -> None:
         SerialBus(url="socket://127.0.0.1:1", settings=SerialSettings(parity="X"))
 
 
+def test_a_back_off_that_is_not_positive_is_a_config_error() -> None:
+    with pytest.raises(AdapterConfigError, match="positive"):
+        SerialSettings(reconnect_min_s=0)
+    with pytest.raises(AdapterConfigError, match="positive"):
+        SerialSettings(reconnect_max_s=-1)
+
+
+async def test_a_max_below_the_min_back_off_waits_the_max(
+    tcp: TcpBus, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = SerialSettings(reconnect_min_s=0.3, reconnect_max_s=0.1)
+    caplog.set_level(logging.WARNING, logger="gateway.sdk.serial")
+    async with SerialBus(url=tcp.url, settings=settings) as bus:
+        await tcp.power_off()
+        with pytest.raises(AdapterConnectionError):
+            await bus.exchange(request(1), read_reply=read_reply, timeout_s=0.5)
+    assert "reconnecting in 0.1 s" in caplog.text
+
+
 async def test_no_time_left_is_a_timeout(bus: SerialBus, device: Device) -> None:
     with pytest.raises(AdapterTimeout):
         await bus.exchange(request(1), read_reply=read_reply, timeout_s=0)

@@ -101,3 +101,32 @@ def test_unpack_bits_lsb_first() -> None:
     assert unpack_bits([0xFF], 3) == [True, True, True]
     with pytest.raises(ValueError, match="at most 8"):
         unpack_bits(b"\x00", 9)
+
+
+def test_retracted_changes_are_reported_again_by_the_next_poll(tracker: PollTracker) -> None:
+    tracker.observe({"A": CLOSED_EMPTY, "B": CLOSED_EMPTY})
+    events = tracker.observe({"A": OPEN_EMPTY, "B": CLOSED_EMPTY})
+    assert [type(e) for e in events] == [DoorOpened]
+    tracker.retract(events)  # the gateway's lane was full
+    assert tracker.readings["A"].door is DoorState.CLOSED, "shows what the gateway was told"
+    again = tracker.observe({"A": OPEN_EMPTY, "B": CLOSED_EMPTY})
+    assert [(type(e), getattr(e, "compartment_code", None)) for e in again] == [(DoorOpened, "A")]
+    assert again[0].event_id != events[0].event_id
+    closed = tracker.observe({"A": CLOSED_FULL, "B": CLOSED_EMPTY})
+    tracker.retract(closed)
+    assert [type(e) for e in tracker.observe({"A": CLOSED_FULL, "B": CLOSED_EMPTY})] == [DoorClosed]
+
+
+def test_retracted_presence_is_reported_again(tracker: PollTracker) -> None:
+    online = tracker.observe({"A": CLOSED_EMPTY})
+    tracker.retract(online)
+    assert [type(e) for e in tracker.observe({"A": CLOSED_EMPTY})] == [PresenceChanged]
+    tracker.failed("timeout")
+    offline = tracker.failed("timeout")
+    assert [type(e) for e in offline] == [PresenceChanged]
+    tracker.retract(offline)
+    assert tracker.online, "the gateway was not told the locker went offline"
+    again = tracker.failed("timeout")
+    assert len(again) == 1
+    assert isinstance(again[0], PresenceChanged)
+    assert not again[0].online

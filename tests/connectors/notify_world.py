@@ -23,11 +23,12 @@ from gateway.domain.delivery import AttachmentSource, TargetKind
 from gateway.domain.enums import ParcelAction, SizeClass
 from gateway.domain.recipients import Recipient
 from gateway.domain.sizes import SizeRequirement
+from gateway.http import render
 from gateway.sdk.connectors import ConnectorEvent, EmailMessage, HttpRequest
 from gateway.service.carriers import CarrierService
 from gateway.service.codes import CodeService
 from gateway.service.grants import GrantService
-from gateway.service.idempotency import IdempotencyKey
+from gateway.service.idempotency import IdempotencyKey, Idempotent
 from gateway.service.notify_access import NotifyAccess
 from gateway.service.parcels import NewParcel, ParcelService
 from gateway.store import ConnectorAttachmentRecord, Delivery, Store
@@ -124,7 +125,8 @@ class World:
             need=SizeRequirement(SizeClass.S),
             recipient=recipient,
         )
-        await self.parcels.create(cmd, IdempotencyKey(f"book-{parcel_id}", parcel_id))
+        key = IdempotencyKey(f"book-{parcel_id}", parcel_id)
+        await self.parcels.create(cmd, Idempotent(key, render.parcel))
         return (await self.parcels.get(CARRIER, parcel_id)).uid
 
     async def ready(self, parcel_id: str, recipient: Recipient | None) -> str:

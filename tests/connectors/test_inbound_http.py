@@ -232,7 +232,7 @@ async def test_a_body_that_is_not_json_is_refused(site: Site) -> None:
 
 
 async def test_an_oversized_body_is_refused(site: Site) -> None:
-    limit = site.gateway.settings.max_body_bytes
+    limit = site.gateway.settings.http.max_body_bytes
     padded = shipment(reference="x" * limit)
     response = await post(site, padded)
     assert response.status_code == 413

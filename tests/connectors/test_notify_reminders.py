@@ -7,8 +7,9 @@ import re
 from datetime import timedelta
 
 from gateway.domain.webhooks import DeliveryState
+from gateway.http import render
 from gateway.sdk.connectors import PICKUP_REMINDER
-from gateway.service.idempotency import IdempotencyKey
+from gateway.service.idempotency import IdempotencyKey, Idempotent
 from gateway.service.reminders import ReminderScheduler
 from gateway.store import Store
 from tests.connectors.notify_world import (
@@ -93,9 +94,8 @@ async def test_extending_the_window_re_arms_the_reminder(world: World) -> None:
     assert await reminders.run_once() == 1
     parcel = await world.parcels.get("acme", "RM-2")
     assert parcel.pickup_until is not None
-    await world.parcels.extend(
-        "acme", "RM-2", IdempotencyKey("ext", "ext"), parcel.pickup_until + timedelta(hours=48)
-    )
+    extend = Idempotent(IdempotencyKey("ext", "ext"), render.parcel)
+    await world.parcels.extend("acme", "RM-2", extend, parcel.pickup_until + timedelta(hours=48))
     assert await reminders.run_once() == 0  # the new deadline is 71 h away
     world.clock.advance(timedelta(hours=48).total_seconds())
     assert await reminders.run_once() == 1

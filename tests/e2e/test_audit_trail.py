@@ -42,11 +42,11 @@ async def test_a_door_opened_without_an_unlock_is_audited(site: Site) -> None:
     event = DoorOpened(
         locker_id=LOCKER, at=site.clock(), event_id="forced-door-1", compartment_code="M03"
     )
-    await site.gateway.doors.handle(event)
+    await site.gateway.locker_side.host.locker_event(event)
 
     [entry] = await door_openings(site)
     assert (entry.actor, entry.subject) == (f"locker:{LOCKER}", f"{LOCKER}/M03")
     assert entry.details == {"source": "sensor", "session": None}
     # Redelivered (QoS 1, another instance): acted on, and audited, once.
-    await site.gateway.doors.handle(event)
+    await site.gateway.locker_side.host.locker_event(event)
     assert len(await door_openings(site)) == 1

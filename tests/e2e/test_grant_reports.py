@@ -43,7 +43,7 @@ async def test_a_grant_of_a_cancelled_parcel_is_a_security_event(site: Site) -> 
     opened = DoorOpened(
         locker_id=LOCKER, at=site.clock(), event_id="rev-1", compartment_code=code, grant=use
     )
-    await site.gateway.doors.handle(opened)
+    await site.gateway.locker_side.host.locker_event(opened)
     reasons = await _refusals(site, jti)
     assert len(reasons) == 1, reasons
     assert "cancelled" in reasons[0]
@@ -75,7 +75,7 @@ async def test_a_grant_used_outside_its_window_is_a_security_event(site: Site) -
     opened = DoorOpened(
         locker_id=LOCKER, at=late, event_id="rev-2", compartment_code=code, grant=use
     )
-    await site.gateway.doors.handle(opened)
+    await site.gateway.locker_side.host.locker_event(opened)
     reasons = await _refusals(site, jti)
     assert len(reasons) == 1, reasons
     assert "validity" in reasons[0]

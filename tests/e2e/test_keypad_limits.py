@@ -60,7 +60,7 @@ async def test_a_brute_force_locks_the_keypad_with_a_doubling_back_off(
         assert (await type_code(site, next(wrong)))["result"] == "rejected"
     await eventually(lambda: display(site), "CodeRejected")
 
-    with caplog.at_level(logging.WARNING, logger="gateway.service.doors"):
+    with caplog.at_level(logging.WARNING, logger="gateway.service.keypad_entry"):
         last = await type_code(site, next(wrong))
         await eventually(lambda: display(site), "LockedOut")
     assert last["result"] == "rejected"
@@ -122,7 +122,7 @@ async def test_two_gateway_instances_share_one_keypad_counter(
             event = CodeEntered(
                 locker_id=LOCKER, at=site.clock(), event_id=f"kp2-{n}", code=next(wrong)
             )
-            await gateway.doors.handle(event)
+            await gateway.locker_side.host.locker_event(event)
         # ...but the fifth, typed at the real keypad and handled by either, locks it.
         assert (await type_code(site, next(wrong)))["result"] == "rejected"
         assert len(await entries(second, AuditAction.KEYPAD_LOCKOUT)) == 1
@@ -130,7 +130,7 @@ async def test_two_gateway_instances_share_one_keypad_counter(
 
         assert (await type_code(site, code))["result"] == "locked-out"
         direct = CodeEntered(locker_id=LOCKER, at=site.clock(), event_id="kp2-right", code=code)
-        await second.doors.handle(direct)
+        await second.locker_side.host.locker_event(direct)
         assert (await entries(second, AuditAction.CODE_TRIED))[-1].details["result"] == (
             "locked-out"
         )
@@ -166,7 +166,9 @@ async def test_concurrent_wrong_codes_on_two_instances_are_each_counted_once(
             for n in range(2 * LIMIT)
         ]
         instances = [site.gateway, second] * LIMIT
-        await asyncio.gather(*(gw.doors.handle(e) for gw, e in zip(instances, events, strict=True)))
+        await asyncio.gather(
+            *(gw.locker_side.host.locker_event(e) for gw, e in zip(instances, events, strict=True))
+        )
 
     results = [e.details["result"] for e in await entries(site.gateway, AuditAction.CODE_TRIED)]
     # Exactly LIMIT wrong codes were counted; the rest arrived at a locked keypad.

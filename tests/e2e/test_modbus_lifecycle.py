@@ -79,7 +79,7 @@ async def modbus_site(
 
 
 async def _booted(gateway: Gateway) -> bool:
-    return await gateway.doors.is_booted(LOCKER)
+    return await gateway.locker_side.boot_gate.is_booted(LOCKER)
 
 
 async def test_book_deposit_and_pick_up_through_the_modbus_adapter(modbus_site: ModbusSite) -> None:

@@ -238,10 +238,14 @@ async def test_grant_reports_are_idempotent_and_bound_to_their_door(site: Site) 
             locker_id=LOCKER, at=now, event_id=event_id, compartment_code=door, grant=use
         )
 
-    await site.gateway.doors.handle(opened("evt-elsewhere", other))  # wrong door: refused
-    await site.gateway.doors.handle(opened("evt-1"))
-    await site.gateway.doors.handle(opened("evt-1"))  # redelivered: deduplicated
-    await site.gateway.doors.handle(opened("evt-2"))  # the same grant again: refused
+    await site.gateway.locker_side.host.locker_event(
+        opened("evt-elsewhere", other)
+    )  # wrong door: refused
+    await site.gateway.locker_side.host.locker_event(opened("evt-1"))
+    await site.gateway.locker_side.host.locker_event(opened("evt-1"))  # redelivered: deduplicated
+    await site.gateway.locker_side.host.locker_event(
+        opened("evt-2")
+    )  # the same grant again: refused
     async with site.gateway.store.transaction() as tx:
         session = await tx.doors.live(LOCKER, code)
         elsewhere = await tx.doors.live(LOCKER, other)
@@ -259,7 +263,7 @@ async def test_grant_reports_are_idempotent_and_bound_to_their_door(site: Site) 
     closed = DoorClosed(
         locker_id=LOCKER, at=now, event_id="evt-3", compartment_code=code, item=ItemSensor.PRESENT
     )
-    await site.gateway.doors.handle(closed)
+    await site.gateway.locker_side.host.locker_event(closed)
     assert await site.state("OFF-IDEM") == "ready_for_pickup"
 
 

@@ -19,6 +19,8 @@ from locker_emulator.bank import EmulatorBank
 
 from gateway.app import Gateway
 from gateway.domain.compartment import Compartment
+from gateway.errors import Unavailable
+from gateway.store.parked_events import ParkedEventRepository
 from tests.e2e.conftest import FAST, LOCKER, Site, emulated_lockers, eventually
 from tests.http.conftest import NETWORK, provision, settings_for
 from tests.support.carriers import TestCarrier
@@ -196,38 +198,41 @@ async def test_a_gap_asks_for_a_replay_and_ends_in_the_right_state(
 async def test_an_event_acknowledged_but_never_committed_comes_back(
     database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The gateway PUBACKed a DoorClosed and then failed before its commit (here: its handler
-    raises once, as a crash would end it): the next Heartbeat's lastEventSeq brings it back."""
+    """The gateway PUBACKed a DoorClosed and then could neither apply nor park it (the
+    database was down for all its retries, as if the gateway had died before its commit): the
+    mark did not move, so the next Heartbeat's lastEventSeq brings the event back."""
     caplog.set_level(logging.INFO, logger="gateway.service.event_order")
     async with heartbeat_site(database_url, tmp_path) as site:
         door = await open_door(site, "REC-4")
         processed = await mark(site.gateway)
-        doors = site.gateway.doors
-        real = doors._door_closed
+        side = site.gateway.locker_side
         failures: list[str] = []
 
-        async def crash_once(tx: Any, event: Any) -> None:
-            if not failures:
-                failures.append(event.event_id)
-                raise RuntimeError("the gateway died before its commit")
-            await real(tx, event)
+        async def database_down(tx: Any, event: Any) -> None:
+            failures.append(event.event_id)
+            raise Unavailable("the database is down")
+
+        async def parking_down(*_args: Any, **_kwargs: Any) -> bool:
+            raise Unavailable("the database is down")
 
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(doors, "_door_closed", crash_once)
+            patch.setattr(side.doors, "closed", database_down)
+            patch.setattr(ParkedEventRepository, "park", parking_down)
             site.locker.deposit(door)
-            await eventually(lambda: _async(len(failures)), 1)
+            await eventually(lambda: _async(side.pipeline.counts.unparked), 1, timeout=15)
             assert await mark(site.gateway) == processed  # rolled back with the event
             assert await site.state("REC-4") == "reserved"
 
-            await site.wait_state("REC-4", "ready_for_pickup", timeout=3 * HEARTBEAT_S)
+        await site.wait_state("REC-4", "ready_for_pickup", timeout=3 * HEARTBEAT_S)
         assert await mark(site.gateway) == site.locker.model.journal.last_seq
         assert (await history(site, "REC-4")).count("ready_for_pickup") == 1
         replays = received_commands(site, "ReplayEvents")
         assert replays
         assert replays[0]["payload"] == {"afterSeq": processed}
         assert "asking for a replay" in caplog.text
-        # The replayed DoorClosed is the very message that failed.
-        assert failures == [sent(site, "DoorClosed")[-1]["id"]]
+        # Every attempt was of the very message that failed; the replay applied it.
+        assert set(failures) == {sent(site, "DoorClosed")[-1]["id"]}
+        assert len(failures) == side.pipeline.counts.retries + 1
 
 
 async def test_a_boot_that_reports_unprocessed_events_brings_them_back(site: Site) -> None:
@@ -264,6 +269,7 @@ async def test_a_journal_that_lost_the_events_reconciles_from_state(
         # The next Heartbeat reports it; the replay finds nothing; the gateway moves on.
         await eventually(lambda: mark(site.gateway), lost, timeout=3 * HEARTBEAT_S)
         assert f"events {lost}..{lost} are no longer in its journal" in caplog.text
+
         # The mark moves first, then the door and item states are taken from State.
         async def sensed() -> tuple[str, str]:
             found = await compartment(site.gateway, door)

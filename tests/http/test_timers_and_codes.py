@@ -7,7 +7,8 @@ import asyncio
 from gateway.app import Gateway
 from gateway.domain.enums import SizeClass
 from gateway.domain.sizes import SizeRequirement
-from gateway.service.idempotency import IdempotencyKey
+from gateway.http import render
+from gateway.service.idempotency import IdempotencyKey, Idempotent
 from gateway.service.parcels import NewParcel
 from tests.http.conftest import NETWORK, Site, provision, settings_for
 from tests.support.carriers import TestCarrier
@@ -26,7 +27,8 @@ async def test_reservation_expiry_survives_a_restart(database_url: str) -> None:
             locker_id="WAW-CENTRAL-01",
             need=SizeRequirement(size_class=SizeClass.S),
         )
-        await first.parcels.create(cmd, IdempotencyKey("ttl-key-0001", "fingerprint"))
+        key = IdempotencyKey("ttl-key-0001", "fingerprint")
+        await first.parcels.create(cmd, Idempotent(key, render.parcel))
     clock.advance(25 * 3600)  # past the default 24 h reservation while no gateway runs
     quick = settings_for(database_url, housekeeping_interval_s=0.05)
     async with Gateway(settings=quick, clock=clock) as second:

@@ -37,11 +37,11 @@ def test_sequence_gaps() -> None:
 
 
 async def test_pending_calls_resolve_and_time_out() -> None:
-    calls = PendingCalls()
+    calls: PendingCalls[str] = PendingCalls()
     future = calls.expect("c1")
-    assert calls.resolve({"corr": "c1", "kind": "result"})
-    assert (await calls.wait("c1", future, 1))["kind"] == "result"
-    assert not calls.resolve({"corr": "c1"})  # late duplicate: nobody waits
+    assert calls.resolve("c1", "result")
+    assert await calls.wait("c1", future, 1) == "result"
+    assert not calls.resolve("c1", "again")  # late duplicate: nobody waits
     slow = calls.expect("c2")
     with pytest.raises(OperationTimeout):
         await calls.wait("c2", slow, 0.05)
@@ -49,7 +49,7 @@ async def test_pending_calls_resolve_and_time_out() -> None:
 
 
 async def test_fail_all_wakes_every_waiter() -> None:
-    calls = PendingCalls()
+    calls: PendingCalls[str] = PendingCalls()
     future = calls.expect("c3")
     calls.fail_all(ConnectionError("gone"))
     with pytest.raises(ConnectionError):

@@ -7,9 +7,11 @@ from typing import Any
 from aiohttp import web
 
 from gateway.errors import ErrorCode, MalformedMessage, OpenLockerError
+from gateway.http import render
 from gateway.http.bodies import idempotency_key, json_response, parse_json
 from gateway.http.context import carrier
 from gateway.sdk.connectors import InboundRequest
+from gateway.service.idempotency import Idempotent
 from gateway.service.inbound import InboundService
 
 INBOUND = web.AppKey("inbound", InboundService)
@@ -37,17 +39,17 @@ async def _shipment(request: web.Request) -> tuple[bytes, Any]:
 
 async def inbound_preadvice(request: web.Request) -> web.Response:
     raw, data = await _shipment(request)
-    idem = idempotency_key(request, data)
+    idem = Idempotent(idempotency_key(request, data), render.parcel)
     shipment = InboundRequest(
         body=raw,
         content_type=request.content_type,
         headers={k: v for k, v in request.headers.items() if k.lower() not in _HIDDEN_HEADERS},
     )
-    answer = await request.app[INBOUND].announce(
+    answered = await request.app[INBOUND].announce(
         carrier(request).carrier_id, request.match_info["attachment_id"], shipment, idem
     )
-    response = json_response(answer, status=201)
-    response.headers["Location"] = f"/v1/parcels/{answer['parcelId']}"
+    response = json_response(answered.answer, status=201)
+    response.headers["Location"] = f"/v1/parcels/{answered.answer['parcelId']}"
     return response
 
 

@@ -8,11 +8,11 @@ from aiohttp import web
 
 from gateway.domain.webhooks import DeliveryState
 from gateway.errors import FieldIssue, ValidationFailed
-from gateway.http.bodies import idempotency_key, json_response, read_json
+from gateway.http import render
+from gateway.http.bodies import idempotent, json_response, read_body
 from gateway.http.context import carrier, deps
 from gateway.http.query import enum_param, int_param, reject_unknown, text_param
-from gateway.service.deliveries import delivery_to_wire
-from gateway.wire import DeliveryListOut, dump
+from gateway.wire import ReplayDeliveryIn
 
 # delivery.json#/$defs/TargetId: a webhook id (a UUID) or an operator's attachment id.
 TARGET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -38,17 +38,17 @@ async def list_deliveries(request: web.Request) -> web.Response:
         cursor=text_param(request, "cursor", 512),
         limit=int_param(request, "limit", 50, 1, 200),
     )
-    page = DeliveryListOut(items=[delivery_to_wire(d) for d in items], next_cursor=next_cursor)
-    return json_response(dump(page))
+    return json_response(render.delivery_page(items, next_cursor))
 
 
 async def replay_delivery(request: web.Request) -> web.Response:
-    data = await read_json(request, "replay-delivery-request")
-    idem = idempotency_key(request, data)
-    answer = await deps(request).deliveries.replay(
-        carrier(request).carrier_id, int(request.match_info["delivery_id"]), idem
+    body = await read_body(request, ReplayDeliveryIn)
+    answered = await deps(request).deliveries.replay(
+        carrier(request).carrier_id,
+        int(request.match_info["delivery_id"]),
+        idempotent(request, body, render.delivery),
     )
-    return json_response(answer)
+    return json_response(answered.answer)
 
 
 def add_routes(app: web.Application) -> None:

@@ -4,30 +4,21 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.http.bodies import json_response, read_json
+from gateway.http import render
+from gateway.http.bodies import json_response, read_body
 from gateway.http.context import carrier, deps
-from gateway.wire import AccessGrantOut, dump
+from gateway.wire import IssueGrantIn
 
 
 async def issue_grant(request: web.Request) -> web.Response:
     # No Idempotency-Key, like /codes: a retry yields another grant for the same door, and
     # storing the answer for replays would keep a bearer token the gateway otherwise never
     # stores.
-    await read_json(request, "issue-grant-request")
+    await read_body(request, IssueGrantIn)
     issued = await deps(request).grants.issue(
         carrier(request).carrier_id, request.match_info["parcel_id"]
     )
-    out = AccessGrantOut(
-        token=issued.token,
-        qr=issued.qr,
-        action=issued.action,
-        locker_id=issued.locker_id,
-        compartment_code=issued.compartment_code,
-        not_before=issued.not_before,
-        expires_at=issued.expires_at,
-        kid=issued.kid,
-    )
-    return json_response(dump(out), status=201)
+    return json_response(render.access_grant(issued), status=201)
 
 
 def add_routes(app: web.Application) -> None:

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from gateway.domain.enums import SizeClass
 from gateway.errors import FieldIssue, ValidationFailed
+from gateway.http import render
 from gateway.http.bodies import json_response
 from gateway.http.context import deps
 from gateway.http.query import (
@@ -16,12 +17,7 @@ from gateway.http.query import (
     reject_unknown,
     text_param,
 )
-from gateway.service.lockers import LockerQuery, LockerView
-from gateway.wire import LockerListOut, LockerOut, dump, locker_to_wire
-
-
-def _out(view: LockerView) -> LockerOut:
-    return locker_to_wire(view.locker, view.availability, view.distance_m)
+from gateway.service.lockers import LockerQuery
 
 
 async def list_lockers(request: web.Request) -> web.Response:
@@ -39,13 +35,12 @@ async def list_lockers(request: web.Request) -> web.Response:
             issues=(FieldIssue("/query/near", "required when radiusM is given"),),
         )
     views, next_cursor = await deps(request).lockers.search(query)
-    page = LockerListOut(items=[_out(v) for v in views], next_cursor=next_cursor)
-    return json_response(dump(page))
+    return json_response(render.locker_page(views, next_cursor))
 
 
 async def get_locker(request: web.Request) -> web.Response:
     view = await deps(request).lockers.get(request.match_info["locker_id"])
-    return json_response(dump(_out(view)))
+    return json_response(render.locker(view))
 
 
 def add_routes(app: web.Application) -> None:

@@ -2,57 +2,37 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from aiohttp import web
 
 from gateway.domain.enums import ParcelState
-from gateway.http.bodies import idempotency_key, json_response, read_json
+from gateway.http import render
+from gateway.http.bodies import idempotent, json_response, read_body
 from gateway.http.context import carrier, deps
 from gateway.http.query import enum_param, int_param, reject_unknown, text_param
-from gateway.service.parcels import NewParcel
+from gateway.service.inbound import new_parcel
 from gateway.wire import (
     CancelParcelIn,
     CreateParcelIn,
     ExtendParcelIn,
-    ParcelEventListOut,
-    ParcelListOut,
     RedirectParcelIn,
-    dump,
-    event_to_wire,
-    parcel_to_wire,
+    ReserveParcelIn,
 )
 
 
-def _seconds(value: int | None) -> timedelta | None:
-    return timedelta(seconds=value) if value is not None else None
-
-
 async def create_parcel(request: web.Request) -> web.Response:
-    data = await read_json(request, "create-parcel-request")
-    idem = idempotency_key(request, data)
-    body = CreateParcelIn.model_validate(data)
-    cmd = NewParcel(
-        carrier_id=carrier(request).carrier_id,
-        parcel_id=body.parcel_id,
-        locker_id=body.locker_id,
-        need=body.size_requirement(),
-        direction=body.direction,
-        reserve=body.reserve,
-        reservation_ttl=_seconds(body.reservation_ttl_seconds),
-        pickup_window=_seconds(body.pickup_window_seconds),
-        reference=body.reference,
-        recipient=body.recipient.to_domain() if body.recipient else None,
+    body = await read_body(request, CreateParcelIn)
+    answered = await deps(request).parcels.create(
+        new_parcel(carrier(request).carrier_id, body.model),
+        idempotent(request, body, render.parcel),
     )
-    answer = await deps(request).parcels.create(cmd, idem)
-    return json_response(answer, status=201)
+    return json_response(answered.answer, status=201)
 
 
 async def get_parcel(request: web.Request) -> web.Response:
     parcel = await deps(request).parcels.get(
         carrier(request).carrier_id, request.match_info["parcel_id"]
     )
-    return json_response(dump(parcel_to_wire(parcel)))
+    return json_response(render.parcel(parcel))
 
 
 async def list_parcels(request: web.Request) -> web.Response:
@@ -64,58 +44,57 @@ async def list_parcels(request: web.Request) -> web.Response:
         cursor=text_param(request, "cursor", 256),
         limit=int_param(request, "limit", 50, 1, 200),
     )
-    page = ParcelListOut(items=[parcel_to_wire(p) for p in items], next_cursor=next_cursor)
-    return json_response(dump(page))
+    return json_response(render.parcel_page(items, next_cursor))
 
 
 async def parcel_events(request: web.Request) -> web.Response:
     parcel_id = request.match_info["parcel_id"]
     events = await deps(request).parcels.events(carrier(request).carrier_id, parcel_id)
-    page = ParcelEventListOut(parcel_id=parcel_id, items=[event_to_wire(e) for e in events])
-    return json_response(dump(page))
+    return json_response(render.parcel_events(parcel_id, events))
 
 
 async def reserve_parcel(request: web.Request) -> web.Response:
-    data = await read_json(request, "reserve-parcel-request")
-    idem = idempotency_key(request, data)
-    answer = await deps(request).parcels.reserve(
-        carrier(request).carrier_id, request.match_info["parcel_id"], idem
+    body = await read_body(request, ReserveParcelIn)
+    answered = await deps(request).parcels.reserve(
+        carrier(request).carrier_id,
+        request.match_info["parcel_id"],
+        idempotent(request, body, render.parcel),
     )
-    return json_response(answer)
+    return json_response(answered.answer)
 
 
 async def cancel_parcel(request: web.Request) -> web.Response:
-    data = await read_json(request, "cancel-parcel-request")
-    idem = idempotency_key(request, data)
-    body = CancelParcelIn.model_validate(data)
-    answer = await deps(request).parcels.cancel(
-        carrier(request).carrier_id, request.match_info["parcel_id"], idem, body.reason
+    body = await read_body(request, CancelParcelIn)
+    answered = await deps(request).parcels.cancel(
+        carrier(request).carrier_id,
+        request.match_info["parcel_id"],
+        idempotent(request, body, render.parcel),
+        body.model.reason,
     )
-    return json_response(answer)
+    return json_response(answered.answer)
 
 
 async def extend_parcel(request: web.Request) -> web.Response:
-    data = await read_json(request, "extend-parcel-request")
-    idem = idempotency_key(request, data)
-    body = ExtendParcelIn.model_validate(data)
-    answer = await deps(request).parcels.extend(
-        carrier(request).carrier_id, request.match_info["parcel_id"], idem, body.pickup_until
+    body = await read_body(request, ExtendParcelIn)
+    answered = await deps(request).parcels.extend(
+        carrier(request).carrier_id,
+        request.match_info["parcel_id"],
+        idempotent(request, body, render.parcel),
+        body.model.pickup_until,
     )
-    return json_response(answer)
+    return json_response(answered.answer)
 
 
 async def redirect_parcel(request: web.Request) -> web.Response:
-    data = await read_json(request, "redirect-parcel-request")
-    idem = idempotency_key(request, data)
-    body = RedirectParcelIn.model_validate(data)
-    answer = await deps(request).parcels.redirect(
+    body = await read_body(request, RedirectParcelIn)
+    answered = await deps(request).parcels.redirect(
         carrier(request).carrier_id,
         request.match_info["parcel_id"],
-        idem,
-        locker_id=body.locker_id,
-        new_parcel_id=body.new_parcel_id,
+        idempotent(request, body, render.parcel),
+        locker_id=body.model.locker_id,
+        new_parcel_id=body.model.new_parcel_id,
     )
-    return json_response(answer, status=201)
+    return json_response(answered.answer, status=201)
 
 
 def add_routes(app: web.Application) -> None:

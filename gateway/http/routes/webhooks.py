@@ -5,40 +5,38 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.domain.webhooks import DeliveryState
-from gateway.http.bodies import idempotency_key, json_response, read_json
+from gateway.http import render
+from gateway.http.bodies import idempotent, json_response, read_body
 from gateway.http.context import carrier, deps
 from gateway.http.query import enum_param, int_param, reject_unknown, text_param
-from gateway.service.webhooks import delivery_to_wire, subscription_to_wire
-from gateway.wire import CreateWebhookIn, WebhookDeliveryListOut, WebhookListOut, dump
+from gateway.wire import CreateWebhookIn, RetryDeliveryIn
 
 
 async def create_webhook(request: web.Request) -> web.Response:
-    data = await read_json(request, "create-webhook-request")
-    idem = idempotency_key(request, data)
-    body = CreateWebhookIn.model_validate(data)
-    answer = await deps(request).webhooks.create(
+    body = await read_body(request, CreateWebhookIn)
+    answered = await deps(request).webhooks.create(
         carrier(request).carrier_id,
-        idem,
-        url=body.url,
-        events=body.events,
-        description=body.description,
+        idempotent(request, body, render.webhook),
+        url=body.model.url,
+        events=body.model.events,
+        description=body.model.description,
     )
-    response = json_response(answer, status=201)
-    response.headers["Location"] = f"/v1/webhooks/{answer['id']}"
+    response = json_response(answered.answer, status=201)
+    response.headers["Location"] = f"/v1/webhooks/{answered.answer['id']}"
     return response
 
 
 async def list_webhooks(request: web.Request) -> web.Response:
     reject_unknown(request, set())
     subs = await deps(request).webhooks.list(carrier(request).carrier_id)
-    return json_response(dump(WebhookListOut(items=[subscription_to_wire(s) for s in subs])))
+    return json_response(render.webhook_list(subs))
 
 
 async def get_webhook(request: web.Request) -> web.Response:
     sub = await deps(request).webhooks.get(
         carrier(request).carrier_id, request.match_info["webhook_id"]
     )
-    return json_response(dump(subscription_to_wire(sub)))
+    return json_response(render.webhook(sub))
 
 
 async def delete_webhook(request: web.Request) -> web.Response:
@@ -57,22 +55,18 @@ async def list_deliveries(request: web.Request) -> web.Response:
         cursor=text_param(request, "cursor", 256),
         limit=int_param(request, "limit", 50, 1, 200),
     )
-    page = WebhookDeliveryListOut(
-        items=[delivery_to_wire(d) for d in items], next_cursor=next_cursor
-    )
-    return json_response(dump(page))
+    return json_response(render.webhook_delivery_page(items, next_cursor))
 
 
 async def retry_delivery(request: web.Request) -> web.Response:
-    data = await read_json(request, "retry-delivery-request")
-    idem = idempotency_key(request, data)
-    answer = await deps(request).webhooks.retry(
+    body = await read_body(request, RetryDeliveryIn)
+    answered = await deps(request).webhooks.retry(
         carrier(request).carrier_id,
         request.match_info["webhook_id"],
         int(request.match_info["delivery_id"]),
-        idem,
+        idempotent(request, body, render.webhook_delivery),
     )
-    return json_response(answer)
+    return json_response(answered.answer)
 
 
 def add_routes(app: web.Application) -> None:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from gateway.spec import DEFAULT_SPEC_DIR
+from gateway.sdk.schemas import load_schemas
 
 __all__ = ["InboundRequest", "ParcelStatusView", "SourcedAnnouncement", "announcement_schema"]
 
@@ -56,5 +55,4 @@ def announcement_schema() -> Mapping[str, Any]:
 
     Mapping connectors check their target members against it at start-up.
     """
-    path = DEFAULT_SPEC_DIR / "create-parcel-request.json"
-    return MappingProxyType(json.loads(path.read_text(encoding="utf-8")))
+    return MappingProxyType(dict(load_schemas().schema("create-parcel-request")))

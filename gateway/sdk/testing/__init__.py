@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.sdk.testing.collector import EventCollector, EventStreamFailed
+from gateway.sdk.testing.collector import EventCollector
 from gateway.sdk.testing.contract import AdapterContract
 from gateway.sdk.testing.host import RecordedBoot, RecordingHost
 from gateway.sdk.testing.rig import AdapterRig
@@ -13,7 +13,6 @@ __all__ = [
     "AdapterRig",
     "Conformance",
     "EventCollector",
-    "EventStreamFailed",
     "ForeignException",
     "KitTiming",
     "RecordedBoot",

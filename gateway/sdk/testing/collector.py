@@ -1,88 +1,47 @@
-"""Reads an adapter's `events()` in the background so tests can wait for, and order, events."""
+"""Reads what an adapter handed to the kit's host, so tests can wait for, and order, events."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 
-from gateway.sdk.adapter import LockerAdapter
 from gateway.sdk.events import LockerEvent
+from gateway.sdk.testing.host import RecordingHost
 
 E = TypeVar("E", bound=LockerEvent)
 
 
-class EventStreamFailed(AssertionError):
-    """The adapter's `events()` iterator raised or ended while the adapter was running."""
-
-
 class EventCollector:
-    """`async with EventCollector(adapter=...) as events:` — every event, in arrival order.
+    """`events = EventCollector(host)`: every event the adapter handed to `host`, in order.
 
-    `observers` see each event as it arrives (the kit's host uses that to mirror presence, as
-    the gateway does).
+    It reads the host's `handed_over` queue as a test waits, so it needs no task of its own;
+    give each host one collector (a second one would see only what the first left).
     """
 
-    def __init__(
-        self,
-        *,
-        adapter: LockerAdapter,
-        observers: tuple[Callable[[LockerEvent], None], ...] = (),
-    ) -> None:
-        self._adapter = adapter
-        self._observers = observers
-        self.received: list[LockerEvent] = []
+    def __init__(self, host: RecordingHost) -> None:
+        self._queue = host.handed_over
+        self._received: list[LockerEvent] = []
         self._taken: set[int] = set()
-        self._changed = asyncio.Event()
-        self._failure: BaseException | None = None
-        self._ended = False
-        self._task: asyncio.Task[None] | None = None
 
-    async def __aenter__(self) -> Self:
-        # One named task, not a TaskGroup: pytest-asyncio may enter and leave this context in
-        # different tasks, and a TaskGroup must be left by the task that entered it.
-        self._task = asyncio.create_task(self._read(), name="conformance-event-reader")
-        return self
+    @property
+    def received(self) -> list[LockerEvent]:
+        """Every event handed over so far, in order."""
+        self._drain()
+        return self._received
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    def _drain(self) -> None:
+        while True:
+            try:
+                self._received.append(self._queue.get_nowait())
+            except asyncio.QueueEmpty:
+                return
 
-    async def _read(self) -> None:
-        try:
-            async for event in self._adapter.events():
-                self.received.append(event)
-                for observe in self._observers:
-                    observe(event)
-                self._wake()
-        except asyncio.CancelledError:
-            raise
-        except Exception as err:  # reported to the test that waits, never swallowed
-            self._failure = err
-        self._ended = True
-        self._wake()
-
-    def _wake(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
-
-    def _check_stream(self) -> None:
-        if self._failure is not None:
-            raise EventStreamFailed(
-                f"adapter.events() raised {type(self._failure).__name__}: {self._failure}"
-            ) from self._failure
-        if self._ended:
-            raise EventStreamFailed("adapter.events() ended while the adapter was running")
+    async def _wait(self, seconds: float) -> None:
+        """Until the adapter hands over another event, or `seconds` passed."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                self._received.append(await self._queue.get())
 
     def _find(self, kind: type[E], fields: dict[str, Any]) -> tuple[int, E] | None:
         for index, event in enumerate(self.received):
@@ -104,7 +63,6 @@ class EventCollector:
             if found is not None:
                 self._taken.add(found[0])
                 return found[1]
-            self._check_stream()
             left = until - loop.time()
             if left <= 0:
                 wanted = ", ".join(f"{k}={v!r}" for k, v in fields.items())
@@ -112,27 +70,24 @@ class EventCollector:
                     f"no {kind.__name__}({wanted}) within {within:g} s; "
                     f"events received: {self.describe()}"
                 )
-            changed = self._changed
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(left):
-                    await changed.wait()
+            await self._wait(left)
 
     async def assert_none(self, kind: type[E], *, within: float, **fields: Any) -> None:
         """Wait `within` seconds and fail if an event of `kind` with these fields arrived."""
         await asyncio.sleep(within)
-        self._check_stream()
         found = self._find(kind, fields)
         if found is not None:
             raise AssertionError(f"unexpected {found[1]!r}; events received: {self.describe()}")
 
     def of(self, locker_id: str) -> list[LockerEvent]:
-        """Every event of one locker so far, in arrival order."""
+        """Every event of one locker so far, in the order it was handed over."""
         return [e for e in self.received if e.locker_id == locker_id]
 
     def describe(self) -> str:
-        if not self.received:
+        received = self.received
+        if not received:
             return "none"
-        return "; ".join(_short(e) for e in self.received[-20:])
+        return "; ".join(_short(e) for e in received[-20:])
 
 
 def _short(event: LockerEvent) -> str:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable
 from datetime import timedelta
+from typing import TypeVar
 
 import pytest
 from pydantic import ValidationError
@@ -24,7 +26,15 @@ from gateway.sdk.errors import (
     OpenLockerError,
     ValidationFailed,
 )
-from gateway.sdk.events import DoorClosed, DoorOpened, OpenOutcome, OpenPurpose, PresenceChanged
+from gateway.sdk.events import (
+    DoorClosed,
+    DoorOpened,
+    LockerEvent,
+    OpenOutcome,
+    OpenPurpose,
+    PresenceChanged,
+)
+from gateway.sdk.lifetime import TaskSet
 from gateway.sdk.testing.host import RecordingHost
 from gateway.sdk.testing.rig import AdapterRig
 from gateway.sdk.testing.session import Conformance, KitTiming, sdk_call
@@ -32,6 +42,7 @@ from gateway.sdk.testing.session import Conformance, KitTiming, sdk_call
 __all__ = ["AdapterContract", "Conformance"]
 
 F = AdapterFeatures
+T = TypeVar("T")
 UNREACHABLE = (LockerNotConnected, AdapterConnectionError, AdapterTimeout)
 
 
@@ -280,6 +291,13 @@ class AdapterContract:
         for code in c.rig.compartments[:2]:
             doors = [type(e).__name__ for e in mine if getattr(e, "compartment_code", None) == code]
             assert doors[:2] == ["DoorOpened", "DoorClosed"], f"{code}: events in order {doors}"
+        overlapping = c.host.overlapping(c.locker_id)
+        assert not overlapping, (
+            f"host.locker_event was called for {c.locker_id} while its previous event was still "
+            f"being applied ({len(overlapping)} time(s)): hand a locker's events over one at a "
+            "time, from its lane (gateway.sdk.LockerLanes), or the gateway may apply them out "
+            "of order"
+        )
         ids = [e.event_id for e in mine]
         assert all(ids), "every event needs an event_id (the gateway dedupes on it)"
         assert len(set(ids)) == len(ids), f"event ids repeat: {ids}"
@@ -288,6 +306,47 @@ class AdapterContract:
         assert seqs == sorted(seqs), f"seq goes backwards: {seqs}"
         journal = [n for e in mine if (n := getattr(e, "event_seq", None)) is not None]
         assert journal == sorted(set(journal)), f"event_seq not increasing: {journal}"
+
+    @pytest.mark.asyncio
+    async def test_an_open_asked_for_while_an_event_is_handled_completes(
+        self, conformance: Conformance
+    ) -> None:
+        # The gateway answers some events by opening a door through the same adapter before it
+        # is done with the event (a code typed on the keypad opens its compartment). That open
+        # must not wait for the event being handled: an adapter that hands events over inline
+        # from the loop that also reads the replies, or under a lock its unlocks need, hangs.
+        c = conformance
+        need(c, F.DOOR_SENSOR)
+        first, second = c.rig.compartments[:2]
+        result: asyncio.Future[OpenOutcome | Exception] = asyncio.get_running_loop().create_future()
+
+        async def open_second(event: LockerEvent) -> None:
+            if result.done() or not isinstance(event, DoorClosed):
+                return
+            if event.compartment_code != first:
+                return
+            try:
+                result.set_result(await c.open(second))
+            except Exception as err:  # reported below, with what it was
+                result.set_result(err)
+
+        c.host.on_event = open_second
+        try:
+            assert await c.open(first) is OpenOutcome.UNLOCKED
+            await c.rig.close_door(first, item_inside=False)
+            limit = c.timing.event_s + c.timing.deadline_s + c.timing.grace_s
+            async with asyncio.timeout(limit):
+                outcome = await result
+        finally:
+            c.host.on_event = None
+        if isinstance(outcome, Exception):
+            raise AssertionError(
+                f"an open of {second} asked for while handling DoorClosed({first}) failed: "
+                f"{outcome} (hand events to the gateway from the locker's lane, never from the "
+                "loop that reads the hardware's replies or under a lock an unlock needs)"
+            ) from outcome
+        assert outcome is OpenOutcome.UNLOCKED, outcome
+        await c.events.next_matching(DoorOpened, within=c.timing.event_s, compartment_code=second)
 
     # ---- lifecycle -----------------------------------------------------------------------
 
@@ -305,14 +364,16 @@ class AdapterContract:
         async with rig.make_adapter(conformance_host) as adapter:
             async with asyncio.timeout(timing.ready_s):
                 await rig.wait_ready(adapter)
-            # Start reading events, as the gateway does, so whatever that starts is counted.
-            reader = adapter.events()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(0.1):
-                    await anext(reader)
-            close = getattr(reader, "aclose", None)
-            if close is not None:
-                await close()
+            # Move a door, so that whatever handing events over starts (a locker's lane) runs.
+            code = rig.compartments[0]
+            await adapter.open_compartment(
+                rig.locker_id,
+                code,
+                purpose=OpenPurpose.DEPOSIT,
+                deadline=conformance_host.now() + timedelta(seconds=timing.deadline_s),
+            )
+            await rig.close_door(code, item_inside=False)
+            await asyncio.sleep(timing.quiet_s / 4)
         await _no_leftover_tasks(before, timing.grace_s)
 
     @pytest.mark.asyncio
@@ -324,33 +385,58 @@ class AdapterContract:
         before = rig.unlock_count(code)
         adapter = rig.make_adapter(conformance_host)
         long_deadline = conformance_host.now() + timedelta(seconds=timing.ready_s * 3)
-        async with adapter:
-            async with asyncio.timeout(timing.ready_s):
-                await rig.wait_ready(adapter)
-            await rig.lose_next_reply()
-            pending = asyncio.create_task(
-                adapter.open_compartment(
-                    rig.locker_id, code, purpose=OpenPurpose.DEPOSIT, deadline=long_deadline
-                ),
-                name="conformance-pending-open",
-            )
-            # The rig offers counts, not notifications: poll until the hardware acted.
-            async with asyncio.timeout(timing.event_s):
-                while rig.unlock_count(code) == before and not pending.done():  # noqa: ASYNC110
-                    await asyncio.sleep(0.02)
-            answered_early = pending.done()
+        # The open runs as a task of its own: it must outlive the adapter's block.
+        async with TaskSet("conformance") as tasks:
+            async with adapter:
+                async with asyncio.timeout(timing.ready_s):
+                    await rig.wait_ready(adapter)
+                await rig.lose_next_reply()
+                pending = tasks.start(
+                    _settled(
+                        adapter.open_compartment(
+                            rig.locker_id, code, purpose=OpenPurpose.DEPOSIT, deadline=long_deadline
+                        )
+                    ),
+                    name="conformance-pending-open",
+                )
+                # The rig offers counts, not notifications: poll until the hardware acted.
+                async with asyncio.timeout(timing.event_s):
+                    while rig.unlock_count(code) == before and not pending.done():  # noqa: ASYNC110
+                        await asyncio.sleep(0.02)
+                answered_early = pending.done()
+            if not answered_early:
+                after_exit = await _settled(
+                    sdk_call(
+                        "the pending open after exit", lambda: _unwrap(pending), timing.grace_s
+                    )
+                )
+        # Judged after the task set is left, so that a failure reads as itself.
         if answered_early:
             # By its own short timeout or a safe read: legitimate, but nothing was pending.
-            with contextlib.suppress(OpenLockerError):
-                pending.result()
+            early = pending.result()
+            if isinstance(early, Exception) and not isinstance(early, OpenLockerError):
+                raise early
             pytest.skip("the adapter settled the lost-reply open before exit; nothing pending")
-        try:
-            await sdk_call("the pending open after exit", lambda: pending, timing.grace_s)
-        except OpenLockerError:
+        if isinstance(after_exit, OpenLockerError):
             return
-        finally:
-            pending.cancel()
+        if isinstance(after_exit, Exception):
+            raise after_exit
         raise AssertionError("an open pending at exit returned an outcome; it must fail")
+
+
+async def _settled(call: Awaitable[T]) -> T | Exception:
+    """The call's result or the exception it raised: a task of a TaskSet must not raise."""
+    try:
+        return await call
+    except Exception as err:
+        return err
+
+
+async def _unwrap(task: asyncio.Task[T | Exception]) -> T:
+    result = await task
+    if isinstance(result, Exception):
+        raise result
+    return result
 
 
 def _feature_protocols() -> list[tuple[AdapterFeatures, type]]:

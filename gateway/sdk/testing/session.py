@@ -135,12 +135,14 @@ def _foreign(what: str, err: BaseException) -> str:
 async def open_conformance(
     rig: AdapterRig, host: RecordingHost, *, scale: float = 1.0
 ) -> AsyncIterator[Conformance]:
-    """Make the rig's adapter, enter it, read its events and wait until it is ready."""
+    """Make the rig's adapter, enter it, collect the events it hands to `host`, wait until
+    it is ready."""
     if not isinstance(rig, AdapterRig):
         raise TypeError(f"the `rig` fixture must implement AdapterRig, not {type(rig).__name__}")
     timing = KitTiming().scaled(scale)
     adapter = rig.make_adapter(host)
-    async with adapter, EventCollector(adapter=adapter, observers=(host.observe,)) as events:
+    events = EventCollector(host)
+    async with adapter:
         try:
             async with asyncio.timeout(timing.ready_s):
                 await rig.wait_ready(adapter)

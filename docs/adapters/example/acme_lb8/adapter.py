@@ -1,4 +1,11 @@
-"""AcmeLb8Adapter: one LB-8 lock board over TCP, as one OpenLocker locker."""
+"""AcmeLb8Adapter: one LB-8 lock board over TCP, as one OpenLocker locker.
+
+The board pushes door moves on the same connection that carries the replies to our requests,
+so the line reader must never wait: events go to the locker's lane (`LockerLanes.offer`), whose
+own task hands them to the gateway (`host.locker_event`). A reader that awaited the gateway
+would stall the reply of an unlock the gateway asks for while it handles a door event (a
+keypad code, say): a deadlock.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,6 @@ import contextlib
 import itertools
 import logging
 import uuid
-from collections.abc import AsyncIterator
 from datetime import datetime
 from types import TracebackType
 from typing import ClassVar, Self
@@ -27,14 +33,19 @@ from gateway.sdk import (
     CompartmentInfo,
     DoorClosed,
     DoorOpened,
+    DoorState,
+    ItemSensor,
     LockerEvent,
+    LockerLanes,
     LockerNotConnected,
     LockerStatus,
     OpenOutcome,
     OpenPurpose,
     PresenceChanged,
+    SizeClass,
+    background,
+    backoff_s,
 )
-from gateway.sdk.domain import DoorState, ItemSensor, SizeClass
 
 log = logging.getLogger(__name__)
 
@@ -63,14 +74,21 @@ class AcmeLb8Adapter:
         self._pending: dict[int, asyncio.Future[protocol.Reply]] = {}
         self._request_ids = itertools.count(1)
         self._seq = itertools.count(1)
-        self._events: asyncio.Queue[LockerEvent] = asyncio.Queue()
-        self._runner: asyncio.Task[None] | None = None
+        # The locker's lane: its events, in order, handed to the gateway one at a time.
+        self._lanes: LockerLanes[LockerEvent] = LockerLanes(
+            self.name, handler=self._hand_over, capacity=config.event_lane_capacity
+        )
+        self._stack = contextlib.AsyncExitStack()
 
     # ---- lifecycle -----------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
-        # The connection loop is one named task, so the adapter may be left from another task.
-        self._runner = asyncio.create_task(self._run(), name=f"acme-lb8:{self._config.locker_id}")
+        async with contextlib.AsyncExitStack() as stack:
+            await stack.enter_async_context(self._lanes)
+            # The connection loop: one named task, stopped when the stack is closed.
+            loop = background(self._run(), name=f"acme-lb8:{self._config.locker_id}")
+            await stack.enter_async_context(loop)
+            self._stack = stack.pop_all()
         return self
 
     async def __aexit__(
@@ -79,11 +97,7 @@ class AcmeLb8Adapter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            runner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await runner
+        await self._stack.aclose()  # the loop first, then the lane
         self._fail_pending(AdapterConnectionError("the acme-lb8 adapter is stopping"))
 
     # ---- the adapter contract ------------------------------------------------------------
@@ -114,13 +128,10 @@ class AcmeLb8Adapter:
             compartments=tuple(self._doors.values()),
         )
 
-    async def events(self) -> AsyncIterator[LockerEvent]:
-        while True:
-            yield await self._events.get()
-
     # ---- the connection ------------------------------------------------------------------
 
     async def _run(self) -> None:
+        failures = 0
         while True:
             try:
                 async with asyncio.timeout(self._config.connect_timeout_s):
@@ -130,10 +141,19 @@ class AcmeLb8Adapter:
             except (OSError, TimeoutError) as err:
                 log.info("LB-8 %s unreachable: %s", self._config.host, err)
             else:
-                await self._session(reader, writer)
-            await asyncio.sleep(self._config.reconnect_s)
+                if await self._session(reader, writer):
+                    failures = 0  # it was online: the back-off starts over
+            failures += 1
+            pause_s = backoff_s(
+                failures,
+                base_s=self._config.reconnect_s,
+                cap_s=max(self._config.reconnect_max_s, self._config.reconnect_s),
+            )
+            await asyncio.sleep(pause_s)
 
-    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        """One connection, until it is lost; True if the locker was online during it."""
+        was_online = False
         self._writer = writer
         try:
             async with asyncio.TaskGroup() as tg:
@@ -146,8 +166,10 @@ class AcmeLb8Adapter:
             writer.close()
             self._fail_pending(AdapterConnectionError("connection to the board lost"))
             if self._online:
-                self._online = False
-                self._emit_presence(online=False)
+                self._online, was_online = False, True
+                # Refused only when the lane is full; the lane counts it and logs the episode.
+                self._lanes.offer(self._config.locker_id, self._presence(online=False))
+        return was_online
 
     async def _come_online(self) -> None:
         """Read every door (safe reads), ask the gateway to accept the board, then go online."""
@@ -167,7 +189,7 @@ class AcmeLb8Adapter:
         if decision.status is not BootStatus.ACCEPTED:
             raise _LinkLost(f"the gateway did not accept the locker: {decision.reason}")
         self._online = True
-        self._emit_presence(online=True)
+        self._emit_or_resync(self._presence(online=True))
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
         while True:
@@ -241,19 +263,33 @@ class AcmeLb8Adapter:
         self._set_door(code, is_open=push.open, full=push.full)
         locker_id, at, event_id = self._config.locker_id, self._host.now(), uuid.uuid4().hex
         if push.open:
-            self._events.put_nowait(
+            self._emit_or_resync(
                 DoorOpened(
                     locker_id=locker_id, at=at, event_id=event_id, seq=next(self._seq),
                     compartment_code=code,
                 )
             )  # fmt: skip
         else:
-            self._events.put_nowait(
+            self._emit_or_resync(
                 DoorClosed(
                     locker_id=locker_id, at=at, event_id=event_id, seq=next(self._seq),
                     compartment_code=code, item=self._doors[code].item,
                 )
             )  # fmt: skip
+
+    def _emit_or_resync(self, event: LockerEvent) -> None:
+        """Queue the event in the locker's lane without waiting, or start the session over.
+
+        The lane is full only when the gateway is far behind this locker. Waiting for room
+        would stall the reader (and the replies it carries); dropping the event would lose a
+        door. So the session ends instead: the adapter reconnects, reads every door again and
+        announces the locker, whose boot carries the state of every door.
+        """
+        if not self._lanes.offer(event.locker_id, event):
+            raise _LinkLost("the gateway is behind this locker's events; resynchronising")
+
+    async def _hand_over(self, locker_id: str, event: LockerEvent) -> None:
+        await self._host.locker_event(event)
 
     def _set_door(self, code: str, *, is_open: bool, full: bool | None) -> None:
         known = self._doors[code]
@@ -263,10 +299,8 @@ class AcmeLb8Adapter:
             code=code, size_class=known.size_class, door=door, item=item
         )
 
-    def _emit_presence(self, *, online: bool) -> None:
-        self._events.put_nowait(
-            PresenceChanged(
-                locker_id=self._config.locker_id, at=self._host.now(),
-                event_id=uuid.uuid4().hex, seq=next(self._seq), online=online,
-            )
+    def _presence(self, *, online: bool) -> PresenceChanged:
+        return PresenceChanged(
+            locker_id=self._config.locker_id, at=self._host.now(),
+            event_id=uuid.uuid4().hex, seq=next(self._seq), online=online,
         )  # fmt: skip

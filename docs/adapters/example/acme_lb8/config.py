@@ -15,4 +15,8 @@ class AcmeLb8Config(AdapterConfig):
         min_length=1, description="Compartment codes, in the board's door order (door 1 first)."
     )
     connect_timeout_s: float = Field(default=3.0, gt=0)
-    reconnect_s: float = Field(default=0.5, gt=0, description="Pause before reconnecting.")
+    reconnect_s: float = Field(default=0.5, gt=0, description="First pause before reconnecting.")
+    reconnect_max_s: float = Field(default=10.0, gt=0, description="Longest pause (back-off).")
+    event_lane_capacity: int = Field(
+        default=256, ge=1, description="Events the gateway may fall behind before a resync."
+    )

@@ -1,0 +1,185 @@
+"""The HTTP edge's renderer: the services' typed results as the API's JSON bodies.
+
+Every body a route answers with is made here, including the answers of idempotent requests,
+which the services store for replays (they get these functions inside an `Idempotent`): a
+replay answers byte for byte what the first request got, and no service renders wire JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from gateway.domain.parcel import Parcel, ParcelEvent
+from gateway.domain.webhooks import WebhookEventType
+from gateway.service.codes import IssuedCode
+from gateway.service.grants import IssuedGrant
+from gateway.service.idempotency import JsonBody
+from gateway.service.lockers import LockerView
+from gateway.service.unlocks import OpenResult
+from gateway.store import Delivery, WebhookSubscriptionRecord
+from gateway.wire import (
+    AccessCodeOut,
+    AccessGrantOut,
+    DeliveryListOut,
+    DeliveryOut,
+    LockerListOut,
+    LockerOut,
+    OpenResultOut,
+    ParcelEventListOut,
+    ParcelListOut,
+    WebhookDeliveryListOut,
+    WebhookDeliveryOut,
+    WebhookListOut,
+    WebhookSubscriptionOut,
+    dump,
+    event_to_wire,
+    locker_to_wire,
+    parcel_to_wire,
+)
+
+# ---- parcels and doors ---------------------------------------------------------------------
+
+
+def parcel(found: Parcel) -> JsonBody:
+    return dump(parcel_to_wire(found))
+
+
+def parcel_page(items: Iterable[Parcel], next_cursor: str | None) -> JsonBody:
+    return dump(ParcelListOut(items=[parcel_to_wire(p) for p in items], next_cursor=next_cursor))
+
+
+def parcel_events(parcel_id: str, events: Iterable[ParcelEvent]) -> JsonBody:
+    return dump(ParcelEventListOut(parcel_id=parcel_id, items=[event_to_wire(e) for e in events]))
+
+
+def open_result(result: OpenResult) -> JsonBody:
+    return dump(
+        OpenResultOut(
+            outcome=result.outcome,
+            purpose=result.purpose,
+            locker_id=result.locker_id,
+            compartment_code=result.compartment_code,
+            parcel_state=result.parcel_state,
+        )
+    )
+
+
+def access_code(issued: IssuedCode) -> JsonBody:
+    return dump(
+        AccessCodeOut(
+            code=issued.code,
+            purpose=issued.purpose,
+            locker_id=issued.locker_id,
+            expires_at=issued.expires_at,
+        )
+    )
+
+
+def access_grant(issued: IssuedGrant) -> JsonBody:
+    return dump(
+        AccessGrantOut(
+            token=issued.token,
+            qr=issued.qr,
+            action=issued.action,
+            locker_id=issued.locker_id,
+            compartment_code=issued.compartment_code,
+            not_before=issued.not_before,
+            expires_at=issued.expires_at,
+            kid=issued.kid,
+        )
+    )
+
+
+# ---- lockers -------------------------------------------------------------------------------
+
+
+def locker(view: LockerView) -> JsonBody:
+    return dump(_locker(view))
+
+
+def locker_page(views: Iterable[LockerView], next_cursor: str | None) -> JsonBody:
+    return dump(LockerListOut(items=[_locker(v) for v in views], next_cursor=next_cursor))
+
+
+def _locker(view: LockerView) -> LockerOut:
+    return locker_to_wire(view.locker, view.availability, view.distance_m)
+
+
+# ---- webhooks and deliveries ---------------------------------------------------------------
+
+
+def webhook(sub: WebhookSubscriptionRecord) -> JsonBody:
+    return dump(subscription_to_wire(sub))
+
+
+def webhook_list(subs: Iterable[WebhookSubscriptionRecord]) -> JsonBody:
+    return dump(WebhookListOut(items=[subscription_to_wire(s) for s in subs]))
+
+
+def webhook_delivery(found: Delivery) -> JsonBody:
+    return dump(webhook_delivery_to_wire(found))
+
+
+def webhook_delivery_page(items: Iterable[Delivery], next_cursor: str | None) -> JsonBody:
+    page = WebhookDeliveryListOut(
+        items=[webhook_delivery_to_wire(d) for d in items], next_cursor=next_cursor
+    )
+    return dump(page)
+
+
+def delivery(found: Delivery) -> JsonBody:
+    return dump(delivery_to_wire(found))
+
+
+def delivery_page(items: Iterable[Delivery], next_cursor: str | None) -> JsonBody:
+    return dump(
+        DeliveryListOut(items=[delivery_to_wire(d) for d in items], next_cursor=next_cursor)
+    )
+
+
+def subscription_to_wire(sub: WebhookSubscriptionRecord) -> WebhookSubscriptionOut:
+    return WebhookSubscriptionOut(
+        id=sub.id,
+        url=sub.url,
+        events=None if sub.events is None else [WebhookEventType(e) for e in sub.events],
+        description=sub.description,
+        active=sub.active,
+        created_at=sub.created_at,
+    )
+
+
+def webhook_delivery_to_wire(found: Delivery) -> WebhookDeliveryOut:
+    """A delivery to a webhook, as its subscription's dead-letter view shows it."""
+    return WebhookDeliveryOut(
+        id=found.id,
+        event_id=found.event_id,
+        type=WebhookEventType(found.type),
+        parcel_id=found.body["parcel"]["parcelId"],
+        state=found.state,
+        attempts=found.attempts,
+        next_attempt_at=found.next_attempt_at,
+        last_status=found.last_status,
+        last_error=found.last_error,
+        created_at=found.created_at,
+        delivered_at=found.delivered_at,
+    )
+
+
+def delivery_to_wire(found: Delivery) -> DeliveryOut:
+    """A delivery to any target (webhook or connector), as `GET /v1/deliveries` and the
+    operator's `openlocker deliveries list --json` show it."""
+    return DeliveryOut(
+        id=found.id,
+        event_id=found.event_id,
+        type=found.type,
+        parcel_id=found.body["parcel"]["parcelId"],
+        target_kind=found.target_kind,
+        target_id=found.target_id,
+        state=found.state,
+        attempts=found.attempts,
+        next_attempt_at=found.next_attempt_at,
+        last_status=found.last_status,
+        last_error=found.last_error,
+        created_at=found.created_at,
+        delivered_at=found.delivered_at,
+    )

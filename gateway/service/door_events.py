@@ -1,0 +1,78 @@
+"""What lockers report about their doors: DoorOpened, DoorClosed and faults.
+
+Each method runs inside the event's own transaction (EventPipeline), so the journal mark,
+the inbox entry, the door session, the compartment, the parcel's transition, its outbox rows
+and the audit entries of one event commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from gateway.domain.door import OpenOutcome, on_close
+from gateway.domain.enums import DoorState
+from gateway.sdk import DoorClosed, DoorOpened, FaultKind, LockerFault
+from gateway.service.door_audit import audit_open, audit_unasked_open
+from gateway.service.door_state import apply_verdict, jammed, set_door
+from gateway.service.grant_doors import grant_opened
+from gateway.service.parcels import ParcelService
+from gateway.store import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+class DoorEvents:
+    def __init__(self, *, parcels: ParcelService) -> None:
+        self._parcels = parcels
+
+    async def opened(self, tx: UnitOfWork, event: DoorOpened) -> None:
+        if event.grant is not None:
+            # The locker verified a grant offline and opened the door itself.
+            if await grant_opened(tx, event, event.grant) is None:
+                # Refused, yet the door stood open: the trail must show that too.
+                await audit_unasked_open(tx, event.locker_id, event.compartment_code)
+            await set_door(tx, event.locker_id, event.compartment_code, door=DoorState.OPEN)
+            return
+        session = await tx.doors.live(event.locker_id, event.compartment_code)
+        if session is not None:
+            await tx.doors.opened(session.id, None, event.at)
+            await audit_open(tx, session, f"locker:{event.locker_id}", source="sensor")
+        else:
+            # Events of different topics may overtake each other: an "opened" older than the
+            # close that ended the last session is stale and must not reopen the door.
+            last = await tx.doors.latest(event.locker_id, event.compartment_code)
+            if last is not None and last.closed_at is not None and event.at <= last.closed_at:
+                log.info(
+                    "stale DoorOpened for %s/%s ignored", event.locker_id, event.compartment_code
+                )
+                return
+            await audit_unasked_open(tx, event.locker_id, event.compartment_code)
+        await set_door(tx, event.locker_id, event.compartment_code, door=DoorState.OPEN)
+
+    async def closed(self, tx: UnitOfWork, event: DoorClosed) -> None:
+        await set_door(
+            tx, event.locker_id, event.compartment_code, door=DoorState.CLOSED, item=event.item
+        )
+        session = await tx.doors.live(event.locker_id, event.compartment_code)
+        if session is None:
+            log.info("door %s/%s closed outside a session", event.locker_id, event.compartment_code)
+            return
+        await tx.doors.closed(session.id, event.item, event.at)
+        await apply_verdict(tx, self._parcels, session, on_close(session.purpose, event.item))
+
+    async def fault(self, tx: UnitOfWork, event: LockerFault) -> None:
+        log.warning(
+            "locker %s fault %s on %s: %s",
+            event.locker_id,
+            event.fault,
+            event.compartment_code or "-",
+            event.description or "",
+        )
+        if event.fault is not FaultKind.DOOR_JAMMED or event.compartment_code is None:
+            return
+        session = await tx.doors.live(event.locker_id, event.compartment_code)
+        if session is not None:
+            await tx.doors.failed(session.id, OpenOutcome.DOOR_JAMMED, event.at)
+            await jammed(tx, self._parcels, session)
+        else:
+            await set_door(tx, event.locker_id, event.compartment_code, door=DoorState.JAMMED)

@@ -1,0 +1,103 @@
+"""A code typed at a locker's keypad: decided in the event's transaction, answered after it.
+
+`decide` runs inside the pipeline's transaction (attempt limits, the code, the audit entry,
+with the journal mark and inbox entry of the CodeEntered). `answer` runs after the commit: it
+opens the door through Unlocks, or tells the person at the keypad why not.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from gateway.clock import Clock, utc_now
+from gateway.domain.door import OpenOutcome
+from gateway.domain.keypad import KeypadPolicy
+from gateway.errors import OpenLockerError
+from gateway.sdk import AdapterFeatures, CodeEntered, SupportsDisplay
+from gateway.service.adapters import AdapterDirectory
+from gateway.service.codes import CodeService
+from gateway.service.keypad import KeypadOutcome, KeypadVerdict, try_code
+from gateway.service.unlocks import Unlocks
+from gateway.store import Store, UnitOfWork
+
+log = logging.getLogger(__name__)
+# A display message is feedback for a person waiting at the keypad: late is useless.
+DISPLAY_DEADLINE = timedelta(seconds=2)
+
+
+class KeypadEntry:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        codes: CodeService,
+        unlocks: Unlocks,
+        adapters: AdapterDirectory,
+        policy: KeypadPolicy | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._store = store
+        self._codes = codes
+        self._unlocks = unlocks
+        self._adapters = adapters
+        self._policy = policy or KeypadPolicy()
+        self._clock = clock
+
+    async def decide(self, tx: UnitOfWork, event: CodeEntered) -> KeypadOutcome:
+        return await try_code(
+            tx, codes=self._codes, policy=self._policy, locker_id=event.locker_id, typed=event.code
+        )
+
+    async def answer(self, event: CodeEntered, entry: KeypadOutcome) -> None:
+        """Open the door for an accepted code, else say why on the display. Never raises for
+        the locker's failures: the entry is decided and committed, there is nothing to retry."""
+        if entry.lockout is not None:
+            # The SecurityEvent: this log line, the keypad.lockout audit entry (what
+            # `openlocker audit show --action keypad.lockout` lists) and the locker's display.
+            log.warning(
+                "SecurityEvent: keypad of locker %s locked until %s (lockout %d in a row)",
+                event.locker_id,
+                entry.lockout.until.isoformat(),
+                entry.lockout.number,
+            )
+        code, parcel = entry.code, entry.parcel
+        if entry.verdict is not KeypadVerdict.ACCEPTED or code is None or parcel is None:
+            log.warning("locker %s: code %s", event.locker_id, entry.verdict)
+            locked = entry.verdict is KeypadVerdict.LOCKED_OUT or entry.lockout is not None
+            await self._show(event.locker_id, "LockedOut" if locked else "CodeRejected")
+            return
+        try:
+            result = await self._unlocks.open_for(
+                parcel, code.purpose, actor=f"locker:{event.locker_id}"
+            )
+        except OpenLockerError as err:
+            log.warning(
+                "locker %s: door for an accepted code did not open: %s", event.locker_id, err
+            )
+            await self._give_back(code.id)
+            return
+        if result.outcome not in (OpenOutcome.UNLOCKED, OpenOutcome.ALREADY_OPEN):
+            await self._give_back(code.id)
+
+    async def _show(self, locker_id: str, message: str) -> None:
+        """Tell the person at the keypad, where the locker has a display; best effort."""
+        try:
+            adapter = await self._adapters.for_locker(locker_id)
+            if AdapterFeatures.DISPLAY not in adapter.features or not isinstance(
+                adapter, SupportsDisplay
+            ):
+                return
+            await adapter.display(locker_id, message, self._clock() + DISPLAY_DEADLINE)
+        except OpenLockerError as err:
+            log.info("locker %s did not show %s: %s", locker_id, message, err)
+
+    async def _give_back(self, code_id: int) -> None:
+        """The door did not open: the code stays usable for the next try."""
+        try:
+            async with self._store.transaction() as tx:
+                await tx.codes.restore(code_id)
+        except OpenLockerError as err:
+            log.error(
+                "access code %d could not be given back after a failed open: %s", code_id, err
+            )

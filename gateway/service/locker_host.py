@@ -1,0 +1,107 @@
+"""The gateway's locker side: what adapters talk to (LockerHost) and the one builder of it all."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from gateway.clock import Clock, utc_now
+from gateway.domain.keypad import KeypadPolicy
+from gateway.sdk import BootDecision, BootInfo, LockerEvent
+from gateway.service.adapters import AdapterDirectory
+from gateway.service.boot_gate import BootGate, BootListener
+from gateway.service.codes import CodeService
+from gateway.service.door_events import DoorEvents
+from gateway.service.event_order import EventOrder
+from gateway.service.event_pipeline import EventPipeline, RetryPolicy, Sleep
+from gateway.service.keypad_entry import KeypadEntry
+from gateway.service.parcels import ParcelService
+from gateway.service.presence import Presence
+from gateway.service.unlocks import Unlocks
+from gateway.store import Store
+
+
+class LockerHost:
+    """`gateway.sdk.AdapterHost`: boots go to the BootGate, events into the EventPipeline."""
+
+    def __init__(self, *, boot_gate: BootGate, pipeline: EventPipeline, clock: Clock) -> None:
+        self._boot_gate = boot_gate
+        self._pipeline = pipeline
+        self._clock = clock
+
+    async def authorize_boot(self, locker_id: str, info: BootInfo) -> BootDecision:
+        return await self._boot_gate.authorize_boot(locker_id, info)
+
+    async def is_booted(self, locker_id: str) -> bool:
+        return await self._boot_gate.is_booted(locker_id)
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    async def locker_event(self, event: LockerEvent) -> None:
+        await self._pipeline.locker_event(event)
+
+
+@dataclass(frozen=True, slots=True)
+class LockerSide:
+    """Every service of the gateway's locker side, built in order by `build`."""
+
+    boot_gate: BootGate
+    unlocks: Unlocks
+    order: EventOrder
+    doors: DoorEvents
+    presence: Presence
+    keypad: KeypadEntry
+    pipeline: EventPipeline
+    host: LockerHost
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        store: Store,
+        parcels: ParcelService,
+        codes: CodeService,
+        adapters: AdapterDirectory,
+        on_booted: BootListener | None = None,
+        open_timeout: timedelta = timedelta(seconds=10),
+        heartbeat_interval_s: int = 60,
+        keypad_policy: KeypadPolicy | None = None,
+        retry: RetryPolicy | None = None,
+        sweep_interval_s: float = 5.0,
+        sleep: Sleep = asyncio.sleep,
+        clock: Clock = utc_now,
+    ) -> LockerSide:
+        """`on_booted` is told of every accepted Boot (key distribution); `sleep` is the wait
+        between an event's attempts and between sweeps of parked events."""
+        boot_gate = BootGate(
+            store=store, heartbeat_interval_s=heartbeat_interval_s, on_booted=on_booted, clock=clock
+        )
+        unlocks = Unlocks(
+            store=store, parcels=parcels, adapters=adapters, open_timeout=open_timeout, clock=clock
+        )
+        order = EventOrder(store=store, adapters=adapters, clock=clock)
+        doors = DoorEvents(parcels=parcels)
+        presence = Presence()
+        keypad = KeypadEntry(
+            store=store,
+            codes=codes,
+            unlocks=unlocks,
+            adapters=adapters,
+            policy=keypad_policy,
+            clock=clock,
+        )
+        pipeline = EventPipeline(
+            store=store,
+            order=order,
+            doors=doors,
+            presence=presence,
+            keypad=keypad,
+            retry=retry,
+            sweep_interval_s=sweep_interval_s,
+            sleep=sleep,
+            clock=clock,
+        )
+        host = LockerHost(boot_gate=boot_gate, pipeline=pipeline, clock=clock)
+        return cls(boot_gate, unlocks, order, doors, presence, keypad, pipeline, host)

@@ -1,0 +1,215 @@
+"""Unlocks the gateway orders: a carrier's remote open, or a door a keypad code earned.
+
+Each unlock is two transactions around the adapter call: the first starts the door session
+(for a remote open it also claims the Idempotency-Key and reads the parcel), the second records
+the locker's outcome with its audit entry, the parcel's transition and the idempotent answer.
+A failure in between ends the session and gives the key back in one more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from gateway.clock import Clock, utc_now
+from gateway.domain.door import PURPOSE_FOR_STATE, DoorSession, OpenOutcome, OpenPurpose
+from gateway.domain.enums import ParcelState
+from gateway.domain.parcel import Parcel
+from gateway.errors import (
+    IdempotencyConflict,
+    IllegalTransition,
+    NotFound,
+    OperationTimeout,
+)
+from gateway.service.adapters import AdapterDirectory
+from gateway.service.door_audit import audit_open
+from gateway.service.door_state import jammed
+from gateway.service.idempotency import (
+    Answered,
+    IdempotencyKey,
+    Idempotent,
+    JsonBody,
+    claim,
+    settle,
+)
+from gateway.service.parcels import ParcelService
+from gateway.store import IdempotencyRace, Store, UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenResult:
+    outcome: OpenOutcome
+    purpose: OpenPurpose
+    locker_id: str
+    compartment_code: str
+    parcel_state: ParcelState
+
+
+@dataclass(frozen=True, slots=True)
+class _Claimed:
+    """A remote open's first transaction: the stored answer of a replay, or a started door."""
+
+    prior: JsonBody | None = None
+    session: DoorSession | None = None
+
+
+class Unlocks:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        parcels: ParcelService,
+        adapters: AdapterDirectory,
+        open_timeout: timedelta = timedelta(seconds=10),
+        clock: Clock = utc_now,
+    ) -> None:
+        self._store = store
+        self._parcels = parcels
+        self._adapters = adapters
+        self._open_timeout = open_timeout
+        self._clock = clock
+
+    async def remote_open_once(
+        self, carrier_id: str, parcel_id: str, request: Idempotent[OpenResult]
+    ) -> Answered[OpenResult]:
+        """`remote_open` at most once per Idempotency-Key: the key is claimed in the
+        transaction that starts the door session, before the command goes out, so a retry
+        can never open a door a second time. If recording the outcome fails after the locker
+        acted, the key stays claimed (a retry is refused as still running, never repeated)."""
+        idem = request.key
+        try:
+            async with self._store.transaction() as tx:
+                claimed = await self._claim_and_start(tx, carrier_id, parcel_id, idem)
+        except IdempotencyRace as err:
+            raise IdempotencyConflict(
+                "the first request with this Idempotency-Key is still running"
+            ) from err
+        if claimed.prior is not None:
+            return Answered(None, claimed.prior)
+        session = claimed.session
+        assert session is not None
+        outcome = await self._operate(session, release=(carrier_id, idem.key))
+        async with self._store.transaction() as tx:
+            result = await self._record(tx, session, outcome, f"carrier:{carrier_id}")
+            answered = await settle(tx, carrier_id, request, result)
+        self._log(session, outcome)
+        return answered
+
+    async def remote_open(self, carrier_id: str, parcel_id: str) -> OpenResult:
+        """A carrier opens its parcel's door; answers the locker's real outcome or a timeout."""
+        async with self._store.transaction() as tx:
+            parcel = await tx.parcels.get(carrier_id, parcel_id)
+            if parcel is None:
+                raise NotFound(f"no parcel {parcel_id!r}")
+            session = await self._start(tx, parcel, _purpose(parcel))
+        return await self._finish(session, f"carrier:{carrier_id}")
+
+    async def open_for(
+        self, parcel: Parcel, purpose: OpenPurpose, *, actor: str | None = None
+    ) -> OpenResult:
+        """Unlock the parcel's door; `actor` (audit trail) defaults to the parcel's carrier."""
+        async with self._store.transaction() as tx:
+            session = await self._start(tx, parcel, purpose)
+        return await self._finish(session, actor or f"carrier:{parcel.carrier_id}")
+
+    async def _claim_and_start(
+        self, tx: UnitOfWork, carrier_id: str, parcel_id: str, idem: IdempotencyKey
+    ) -> _Claimed:
+        prior = await claim(tx, carrier_id, idem)
+        if prior is not None:
+            return _Claimed(prior=prior)
+        # Raising here rolls the claim back with everything else: a retry may try again.
+        parcel = await tx.parcels.get(carrier_id, parcel_id)
+        if parcel is None:
+            raise NotFound(f"no parcel {parcel_id!r}")
+        session = await self._start(tx, parcel, _purpose(parcel))
+        return _Claimed(session=session)
+
+    async def _start(self, tx: UnitOfWork, parcel: Parcel, purpose: OpenPurpose) -> DoorSession:
+        if parcel.compartment_code is None:
+            raise IllegalTransition(f"parcel {parcel.parcel_id} holds no compartment")
+        return await tx.doors.start(
+            locker_id=parcel.locker_id,
+            compartment_code=parcel.compartment_code,
+            parcel_uid=parcel.uid,
+            purpose=purpose,
+            deadline=self._clock() + self._open_timeout,
+        )
+
+    async def _finish(self, session: DoorSession, actor: str) -> OpenResult:
+        outcome = await self._operate(session)
+        async with self._store.transaction() as tx:
+            result = await self._record(tx, session, outcome, actor)
+        self._log(session, outcome)
+        return result
+
+    async def _operate(
+        self, session: DoorSession, *, release: tuple[str, str] | None = None
+    ) -> OpenOutcome:
+        """The adapter call. On any failure the session ends and the claimed key (`release`:
+        carrier, key) is given back in one transaction: nothing opened, a retry may try."""
+        try:
+            adapter = await self._adapters.for_locker(session.locker_id)
+            # The adapter honours the deadline; the outer bound keeps a faulty adapter from
+            # ever making a carrier's request hang.
+            return await asyncio.wait_for(
+                adapter.open_compartment(
+                    session.locker_id,
+                    session.compartment_code,
+                    purpose=session.purpose,
+                    deadline=session.deadline,
+                ),
+                self._open_timeout.total_seconds() + 1.0,
+            )
+        except BaseException as err:
+            async with self._store.transaction() as tx:
+                await tx.doors.failed(session.id, None, self._clock())
+                if release is not None:
+                    await tx.idempotency.release(*release)
+            if isinstance(err, TimeoutError):
+                raise OperationTimeout(
+                    f"locker {session.locker_id} did not confirm the unlock in time"
+                ) from err
+            raise
+
+    async def _record(
+        self, tx: UnitOfWork, session: DoorSession, outcome: OpenOutcome, actor: str
+    ) -> OpenResult:
+        """The locker's outcome, its audit entry and (jammed) the parcel's transition."""
+        now = self._clock()
+        if outcome in (OpenOutcome.UNLOCKED, OpenOutcome.ALREADY_OPEN):
+            await tx.doors.opened(session.id, outcome, now)
+            await audit_open(tx, session, actor, source="unlock", outcome=outcome)
+        else:
+            await tx.doors.failed(session.id, outcome, now)
+        if outcome is OpenOutcome.DOOR_JAMMED:
+            await jammed(tx, self._parcels, session)
+        parcel = await tx.parcels.get_by_uid(session.parcel_uid or "")
+        state = parcel.state if parcel else ParcelState.CANCELLED
+        return OpenResult(
+            outcome, session.purpose, session.locker_id, session.compartment_code, state
+        )
+
+    @staticmethod
+    def _log(session: DoorSession, outcome: OpenOutcome) -> None:
+        log.info(
+            "unlock %s/%s for %s: %s",
+            session.locker_id,
+            session.compartment_code,
+            session.purpose,
+            outcome,
+        )
+
+
+def _purpose(parcel: Parcel) -> OpenPurpose:
+    purpose = PURPOSE_FOR_STATE.get(parcel.state)
+    if purpose is None:
+        raise IllegalTransition(
+            f"a parcel that is {parcel.state} has no door to open",
+            details={"state": str(parcel.state)},
+        )
+    return purpose
