@@ -27,6 +27,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -34,11 +35,12 @@ from typing import Self
 import aiomqtt
 import httpx
 
-from bench.raw_limits import NODELAY, mqtt_ceiling, mqtt_round_trip
+from bench.raw_limits import NODELAY, Rate, mqtt_ceiling, mqtt_round_trip
 from bench.support import (
     GATEWAY_NETWORK,
     StatementLog,
     bench_settings,
+    database,
     event_loop_choice,
     percentiles,
     run,
@@ -204,7 +206,7 @@ class Carrier:
 
 async def remote_opens(
     carrier: Carrier, locker: LockerProcess, opens: int, sql: StatementLog
-) -> tuple[list[float], float, float]:
+) -> tuple[list[float], Span]:
     """One at a time: the latency a carrier sees; and the SQL statements and transactions
     the gateway sent while each open request ran, on average."""
     samples: list[float] = []
@@ -223,7 +225,7 @@ async def remote_opens(
             raise RuntimeError(f"remote open of {pid}: {result}")
         await locker.door(door, "close")  # empty close: the compartment is free again
         await carrier.until(pid, "deposit_failed")
-    return samples, statements / opens, transactions / opens
+    return samples, Span(statements / max(opens, 1), transactions / max(opens, 1))
 
 
 def lifecycle(carrier: Carrier, locker: LockerProcess) -> Callable[[str], Awaitable[None]]:
@@ -239,9 +241,38 @@ def lifecycle(carrier: Carrier, locker: LockerProcess) -> Callable[[str], Awaita
     return one
 
 
-async def main(opens: int, lifecycles: int, concurrency: int, event_loop: str) -> None:
+@dataclass(frozen=True, slots=True)
+class Span:
+    """SQL statements and transactions per unit of work (an open request, a lifecycle)."""
+
+    statements: float
+    transactions: float
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """What one run measured, raw limits included."""
+
+    mqtt_rtt: list[float]
+    ceiling: Rate
+    opens: list[float]
+    open_sql: Span
+    messages_per_lifecycle: float
+    lifecycles: int
+    lifecycles_s: float
+    lifecycle_sql: Span
+    polls_per_lifecycle: float
+
+
+async def measure(
+    opens: int, lifecycles: int, concurrency: int, event_loop: str, kind: str
+) -> Figures:
     carrier_keys = TestCarrier.ed25519("bench", GATEWAY_NETWORK)
-    doors = opens + lifecycles + WARM_UP_LIFECYCLES + 10
+    spec = STANDARD_SIZES[SizeClass.S]
+    compartments = [
+        Compartment(LOCKER, f"C{n:04d}", SizeClass.S, spec.inside, spec.max_weight_g)
+        for n in range(opens + lifecycles + WARM_UP_LIFECYCLES + 10)
+    ]
     with (
         tempfile.TemporaryDirectory() as tmp,
         Mosquitto(Path(tmp) / "mqtt") as broker,
@@ -249,84 +280,89 @@ async def main(opens: int, lifecycles: int, concurrency: int, event_loop: str) -
     ):
         mqtt_rtt = await mqtt_round_trip(broker.port, max(opens, 100))
         ceiling = await mqtt_ceiling(broker.port, CEILING_MESSAGES)
-        settings = bench_settings(
-            f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}",
-            mqtt={"url": broker.url, "embedded_port": free_port()},
-        )
-        spec = STANDARD_SIZES[SizeClass.S]
-        compartments = [
-            Compartment(LOCKER, f"C{n:04d}", SizeClass.S, spec.inside, spec.max_weight_g)
-            for n in range(doors)
-        ]
-        async with Gateway(settings=settings) as gateway:
-            await gateway.carriers.register("bench", carrier_keys.jwks)
-            await gateway.lockers.provision(Locker(LOCKER, "Bench", Location(0, 0)), compartments)
-            codes = [c.code for c in compartments]
-            async with (
-                LockerProcess(broker.url, codes, Path(tmp), event_loop) as locker,
-                httpx.AsyncClient(
-                    base_url=gateway.base_url, timeout=30, transport=nodelay_transport()
-                ) as http,
-            ):
-                await locker.wait_booted(30)
-                carrier = Carrier(http, carrier_keys)
-                open_samples, statements, transactions = await remote_opens(
-                    carrier, locker, opens, sql
+        async with database(kind) as url:
+            settings = bench_settings(url, mqtt={"url": broker.url, "embedded_port": free_port()})
+            async with Gateway(settings=settings) as gateway:
+                await gateway.carriers.register("bench", carrier_keys.jwks)
+                await gateway.lockers.provision(
+                    Locker(LOCKER, "Bench", Location(0, 0)), compartments
                 )
+                codes = [c.code for c in compartments]
+                async with (
+                    LockerProcess(broker.url, codes, Path(tmp), event_loop) as locker,
+                    httpx.AsyncClient(
+                        base_url=gateway.base_url, timeout=30, transport=nodelay_transport()
+                    ) as http,
+                ):
+                    await locker.wait_booted(30)
+                    carrier = Carrier(http, carrier_keys)
+                    open_samples, open_sql = await remote_opens(carrier, locker, opens, sql)
 
-                one = lifecycle(carrier, locker)
-                async with message_counter(broker.port) as counted:
-                    for n in range(WARM_UP_LIFECYCLES):
-                        await one(f"WARM-{n:05d}")
-                per_lifecycle = counted() / WARM_UP_LIFECYCLES
+                    one = lifecycle(carrier, locker)
+                    async with message_counter(broker.port) as counted:
+                        for n in range(WARM_UP_LIFECYCLES):
+                            await one(f"WARM-{n:05d}")
+                    per_lifecycle = counted() / WARM_UP_LIFECYCLES
 
-                gate = asyncio.Semaphore(concurrency)
+                    gate = asyncio.Semaphore(concurrency)
 
-                async def bounded(pid: str) -> None:
-                    async with gate:
-                        await one(pid)
+                    async def bounded(pid: str) -> None:
+                        async with gate:
+                            await one(pid)
 
-                polls_before, (statements_before, transactions_before) = carrier.polls, sql.mark()
-                began = time.perf_counter()
-                async with asyncio.TaskGroup() as tasks:
-                    for n in range(lifecycles):
-                        tasks.create_task(bounded(f"LIFE-{n:05d}"))
-                elapsed = time.perf_counter() - began
-                statements_after, transactions_after = sql.mark()
-                per_life = max(lifecycles, 1)
-                life_polls = (carrier.polls - polls_before) / per_life
-                life_statements = (statements_after - statements_before) / per_life
-                life_transactions = (transactions_after - transactions_before) / per_life
-
-    rtt_p50, rtt_p99 = percentiles(mqtt_rtt)
-    open_p50, open_p99 = percentiles(open_samples)
-    p50_ratio, p99_ratio = open_p50 / rtt_p50, open_p99 / rtt_p99
-    rate = lifecycles / elapsed
-    bound = ceiling.per_s / per_lifecycle
-    print(
-        f"OLP over Mosquitto {broker.url} on one machine "
-        f"(gateway on SQLite, 1 emulated locker, event loop {event_loop})"
+                    polls, before = carrier.polls, sql.mark()
+                    began = time.perf_counter()
+                    async with asyncio.TaskGroup() as tasks:
+                        for n in range(lifecycles):
+                            tasks.create_task(bounded(f"LIFE-{n:05d}"))
+                    elapsed = time.perf_counter() - began
+                    after = sql.mark()
+    done = max(lifecycles, 1)
+    return Figures(
+        mqtt_rtt=mqtt_rtt,
+        ceiling=ceiling,
+        opens=open_samples,
+        open_sql=open_sql,
+        messages_per_lifecycle=per_lifecycle,
+        lifecycles=lifecycles,
+        lifecycles_s=elapsed,
+        lifecycle_sql=Span((after[0] - before[0]) / done, (after[1] - before[1]) / done),
+        polls_per_lifecycle=(carrier.polls - polls) / done,
     )
-    print(f"  bare MQTT round trip (QoS 1 echo)     {_ms(mqtt_rtt)}")
-    print(f"  remote open (HTTP -> door -> HTTP)    {_ms(open_samples)}")
+
+
+async def main(opens: int, lifecycles: int, concurrency: int, event_loop: str, kind: str) -> None:
+    f = await measure(opens, lifecycles, concurrency, event_loop, kind)
+    rtt_p50, rtt_p99 = percentiles(f.mqtt_rtt)
+    open_p50, open_p99 = percentiles(f.opens)
+    p50_ratio, p99_ratio = open_p50 / rtt_p50, open_p99 / rtt_p99
+    rate = f.lifecycles / f.lifecycles_s
+    bound = f.ceiling.per_s / f.messages_per_lifecycle
+    print(
+        f"OLP over Mosquitto on one machine "
+        f"(gateway on {kind}, 1 emulated locker, event loop {event_loop})"
+    )
+    print(f"  bare MQTT round trip (QoS 1 echo)     {_ms(f.mqtt_rtt)}")
+    print(f"  remote open (HTTP -> door -> HTTP)    {_ms(f.opens)}")
     print(
         f"    = {p50_ratio:5.1f}x round trip at p50 (goal <= {OPEN_P50_GOAL:.0f}x: "
         f"{_verdict(p50_ratio <= OPEN_P50_GOAL)}), {p99_ratio:5.1f}x at p99 "
         f"(goal <= {OPEN_P99_GOAL:.0f}x: {_verdict(p99_ratio <= OPEN_P99_GOAL)})"
     )
     print(
-        f"    SQL while an open request runs: {statements:.1f} statements "
-        f"in {transactions:.1f} transactions"
+        f"    SQL while an open request runs: {f.open_sql.statements:.1f} statements "
+        f"in {f.open_sql.transactions:.1f} transactions"
     )
-    print(f"  one-client MQTT QoS 1 ceiling         {ceiling.per_s:7.0f} msgs/s")
-    print(f"  MQTT messages per full lifecycle      {per_lifecycle:7.1f}")
+    print(f"  one-client MQTT QoS 1 ceiling         {f.ceiling.per_s:7.0f} msgs/s")
+    print(f"  MQTT messages per full lifecycle      {f.messages_per_lifecycle:7.1f}")
     print(
         f"  full lifecycles (concurrency {concurrency})      "
-        f"{rate:7.1f}/s   ({lifecycles} in {elapsed:.1f} s)"
+        f"{rate:7.1f}/s   ({f.lifecycles} in {f.lifecycles_s:.1f} s)"
     )
     print(
-        f"    SQL per lifecycle: {life_statements:.0f} statements in {life_transactions:.0f} "
-        f"transactions, with {life_polls:.1f} state polls (GET /v1/parcels/...)"
+        f"    SQL per lifecycle: {f.lifecycle_sql.statements:.0f} statements in "
+        f"{f.lifecycle_sql.transactions:.0f} transactions, with "
+        f"{f.polls_per_lifecycle:.1f} state polls (GET /v1/parcels/...)"
     )
     print(
         f"    = {rate / bound:.1%} of ceiling / messages per lifecycle ({bound:.0f}/s) "
@@ -358,6 +394,10 @@ if __name__ == "__main__":
     parser.add_argument("--opens", type=int, default=200)
     parser.add_argument("--lifecycles", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     event_loop_choice(parser)
     args = parser.parse_args()
-    run(main(args.opens, args.lifecycles, args.concurrency, args.event_loop), args.event_loop)
+    run(
+        main(args.opens, args.lifecycles, args.concurrency, args.event_loop, args.database),
+        args.event_loop,
+    )

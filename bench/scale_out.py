@@ -331,6 +331,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def kernel_side(pid: int) -> tuple[float, int]:
+    """(system CPU seconds, times preempted) of one process so far: preemptions (involuntary
+    context switches) count how often it was runnable but another process had the core."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0, 0
+    preempted = re.search(r"nonvoluntary_ctxt_switches:\s+(\d+)", status)
+    return int(stat[12]) / os.sysconf("SC_CLK_TCK"), int(preempted.group(1)) if preempted else 0
+
+
 def machine_busy() -> tuple[float, float]:
     """(busy, total) CPU seconds of the whole machine so far, from /proc/stat."""
     ticks = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -508,10 +520,18 @@ async def one_round(n: int, args: argparse.Namespace, carrier: TestCarrier, tmp:
                 # What the instances spend with no load at all (their own polls and timers).
                 idle_gateways = sum(cpu_seconds(p.pid) for p in processes[:n]) - gateways_quiet
                 meter.start()
+                kernel_before = [kernel_side(p.pid) for p in processes[:n]]
                 stop_sampling = asyncio.Event()
                 sampler = asyncio.create_task(sample_waits(url, stop_sampling))
                 await run_loader(plan, result_file)
                 cpu = meter.stop({"postgres": await backend_pids(url)})
+                kernel_after = [kernel_side(p.pid) for p in processes[:n]]
+                cpu["gateways sys"] = sum(
+                    a[0] - b[0] for a, b in zip(kernel_after, kernel_before, strict=True)
+                )
+                cpu["gateways preempted"] = sum(
+                    a[1] - b[1] for a, b in zip(kernel_after, kernel_before, strict=True)
+                )
                 stop_sampling.set()
                 waits, samples = await sampler
                 for profiler in profilers:
@@ -604,6 +624,11 @@ def report(one: Round, turn: int) -> None:
         + f"; machine busy {one.cpu['machine busy'] / max(one.cpu['machine total'], 1e-9):.0%}"
         + f" of {os.cpu_count()} CPUs (before the load: {one.cpu['busy before']:.0%}; "
         f"idle instances then used {one.cpu['idle gateways'] * 1000:.0f} ms CPU/s together)"
+    )
+    print(
+        f"  gateways: {one.cpu['gateways sys'] * 1000 / one.lifecycles:.0f} ms of it in the "
+        f"kernel, preempted {one.cpu['gateways preempted'] / one.lifecycles:.0f} times "
+        "per lifecycle (runnable while another process had the core)"
     )
     calls = sum(one.calls.values())
     print(

@@ -22,7 +22,7 @@ from gateway.domain.keypad import KeypadPolicy
 from gateway.http.app import build_http_app
 from gateway.http.context import HttpDeps
 from gateway.mqtt.embedded import EmbeddedBroker
-from gateway.sdk import LockerEvent, LockerLanes, background, load_adapter_class
+from gateway.sdk import background, load_adapter_class
 from gateway.sdk.connectors import EmailMessage, HttpRequest, MqttPublish
 from gateway.sdk.keys import KeySet
 from gateway.service.adapters import AdapterDirectory
@@ -334,6 +334,7 @@ class Gateway:
             if getattr(cls, "bus_bound", False):
                 # Configured on every instance, run by the one holding the bus's lease. Lease
                 # time is wall time between processes, not the gateway's (testable) clock.
+                self.adapters.leased(name)
                 owner = BusOwner(
                     store=self.store,
                     bus=f"adapter:{name}",
@@ -354,33 +355,11 @@ class Gateway:
             await stack.enter_async_context(adapter)
             self.adapters.add(name, adapter)
             stack.callback(self.adapters.remove, name)
-            if hasattr(adapter, "events"):
-                await stack.enter_async_context(_interim_pump(name, adapter, host))
             yield
 
     @property
     def base_url(self) -> str:
         return f"http://{self.settings.http.host}:{self.port}"
-
-
-@contextlib.asynccontextmanager
-async def _interim_pump(name: str, adapter: Any, host: LockerHost) -> AsyncIterator[None]:
-    """INTERIM (issue 11): an adapter that still yields `events()` instead of calling
-    `host.locker_event` from its own lanes; this pump does it for it, one lane per locker.
-    Goes when the OLP adapter's lane conversion lands."""
-
-    async def handle(_locker_id: str, event: LockerEvent) -> None:
-        await host.locker_event(event)
-
-    async def pump(lanes: LockerLanes[LockerEvent]) -> None:
-        async for event in adapter.events():
-            await lanes.put(event.locker_id, event)
-
-    async with (
-        LockerLanes[LockerEvent](f"events:{name}", handler=handle) as lanes,
-        background(pump(lanes), f"events:{name}"),
-    ):
-        yield
 
 
 def _keypad_policy(keypad: KeypadSettings) -> KeypadPolicy:

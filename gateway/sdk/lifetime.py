@@ -77,12 +77,16 @@ class TaskSet:
             await asyncio.wait(list(self._tasks), timeout=0.2)
             if loop.time() > deadline:
                 names = sorted(t.get_name() for t in self._tasks)
-                log.error("%s: tasks %s did not stop within %.0f s", self.name, names, STOP_PATIENCE_S)
+                log.error(
+                    "%s: tasks %s did not stop within %.0f s", self.name, names, STOP_PATIENCE_S
+                )
                 return
 
 
 @contextlib.asynccontextmanager
-async def background(coro: Coroutine[Any, Any, Any], name: str) -> AsyncIterator[asyncio.Task[Any]]:
+async def background(
+    coro: Coroutine[Any, Any, Any], name: str
+) -> AsyncIterator[asyncio.Task[Any]]:
     """Run one named background loop for the lifetime of the block."""
     async with TaskSet(name) as tasks:
         yield tasks.start(coro, name=name)

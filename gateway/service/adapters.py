@@ -14,6 +14,12 @@ class AdapterDirectory:
         self._store = store
         self._adapters = dict(adapters)
         self._locker_adapter: dict[str, str] = {}
+        # Bus-bound adapters configured here; running only while this instance holds the lease.
+        self._leased: set[str] = set()
+
+    def leased(self, name: str) -> None:
+        """`name` is bus-bound: while it is not running here, another instance drives it."""
+        self._leased.add(name)
 
     def add(self, name: str, adapter: LockerAdapter) -> None:
         self._adapters[name] = adapter
@@ -45,6 +51,12 @@ class AdapterDirectory:
                 raise Unavailable(f"locker {locker_id!r} is not provisioned")
             name = self._locker_adapter[locker_id] = locker.adapter
         adapter = self._adapters.get(name)
+        if adapter is None and name in self._leased:
+            # The carrier may retry: its next request may reach the owner (ROADMAP).
+            raise Unavailable(
+                f"locker {locker_id!r} is on bus adapter {name!r}, which another gateway "
+                "instance drives (it holds the bus lease)"
+            )
         if adapter is None:
             raise NotSupported(
                 f"locker {locker_id!r} needs adapter {name!r}, which this gateway does not run"

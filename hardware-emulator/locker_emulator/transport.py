@@ -96,8 +96,11 @@ class LockerClient(aiomqtt.Client):
     aiomqtt queues each received message for an `async for` loop that wakes through a fresh
     task per message; a bank of 10,000 lockers would run 20,000 tasks just to listen. Here
     paho's callback (already on the event loop) hands each message straight to `on_message`,
-    and `when_lost` tells the session that its connection ended. Both reach into aiomqtt's
-    private members, which is why they live here, next to `drop_connection`.
+    and `when_lost` tells the session that its connection ended. aiomqtt also wakes every
+    client once a second for paho's keep-alive bookkeeping (10,000 wake-ups a second for a
+    fleet); a quarter of the keep-alive is often enough: a PINGREQ then goes out at most
+    1.25 keep-alives after the last packet, well inside the broker's 1.5. All of this reaches
+    into aiomqtt's private members, which is why it lives here, next to `drop_connection`.
     """
 
     def __init__(self, **options: Any) -> None:
@@ -108,6 +111,11 @@ class LockerClient(aiomqtt.Client):
         handler = self.on_message
         if handler is not None:
             handler(aiomqtt.Message._from_paho_message(message))
+
+    async def _misc_loop(self) -> None:
+        every = max(1.0, self._keepalive / 4)
+        while self._client.loop_misc() == paho.MQTT_ERR_SUCCESS:  # noqa: ASYNC110 - a timer
+            await asyncio.sleep(every)
 
     def when_lost(self, callback: Callable[[BaseException | None], None]) -> None:
         """Once the connection (entered with `async with`) ends: `callback(error or None)`."""

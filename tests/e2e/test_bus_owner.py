@@ -12,10 +12,12 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from locker_emulator.boards.modbus import Framing
 
 from gateway.app import Gateway
 from gateway.clock import utc_now
+from gateway.errors import Unavailable
 from gateway.service.bus_lease import BusOwner
 from gateway.service.layouts import parse_layout
 from gateway.settings import Settings
@@ -76,6 +78,11 @@ async def test_exactly_one_instance_polls_and_another_takes_over_when_it_stops(
             assert not drives(second)
             assert second.bus_owners["modbus"].takeovers == 0
             assert rig.bus.connections == 1  # one process on the bus, never two
+            # An open that reaches gw-2 is refused as unavailable (try again), not as a locker
+            # this network cannot serve.
+            with pytest.raises(Unavailable, match="another gateway instance drives"):
+                await second.adapters.for_locker(LOCKER)
+            assert await first.adapters.for_locker(LOCKER) is first.adapters.running["modbus"]
             lease = first.bus_owners["modbus"].lease
             assert lease is not None
             assert (lease.owner, lease.token) == ("gw-1", 1)

@@ -10,6 +10,7 @@ MQTT broker, answering HTTP with the spec files it carries as package data.
 from __future__ import annotations
 
 import email
+import email.message
 import os
 import shutil
 import subprocess
@@ -58,9 +59,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh venv (no pip of its own) with the wheel and its declared dependencies."""
-    with zipfile.ZipFile(wheel) as archive:
-        meta_name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
-        requires = email.message_from_bytes(archive.read(meta_name)).get_all("Requires-Dist")
+    requires = _metadata(wheel).get_all("Requires-Dist")
     wheelhouse = tmp_path_factory.mktemp("wheelhouse")
     build_wheelhouse(requires or (), wheelhouse)
     target = tmp_path_factory.mktemp("venv")
@@ -78,6 +77,7 @@ def venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_installed_wheel_runs_the_gateway_with_its_own_spec(
     venv: Path, wheel: Path, tmp_path: Path
 ) -> None:
+    assert _metadata(wheel)["License-Expression"] == "Apache-2.0"  # SPDX, PEP 639
     env = _outside_env(venv)
     purelib = Path(_python(venv, "import sysconfig; print(sysconfig.get_path('purelib'))", env))
     assert not purelib.is_relative_to(ROOT)
@@ -99,6 +99,12 @@ def test_the_installed_wheel_runs_the_gateway_with_its_own_spec(
         with zipfile.ZipFile(wheel) as archive:
             assert served.content == archive.read("gateway/_schemas/v1/envelope.json")
         assert httpx.get(f"{base_url}/v1/spec/openapi.yaml").content.startswith(b"openapi:")
+
+
+def _metadata(wheel: Path) -> email.message.Message:
+    with zipfile.ZipFile(wheel) as archive:
+        name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        return email.message_from_bytes(archive.read(name))
 
 
 def run(command: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:

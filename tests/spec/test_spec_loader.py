@@ -163,3 +163,9 @@ def test_refuses_broken_json(spec_copy: Path) -> None:
     (spec_copy / "health.json").write_text("{")
     with pytest.raises(SpecLoadError, match=r"health\.json"):
         Spec.load(spec_copy)
+
+
+def test_refuses_a_pattern_that_is_no_regex(spec_copy: Path) -> None:
+    edit(spec_copy / "health.json", {"properties": {"status": {"pattern": "(unclosed"}}})
+    with pytest.raises(SpecLoadError, match="unclosed"):
+        Spec.load(spec_copy)

@@ -127,10 +127,10 @@ def _attempt(call: Callable[[A], T], arg: A) -> T | SkipEvent | MappingError | B
 
 @functools.cache
 def _announcement_issues() -> Callable[[object], tuple[Any, ...]]:
-    from gateway.spec import Spec
+    from gateway.sdk.schemas import load_schemas
 
-    spec = Spec.load()
-    return lambda body: spec.issues("create-parcel-request", body)
+    schemas = load_schemas()
+    return lambda body: schemas.issues("create-parcel-request", body)
 
 
 # ---- the contract ----------------------------------------------------------------------------

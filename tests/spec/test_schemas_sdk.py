@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,49 @@ def test_every_schema_and_definition_has_a_compiled_validator() -> None:
     assert loaded.issues("common#/$defs/LockerId", "WAW-1") == ()
     with pytest.raises(KeyError, match="no schema named 'nope'"):
         loaded.issues("nope", {})
+
+
+# The fast (jsonschema-rs) and the authoritative (Python jsonschema) validators must agree:
+# a message the fast one passes is never looked at again. Private members, on purpose: this is
+# the drift guard between the two, and the public API shows only their joint verdict.
+TRICKY = [
+    ("common#/$defs/LockerId", ["L1\n", "L1", "-L1", "x" * 65, "WAW-MOK-01", ""]),
+    (
+        "common#/$defs/DateTime",
+        [
+            "2025-03-14T09:26:53Z",
+            "2025-03-14t09:26:53z",
+            "2025-02-30T00:00:00Z",
+            "2025-03-14T09:26:53",
+            "2025-03-14T24:00:00+01:00",
+            "now",
+            5,
+        ],
+    ),
+    (
+        "common#/$defs/ParcelId",
+        ["RR123456785DE", "RR123456789DE", "carrier-own:42", "RR12345678DE"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("schema", "values"), TRICKY, ids=[t[0] for t in TRICKY])
+def test_fast_and_authoritative_validators_agree_on_edge_cases(
+    schema: str, values: list[object]
+) -> None:
+    loaded = load_schemas()
+    for value in values:
+        authoritative = not any(True for _ in loaded._validator(schema).iter_errors(value))
+        assert loaded._passes_fast(schema, value) == authoritative, (schema, value)
+
+
+def test_fast_and_authoritative_validators_agree_on_every_example() -> None:
+    loaded = load_schemas()
+    checked = 0
+    for kind in ("examples", "examples-invalid"):
+        for path in sorted((loaded.spec_dir / kind).glob("*/*.json")):
+            name, value = path.parent.name, json.loads(path.read_bytes())
+            authoritative = not any(True for _ in loaded._validator(name).iter_errors(value))
+            assert loaded._passes_fast(name, value) == authoritative, path
+            checked += 1
+    assert checked > 300
