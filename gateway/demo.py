@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
@@ -63,13 +62,6 @@ class Narrator:
         self._write(f"[{time.monotonic() - self._start:6.2f}s] {who:<9} {text}")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 async def run_demo(write: Callable[[str], None] = print) -> int:
     try:
         from locker_emulator.bank import EmulatorBank
@@ -88,7 +80,7 @@ async def run_demo(write: Callable[[str], None] = print) -> int:
             network_id="openlocker-demo",
             store=StoreSettings(database_url=f"sqlite+aiosqlite:///{Path(tmp) / 'demo.db'}"),
             http=HttpSettings(port=0),
-            mqtt=MqttSettings(embedded_port=_free_port()),
+            mqtt=MqttSettings(embedded_port=0),  # a free port, picked at bind time
             lockers=LockerSettings(open_timeout=timedelta(seconds=5)),
             housekeeping=HousekeepingSettings(interval=timedelta(hours=1)),
         )

@@ -14,7 +14,6 @@ from gateway.delivery.routes import TargetKind
 from gateway.sdk.connectors import ConnectorConfigError
 from gateway.settings import Settings, load_settings
 from gateway.store import CarrierRecord, Store
-from tests.support.mosquitto import free_port
 
 SECRET = "whsec-literal-never-printed"
 TOML = """
@@ -115,7 +114,7 @@ def _settings(database_url: str, path: Path) -> Settings:
         path,
         database_url=database_url,
         http_port=0,
-        embedded_mqtt_port=free_port(),
+        embedded_mqtt_port=0,
         housekeeping_interval_s=3600,
     )
 

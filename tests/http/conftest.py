@@ -16,7 +16,6 @@ from gateway.settings import Settings
 from gateway.spec import Spec
 from tests.support.carriers import TestCarrier
 from tests.support.clock import MovableClock
-from tests.support.mosquitto import free_port
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 NETWORK = "test-net"
@@ -57,7 +56,7 @@ def settings_for(database_url: str, **extra: Any) -> Settings:
         "http_port": 0,
         "network_id": NETWORK,
         "housekeeping_interval_s": 3600,
-        "embedded_mqtt_port": free_port(),
+        "embedded_mqtt_port": 0,
     }
     return Settings(**(defaults | extra))
 

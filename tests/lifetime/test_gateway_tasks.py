@@ -10,7 +10,6 @@ import adapters
 import gateway
 from gateway.app import Gateway
 from gateway.settings import Settings
-from tests.support.mosquitto import free_port
 
 # Loops every gateway runs, whatever its adapters (names as `gateway.sdk.background` gives them).
 LOOPS = {"housekeeping", "pickup-reminders", "key-distribution", "delivery-engine"}
@@ -33,7 +32,7 @@ async def test_loops_are_named_and_gone_after_the_block(tmp_path: Path) -> None:
         network_id="tasks-net",
         store={"database_url": f"sqlite+aiosqlite:///{tmp_path / 'gw.db'}"},
         http={"port": 0},
-        mqtt={"embedded_port": free_port()},
+        mqtt={"embedded_port": 0},
         housekeeping={"interval": timedelta(hours=1)},
     )
     async with Gateway(settings=settings):
