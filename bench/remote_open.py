@@ -397,6 +397,8 @@ if __name__ == "__main__":
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     event_loop_choice(parser)
     args = parser.parse_args()
+    if min(args.opens, args.lifecycles, args.concurrency) < 1:
+        parser.error("--opens, --lifecycles and --concurrency must be at least 1")
     run(
         main(args.opens, args.lifecycles, args.concurrency, args.event_loop, args.database),
         args.event_loop,

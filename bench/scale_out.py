@@ -367,27 +367,39 @@ class CpuMeter:
 
     def __init__(self, groups: dict[str, list[int]]) -> None:
         self._groups = groups
-        self._before: dict[str, float] = {}
+        self._before: dict[int, float] = {}
         self._machine: tuple[float, float] = (0.0, 0.0)
 
-    def _now(self) -> dict[str, float]:
-        return {name: sum(cpu_seconds(p) for p in pids) for name, pids in self._groups.items()}
-
     def start(self) -> None:
-        self._before = self._now()
+        self._before = {pid: cpu_seconds(pid) for pids in self._groups.values() for pid in pids}
         self._machine = machine_busy()
 
     def stop(self, late: dict[str, list[int]] | None = None) -> dict[str, float]:
         # Processes that started during the window (pooled connections opened late) count
-        # from zero.
+        # from zero; those that ended during it count for nothing (their time is unknown).
         for name, pids in (late or {}).items():
             self._groups[name] = sorted(set(self._groups[name]) | set(pids))
-        after = self._now()
         busy, total = machine_busy()
-        spent = {name: after[name] - self._before[name] for name in after}
+        spent: dict[str, float] = {}
+        for name, pids in self._groups.items():
+            now = {pid: cpu_seconds(pid) for pid in pids}
+            spent[name] = sum(now[pid] - self._before.get(pid, 0.0) for pid in pids if now[pid] > 0)
         spent["machine busy"] = busy - self._machine[0]
         spent["machine total"] = total - self._machine[1]
         return spent
+
+
+async def transactions(url: str) -> int:
+    """Transactions committed or rolled back in the database so far (PostgreSQL's counters)."""
+    conn = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        count = await conn.fetchval(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = $1",
+            make_url(url).database,
+        )
+    finally:
+        await conn.close()
+    return int(count)
 
 
 def py_spy(pid: int, out: Path, seconds: int) -> subprocess.Popen[bytes]:
@@ -520,11 +532,14 @@ async def one_round(n: int, args: argparse.Namespace, carrier: TestCarrier, tmp:
                 # What the instances spend with no load at all (their own polls and timers).
                 idle_gateways = sum(cpu_seconds(p.pid) for p in processes[:n]) - gateways_quiet
                 meter.start()
+                xacts_before = await transactions(url)
                 kernel_before = [kernel_side(p.pid) for p in processes[:n]]
                 stop_sampling = asyncio.Event()
                 sampler = asyncio.create_task(sample_waits(url, stop_sampling))
                 await run_loader(plan, result_file)
                 cpu = meter.stop({"postgres": await backend_pids(url)})
+                await asyncio.sleep(1)  # backends report their counters within a second
+                cpu["transactions"] = await transactions(url) - xacts_before
                 kernel_after = [kernel_side(p.pid) for p in processes[:n]]
                 cpu["gateways sys"] = sum(
                     a[0] - b[0] for a, b in zip(kernel_after, kernel_before, strict=True)
@@ -631,6 +646,7 @@ def report(one: Round, turn: int) -> None:
         "per lifecycle (runnable while another process had the core)"
     )
     calls = sum(one.calls.values())
+    print(f"  database transactions per lifecycle: {one.cpu['transactions'] / one.lifecycles:.1f}")
     print(
         f"  HTTP calls per lifecycle: {calls / one.lifecycles:.1f} "
         f"({one.calls.get('poll', 0) / one.lifecycles:.1f} state polls); gateway CPU per call "

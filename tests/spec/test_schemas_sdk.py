@@ -72,6 +72,20 @@ TRICKY = [
         "common#/$defs/ParcelId",
         ["RR123456785DE", "RR123456789DE", "carrier-own:42", "RR12345678DE"],
     ),
+    # ECMA-262 `\s` (the schemas' dialect) and Python's differ: \x1c-\x1f and NEL are
+    # whitespace only to Python, the BOM only to ECMA-262.
+    (
+        "common#/$defs/Recipient",
+        [{"email": e} for e in ("a@b.c", "a b@c.d", "a\x1c@b.c", "a\x85@b.c", "a\ufeff@b.c")],
+    ),
+    # Formats the authority does not check (2020-12: an annotation) pass both validators.
+    (
+        "problem",
+        [
+            {"type": "about:blank", "title": "t", "status": 400, "code": "NotFound", "instance": i}
+            for i in ("/ok", "a b", "%zz", "http://[x")
+        ],
+    ),
 ]
 
 
@@ -95,3 +109,28 @@ def test_fast_and_authoritative_validators_agree_on_every_example() -> None:
             assert loaded._passes_fast(name, value) == authoritative, path
             checked += 1
     assert checked > 300
+
+
+def test_patterns_mean_what_ecma_262_says_in_both_validators(tmp_path: Path) -> None:
+    # Python's `re` reads \d, \w, \s, `.` and \b as Unicode classes; ECMA-262 (and the fast
+    # validator) reads \d and \w as ASCII, `.` as "not a line terminator"; \b is Unicode in
+    # both.
+    patterns = {
+        "digits": r"^\d+$",
+        "word": r"^\w+$",
+        "spaced": r"^a\sb$",
+        "unspaced": r"^\S+$",
+        "dotted": r"^a.c$",
+        "bounded": r"^.*\bx$",
+        "classes": r"^[\d\w]+\D\W$",
+    }
+    (tmp_path / "v1").mkdir()
+    for name, pattern in patterns.items():
+        (tmp_path / "v1" / f"{name}.json").write_text(json.dumps({"pattern": pattern}))
+    loaded = load_schemas(tmp_path / "v1")
+    values = ["7", "\u0663", "abc", "\u00e9", "a b", "a\u00a0b", "a\x1cb", "a\ufeffb"]
+    values += ["abc", "a\rc", "a\u2028c", "a\nc", "\u00e9x", " x", "a\x85b", "1a\u0663\u00e9"]
+    for name in patterns:
+        for value in values:
+            authoritative = not any(True for _ in loaded._validator(name).iter_errors(value))
+            assert loaded._passes_fast(name, value) == authoritative, (name, value)
