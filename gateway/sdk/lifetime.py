@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import Any, Self
 
 log = logging.getLogger(__name__)
-# How long stopping waits for tasks that ignore cancellation before it gives up on them.
+# How long stopping waits for tasks that ignore cancellation before each loud log line.
 STOP_PATIENCE_S = 5.0
 
 
@@ -69,18 +69,18 @@ class TaskSet:
     async def _cancel_all(self) -> None:
         # Cancel again while waiting: on Python 3.11 a cancellation that lands while aiomqtt's
         # `wait_for` receives an acknowledgement can be swallowed, and one `cancel()` is lost.
+        # Giving up would not help: the TaskGroup awaits its tasks anyway, so keep cancelling
+        # and say loudly which task holds the shutdown up.
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + STOP_PATIENCE_S
+        warn_at = loop.time() + STOP_PATIENCE_S
         while self._tasks:
             for task in list(self._tasks):
                 task.cancel()
             await asyncio.wait(list(self._tasks), timeout=0.2)
-            if loop.time() > deadline:
+            if self._tasks and loop.time() > warn_at:
                 names = sorted(t.get_name() for t in self._tasks)
-                log.error(
-                    "%s: tasks %s did not stop within %.0f s", self.name, names, STOP_PATIENCE_S
-                )
-                return
+                log.error("%s: tasks %s still running after cancellation", self.name, names)
+                warn_at = loop.time() + STOP_PATIENCE_S
 
 
 @contextlib.asynccontextmanager
