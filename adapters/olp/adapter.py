@@ -108,6 +108,15 @@ class Inbound:
 
 
 @dataclass(frozen=True, slots=True)
+class Oversized:
+    """A call larger than OLP allows, kept as the id its error reply needs, not as its bytes."""
+
+    info: topics.TopicInfo
+    call_id: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
 class _Presence:
     online: bool
     at: datetime
@@ -120,6 +129,7 @@ class OlpStats:
     lanes: LaneStats
     states_received: int
     states_checked: int
+    too_large: int  # messages refused for their size (SPEC §9 Size), never queued
 
 
 class OlpAdapter:
@@ -150,7 +160,7 @@ class OlpAdapter:
         self._lanes: LockerLanes[Inbound] = LockerLanes(
             "olp", handler=self._handle, capacity=config.lane_capacity
         )
-        self._busy: LockerLanes[Inbound] = LockerLanes(
+        self._busy: LockerLanes[Inbound | Oversized] = LockerLanes(
             "olp-busy", handler=self._answer_busy, capacity=BUSY_REPLIES
         )
         # Newest Status per locker not applied yet, and the lockers whose lane holds a marker
@@ -160,6 +170,7 @@ class OlpAdapter:
         self._snapshots = StateSnapshots(self._codec.decode_message)
         self._booted: set[str] = set()
         self._presence: dict[str, _Presence] = {}
+        self._too_large = 0
         self._connection: MqttConnection | None = None
         self._stack: contextlib.AsyncExitStack | None = None
 
@@ -218,7 +229,8 @@ class OlpAdapter:
             await stack.__aexit__(exc_type, exc, tb)
 
     def stats(self) -> OlpStats:
-        return OlpStats(self._lanes.stats(), self._snapshots.received, self._snapshots.checked)
+        snapshots = self._snapshots
+        return OlpStats(self._lanes.stats(), snapshots.received, snapshots.checked, self._too_large)
 
     def refused(self, locker_id: str) -> int:
         """Messages of this locker refused for a full lane since start."""
@@ -354,11 +366,10 @@ class OlpAdapter:
         channel, locker_id = info.channel, info.locker_id
         if channel is Channel.GATEWAY_REPLY:
             self._resolve_reply(info, raw)
+        elif len(raw) > self._codec.max_bytes:
+            self._refuse_too_large(info, raw)
         elif channel is Channel.STATE:
-            if len(raw) > self._codec.max_bytes:
-                log.warning("dropping State of %s: %d bytes is too large", locker_id, len(raw))
-            else:
-                self._snapshots.offer(locker_id, raw)
+            self._snapshots.offer(locker_id, raw)
         elif channel is Channel.STATUS:
             self._status_slot[locker_id] = Inbound(info, raw)  # replaces an older one
             if locker_id not in self._status_marked and self._lanes.offer(
@@ -373,6 +384,23 @@ class OlpAdapter:
                 # with an eventSeq stays in the locker's journal and comes back by replay.
                 self._busy.offer(locker_id, item)
         # cmd and res topics: our own traffic, if a broker echoes it
+
+    def _refuse_too_large(self, info: topics.TopicInfo, raw: bytes) -> None:
+        """SPEC §9 Size, on receipt: a lane bounds how many messages it holds, so one of
+        unbounded size must never enter it. A call is answered FormatViolation (from the busy
+        lane, which keeps only its id), anything else is dropped with this log line."""
+        self._too_large += 1
+        log.warning(
+            "refusing %s message of %s: %d bytes exceed %d",
+            info.channel,
+            info.locker_id,
+            len(raw),
+            self._codec.max_bytes,
+        )
+        if info.channel is Channel.REQUEST:
+            call_id = self._codec.call_id(raw)
+            if call_id is not None:
+                self._busy.offer(info.locker_id, Oversized(info, call_id, len(raw)))
 
     def _resolve_reply(self, info: topics.TopicInfo, raw: bytes) -> None:
         try:
@@ -530,13 +558,19 @@ class OlpAdapter:
             action = info.action or "Unknown"
             await self._refuse_call(info.locker_id, call_id, action, code, description, issues)
 
-    async def _answer_busy(self, locker_id: str, item: Inbound) -> None:
-        """A call refused for a full lane: `Unavailable`, so the locker retries it later."""
+    async def _answer_busy(self, locker_id: str, item: Inbound | Oversized) -> None:
+        """A call refused for a full lane: `Unavailable`, so the locker retries it later; one
+        refused for its size: `FormatViolation`."""
+        action = item.info.action or "Unknown"
+        if isinstance(item, Oversized):
+            description = f"message of {item.size} bytes exceeds {self._codec.max_bytes}"
+            code = ErrorCode.FORMAT_VIOLATION
+            await self._refuse_call(locker_id, item.call_id, action, code, description)
+            return
         call_id = self._codec.call_id(item.raw)
         if call_id is None:
             return  # not even an id to answer: the locker's call times out and is retried
         description = "the gateway is busy with this locker's earlier messages; retry later"
-        action = item.info.action or "Unknown"
         await self._refuse_call(locker_id, call_id, action, ErrorCode.UNAVAILABLE, description)
 
     async def _refuse_call(

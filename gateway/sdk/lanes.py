@@ -46,11 +46,12 @@ class LaneStats:
 
 
 class _Lane(Generic[T]):
-    __slots__ = ("overloaded", "queue")
+    __slots__ = ("overloaded", "putters", "queue")
 
     def __init__(self, capacity: int) -> None:
         self.queue: asyncio.Queue[T] = asyncio.Queue(capacity)
         self.overloaded = 0  # refusals in the current overload episode
+        self.putters = 0  # put() calls waiting for room in this lane
 
 
 class LockerLanes(Generic[T]):
@@ -106,7 +107,12 @@ class LockerLanes(Generic[T]):
 
     async def put(self, locker_id: str, item: T) -> None:
         """Queue `item`, waiting for room: the caller is slowed down to the handler's pace."""
-        await self._lane(locker_id).queue.put(item)
+        lane = self._lane(locker_id)
+        lane.putters += 1
+        try:
+            await lane.queue.put(item)
+        finally:
+            lane.putters -= 1
 
     def stats(self) -> LaneStats:
         return LaneStats(
@@ -146,6 +152,11 @@ class LockerLanes(Generic[T]):
             try:
                 item = queue.get_nowait()
             except asyncio.QueueEmpty:
+                if lane.putters:
+                    # A put() was woken for room but has not run yet: retiring now would leave
+                    # its item in a queue that no task reads. Let it put, then take it.
+                    await asyncio.sleep(0)
+                    continue
                 # Retire in the same step as the emptiness check: the next item starts a new
                 # lane (and task), so an idle locker holds no task.
                 if self._lanes.get(locker_id) is lane:

@@ -196,23 +196,6 @@ class OlpCodec:
     ) -> dict[str, Any]:
         return make_envelope(kind, action, payload, src=src, seq=seq, corr=corr, exp=exp, ts=ts)
 
-    @staticmethod
-    def error_reply(
-        *,
-        corr: str,
-        action: str,
-        code: ErrorCode,
-        description: str,
-        src: str,
-        seq: int,
-        issues: tuple[FieldIssue, ...] = (),
-    ) -> dict[str, Any]:
-        details = {"errors": [dump_issue(i) for i in issues]} if issues else {}
-        error = EnvelopeError(code=code, description=description[:512], details=details)
-        return make_envelope(
-            MessageKind.ERROR, action, None, src=src, seq=seq, corr=corr, error=error
-        )
-
 
 def dump_issue(issue: FieldIssue) -> dict[str, str]:
     return {"pointer": issue.pointer, "detail": issue.detail}

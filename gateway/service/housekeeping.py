@@ -65,4 +65,8 @@ class Housekeeping:
             except OpenLockerError as err:
                 # A database hiccup must not end the loop; the next pass catches up.
                 log.warning("housekeeping pass failed: %s", err)
+            except Exception:
+                # Nor may anything else (a row no code path can read): this runs in the
+                # gateway's TaskSet, where an escaping error would stop the whole gateway.
+                log.exception("housekeeping pass failed; trying again in %g s", interval_s)
             await asyncio.sleep(interval_s)

@@ -7,7 +7,18 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, RowMapping, Select, case, func, insert, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    RowMapping,
+    Select,
+    bindparam,
+    case,
+    func,
+    insert,
+    select,
+    tuple_,
+    update,
+)
 
 from gateway.domain.compartment import Compartment, rank_candidates
 from gateway.domain.enums import CompartmentState
@@ -20,6 +31,13 @@ from gateway.store.tables import lockers as t
 
 AVAILABLE = CompartmentState.AVAILABLE
 ALLOCATION_PAGE = 32
+
+# Hot reads built once with bound parameters (see parcels.py: a reused statement skips its
+# construction and cache-key generation).
+_LOCKER = select(t).where(t.c.id == bindparam("locker_id"))
+_COMPARTMENT = select(c).where(
+    c.c.locker_id == bindparam("locker_id"), c.c.code == bindparam("code")
+)
 
 
 class LockerRepository(Repository):
@@ -47,7 +65,7 @@ class LockerRepository(Repository):
             await self._conn.execute(insert(c), [_compartment_row(x, now) for x in compartments])
 
     async def get(self, locker_id: str) -> Locker | None:
-        row = (await self._conn.execute(select(t).where(t.c.id == locker_id))).mappings().first()
+        row = (await self._conn.execute(_LOCKER, {"locker_id": locker_id})).mappings().first()
         return None if row is None else _locker(row)
 
     async def list(self) -> builtins.list[Locker]:
@@ -59,8 +77,8 @@ class LockerRepository(Repository):
         return [_compartment(row) for row in (await self._conn.execute(stmt)).mappings()]
 
     async def compartment(self, locker_id: str, code: str) -> Compartment | None:
-        stmt = select(c).where(c.c.locker_id == locker_id, c.c.code == code)
-        row = (await self._conn.execute(stmt)).mappings().first()
+        params = {"locker_id": locker_id, "code": code}
+        row = (await self._conn.execute(_COMPARTMENT, params)).mappings().first()
         return None if row is None else _compartment(row)
 
     async def save_compartment(self, before: Compartment, after: Compartment) -> None:

@@ -293,3 +293,39 @@ async def test_of_a_burst_of_presence_changes_only_the_newest_is_kept(
         # Older ones were replaced while the lane was busy, never queued one by one.
         assert len(host.presence) < burst
         assert adapter.refused(FLOOD) == 0
+
+
+async def test_an_oversized_message_is_never_queued_and_a_call_is_answered(
+    broker: Mosquitto, raw_locker: aiomqtt.Client
+) -> None:
+    # SPEC §9 Size: larger than 64 KiB is answered FormatViolation (calls) or dropped with a log
+    # line (events). A lane bounds how many messages it holds: unless the size is checked on
+    # receipt, it holds `capacity` messages of whatever size the broker lets through.
+    host = JournalHost(booted={FLOOD}, apply_s=2.0)
+    async with adapter_for(broker, host, lane=4) as adapter:
+        await raw_locker.subscribe(f"olp/v1/{FLOOD}/res", qos=1)
+        closed = {"compartmentCode": "A01", "itemSensor": "absent"}
+        # The lane's task is busy with this one for two seconds.
+        small = envelope("event", "DoorClosed", closed, 0, eventSeq=1)
+        await raw_locker.publish(f"olp/v1/{FLOOD}/evt/DoorClosed", small, qos=1)
+        padding = {**closed, "pad": "x" * 200_000}
+        for n in range(3):
+            big = envelope("event", "DoorClosed", padding, 1 + n, eventSeq=2 + n)
+            await raw_locker.publish(f"olp/v1/{FLOOD}/evt/DoorClosed", big, qos=1)
+        call = envelope("call", "Heartbeat", {"lastEventSeq": 1, "pad": "x" * 200_000}, 4)
+        await raw_locker.publish(f"olp/v1/{FLOOD}/req/Heartbeat", call, qos=1)
+
+        async def reply() -> dict[str, Any]:
+            async for message in raw_locker.messages:
+                assert isinstance(message.payload, bytes)
+                answer: dict[str, Any] = json.loads(message.payload)
+                return answer
+            raise AssertionError("no reply")
+
+        answer = await asyncio.wait_for(reply(), 1.5)  # before the lane's task is free
+        assert answer["corr"] == json.loads(call)["id"]
+        assert answer["kind"] == "error"
+        assert answer["error"]["code"] == "FormatViolation"
+        assert "bytes" in answer["error"]["description"]
+        assert adapter.stats().lanes.queued == 0  # none of the 200 KB messages in the lane
+        assert adapter.stats().too_large == 4

@@ -89,8 +89,8 @@ async def test_exactly_one_instance_polls_and_another_takes_over_when_it_stops(
 
             # The owner stops (a clean stop releases the lease): gw-2 takes over well within
             # the lease time and polls the controller itself.
-            stopped_at = loop.time()
             await first_up.aclose()
+            stopped_at = loop.time()
             await eventually(lambda: _async(drives(second)), True, timeout=LEASE_S)
             assert loop.time() - stopped_at < LEASE_S
             assert rig.bus.connections == 2
@@ -129,6 +129,34 @@ async def test_an_owner_whose_lease_was_taken_over_stops_driving_at_once(
         assert rig.bus.bytes_received == polled  # gw-1 no longer polls
         async with gateway.store.transaction() as tx:
             assert await tx.bus_leases.get(BUS) == intruder  # and did not overwrite it
+
+
+async def test_a_crashed_owner_is_replaced_once_its_lease_expires(database_url: str) -> None:
+    loop = asyncio.get_running_loop()
+    async with Store.connect(database_url) as store:
+        await store.migrate()
+        async with store.transaction() as tx:
+            # gw-1 took the bus and died: nobody renews or releases its lease.
+            crashed = await tx.bus_leases.acquire(
+                BUS, "gw-1", now=utc_now(), ttl=timedelta(seconds=LEASE_S)
+            )
+    assert crashed is not None
+    async with (
+        ModbusRig(framing=Framing.TCP) as rig,
+        Gateway(settings=settings(database_url, "gw-2", rig)) as gateway,
+    ):
+        await provision(gateway)
+        await asyncio.sleep(crashed.expires_at.timestamp() - utc_now().timestamp() - 0.3)
+        assert not drives(gateway)  # not while the crashed owner's lease runs
+        assert rig.bus.connections == 0
+        expired_at = loop.time() + 0.3
+        await eventually(lambda: _async(drives(gateway)), True, timeout=LEASE_S)
+        # It tries every third of the lease time: taken over well within a lease time.
+        assert loop.time() - expired_at < LEASE_S
+        taken = gateway.bus_owners["modbus"].lease
+        assert taken is not None
+        assert (taken.owner, taken.token) == ("gw-2", crashed.token + 1)
+        await eventually(lambda: gateway.locker_side.host.is_booted(LOCKER), True, timeout=15)
 
 
 async def test_an_instance_whose_adapter_cannot_start_leaves_the_bus_to_another(

@@ -134,3 +134,16 @@ def test_patterns_mean_what_ecma_262_says_in_both_validators(tmp_path: Path) -> 
         for value in values:
             authoritative = not any(True for _ in loaded._validator(name).iter_errors(value))
             assert loaded._passes_fast(name, value) == authoritative, (name, value)
+
+
+def test_big_integers_get_one_verdict(tmp_path: Path) -> None:
+    (tmp_path / "v1").mkdir()
+    bounded = {"type": "integer", "minimum": 0, "maximum": 2**53}
+    (tmp_path / "v1" / "bounded.json").write_text(json.dumps(bounded))
+    (tmp_path / "v1" / "unbounded.json").write_text(json.dumps({"type": "integer"}))
+    loaded = load_schemas(tmp_path / "v1")
+    values: list[object] = [0, 2**53, 2**53 + 1, 2**64, 2**64 + 1, -(2**64), 10**40, 1.0, True]
+    for name in ("bounded", "unbounded"):
+        for value in values:
+            authoritative = not any(True for _ in loaded._validator(name).iter_errors(value))
+            assert loaded._passes_fast(name, value) == authoritative, (name, value)
