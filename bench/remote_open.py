@@ -1,7 +1,8 @@
 """Benchmark: remote-open round trip and sustained full lifecycles, against the raw MQTT limits.
 
-One run starts a private Mosquitto, the gateway (SQLite) and an emulated locker, then prints,
-each figure beside the raw limit measured in the same run and the goal of issue 11:
+One run starts a private Mosquitto, the gateway (on SQLite, or `--database postgresql`) and an
+emulated locker, then prints each figure beside the raw limit measured in the same run and the
+goal of issue 11, with the SQL statements and transactions the gateway sent for each:
   - the bare MQTT round trip through the same broker (publish QoS 1 -> echo -> receive),
   - the remote open: HTTP POST /open -> OpenCompartment -> Unlocked -> HTTP answer, p50/p99;
     goal p50 <= 6x and p99 <= 15x the bare round trip's p50 and p99,
@@ -13,7 +14,7 @@ The emulated locker runs in a process of its own (`python -m locker_emulator run
 locker is another device), driven through its control API; it checks the first of each kind
 of its outgoing messages against the spec, not every one (`--check-outgoing first`).
 Usage: python -m bench.remote_open [--opens 200] [--lifecycles 100] [--concurrency 8]
-       [--event-loop asyncio|uvloop]
+       [--database sqlite|postgresql] [--event-loop asyncio|uvloop]
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ from gateway.domain.enums import SizeClass
 from gateway.domain.locker import Location, Locker
 from gateway.domain.sizes import STANDARD_SIZES
 from tests.support.carriers import TestCarrier
-from tests.support.mosquitto import Mosquitto, free_port
+from tests.support.mosquitto import Mosquitto
 
 LOCKER = "BENCH-OLP-1"
 OPEN_P50_GOAL = 6.0  # x the bare MQTT round trip's p50
@@ -281,7 +282,7 @@ async def measure(
         mqtt_rtt = await mqtt_round_trip(broker.port, max(opens, 100))
         ceiling = await mqtt_ceiling(broker.port, CEILING_MESSAGES)
         async with database(kind) as url:
-            settings = bench_settings(url, mqtt={"url": broker.url, "embedded_port": free_port()})
+            settings = bench_settings(url, mqtt={"url": broker.url})
             async with Gateway(settings=settings) as gateway:
                 await gateway.carriers.register("bench", carrier_keys.jwks)
                 await gateway.lockers.provision(

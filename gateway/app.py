@@ -19,7 +19,7 @@ from gateway.delivery.transports.mqtt import MqttTransport
 from gateway.delivery.transports.smtp import SmtpTransport
 from gateway.delivery.webhook_routes import CompositeRoutes, WebhookRoutes
 from gateway.domain.keypad import KeypadPolicy
-from gateway.http.app import build_http_app
+from gateway.http.app import build_http_app, server_limits
 from gateway.http.context import HttpDeps
 from gateway.mqtt.embedded import EmbeddedBroker
 from gateway.sdk import background, load_adapter_class
@@ -157,7 +157,7 @@ class Gateway:
             connectors=self.connectors,
         )
         app = build_http_app(deps, max_body_bytes=s.http.max_body_bytes)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, **server_limits())
         await self._runner.setup()
         self._stack.push_async_callback(self._runner.cleanup)
         site = web.TCPSite(self._runner, s.http.host, s.http.port)

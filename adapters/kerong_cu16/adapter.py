@@ -19,6 +19,7 @@ safe read of that lock (0x30): door open -> UNLOCKED, otherwise AdapterTimeout.
 from __future__ import annotations
 
 import logging
+import time
 from contextlib import AsyncExitStack
 from datetime import datetime
 from types import TracebackType
@@ -90,6 +91,13 @@ class KerongCu16Adapter:
             for locker_id in config.lockers
         }
         self._quirk_warned: set[tuple[str, int]] = set()
+        # Replies dropped as not answering the request waited for (late replies, another
+        # board's): counted here, and logged once per episode and bus (see `_count_stale`).
+        self.stale_replies = 0
+        # Bus URL -> when it last dropped one, while its episode lasts; an episode ends after
+        # this many seconds without a drop (a slow bus does not drop at every single exchange).
+        self._stale_since_drop: dict[str, float] = {}
+        self._stale_quiet_s = 20 * config.poll_interval_s
         self._events = BoardEvents(self.name, host)
         self._stack = AsyncExitStack()
 
@@ -192,22 +200,25 @@ class KerongCu16Adapter:
         bus = self._buses[locker.bus_url]
         polled = self._polled[locker_id]
         before = polled.tracker.readings.get(code)
-        reader = _reader(wiring.board, wiring.lock, lenient=self._config.lenient)
+        command = frames.Command.UNLOCK
+        reader = _reader(wiring.board, wiring.lock, command, lenient=self._config.lenient)
         ticket = polled.ticket()
         try:
             await bus.exchange(
-                frames.encode(frames.Command.UNLOCK, wiring.board, wiring.lock),
+                frames.encode(command, wiring.board, wiring.lock),
                 read_reply=reader,
                 timeout_s=self._time_left(deadline),
                 safe_to_retry=False,
             )
         except AdapterTimeout:
+            self._count_stale(locker.bus_url, reader, answered=False)
             log.warning(
                 "locker %s/%s: unlock reply lost; reading the lock to learn the outcome",
                 locker_id,
                 code,
             )
             return await self._outcome_by_reading(locker_id, locker, code, wiring, deadline)
+        self._count_stale(locker.bus_url, reader, answered=True)
         assert reader.status is not None
         self._publish(locker_id, locker, reader.status, ticket)
         if reader.status.door_closed(wiring.lock):
@@ -220,17 +231,19 @@ class KerongCu16Adapter:
     async def _outcome_by_reading(
         self, locker_id: str, locker: KerongLocker, code: str, wiring: Wiring, deadline: datetime
     ) -> OpenOutcome:
-        reader = _reader(wiring.board, wiring.lock, lenient=self._config.lenient)
+        command = frames.Command.READ_ONE
+        reader = _reader(wiring.board, wiring.lock, command, lenient=self._config.lenient)
         ticket = self._polled[locker_id].ticket()
         try:
             await self._buses[locker.bus_url].exchange(
-                frames.encode(frames.Command.READ_ONE, wiring.board, wiring.lock),
+                frames.encode(command, wiring.board, wiring.lock),
                 read_reply=reader,
                 timeout_s=self._time_left(deadline),
                 safe_to_retry=True,
                 retries=self._config.read_retries,
             )
         except AdapterTimeout as err:
+            self._count_stale(locker.bus_url, reader, answered=False)
             raise AdapterTimeout(
                 f"open {locker_id}/{code}: no reply to the unlock nor to the read after it; "
                 "the outcome is unknown"
@@ -242,6 +255,7 @@ class KerongCu16Adapter:
                 f"open {locker_id}/{code}: the unlock went unanswered and the door is closed; "
                 "not resending it"
             )
+        self._count_stale(locker.bus_url, reader, answered=True)
         return OpenOutcome.UNLOCKED
 
     def _time_left(self, deadline: datetime) -> float:
@@ -259,7 +273,7 @@ class KerongCu16Adapter:
         statuses: list[tuple[int, frames.BoardStatus]] = []
         for board in locker.boards:
             # READ_ALL goes out with lock nibble 0, which the board echoes.
-            reader = _reader(board, 1, lenient=self._config.lenient)
+            reader = _reader(board, 1, frames.Command.READ_ALL, lenient=self._config.lenient)
             ticket = polled.ticket()
             try:
                 await bus.exchange(
@@ -270,8 +284,10 @@ class KerongCu16Adapter:
                     retries=self._config.read_retries,
                 )
             except (AdapterTimeout, AdapterConnectionError, AdapterProtocolError) as err:
+                self._count_stale(locker.bus_url, reader, answered=False)
                 self._events.publish(polled, polled.failed(f"board {board}: {err.description}"))
                 return
+            self._count_stale(locker.bus_url, reader, answered=True)
             assert reader.status is not None
             statuses.append((ticket, reader.status))
         if not polled.booted:
@@ -294,6 +310,28 @@ class KerongCu16Adapter:
         events = polled.observe(_readings(locker, status), ticket=ticket, part=status.board)
         self._events.publish(polled, events)
 
+    def _count_stale(self, bus_url: str, reader: frames.StatusReader, *, answered: bool) -> None:
+        """Count the replies `reader` dropped; log once when a bus starts dropping them and once
+        when a reply comes clean again (a slow bus drops one at every poll: no log flood)."""
+        now = time.monotonic()
+        last_drop = self._stale_since_drop.get(bus_url)
+        if reader.dropped:
+            self.stale_replies += reader.dropped
+            self._stale_since_drop[bus_url] = now
+            if last_drop is None:
+                log.info(
+                    "bus %s: dropping replies that answer an earlier request (late replies); "
+                    "counted in stale_replies, logged again when the bus is clean",
+                    bus_url,
+                )
+        elif answered and last_drop is not None and now - last_drop > self._stale_quiet_s:
+            del self._stale_since_drop[bus_url]
+            log.info(
+                "bus %s: replies answer their requests again (%d stale so far)",
+                bus_url,
+                self.stale_replies,
+            )
+
     def _locker(self, locker_id: str) -> KerongLocker:
         locker = self._config.lockers.get(locker_id)
         if locker is None:
@@ -301,9 +339,14 @@ class KerongCu16Adapter:
         return locker
 
 
-def _reader(board: int, lock: int, *, lenient: bool) -> frames.StatusReader:
-    """The reader of the reply to a request for this board and lock: it must echo their ADDR."""
-    return frames.StatusReader(board=board, lenient=lenient, address=frames.address(board, lock))
+def _reader(
+    board: int, lock: int, command: frames.Command, *, lenient: bool
+) -> frames.StatusReader:
+    """The reader of the reply to `command` for this board and lock: it must echo their ADDR
+    and carry the reply command byte of `command`."""
+    return frames.StatusReader(
+        board=board, lenient=lenient, address=frames.address(board, lock), command=command
+    )
 
 
 def _boot_info(locker: KerongLocker, statuses: list[frames.BoardStatus]) -> BootInfo:

@@ -10,6 +10,7 @@ locker's order. A slow locker (or a slow database answer to its Boot) holds up o
 A full lane refuses, never silently: a call is answered `Unavailable` (the locker retries it),
 a journaled event is left in the locker's journal (the next Heartbeat's `lastEventSeq` makes the
 gateway ask for a replay), and of the locker's presence (`Status`) only the newest is kept.
+A message larger than OLP allows never enters a lane: a lane bounds bytes as well as messages.
 """
 
 from __future__ import annotations
@@ -130,6 +131,7 @@ class OlpStats:
     states_received: int
     states_checked: int
     too_large: int  # messages refused for their size (SPEC §9 Size), never queued
+    calls_waiting: int  # our commands waiting for their locker's reply
 
 
 class OlpAdapter:
@@ -230,7 +232,13 @@ class OlpAdapter:
 
     def stats(self) -> OlpStats:
         snapshots = self._snapshots
-        return OlpStats(self._lanes.stats(), snapshots.received, snapshots.checked, self._too_large)
+        return OlpStats(
+            self._lanes.stats(),
+            snapshots.received,
+            snapshots.checked,
+            self._too_large,
+            len(self._pending),
+        )
 
     def refused(self, locker_id: str) -> int:
         """Messages of this locker refused for a full lane since start."""
@@ -331,6 +339,11 @@ class OlpAdapter:
             # deadline) stops the locker from acting on it late.
             self._pending.forget(command.id)
             raise AdapterConnectionError(f"{action} for {locker_id}: {err.description}") from err
+        except BaseException:
+            # The caller gave up (cancelled by its own timeout) while the call waited for the
+            # broker: nobody will wait for the reply, so its slot goes now.
+            self._pending.forget(command.id)
+            raise
         try:
             reply = await self._pending.wait(command.id, future, remaining)
         except OpenLockerError as err:

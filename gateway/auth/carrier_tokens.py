@@ -57,7 +57,7 @@ class CarrierAuthenticator:
                 raise AuthenticationFailed("unknown issuer: no carrier is registered under it")
             key = _select_key(carrier.jwks, header)
             claims = self._verify(token, key, header["alg"], issuer)
-            expires = datetime.fromtimestamp(float(claims["exp"]), UTC) + self._leeway
+            expires = _numeric_date(claims, "exp") + self._leeway
             if not await tx.jtis.consume(issuer, str(claims["jti"]), expires):
                 raise AuthenticationFailed("token replayed: its jti was used before")
         return CarrierIdentity(carrier_id=issuer, token_id=str(claims["jti"]))
@@ -96,6 +96,9 @@ class CarrierAuthenticator:
         issuer = claims.get("iss")
         if not isinstance(issuer, str) or not issuer:
             raise AuthenticationFailed("token has no `iss` naming the carrier")
+        if "\x00" in issuer:
+            # No carrier id holds one, and PostgreSQL cannot even compare text with one.
+            raise AuthenticationFailed("`iss` holds a NUL character (\\u0000)")
         return issuer
 
     def _verify(self, token: str, key: jwt.PyJWK, alg: str, issuer: str) -> dict[str, Any]:
@@ -119,18 +122,16 @@ class CarrierAuthenticator:
         except InvalidTokenError as err:
             raise AuthenticationFailed(f"token rejected: {err}") from err
         self._check_times(claims)
-        if not isinstance(claims["jti"], str) or not 8 <= len(claims["jti"]) <= 128:
-            raise AuthenticationFailed("`jti` must be a string of 8..128 characters")
+        jti = claims["jti"]
+        if not isinstance(jti, str) or not 8 <= len(jti) <= 128 or "\x00" in jti:
+            raise AuthenticationFailed("`jti` must be a string of 8..128 characters, no NUL")
         return claims
 
     def _check_times(self, claims: dict[str, Any]) -> None:
         now = self._clock()
-        try:
-            exp = datetime.fromtimestamp(float(claims["exp"]), UTC)
-            iat = datetime.fromtimestamp(float(claims["iat"]), UTC)
-            nbf = datetime.fromtimestamp(float(claims["nbf"]), UTC) if "nbf" in claims else None
-        except (TypeError, ValueError, OverflowError, OSError) as err:
-            raise AuthenticationFailed("exp, iat and nbf must be NumericDate seconds") from err
+        exp = _numeric_date(claims, "exp")
+        iat = _numeric_date(claims, "iat")
+        nbf = _numeric_date(claims, "nbf") if "nbf" in claims else None
         if exp + self._leeway < now:
             raise AuthenticationFailed("token expired")
         if iat - self._leeway > now:
@@ -140,6 +141,19 @@ class CarrierAuthenticator:
         if exp - iat > self._max_lifetime:
             limit = int(self._max_lifetime.total_seconds())
             raise AuthenticationFailed(f"token lifetime exceeds {limit} s")
+
+
+def _numeric_date(claims: dict[str, Any], name: str) -> datetime:
+    """Claim `name` as a time: a NumericDate is a JSON number of seconds (RFC 7519 section 2),
+    so a string such as "1796478085" is refused, not read as one, and so are true and false
+    (which Python counts as the integers 1 and 0)."""
+    value = claims[name]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise AuthenticationFailed(f"`{name}` must be a NumericDate: a JSON number of seconds")
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (ValueError, OverflowError, OSError) as err:
+        raise AuthenticationFailed(f"`{name}` is not a NumericDate within range") from err
 
 
 def _select_key(jwks: dict[str, Any], header: dict[str, Any]) -> jwt.PyJWK:

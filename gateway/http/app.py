@@ -20,6 +20,18 @@ from gateway.http.routes import (
 from gateway.service.inbound import InboundService
 
 
+# aiohttp answers a header or request line past its limit (8190 bytes by default) itself, with
+# a plain-text 400 that no middleware sees. Read lines up to this size instead, so an oversized
+# header (an Authorization far past tokens.max_token_bytes) gets the API's own problem+json;
+# past it aiohttp's answer stays, which bounds what one request may hold (128 headers).
+MAX_HEADER_LINE_BYTES = 32 * 1024
+
+
+def server_limits() -> dict[str, int]:
+    """Keyword arguments for `web.AppRunner`: the request line and header size limits."""
+    return {"max_line_size": MAX_HEADER_LINE_BYTES, "max_field_size": MAX_HEADER_LINE_BYTES}
+
+
 def build_http_app(deps: HttpDeps, *, max_body_bytes: int) -> web.Application:
     app = web.Application(
         middlewares=[problem_middleware, auth_middleware], client_max_size=max_body_bytes

@@ -427,3 +427,53 @@ async def test_a_stalled_gateway_stops_neither_polling_nor_unlocks() -> None:
         if isinstance(e, DoorOpened | DoorClosed)
     ]
     assert doors == [("DoorOpened", "A01"), ("DoorClosed", "A01"), ("DoorOpened", "A02")]
+
+
+# 19,200 baud, 8N1: ten bit times per byte.
+BYTE_AT_19200_S = 10 / 19200
+
+
+async def test_a_late_read_all_reply_is_not_taken_for_the_unlock_of_lock_1() -> None:
+    # A poll of board 0 (ADDR 00, lock nibble 0) and an unlock of board 0 lock 1 (ADDR 00)
+    # carry the same ADDR. One poll's reply comes after its timeout and after the drain before
+    # the unlock: it must not be read as the unlock's answer (door shut -> DoorJammed) while
+    # the lock fired and the door stands open.
+    async with running(reply_timeout_s=1.0, read_retries=0) as r:
+        bus, boards = r.rig.bus, r.rig.boards
+        bus.set_slow(byte_delay=BYTE_AT_19200_S)
+        async with asyncio.timeout(5):
+            polls = boards.commands[READ_ALL]
+            bus.set_slow(reply_delay=1.7, byte_delay=BYTE_AT_19200_S)
+            while boards.commands[READ_ALL] == polls:  # this poll's reply is the slow one
+                await asyncio.sleep(0.001)
+            bus.set_slow(byte_delay=BYTE_AT_19200_S)
+        # Queued behind the poll: the bus drains 0.5 s after the poll's timeout, then waits.
+        outcome = await r.open("A01", within=5.0)
+        assert outcome is OpenOutcome.UNLOCKED, "the late poll's reply was taken for the unlock's"
+        assert r.rig.door_open("A01")
+        assert r.rig.unlock_count("A01") == 1
+        assert isinstance(r.adapter, KerongCu16Adapter)
+        assert r.adapter.stale_replies >= 1
+
+
+async def test_late_replies_are_counted_not_logged_at_every_poll(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Every reply later than the timeout: each poll's retry is answered by the first try's
+    # reply, and the retry's own reply arrives while the next board is being read.
+    async with running(reply_timeout_s=0.2, read_retries=1, poll_interval_s=0.05) as r:
+        adapter = r.adapter
+        assert isinstance(adapter, KerongCu16Adapter)
+        caplog.set_level("INFO", logger="adapters.kerong_cu16")
+        r.rig.bus.set_slow(reply_delay=0.25, byte_delay=BYTE_AT_19200_S)
+        async with asyncio.timeout(10):
+            while adapter.stale_replies < 6:
+                await asyncio.sleep(0.02)
+        r.rig.bus.set_slow()
+        async with asyncio.timeout(10):
+            while not any("again" in rec.getMessage() for rec in caplog.records):
+                await asyncio.sleep(0.02)
+    stale = [rec for rec in caplog.records if "earlier request" in rec.getMessage()]
+    flood = [rec for rec in caplog.records if "dropping a status" in rec.getMessage()]
+    assert len(stale) == 1, "one line per episode"
+    assert flood == [] or all(rec.levelname == "DEBUG" for rec in flood)

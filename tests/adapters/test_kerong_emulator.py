@@ -22,6 +22,8 @@ from locker_emulator.boards.control import BoardBus
 READ_ALL_BOARD_0 = bytes.fromhex("02 00 32 03 37")
 UNLOCK_BOARD_1_LOCK_4 = bytes.fromhex("02 13 31 03 49")
 STATUS_BOARD_1_LOCK_4_OPEN = bytes.fromhex("02 13 35 F7 FF 00 00 03 43")
+# A board read (0x32) is answered with command byte 0x36, a lock's read or unlock with 0x35.
+READ_ALL_REPLY_BOARD_0 = bytes.fromhex("02 00 36 FF FF 00 00 03 39")
 
 
 class Client:
@@ -79,7 +81,7 @@ async def test_unlock_answers_the_status_after_the_pulse(client: Client, bank: L
 
 async def test_chained_boards_answer_for_themselves(client: Client, bank: LockBank) -> None:
     bank.release(1, 4)
-    assert await client.ask(READ_ALL_BOARD_0) == bytes.fromhex("02 00 35 FF FF 00 00 03 38")
+    assert await client.ask(READ_ALL_BOARD_0) == READ_ALL_REPLY_BOARD_0
     assert await client.ask(bytes.fromhex("02 13 30 03 48")) == STATUS_BOARD_1_LOCK_4_OPEN
 
 
@@ -88,7 +90,7 @@ async def test_requests_split_and_glued(client: Client) -> None:
     await client.writer.drain()
     await asyncio.sleep(0.05)
     reply = await client.ask(UNLOCK_BOARD_1_LOCK_4[2:] + READ_ALL_BOARD_0, expect=18)
-    assert reply == STATUS_BOARD_1_LOCK_4_OPEN + bytes.fromhex("02 00 35 FF FF 00 00 03 38")
+    assert reply == STATUS_BOARD_1_LOCK_4_OPEN + bytes.fromhex("02 00 36 FF FF 00 00 03 39")
 
 
 @pytest.mark.parametrize(
@@ -111,7 +113,7 @@ async def test_silent_like_a_real_board(client: Client, bank: LockBank, frame: s
 async def test_garbage_and_dropped_replies(client: Client, bus: TcpBus, bank: LockBank) -> None:
     bus.inject_garbage(b"\x5a\x02", replies=1)
     assert await client.ask(READ_ALL_BOARD_0, expect=11) == b"\x5a\x02" + bytes.fromhex(
-        "02 00 35 FF FF 00 00 03 38"
+        "02 00 36 FF FF 00 00 03 39"
     )
     bus.drop_next()
     assert await client.silent(UNLOCK_BOARD_1_LOCK_4)
@@ -244,7 +246,7 @@ async def test_cli_serves_a_bus() -> None:
         reader, writer = await asyncio.open_connection(host, int(port))
         board_2 = Client(reader, writer)
         assert await board_2.ask(bytes.fromhex("02 20 32 03 57")) == bytes.fromhex(
-            "02 20 35 FF FF 00 00 03 58"
+            "02 20 36 FF FF 00 00 03 59"
         )
         writer.close()
     finally:

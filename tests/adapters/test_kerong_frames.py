@@ -149,3 +149,25 @@ def test_reader_address_must_be_on_its_board() -> None:
 def test_addresses_out_of_range(board: int, lock: int) -> None:
     with pytest.raises(ValueError, match="numbered"):
         frames.encode(frames.Command.UNLOCK, board, lock)
+
+
+def test_reader_of_an_unlock_drops_a_board_read_with_the_same_addr() -> None:
+    # A read of board 0 goes out as ADDR 00, like an unlock of board 0 lock 1; its late reply
+    # (all doors shut) carries ADDR 00 too and differs only by its command byte, 36 not 35.
+    late_read_all = bytes([0x02, 0x00, 0x36, 0xFF, 0xFF, 0x00, 0x00, 0x03])
+    late_read_all += bytes([frames.checksum(late_read_all)])
+    unlocked = bytes([0x02, 0x00, 0x35, 0xFE, 0xFF, 0x00, 0x00, 0x03])  # H1=FE: lock 1 open
+    unlocked += bytes([frames.checksum(unlocked)])
+    reader = frames.StatusReader(
+        board=0, lenient=False, address=frames.address(0, 1), command=frames.Command.UNLOCK
+    )
+    buffer = bytearray(late_read_all + unlocked)
+    assert reader(buffer) == unlocked
+    assert reader.status is not None
+    assert not reader.status.door_closed(1)
+    assert reader.dropped == 1
+    poll = frames.StatusReader(
+        board=0, lenient=False, address=frames.address(0, 1), command=frames.Command.READ_ALL
+    )
+    assert poll(bytearray(unlocked + late_read_all)) == late_read_all
+    assert poll.dropped == 1

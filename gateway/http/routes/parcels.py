@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from aiohttp import web
 
 from gateway.domain.enums import ParcelState
@@ -9,6 +11,7 @@ from gateway.http import render
 from gateway.http.bodies import idempotent, json_response, read_body
 from gateway.http.context import carrier, deps
 from gateway.http.query import enum_param, int_param, reject_unknown, text_param
+from gateway.service.idempotency import JsonBody
 from gateway.service.inbound import new_parcel
 from gateway.wire import (
     CancelParcelIn,
@@ -25,7 +28,14 @@ async def create_parcel(request: web.Request) -> web.Response:
         new_parcel(carrier(request).carrier_id, body.model),
         idempotent(request, body, render.parcel),
     )
-    return json_response(answered.answer, status=201)
+    return created_parcel(answered.answer)
+
+
+def created_parcel(answer: JsonBody) -> web.Response:
+    """A 201 with the new parcel and, as openapi.yaml promises, its `Location`."""
+    response = json_response(answer, status=201)
+    response.headers["Location"] = f"/v1/parcels/{quote(answer['parcelId'], safe='')}"
+    return response
 
 
 async def get_parcel(request: web.Request) -> web.Response:
@@ -94,7 +104,7 @@ async def redirect_parcel(request: web.Request) -> web.Response:
         locker_id=body.model.locker_id,
         new_parcel_id=body.model.new_parcel_id,
     )
-    return json_response(answered.answer, status=201)
+    return created_parcel(answered.answer)
 
 
 def add_routes(app: web.Application) -> None:

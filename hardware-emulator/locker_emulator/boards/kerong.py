@@ -2,7 +2,8 @@
 
 Request `02 ADDR CMD 03 SUM`; ADDR's high nibble is the board (0-9), its low nibble the lock
 (0-based: lock 1 is 0x0). CMD 0x31 fires one lock, 0x30 reads one, 0x32 reads the whole board.
-Every answer is the board's status `02 ADDR 35 H1 H2 I1 I2 03 SUM`: H1/H2 the door-hook bits of
+Every answer is the board's status `02 ADDR RCMD H1 H2 I1 I2 03 SUM`: RCMD 0x35 answers 0x30 and
+0x31, 0x36 answers 0x32; H1/H2 the door-hook bits of
 locks 1-8 / 9-16 (bit 0 = lock 1, set = door closed), I1/I2 the item-sensor bits (set = item).
 SUM is the sum of all preceding bytes, modulo 256. Like real boards, a board stays silent on a
 frame with a bad checksum or ETX, for another board's address, or with a command it lacks.
@@ -25,6 +26,7 @@ READ_ONE = 0x30
 UNLOCK = 0x31
 READ_ALL = 0x32
 STATUS = 0x35
+STATUS_ALL = 0x36
 MAX_BOARDS = 10
 LOCKS_PER_BOARD = 16
 REQUEST_LENGTH = 5
@@ -100,10 +102,11 @@ class KerongBoards:
         elif command not in (READ_ONE, READ_ALL):
             self.ignored_frames += 1
             return None
-        return self.status_frame(address)
+        return self.status_frame(address, STATUS_ALL if command == READ_ALL else STATUS)
 
-    def status_frame(self, address: int) -> bytes:
-        """The status reply of the board in ADDR's high nibble, echoing ADDR."""
+    def status_frame(self, address: int, reply: int = STATUS) -> bytes:
+        """The status reply (`reply`: STATUS or STATUS_ALL) of the board in ADDR's high nibble,
+        echoing ADDR."""
         board = address >> 4
         doors = self.bank.door_bits(board)
         items = self.bank.item_bits(board)
@@ -112,7 +115,7 @@ class KerongBoards:
             [
                 STX,
                 address,
-                STATUS,
+                reply,
                 door_bits & 0xFF,
                 door_bits >> 8,
                 item_bits & 0xFF,
