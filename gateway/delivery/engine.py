@@ -209,6 +209,11 @@ class DeliveryEngine:
             # A database hiccup must not end the loop; the next poll catches up.
             log.warning("delivery engine could not claim deliveries: %s", err)
             return []
+        except Exception:
+            # Anything else (an unreadable row) would escape into the gateway's TaskGroup and
+            # stop every locker and the carriers' API; log it each pass and keep serving.
+            log.exception("delivery engine could not claim deliveries")
+            return []
 
     async def _attempt(self, delivery: Delivery) -> None:
         # Counted from the lease the claim wrote, not from now: a claim that waited for the
@@ -453,6 +458,9 @@ class DeliveryEngine:
                 purged = await tx.outbox.purge(now - self._settings.retention)
         except OpenLockerError as err:
             log.warning("outbox purge failed: %s", err)
+            return
+        except Exception:
+            log.exception("outbox purge failed")  # as for claims: never end the loop
             return
         if purged:
             log.info("purged %d settled deliveries", purged)
