@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from aiohttp import web
 
 from gateway.http.context import DEPS, HttpDeps
@@ -19,7 +21,6 @@ from gateway.http.routes import (
 )
 from gateway.service.inbound import InboundService
 
-
 # aiohttp answers a header or request line past its limit (8190 bytes by default) itself, with
 # a plain-text 400 that no middleware sees. Read lines up to this size instead, so an oversized
 # header (an Authorization far past tokens.max_token_bytes) gets the API's own problem+json;
@@ -27,7 +28,12 @@ from gateway.service.inbound import InboundService
 MAX_HEADER_LINE_BYTES = 32 * 1024
 
 
-def server_limits() -> dict[str, int]:
+class ServerLimits(TypedDict):
+    max_line_size: int
+    max_field_size: int
+
+
+def server_limits() -> ServerLimits:
     """Keyword arguments for `web.AppRunner`: the request line and header size limits."""
     return {"max_line_size": MAX_HEADER_LINE_BYTES, "max_field_size": MAX_HEADER_LINE_BYTES}
 

@@ -29,6 +29,9 @@ from gateway.service.idempotency import IdempotencyKey, Idempotent, JsonBody
 from gateway.wire import WireModel, schema_of
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
+# No API body (nor a connector's shipment) nests this deep; a deeper one is refused before the
+# schema validators, whose recursion a few hundred levels under the parser's limit exhausts.
+MAX_NESTING = 64
 
 T = TypeVar("T")
 M = TypeVar("M", bound=WireModel)
@@ -90,6 +93,8 @@ def parse_json(raw: bytes) -> Any:
         raise MalformedMessage("body is not valid JSON: nested too deeply") from None
     except ValueError as err:  # JSONDecodeError, UnicodeDecodeError, the int digit limit
         raise MalformedMessage(f"body is not valid JSON: {_first_line(err)}") from None
+    if _nesting(data) > MAX_NESTING:
+        raise MalformedMessage(f"body is nested too deeply (over {MAX_NESTING} levels)")
     if _has_nul(data):
         raise MalformedMessage("body holds a NUL character (\\u0000), which no field takes")
     return data
@@ -97,6 +102,18 @@ def parse_json(raw: bytes) -> Any:
 
 def _first_line(err: ValueError) -> str:
     return str(err).splitlines()[0][:200] if str(err) else type(err).__name__
+
+
+def _nesting(data: Any) -> int:
+    """How deep `data` nests arrays and objects (iterative: no recursion limit of its own)."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, depth)
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def _has_nul(data: Any) -> bool:

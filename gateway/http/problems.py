@@ -9,7 +9,6 @@ from aiohttp import web
 from gateway.errors import ErrorCode, OpenLockerError
 from gateway.wire import PROBLEM_MEDIA_TYPE, dump, problem_from_error
 
-
 # RFC 3986 path characters that stay as they are; everything else is percent-encoded as UTF-8.
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
 

@@ -32,6 +32,9 @@ from gateway.wire.olp_messages import (
 )
 
 MAX_MESSAGE_BYTES = 64 * 1024
+# No OLP message nests deeper than a handful of levels; a deeper one is refused before the
+# validators, whose recursion (and their error messages') a few hundred levels could exhaust.
+MAX_NESTING = 32
 
 __all__ = ["MAX_MESSAGE_BYTES", "MessageKind", "OlpCodec"]
 
@@ -90,9 +93,15 @@ class OlpCodec:
         if len(raw) > self.max_bytes:
             raise MalformedMessage(f"message of {len(raw)} bytes exceeds {self.max_bytes}")
         try:
-            return json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            data = json.loads(raw)
+        except RecursionError:
+            # `[` x 30,000 fits in a message and outruns the parser's stack: a format fault.
+            raise MalformedMessage("message is not JSON: nested too deeply") from None
+        except ValueError as err:  # JSONDecodeError, UnicodeDecodeError, the int digit limit
             raise MalformedMessage(f"message is not JSON: {err}") from err
+        if _nesting(data) > MAX_NESTING:
+            raise MalformedMessage(f"message nested too deeply (over {MAX_NESTING} levels)")
+        return data
 
     @staticmethod
     def call_id(raw: bytes) -> str | None:
@@ -100,7 +109,7 @@ class OlpCodec:
         error reply); None when even that is impossible."""
         try:
             message = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (RecursionError, ValueError):
             return None
         if isinstance(message, dict) and message.get("kind") == "call":
             ident = message.get("id")
@@ -219,3 +228,15 @@ _KINDS = frozenset(MessageKind)
 
 def _issues(err: ValidationError) -> tuple[FieldIssue, ...]:
     return tuple(FieldIssue(pointer=pointer(e["loc"]), detail=e["msg"]) for e in err.errors())
+
+
+def _nesting(data: Any) -> int:
+    """How deep `data` nests arrays and objects (iterative: no recursion limit of its own)."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, depth)
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((child, depth + 1) for child in children)
+    return deepest

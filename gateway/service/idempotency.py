@@ -126,6 +126,16 @@ async def run_idempotent(
 IN_PROGRESS: JsonBody = {"inProgress": True}
 
 
+def in_progress(**refs: Any) -> JsonBody:
+    """The marker of a claimed key, with what the action needs to settle a claim its request
+    never settled (a gateway killed mid-action): e.g. the door session and its deadline."""
+    return IN_PROGRESS | refs
+
+
+def is_in_progress(answer: JsonBody) -> bool:
+    return answer.get("inProgress") is True
+
+
 async def claim(tx: UnitOfWork, carrier_id: str, idem: IdempotencyKey) -> JsonBody | None:
     """For actions that cannot share one transaction with their answer (a door opening):
     returns the stored answer of a replay, or claims the key and returns None. A second
@@ -133,7 +143,7 @@ async def claim(tx: UnitOfWork, carrier_id: str, idem: IdempotencyKey) -> JsonBo
     the claim with `settle` once the action is done, or `tx.idempotency.release` if it failed
     before acting."""
     prior = await prior_answer(tx, carrier_id, idem)
-    if prior == IN_PROGRESS:
+    if prior is not None and is_in_progress(prior):
         raise IdempotencyConflict(
             "the first request with this Idempotency-Key is still running",
             details={"idempotencyKey": idem.key},

@@ -4,6 +4,12 @@ Each unlock is two transactions around the adapter call: the first starts the do
 (for a remote open it also claims the Idempotency-Key and reads the parcel), the second records
 the locker's outcome with its audit entry, the parcel's transition and the idempotent answer.
 A failure in between ends the session and gives the key back in one more.
+
+A key's claim names its door session. A claim its request never settled (the gateway was
+killed, or recording failed after the locker acted) is settled by a replay: with the session's
+real outcome once the locker reported the door opened, else refused as running until the
+session's deadline has passed (plus `EXP_GRACE`), after which the locker refuses the command
+(its `exp`), so the session is ended and the open is done afresh.
 """
 
 from __future__ import annotations
@@ -14,7 +20,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from gateway.clock import Clock, utc_now
-from gateway.domain.door import PURPOSE_FOR_STATE, DoorSession, OpenOutcome, OpenPurpose
+from gateway.domain.door import (
+    PURPOSE_FOR_STATE,
+    DoorSession,
+    DoorSessionState,
+    OpenOutcome,
+    OpenPurpose,
+)
 from gateway.domain.enums import ParcelState
 from gateway.domain.parcel import Parcel
 from gateway.errors import (
@@ -28,16 +40,23 @@ from gateway.service.door_audit import audit_open
 from gateway.service.door_state import jammed
 from gateway.service.idempotency import (
     Answered,
-    IdempotencyKey,
     Idempotent,
     JsonBody,
-    claim,
+    in_progress,
+    is_in_progress,
+    prior_answer,
     settle,
 )
 from gateway.service.parcels import ParcelService
 from gateway.store import IdempotencyRace, Store, UnitOfWork
 
 log = logging.getLogger(__name__)
+
+# A claimed key is freed this long after its door session's deadline: the locker checks a
+# command's `exp` (the deadline) on its own clock, which may run a little behind ours.
+EXP_GRACE = timedelta(seconds=2)
+# The door reported open for the session: the locker acted.
+_ACTED = (DoorSessionState.OPEN, DoorSessionState.CLOSED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +98,12 @@ class Unlocks:
         """`remote_open` at most once per Idempotency-Key: the key is claimed in the
         transaction that starts the door session, before the command goes out, so a retry
         can never open a door a second time. If recording the outcome fails after the locker
-        acted, the key stays claimed (a retry is refused as still running, never repeated)."""
-        idem = request.key
+        acted, or the gateway dies meanwhile, the key stays claimed: a replay answers the door
+        session's real outcome once the locker reported the door opened, is refused as still
+        running until the deadline has passed, and then opens afresh (`_unsettled`)."""
         try:
             async with self._store.transaction() as tx:
-                claimed = await self._claim_and_start(tx, carrier_id, parcel_id, idem)
+                claimed = await self._claim_and_start(tx, carrier_id, parcel_id, request)
         except IdempotencyRace as err:
             raise IdempotencyConflict(
                 "the first request with this Idempotency-Key is still running"
@@ -92,7 +112,7 @@ class Unlocks:
             return Answered(None, claimed.prior)
         session = claimed.session
         assert session is not None
-        outcome = await self._operate(session, release=(carrier_id, idem.key))
+        outcome = await self._operate(session, release=(carrier_id, request.key.key))
         async with self._store.transaction() as tx:
             result = await self._record(tx, session, outcome, f"carrier:{carrier_id}")
             answered = await settle(tx, carrier_id, request, result)
@@ -117,9 +137,12 @@ class Unlocks:
         return await self._finish(session, actor or f"carrier:{parcel.carrier_id}")
 
     async def _claim_and_start(
-        self, tx: UnitOfWork, carrier_id: str, parcel_id: str, idem: IdempotencyKey
+        self, tx: UnitOfWork, carrier_id: str, parcel_id: str, request: Idempotent[OpenResult]
     ) -> _Claimed:
-        prior = await claim(tx, carrier_id, idem)
+        idem = request.key
+        prior = await prior_answer(tx, carrier_id, idem)
+        if prior is not None and is_in_progress(prior):
+            prior = await self._unsettled(tx, carrier_id, request)
         if prior is not None:
             return _Claimed(prior=prior)
         # Raising here rolls the claim back with everything else: a retry may try again.
@@ -127,7 +150,66 @@ class Unlocks:
         if parcel is None:
             raise NotFound(f"no parcel {parcel_id!r}")
         session = await self._start(tx, parcel, _purpose(parcel))
+        # Claimed in the transaction that starts the session, naming it: a concurrent request
+        # with the key loses the insert (IdempotencyRace) and its session is rolled back.
+        marker = in_progress(doorSession=session.id, deadline=session.deadline.isoformat())
+        await tx.idempotency.put(carrier_id, idem.key, idem.fingerprint, marker)
         return _Claimed(session=session)
+
+    async def _unsettled(
+        self, tx: UnitOfWork, carrier_id: str, request: Idempotent[OpenResult]
+    ) -> JsonBody | None:
+        """A key still claimed: the answer to give (the door session's real outcome), None once
+        the key is freed (the deadline passed: nothing can open for it any more), or
+        IdempotencyConflict while the first request may still be running."""
+        idem = request.key
+        # Locked: of two replays, the second sees what the first decided.
+        record = await tx.idempotency.get(carrier_id, idem.key, for_update=True)
+        if record is None or not is_in_progress(record.response):
+            return None if record is None else record.response
+        session_id = record.response.get("doorSession")
+        session = await tx.doors.get(session_id) if isinstance(session_id, int) else None
+        if session is not None and (session.state in _ACTED or session.outcome is not None):
+            result = await self._outcome_of(tx, session, f"carrier:{carrier_id}")
+            log.warning(
+                "Idempotency-Key %s of carrier %s: settled from door session %d (%s)",
+                idem.key,
+                carrier_id,
+                session.id,
+                result.outcome,
+            )
+            return (await settle(tx, carrier_id, request, result)).answer
+        # A claim from before claims named their session: the deadline it had at the latest.
+        deadline = session.deadline if session else record.created_at + self._open_timeout
+        now = self._clock()
+        if now <= deadline + EXP_GRACE:
+            raise IdempotencyConflict(
+                "the first request with this Idempotency-Key is still running",
+                details={"idempotencyKey": idem.key, "deadline": deadline.isoformat()},
+            )
+        if session is not None:
+            await tx.doors.failed(session.id, None, now)
+        await tx.idempotency.release(carrier_id, idem.key)
+        log.warning(
+            "Idempotency-Key %s of carrier %s: its open was never settled and its deadline "
+            "passed (door session %s); opening afresh",
+            idem.key,
+            carrier_id,
+            session_id,
+        )
+        return None
+
+    async def _outcome_of(self, tx: UnitOfWork, session: DoorSession, actor: str) -> OpenResult:
+        """The result of an unsettled session the locker acted on, with the audit entry the
+        lost recording would have written."""
+        outcome = session.outcome or OpenOutcome.UNLOCKED
+        if session.state in _ACTED:
+            await audit_open(tx, session, actor, source="unlock", outcome=outcome)
+        parcel = await tx.parcels.get_by_uid(session.parcel_uid or "")
+        state = parcel.state if parcel else ParcelState.CANCELLED
+        return OpenResult(
+            outcome, session.purpose, session.locker_id, session.compartment_code, state
+        )
 
     async def _start(self, tx: UnitOfWork, parcel: Parcel, purpose: OpenPurpose) -> DoorSession:
         if parcel.compartment_code is None:

@@ -14,8 +14,14 @@ from gateway.store.tables import idempotency_keys as t
 
 
 class IdempotencyRepository(Repository):
-    async def get(self, carrier_id: str, key: str) -> IdempotencyRecord | None:
+    async def get(
+        self, carrier_id: str, key: str, *, for_update: bool = False
+    ) -> IdempotencyRecord | None:
+        """The stored record; `for_update` locks its row (PostgreSQL) until the transaction
+        ends, so that two requests deciding what to do with a claimed key take turns."""
         stmt = select(t).where(t.c.carrier_id == carrier_id, t.c.key == key)
+        if for_update and self._postgres:
+            stmt = stmt.with_for_update()
         row = (await self._conn.execute(stmt)).mappings().first()
         if row is None:
             return None

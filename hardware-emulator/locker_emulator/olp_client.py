@@ -247,6 +247,13 @@ class EmulatedLocker:
         if seconds < 0:
             raise ValueError("seconds must not be negative")
         self._outage = Outage(seconds=seconds, power_loss=power_loss)
+        # The locker knows at once that it is cut off: it is no longer booted from this moment,
+        # not only once its session has wound down (someone waiting for the next boot must not
+        # see this one).
+        self._accepted.clear()
+        if self.model.boot_status == "Accepted":
+            self.model.boot_status = None
+            self.model.touch()
         self._wake_up()
 
     def stop(self) -> None:

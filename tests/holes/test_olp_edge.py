@@ -17,6 +17,7 @@ from typing import Any
 
 import aiomqtt
 import pytest
+
 from gateway.sdk.mqtt import topics
 from tests.e2e.conftest import LOCKER, Site, eventually
 
@@ -48,7 +49,9 @@ async def refused(site: Site, caplog: pytest.LogCaptureFixture, needle: str) -> 
 
     def refusals() -> bool:
         return any(
-            r.levelno == logging.WARNING and "refusing" in r.getMessage() and needle in r.getMessage()
+            r.levelno == logging.WARNING
+            and "refusing" in r.getMessage()
+            and needle in r.getMessage()
             for r in caplog.records
         )
 
@@ -58,6 +61,7 @@ async def refused(site: Site, caplog: pytest.LogCaptureFixture, needle: str) -> 
     await eventually(probe, True, timeout=10)
     worse = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
     assert not worse, [(r.name, r.getMessage()) for r in worse]
+    caplog.clear()  # the next attack must be refused by a line of its own
     async with site.gateway.store.transaction() as tx:
         assert await tx.parked_events.page() == []
 
@@ -94,3 +98,38 @@ async def test_sequence_numbers_past_int64_are_a_format_violation(
     await publish(site, "DoorClosed", door_closed(**{member: INT64_MAX + 1}))
     await refused(site, caplog, member)
     await still_works(site, f"EDGE-{member}")
+
+
+async def test_a_boot_with_an_oversized_key_set_version_is_answered_format_violation(
+    site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    boot = {
+        "olp": "1.0",
+        "id": str(uuid.uuid4()),
+        "kind": "call",
+        "action": "Boot",
+        "ts": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "src": LOCKER,
+        "seq": 0,
+        "payload": {
+            "vendor": "Forged",
+            "model": "F-1",
+            "firmware": "1.0",
+            "keySetVersion": 2**70,
+            "lastEventSeq": 0,
+            "features": [],
+            "compartments": [{"code": "S01", "sizeClass": "S"}],
+        },
+    }
+    async with aiomqtt.Client("127.0.0.1", site.broker.port, identifier="forger") as client:
+        await client.subscribe(topics.locker_reply(LOCKER), qos=1)
+        await client.publish(topics.request(LOCKER, "Boot"), json.dumps(boot).encode(), qos=1)
+        async with asyncio.timeout(10):
+            async for message in client.messages:
+                reply = json.loads(bytes(message.payload))
+                if reply.get("corr") == boot["id"]:
+                    break
+    assert reply["kind"] == "error", reply
+    assert reply["error"]["code"] == "FormatViolation", reply
+    await refused(site, caplog, "keySetVersion")
