@@ -42,6 +42,8 @@ RAW_LOCKER = "RAW-1"
 # Publishes awaiting their PUBACK at once in the ceiling measurement: enough to keep the broker
 # busy; aiomqtt warns about more than 10 pending publish calls, paho allows 20 in flight.
 CEILING_WINDOW = 10
+CEILING_UNRECEIVED = 200  # published, not yet received: far below the broker's queue limit
+CEILING_TIMEOUT_S = 120.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,17 +97,23 @@ async def mqtt_ceiling(port: int, count: int, payload_bytes: int = 200) -> Rate:
     ):
         await sink.subscribe("raw/ceiling", qos=1)
         received = asyncio.Event()
+        # End-to-end flow control: the broker acknowledges a publish on receipt, so a sink
+        # slower than the source would fill its queue on the broker (1,000 messages by
+        # default), and Mosquitto drops what does not fit.
+        unreceived = asyncio.Semaphore(CEILING_UNRECEIVED)
 
         async def drain() -> None:
             seen = 0
             async for _ in sink.messages:
                 seen += 1
+                unreceived.release()
                 if seen == count:
                     received.set()
                     return
 
         async def publisher(share: int) -> None:
             for _ in range(share):
+                await unreceived.acquire()
                 await source.publish("raw/ceiling", payload, qos=1)
 
         shares = [
@@ -116,7 +124,8 @@ async def mqtt_ceiling(port: int, count: int, payload_bytes: int = 200) -> Rate:
             began = time.perf_counter()
             for share in shares:
                 tasks.create_task(publisher(share))
-            await received.wait()
+            async with asyncio.timeout(CEILING_TIMEOUT_S):
+                await received.wait()
             elapsed = time.perf_counter() - began
     return Rate(count, elapsed)
 

@@ -102,7 +102,7 @@ BUSY_REPLIES = 8
 class Inbound:
     """One message for a locker's lane, as received (decoded by the lane's task, not before).
 
-    `raw` is empty for a `Status` marker: the newest Status waits in the adapter's slot."""
+    `raw` is empty for a `Status` or `Boot` marker: the newest one waits in the adapter's slot."""
 
     info: topics.TopicInfo
     raw: bytes
@@ -169,6 +169,10 @@ class OlpAdapter:
         # for it: a burst of presence changes costs one lane slot, and only the newest counts.
         self._status_slot: dict[str, Inbound] = {}
         self._status_marked: set[str] = set()
+        # The same for Boot calls: a locker whose Boot went unanswered past its `exp` retries
+        # it; the newer call replaces the older one still queued (whose reply nobody awaits),
+        # so retries never pile up in a lane behind a slow database (bench/boot_storm.py).
+        self._boot_slot: dict[str, Inbound] = {}
         self._snapshots = StateSnapshots(self._codec.decode_message)
         self._booted: set[str] = set()
         self._presence: dict[str, _Presence] = {}
@@ -390,6 +394,11 @@ class OlpAdapter:
             ):
                 self._status_marked.add(locker_id)
             # Refused: the lane's task applies the slot after the message in hand.
+        elif channel is Channel.REQUEST and info.action == "Boot":
+            queued = locker_id in self._boot_slot
+            self._boot_slot[locker_id] = Inbound(info, raw)  # replaces an older one
+            if not queued and not self._lanes.offer(locker_id, Inbound(info, b"")):
+                self._busy.offer(locker_id, self._boot_slot.pop(locker_id))
         elif channel in (Channel.EVENT, Channel.REQUEST):
             item = Inbound(info, raw)
             if not self._lanes.offer(locker_id, item) and channel is Channel.REQUEST:
@@ -432,12 +441,44 @@ class OlpAdapter:
     async def _handle(self, locker_id: str, item: Inbound) -> None:
         if item.info.channel is Channel.STATUS:
             self._status_marked.discard(locker_id)
+            if self._boot_goes_first(locker_id):
+                return
             await self._apply_newest_status(locker_id)
+        elif item.info.channel is Channel.REQUEST and item.info.action == "Boot":
+            # Only a marker: the newest Boot of this locker waits in its slot.
+            boot = self._boot_slot.pop(locker_id, None)
+            if boot is not None:
+                await self._process(boot)
         else:
             await self._process(item)
-        if locker_id in self._status_slot and locker_id not in self._status_marked:
-            # A Status came while the lane was full: apply the newest one now.
+        if (
+            locker_id in self._status_slot
+            and locker_id not in self._status_marked
+            and not self._boot_goes_first(locker_id)
+        ):
+            # A Status came while the lane was full, or waited for the Boot: apply it now.
             await self._apply_newest_status(locker_id)
+
+    def _boot_goes_first(self, locker_id: str) -> bool:
+        """True when the locker's online Status should wait for its queued Boot.
+
+        A locker publishes its Status online on connecting, then its Boot. Applied first, the
+        Status is a transaction the Boot waits for in this lane; at 10,000 lockers Boots then
+        pass their `exp` behind ~10,000 of them (bench/boot_storm.py, congestion collapse).
+        After an accepted Boot the gateway knows the locker is online (`mark_booted`) and
+        skips the then redundant write (gateway.service.presence). Only online: an offline
+        Status waiting with a Boot behind it is applied in its turn, as received.
+        """
+        if locker_id not in self._boot_slot:
+            return False
+        waiting = self._status_slot.get(locker_id)
+        if waiting is None:
+            return False
+        try:
+            status = self._codec.decode_message(waiting.raw)
+        except (MalformedMessage, SchemaViolation):
+            return False  # applied in its turn, which logs why it is refused
+        return isinstance(status, StatusEvent) and status.payload.online
 
     async def _apply_newest_status(self, locker_id: str) -> None:
         item = self._status_slot.pop(locker_id, None)

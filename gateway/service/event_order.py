@@ -41,6 +41,46 @@ class EventGap(Exception):
         self.event_seq = event_seq
 
 
+class EventMarks:
+    """The processed mark of each locker as this instance last saw it, so that a Boot's or a
+    Heartbeat's journal report of a locker that is up to date costs no transaction.
+
+    Why a remembered mark may be trusted only when it EQUALS the reported `lastEventSeq`:
+    the mark in the database moves forward only (an applied, parked or lost event, by any
+    instance), except at a Boot that reports a reset journal. Moved forward by another
+    instance, the remembered mark is lower than the database's: a report above it reads the
+    database (a read too many, never a replay skipped); a report equal to it is at or below
+    the database's mark, where there is nothing to replay (and a journal reset is decided at
+    Boot only, from the mark this instance read in the Boot's own transaction, just before).
+    Moved backward by a reset Boot that ANOTHER instance answered, the remembered mark is too
+    high and a report equal to it could skip a replay: entries therefore expire after
+    `ttl_s`, which bounds that delay to one heartbeat after it (a reset journal plus lost
+    events plus the Boot on another instance). Reports below or above the mark always read.
+    """
+
+    def __init__(self, *, ttl_s: float = 300.0, monotonic: Callable[[], float] = time.monotonic):
+        self._ttl_s = ttl_s
+        self._monotonic = monotonic
+        self._seen: dict[str, tuple[int, float]] = {}
+
+    def saw(self, locker_id: str, mark: int) -> None:
+        """The mark as a committed transaction of this instance read or left it."""
+        self._seen[locker_id] = (mark, self._monotonic() + self._ttl_s)
+
+    def forget(self, locker_id: str) -> None:
+        self._seen.pop(locker_id, None)
+
+    def up_to_date(self, locker_id: str, last_event_seq: int) -> bool:
+        """True when a report of `last_event_seq` needs no look at the database."""
+        seen = self._seen.get(locker_id)
+        if seen is None:
+            return False
+        if self._monotonic() >= seen[1]:
+            del self._seen[locker_id]
+            return False
+        return seen[0] == last_event_seq
+
+
 class EventOrder:
     """The gateway's side of the event journal, shared by every adapter with EVENT_REPLAY."""
 
@@ -54,8 +94,10 @@ class EventOrder:
         gap_wait_s: float = 2.0,
         clock: Clock = utc_now,
         monotonic: Callable[[], float] = time.monotonic,
+        marks: EventMarks | None = None,
     ) -> None:
         self._store = store
+        self.marks = marks or EventMarks(monotonic=monotonic)
         self._adapters = adapters
         self._replay_timeout = replay_timeout
         self._hold_s = replay_hold_s
@@ -111,9 +153,14 @@ class EventOrder:
 
     async def reported(self, event: JournalReported) -> None:
         """Boot or Heartbeat said which event the locker sent last: catch up if behind."""
+        if self.marks.up_to_date(event.locker_id, event.last_event_seq):
+            return  # the usual Heartbeat, and every Boot of an up-to-date locker: no transaction
         async with self._store.transaction() as tx:
             mark = await tx.sessions.event_mark(event.locker_id)
-        if mark is None or event.last_event_seq == mark:
+        if mark is None:
+            return
+        self.marks.saw(event.locker_id, mark)
+        if event.last_event_seq == mark:
             return
         if event.last_event_seq > mark:
             log.info(
@@ -136,6 +183,7 @@ class EventOrder:
                 await tx.sessions.set_event_mark(
                     event.locker_id, event.last_event_seq, only_forward=False
                 )
+            self.marks.saw(event.locker_id, event.last_event_seq)
 
     async def replay(self, locker_id: str, after_seq: int) -> None:
         """Ask the locker for its events after `after_seq`; failures wait for the next try."""
@@ -189,6 +237,7 @@ class EventOrder:
         async with self._store.transaction() as tx:
             # Forward only: another instance may have got further meanwhile.
             await tx.sessions.set_event_mark(locker_id, report.oldest_seq - 1, only_forward=True)
+        self.marks.forget(locker_id)
         await self._reconcile(locker_id)
 
     async def _reconcile(self, locker_id: str) -> None:

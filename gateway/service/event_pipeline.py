@@ -72,6 +72,7 @@ class PipelineCounts:
     parked: int = 0  # events parked after their last attempt
     unparked: int = 0  # events neither applied nor parked: left to the locker's journal
     reports_skipped: int = 0  # journal reports given up on (the next Heartbeat repeats them)
+    presence_skipped: int = 0  # online reports an accepted Boot had already written
     parked_applied: int = 0  # parked events applied by a retry
     parked_failed_again: int = 0  # retries of parked events that failed again
 
@@ -149,6 +150,9 @@ class EventPipeline:
         if isinstance(event, JournalReported):
             await self._order.reported(event)
             return
+        if isinstance(event, PresenceChanged) and self._presence.redundant(event):
+            self.counts.presence_skipped += 1
+            return
         try:
             entry = await self._apply(event)
         except EventGap as gap:
@@ -173,6 +177,9 @@ class EventPipeline:
                 return None
             entry = await self._dispatch(tx, event)
         self.counts.applied += 1
+        if event.event_seq is not None:
+            # Committed: the mark is here now, so the next Heartbeat reporting it is free.
+            self._order.marks.saw(event.locker_id, event.event_seq)
         return entry
 
     async def _dispatch(self, tx: UnitOfWork, event: LockerEvent) -> KeypadOutcome | None:

@@ -75,15 +75,20 @@ class LockerSide:
     ) -> LockerSide:
         """`on_booted` is told of every accepted Boot (key distribution); `sleep` is the wait
         between an event's attempts and between sweeps of parked events."""
+        order = EventOrder(store=store, adapters=adapters, clock=clock)
+        presence = Presence()
         boot_gate = BootGate(
-            store=store, heartbeat_interval_s=heartbeat_interval_s, on_booted=on_booted, clock=clock
+            store=store,
+            heartbeat_interval_s=heartbeat_interval_s,
+            on_booted=on_booted,
+            clock=clock,
+            marks=order.marks,
+            presence=presence,
         )
         unlocks = Unlocks(
             store=store, parcels=parcels, adapters=adapters, open_timeout=open_timeout, clock=clock
         )
-        order = EventOrder(store=store, adapters=adapters, clock=clock)
         doors = DoorEvents(parcels=parcels)
-        presence = Presence()
         keypad = KeypadEntry(
             store=store,
             codes=codes,

@@ -246,7 +246,6 @@ class EmulatedLocker:
         """Drop the connection abruptly now (the broker sends the will), back after `seconds`."""
         if seconds < 0:
             raise ValueError("seconds must not be negative")
-        self._outage = Outage(seconds=seconds, power_loss=power_loss)
         # The locker knows at once that it is cut off: it is no longer booted from this moment,
         # not only once its session has wound down (someone waiting for the next boot must not
         # see this one).
@@ -254,6 +253,10 @@ class EmulatedLocker:
         if self.model.boot_status == "Accepted":
             self.model.boot_status = None
             self.model.touch()
+        self._cut_off(Outage(seconds=seconds, power_loss=power_loss))
+
+    def _cut_off(self, outage: Outage) -> None:
+        self._outage = outage
         self._wake_up()
 
     def stop(self) -> None:
@@ -604,7 +607,8 @@ class EmulatedLocker:
         self.model.queue_state()
         if self._outage_after_boot is not None:
             outage, self._outage_after_boot = self._outage_after_boot, None
-            self.go_offline(outage.seconds, power_loss=outage.power_loss)
+            # Scripted "offline once booted": the boot stays visible until the session ends.
+            self._cut_off(outage)
         return max(seconds, _MIN_HEARTBEAT_SECONDS)
 
     async def _on_rejected(

@@ -295,6 +295,79 @@ async def test_of_a_burst_of_presence_changes_only_the_newest_is_kept(
         assert adapter.refused(FLOOD) == 0
 
 
+@dataclass
+class SlowBootHost(JournalHost):
+    """Boots take a while (a database under a boot storm); Boots and Status in their order."""
+
+    boots: int = 0
+    calls: list[str] = field(default_factory=list)
+
+    async def authorize_boot(self, locker_id: str, info: BootInfo) -> BootDecision:
+        self.boots += 1
+        self.calls.append("Boot")
+        await asyncio.sleep(0.5)
+        return await super().authorize_boot(locker_id, info)
+
+    async def locker_event(self, event: LockerEvent) -> None:
+        if isinstance(event, PresenceChanged):
+            self.calls.append(f"Status {'online' if event.online else 'offline'}")
+        await super().locker_event(event)
+
+
+def boot_call(seq: int) -> bytes:
+    door = {"code": "A01", "sizeClass": "M"}
+    payload = {"vendor": "v", "model": "m", "firmware": "1", "features": [], "compartments": [door]}
+    return envelope("call", "Boot", payload, seq)
+
+
+async def test_a_newer_boot_replaces_an_older_one_still_queued(
+    broker: Mosquitto, raw_locker: aiomqtt.Client
+) -> None:
+    host = SlowBootHost()
+    async with adapter_for(broker, host, lane=4):
+        await raw_locker.subscribe(f"olp/v1/{FLOOD}/res", qos=1)
+        boots = [boot_call(n) for n in range(4)]
+        await raw_locker.publish(f"olp/v1/{FLOOD}/req/Boot", boots[0], qos=1)
+        await until("the first Boot in the gateway", lambda: host.boots == 1, 10)
+        # Retries while the first is being answered: only the newest is kept.
+        for body in boots[1:]:
+            await raw_locker.publish(f"olp/v1/{FLOOD}/req/Boot", body, qos=1)
+        answered: list[str] = []
+        async with asyncio.timeout(10):
+            async for message in raw_locker.messages:
+                assert isinstance(message.payload, bytes)
+                answered.append(json.loads(message.payload)["corr"])
+                if len(answered) == 2:
+                    break
+        await asyncio.sleep(0.7)  # a third answer would come within one more boot
+        assert host.boots == 2
+        assert answered == [json.loads(boots[n])["id"] for n in (0, 3)]
+
+
+async def test_an_online_status_waits_for_the_boot_queued_behind_it(
+    broker: Mosquitto, raw_locker: aiomqtt.Client
+) -> None:
+    """Connecting, a locker publishes its Status online, then its Boot: the Boot is answered
+    first (the Status would be a transaction it waits for), the Status handed on after it."""
+    host = SlowBootHost()
+    async with adapter_for(broker, host, lane=4) as adapter:
+        await raw_locker.publish(f"olp/v1/{FLOOD}/req/Boot", boot_call(0), qos=1)
+        await until("the first Boot in the gateway", lambda: host.boots == 1, 10)
+        # The lane is busy with that Boot while the locker reconnects: Status, then Boot.
+        status = envelope("event", "Status", {"online": True}, 1)
+        await raw_locker.publish(f"olp/v1/{FLOOD}/status", status, qos=1)
+        await raw_locker.publish(f"olp/v1/{FLOOD}/req/Boot", boot_call(2), qos=1)
+        await until("the Status handed on", lambda: bool(host.presence), 10)
+        assert host.calls == ["Boot", "Boot", "Status online"]
+        assert (await adapter.read_status(FLOOD)).online
+        # An offline Status is never held back: it ends the boot session as received.
+        offline = envelope("event", "Status", {"online": False}, 3)
+        await raw_locker.publish(f"olp/v1/{FLOOD}/status", offline, qos=1)
+        await raw_locker.publish(f"olp/v1/{FLOOD}/req/Boot", boot_call(4), qos=1)
+        await until("the last Boot", lambda: host.boots == 3, 10)
+        assert host.calls[3:] == ["Status offline", "Boot"]
+
+
 async def test_an_oversized_message_is_never_queued_and_a_call_is_answered(
     broker: Mosquitto, raw_locker: aiomqtt.Client
 ) -> None:
