@@ -111,7 +111,10 @@ class Gateway:
         self.codes = CodeService(store=self.store, clock=self.clock)
         self.adapters = AdapterDirectory(store=self.store, adapters={})
         self.webhooks = WebhookService(
-            store=self.store, max_subscriptions=s.webhooks.max_subscriptions, clock=self.clock
+            store=self.store,
+            max_subscriptions=s.webhooks.max_subscriptions,
+            clock=self.clock,
+            allow_private=s.webhooks.allow_private_targets,
         )
 
     async def _start_trust(self) -> None:
@@ -247,7 +250,11 @@ class Gateway:
             store=self.store,
             routes=routes,
             transports={
-                HttpRequest: HttpTransport(max_connections=hooks.max_in_flight, clock=self.clock),
+                HttpRequest: HttpTransport(
+                    max_connections=hooks.max_in_flight,
+                    clock=self.clock,
+                    allow_private=hooks.allow_private_targets,
+                ),
                 MqttPublish: MqttTransport(client_id_prefix=f"openlocker-{s.instance}"),
                 EmailMessage: SmtpTransport(),
             },
@@ -370,6 +377,7 @@ def _keypad_policy(keypad: KeypadSettings) -> KeypadPolicy:
         # A cap below the base means "no growth", as it always has; backoff_s wants cap >= base.
         backoff_cap=max(keypad.lockout_cap, keypad.lockout_base),
         quiet_reset=keypad.quiet_reset,
+        daily_max_failures=keypad.daily_max_failures,
     )
 
 

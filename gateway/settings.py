@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
@@ -266,6 +267,13 @@ class KeypadSettings(BaseModel):
         gt=_s(0),
         description="After this long without a wrong code the back-off starts over.",
     )
+    daily_max_failures: int = Field(
+        default=20,
+        ge=1,
+        le=10_000,
+        description="Wrong codes within 24 hours (from the first) that lock a keypad until "
+        "those 24 hours end; a correct code does not reset this count.",
+    )
 
 
 class WebhookSettings(BaseModel):
@@ -317,6 +325,12 @@ class WebhookSettings(BaseModel):
         default=_s(14 * 24 * 3600),
         ge=_s(3600),
         description="How long settled deliveries stay listed.",
+    )
+    allow_private_targets: tuple[IPv4Network | IPv6Network, ...] = Field(
+        default=(),
+        description="Networks that webhook and connector HTTP targets may resolve into although "
+        "they are loopback, private, link-local or reserved (refused otherwise: SSRF), e.g. "
+        '["10.20.0.0/16"] for an internal receiver; tests use ["127.0.0.0/8", "::1/128"].',
     )
 
     @model_validator(mode="after")

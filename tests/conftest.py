@@ -14,7 +14,12 @@ import pytest_asyncio
 from sqlalchemy.engine import make_url
 
 from gateway.store import Store
+from tests.support.loopback import allow_loopback_targets
 from tests.support.requirements import missing
+
+# The receivers in tests listen on 127.0.0.1, which the send-time SSRF check refuses unless
+# allowed; this allows it for every Settings built in tests and every gateway process started.
+allow_loopback_targets()
 
 # Where to create the per-session database; CI may point this at its own server.
 PG_ADMIN_URL = os.environ.get(

@@ -2,6 +2,13 @@
 
 The gateway holds only public keys. A token is accepted once: its `jti` is recorded in the
 database until it expires, so a replay is refused even after a restart or on another instance.
+The carriers' keys are held in memory for a few seconds (see carrier_keys.py), so a request
+whose carrier is cached costs one statement: the `jti` insert.
+
+The `jti` insert stays in a transaction of its own, committed before the request's handler
+runs: it could ride in the handler's first write transaction only if every handler opened one
+(reads such as GET /v1/lockers do not), and a refusal after the handler has begun its work
+would have to roll that work back in every route; a token is refused here, before any effect.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from typing import Any
 import jwt
 from jwt.exceptions import InvalidTokenError, PyJWKError, PyJWKSetError
 
+from gateway.auth.carrier_keys import CarrierKeyCache
 from gateway.auth.jwks import ALGORITHM_FOR_KEY, ALLOWED_ALGORITHMS
 from gateway.clock import Clock, utc_now
 from gateway.errors import AuthenticationFailed
@@ -39,8 +47,10 @@ class CarrierAuthenticator:
         leeway: timedelta = timedelta(seconds=30),
         max_token_bytes: int = 4096,
         clock: Clock = utc_now,
+        keys: CarrierKeyCache | None = None,
     ) -> None:
         self._store = store
+        self._keys = keys or CarrierKeyCache(store=store)
         self._network_id = network_id
         self._max_lifetime = max_lifetime
         self._leeway = leeway
@@ -51,16 +61,31 @@ class CarrierAuthenticator:
         token = self._bearer(authorization)
         header = self._header(token)
         issuer = self._unverified_issuer(token)
+        key = await self._key(issuer, header)
+        claims = self._verify(token, key, header["alg"], issuer)
+        expires = _numeric_date(claims, "exp") + self._leeway
         async with self._store.transaction() as tx:
-            carrier = await tx.carriers.get(issuer)
-            if carrier is None:
-                raise AuthenticationFailed("unknown issuer: no carrier is registered under it")
-            key = _select_key(carrier.jwks, header)
-            claims = self._verify(token, key, header["alg"], issuer)
-            expires = _numeric_date(claims, "exp") + self._leeway
             if not await tx.jtis.consume(issuer, str(claims["jti"]), expires):
                 raise AuthenticationFailed("token replayed: its jti was used before")
         return CarrierIdentity(carrier_id=issuer, token_id=str(claims["jti"]))
+
+    async def _key(self, issuer: str, header: dict[str, Any]) -> jwt.PyJWK:
+        """The key the header names; a miss re-reads the carrier once, since a rotation made
+        elsewhere may have added it since the keys were cached."""
+        jwks = await self._keys.jwks(issuer)
+        if jwks is None:
+            raise AuthenticationFailed("unknown issuer: no carrier is registered under it")
+        try:
+            return _select_key(jwks, header)
+        except AuthenticationFailed:
+            fresh = await self._keys.reload(issuer)
+            if fresh is None:
+                raise AuthenticationFailed(
+                    "unknown issuer: no carrier is registered under it"
+                ) from None
+            if fresh is jwks:
+                raise
+        return _select_key(fresh, header)
 
     def _bearer(self, authorization: str | None) -> str:
         if not authorization:

@@ -40,31 +40,32 @@ class BootGate:
     async def authorize_boot(self, locker_id: str, info: BootInfo) -> BootDecision:
         """A provisioned locker is accepted (its boot recorded); any other is rejected.
 
-        One transaction, one statement (two when the Boot lists compartments): the boot storm
-        is paid per round trip (bench/boot_storm.py). The event mark it returns is handed to
-        EventOrder, so the Boot's journal report that follows needs no transaction."""
+        One transaction, one statement (a second one only to name compartments the Boot
+        reports that are not provisioned): the boot storm is paid per round trip
+        (bench/boot_storm.py). The event mark it reads is handed to EventOrder, so the Boot's
+        journal report that follows needs no transaction of its own."""
         details = {"vendor": info.vendor, "model": info.model, "serial": info.serial_number}
-        at = self._clock()
+        reported = [c.code for c in info.compartments]
         async with self._store.transaction() as tx:
-            mark = await tx.sessions.mark_booted(
+            booted = await tx.sessions.mark_booted(
                 locker_id,
-                at,
+                self._clock(),
                 info.firmware,
                 details,
                 key_set_version=info.key_set_version,
+                compartments=reported,
             )
-            if mark is not None and info.compartments:
+            if booted is not None and not booted.all_compartments_known:
                 # Diagnostic only (the locker is accepted either way): an operator should
                 # provision what the hardware has, or parcels never go into those doors.
                 known = {c.code for c in await tx.lockers.compartments(locker_id)}
-                extra = sorted({c.code for c in info.compartments} - known)
-                if extra:
-                    log.warning("locker %s reports unprovisioned compartments %s", locker_id, extra)
-        if mark is None:
+                extra = sorted(set(reported) - known)
+                log.warning("locker %s reports unprovisioned compartments %s", locker_id, extra)
+        if booted is None:
             log.warning("boot of unknown locker %s rejected", locker_id)
             return BootDecision(BootStatus.REJECTED, self._heartbeat_s, "unknown locker")
         if self._marks is not None:
-            self._marks.saw(locker_id, mark)
+            self._marks.saw(locker_id, booted.event_mark)
         if self._presence is not None:
             self._presence.booted(locker_id)
         log.info("locker %s booted (firmware %s)", locker_id, info.firmware)

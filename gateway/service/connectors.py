@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
 from datetime import datetime
+from ipaddress import IPv4Network, IPv6Network
 from typing import Any
 
 import httpx
@@ -129,10 +130,18 @@ class Preview:
 
 
 class ConnectorService:
-    def __init__(self, *, store: Store, routes: AttachmentRoutes, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        routes: AttachmentRoutes,
+        clock: Clock = utc_now,
+        allow_private: Sequence[IPv4Network | IPv6Network] = (),
+    ) -> None:
         self._store = store
         self._routes = routes
         self._clock = clock
+        self._allow_private = tuple(allow_private)  # for send_once, as the engine's transport
 
     @classmethod
     def from_settings(
@@ -156,7 +165,9 @@ class ConnectorService:
             backoff_cap_s=webhooks.backoff_cap.total_seconds(),
         )
         routes = AttachmentRoutes(store=store, defaults=defaults, sign_olp=sign_olp, clock=clock)
-        return cls(store=store, routes=routes, clock=clock)
+        return cls(
+            store=store, routes=routes, clock=clock, allow_private=webhooks.allow_private_targets
+        )
 
     @property
     def routes(self) -> AttachmentRoutes:
@@ -306,7 +317,8 @@ class ConnectorService:
         transport: Transport
         async with contextlib.AsyncExitStack() as stack:
             if isinstance(outbound, HttpRequest):
-                transport = await stack.enter_async_context(HttpTransport(max_connections=1))
+                http = HttpTransport(max_connections=1, allow_private=self._allow_private)
+                transport = await stack.enter_async_context(http)
             elif isinstance(outbound, MqttPublish):
                 transport = await stack.enter_async_context(MqttTransport())
             elif isinstance(outbound, EmailMessage):

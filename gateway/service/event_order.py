@@ -107,6 +107,10 @@ class EventOrder:
         # locker -> (afterSeq asked for, until when): events that were queued behind a gap
         # would each ask for the same replay again; one request per mark is enough.
         self._asked: dict[str, tuple[int, float]] = {}
+        # locker -> the mark a gap wait already timed out on: the missing event is with nobody
+        # (lost on the way, or a single instance), so the events queued behind the same gap
+        # must not each wait again — the lane would be held gap_wait_s per event.
+        self._waited_in_vain: dict[str, int] = {}
 
     async def admit(self, tx: UnitOfWork, event: LockerEvent) -> bool:
         """In the event's own transaction: True to apply it (the mark moved with it), False
@@ -135,6 +139,8 @@ class EventOrder:
         for a replay at once would drop this event, and the replayed events are spread again
         (measured by bench/scale_out.py: 2 instances ran 0.08x one, p99 54 s).
         """
+        if self._waited_in_vain.get(gap.locker_id) == gap.mark:
+            return False  # this gap was waited for once already; the replay is asked for
         deadline = self._monotonic() + self._gap_wait_s
         attempt = 0
         while self._monotonic() < deadline:
@@ -143,7 +149,9 @@ class EventOrder:
             async with self._store.transaction() as tx:
                 mark = await tx.sessions.event_mark(gap.locker_id)
             if mark is None or mark >= gap.event_seq - 1:
+                self._waited_in_vain.pop(gap.locker_id, None)
                 return True
+        self._waited_in_vain[gap.locker_id] = gap.mark
         return False
 
     async def gap(self, gap: EventGap) -> None:

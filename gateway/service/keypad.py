@@ -58,6 +58,7 @@ async def try_code(
         details["parcelUid"] = outcome.parcel.uid
     if outcome.verdict is KeypadVerdict.REJECTED:
         details["failures"] = counter.failures
+        details["dailyFailures"] = counter.day_failures
     if counter.locked_until is not None and counter.locked(now):
         details["lockedUntil"] = counter.locked_until.isoformat()
     await tx.audit.append(AuditAction.CODE_TRIED, actor=actor, subject=locker_id, details=details)
@@ -70,7 +71,10 @@ async def try_code(
                 "lockout": outcome.lockout.number,
                 "lockedUntil": outcome.lockout.until.isoformat(),
                 "backoffS": outcome.lockout.backoff.total_seconds(),
+                "reason": outcome.lockout.reason.value,
                 "maxFailures": policy.max_failures,
+                "dailyFailures": counter.day_failures,
+                "dailyMaxFailures": policy.daily_max_failures,
             },
         )
     return outcome

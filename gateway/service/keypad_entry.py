@@ -13,7 +13,7 @@ from datetime import timedelta
 from gateway.clock import Clock, utc_now
 from gateway.domain.door import OpenOutcome
 from gateway.domain.keypad import KeypadPolicy
-from gateway.errors import OpenLockerError
+from gateway.errors import OpenLockerError, OperationTimeout
 from gateway.sdk import AdapterFeatures, CodeEntered, SupportsDisplay
 from gateway.service.adapters import AdapterDirectory
 from gateway.service.codes import CodeService
@@ -71,6 +71,16 @@ class KeypadEntry:
             result = await self._unlocks.open_for(
                 parcel, code.purpose, actor=f"locker:{event.locker_id}"
             )
+        except OperationTimeout as err:
+            # No answer is not "shut": the locker may have opened the door and lost its reply.
+            # Given back, the code would open the door a second time; the carrier can issue a
+            # new one, a second open for one code cannot be undone.
+            log.warning(
+                "locker %s: no answer to the unlock for an accepted code (%s); the code stays used",
+                event.locker_id,
+                err,
+            )
+            return
         except OpenLockerError as err:
             log.warning(
                 "locker %s: door for an accepted code did not open: %s", event.locker_id, err

@@ -168,7 +168,11 @@ class Unlocks:
         if record is None or not is_in_progress(record.response):
             return None if record is None else record.response
         session_id = record.response.get("doorSession")
-        session = await tx.doors.get(session_id) if isinstance(session_id, int) else None
+        # Locked too: the locker's late DoorOpened must either be seen here or wait until this
+        # transaction ended the session (then it is an unasked open, audited as such).
+        session = (
+            await tx.doors.get(session_id, for_update=True) if isinstance(session_id, int) else None
+        )
         if session is not None and (session.state in _ACTED or session.outcome is not None):
             result = await self._outcome_of(tx, session, f"carrier:{carrier_id}")
             log.warning(
@@ -232,10 +236,18 @@ class Unlocks:
     async def _operate(
         self, session: DoorSession, *, release: tuple[str, str] | None = None
     ) -> OpenOutcome:
-        """The adapter call. On any failure the session ends and the claimed key (`release`:
-        carrier, key) is given back in one transaction: nothing opened, a retry may try."""
+        """The adapter call. On a failure that proves nothing opened, the session ends and the
+        claimed key (`release`: carrier, key) is given back in one transaction: a retry may try.
+
+        A timeout or a cancellation (the gateway stopping, the caller gone) once the command
+        may be out proves nothing: the locker may be opening the door right now. A claimed key
+        then stays claimed and its session live, exactly as if the gateway had been killed, so
+        a retry is settled by `_unsettled` (the door's real outcome, or afresh only after the
+        deadline and its grace) instead of sending a second unlock."""
+        sent = False
         try:
             adapter = await self._adapters.for_locker(session.locker_id)
+            sent = True
             # The adapter honours the deadline; the outer bound keeps a faulty adapter from
             # ever making a carrier's request hang.
             return await asyncio.wait_for(
@@ -248,6 +260,22 @@ class Unlocks:
                 self._open_timeout.total_seconds() + 1.0,
             )
         except BaseException as err:
+            uncertain = (asyncio.CancelledError, TimeoutError, OperationTimeout)
+            if release is not None and sent and isinstance(err, uncertain):
+                log.warning(
+                    "unlock %s/%s (door session %d): no answer (%r); Idempotency-Key %s stays "
+                    "claimed until the locker reports the door or the deadline passes",
+                    session.locker_id,
+                    session.compartment_code,
+                    session.id,
+                    err,
+                    release[1],
+                )
+                if isinstance(err, TimeoutError):
+                    raise OperationTimeout(
+                        f"locker {session.locker_id} did not confirm the unlock in time"
+                    ) from err
+                raise
             async with self._store.transaction() as tx:
                 await tx.doors.failed(session.id, None, self._clock())
                 if release is not None:

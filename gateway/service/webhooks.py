@@ -9,6 +9,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from gateway.clock import Clock, utc_now
+from gateway.delivery.transports.addresses import AddressPolicy, Network
 from gateway.domain.webhooks import DeliveryState, WebhookEventType
 from gateway.errors import (
     FieldIssue,
@@ -24,8 +25,9 @@ from gateway.store import Delivery, Store, UnitOfWork, WebhookSubscriptionRecord
 DELETED = "the subscription was deleted"
 
 
-def check_url(url: str) -> str:
-    """What the schema's pattern cannot say: a real host and a valid port."""
+def check_url(url: str, addresses: AddressPolicy | None = None) -> str:
+    """What the schema's pattern cannot say: a real host and a valid port (and, given
+    `addresses`, no literal private or loopback IP; names are checked again at send time)."""
     try:
         parts = urlsplit(url)
         _ = parts.port  # raises ValueError for a port out of range
@@ -36,14 +38,28 @@ def check_url(url: str) -> str:
             "url needs a host name and a valid port",
             issues=(FieldIssue("/url", "is not an absolute URL with a host"),),
         )
+    reason = None if addresses is None else addresses.literal_refusal(parts.hostname)
+    if reason is not None:
+        raise ValidationFailed(
+            f"url points at a {reason} address, which the gateway does not send to",
+            issues=(FieldIssue("/url", f"is a {reason} address"),),
+        )
     return url
 
 
 class WebhookService:
-    def __init__(self, *, store: Store, max_subscriptions: int, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        max_subscriptions: int,
+        clock: Clock = utc_now,
+        allow_private: Sequence[Network] = (),
+    ) -> None:
         self._store = store
         self._max_subscriptions = max_subscriptions
         self._clock = clock
+        self._addresses = AddressPolicy(allow_private)  # as the delivery engine's (SSRF)
 
     async def create(
         self,
@@ -54,7 +70,7 @@ class WebhookService:
         events: Sequence[WebhookEventType] | None = None,
         description: str | None = None,
     ) -> Answered[WebhookSubscriptionRecord]:
-        check_url(url)
+        check_url(url, self._addresses)
 
         async def work(tx: UnitOfWork, now: datetime) -> WebhookSubscriptionRecord:
             if await tx.webhooks.count_active(carrier_id, lock=True) >= self._max_subscriptions:

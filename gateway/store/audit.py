@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import builtins
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, func, insert, select, text
+from sqlalchemy import RowMapping, and_, bindparam, exists, func, insert, select, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.domain.audit import AuditAction
@@ -35,6 +37,38 @@ class AuditRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class _Head:
+    position: int
+    hash: str
+
+
+# The last head this process wrote through each engine: a guess, never trusted. The first entry
+# of the next transaction is inserted only if the log still ends at that very row (checked by
+# the INSERT itself, under the appenders' lock), so a head moved by another process or
+# instance, a rolled-back transaction or a deleted tail costs one extra statement (the head is
+# then read) and never breaks the chain. This saves the head read of each auditing transaction.
+_last_heads: weakref.WeakKeyDictionary[Engine, _Head] = weakref.WeakKeyDictionary()
+
+_COLUMNS = ("position", "at", "action", "actor", "subject", "details", "prev_hash", "hash")
+
+# INSERT INTO audit_log SELECT :values WHERE the log ends at row :position - 1 with :prev_hash.
+_prev = t.alias("prev")
+_after = t.alias("after")
+_APPEND_IF_HEAD = insert(t).from_select(
+    list(_COLUMNS),
+    select(*[bindparam(c, type_=t.c[c].type) for c in _COLUMNS]).where(
+        and_(
+            exists().where(
+                _prev.c.position == bindparam("prev_position"),
+                _prev.c.hash == bindparam("head_hash"),
+            ),
+            ~exists().where(_after.c.position > bindparam("prev_position")),
+        )
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
 class _Pending:
     at: datetime
     action: AuditAction
@@ -54,6 +88,8 @@ class AuditRepository(Repository):
     def __init__(self, conn: AsyncConnection, *, clock: Clock) -> None:
         super().__init__(conn, clock=clock)
         self._pending: builtins.list[_Pending] = []
+        # This transaction's own last entry: later flushes chain on it without a read.
+        self._written: _Head | None = None
 
     async def append(
         self,
@@ -80,8 +116,26 @@ class AuditRepository(Repository):
         """Chain and insert the collected entries, under the lock that serialises appenders."""
         if not self._pending:
             return
-        await self._lock()
-        head = await self._head()
+        if self._written is None:
+            await self._lock()  # once per transaction: PostgreSQL holds it until commit
+        engine = self._conn.sync_engine
+        guess = self._written or _last_heads.get(engine)
+        rows = None
+        if guess is not None:
+            rows = self._chain(guess)
+            if not await self._append_if_head(rows[0], guess):
+                rows = None
+        if rows is None:
+            head = await self._head()
+            rows = self._chain(None if head is None else _Head(head.position, head.hash))
+            await self._conn.execute(insert(t), rows)
+        elif len(rows) > 1:
+            await self._conn.execute(insert(t), rows[1:])
+        self._pending.clear()
+        self._written = _last_heads[engine] = _Head(rows[-1]["position"], rows[-1]["hash"])
+
+    def _chain(self, head: _Head | None) -> builtins.list[dict[str, Any]]:
+        """The pending entries as rows linked after `head` (None: the empty log)."""
         position, prev_hash = (0, GENESIS_HASH) if head is None else (head.position, head.hash)
         rows = []
         for entry in self._pending:
@@ -97,8 +151,13 @@ class AuditRepository(Repository):
             }
             values["hash"] = prev_hash = entry_hash(**values)
             rows.append(values)
-        await self._conn.execute(insert(t), rows)
-        self._pending.clear()
+        return rows
+
+    async def _append_if_head(self, row: dict[str, Any], head: _Head) -> bool:
+        """Insert `row` if the log still ends at `head`; False (nothing written) if not."""
+        params = row | {"prev_position": head.position, "head_hash": head.hash}
+        result = await self._conn.execute(_APPEND_IF_HEAD, params)
+        return result.rowcount == 1
 
     async def head(self) -> AuditRecord | None:
         """The last entry (this transaction's own appends included), None if the log is empty."""

@@ -74,8 +74,13 @@ class DoorSessionRepository(Repository):
         row = (await self._conn.execute(stmt)).mappings().first()
         return None if row is None else _session(row)
 
-    async def get(self, session_id: int) -> DoorSession | None:
-        row = (await self._conn.execute(select(t).where(t.c.id == session_id))).mappings().first()
+    async def get(self, session_id: int, *, for_update: bool = False) -> DoorSession | None:
+        """The session; `for_update` locks its row (PostgreSQL) until the transaction ends, so
+        a decision taken on its state cannot race the locker's event that changes it."""
+        stmt = select(t).where(t.c.id == session_id)
+        if for_update and self._postgres:
+            stmt = stmt.with_for_update()
+        row = (await self._conn.execute(stmt)).mappings().first()
         return None if row is None else _session(row)
 
     async def opened(self, session_id: int, outcome: OpenOutcome | None, at: datetime) -> None:

@@ -17,7 +17,13 @@ class KeypadRepository(Repository):
         await insert_if_absent(
             self._conn,
             t,
-            {"locker_id": locker_id, "failures": 0, "lockouts": 0, "updated_at": self._clock()},
+            {
+                "locker_id": locker_id,
+                "failures": 0,
+                "lockouts": 0,
+                "day_failures": 0,
+                "updated_at": self._clock(),
+            },
         )
         stmt = select(t).where(t.c.locker_id == locker_id)
         if self._postgres:
@@ -43,6 +49,8 @@ class KeypadRepository(Repository):
                 last_failure_at=counter.last_failure_at,
                 lockouts=counter.lockouts,
                 locked_until=counter.locked_until,
+                day_failures=counter.day_failures,
+                day_started_at=counter.day_started_at,
                 updated_at=self._clock(),
             )
         )
@@ -56,4 +64,6 @@ def _counter(row: RowMapping) -> KeypadCounter:
         last_failure_at=row["last_failure_at"],
         lockouts=row["lockouts"],
         locked_until=row["locked_until"],
+        day_failures=row["day_failures"],
+        day_started_at=row["day_started_at"],
     )

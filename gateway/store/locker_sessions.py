@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import literal, select, update
+from sqlalchemy import func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.store._sql import Repository, insert_if_absent
+from gateway.store.tables import compartments as compartments_table
 from gateway.store.tables import locker_sessions as t
 from gateway.store.tables import lockers
 
@@ -26,6 +28,14 @@ class LockerSession:
     @property
     def booted(self) -> bool:
         return self.booted_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class BootRecorded:
+    """What recording an accepted Boot read on the way."""
+
+    event_mark: int  # the highest journaled event processed
+    all_compartments_known: bool  # every compartment the Boot reported is provisioned
 
 
 class LockerSessionRepository(Repository):
@@ -59,15 +69,17 @@ class LockerSessionRepository(Repository):
         boot_info: dict[str, Any],
         *,
         key_set_version: int | None = None,
-    ) -> int | None:
-        """An accepted Boot in ONE statement; returns the locker's processed event mark, or None
-        (nothing written) when no such locker is provisioned.
+        compartments: Collection[str] = (),
+    ) -> BootRecorded | None:
+        """An accepted Boot in ONE statement; None (nothing written) when no such locker is
+        provisioned.
 
-        `INSERT … SELECT FROM lockers WHERE id = … ON CONFLICT DO UPDATE … RETURNING event_seq`:
-        the provisioning check, the session upsert (online, booted, what the Boot reported,
-        the key-set version it holds) and the read of the mark that the Boot's journal report
-        compares with are one round trip (bench/boot_storm.py: a boot's cost is its round
-        trips). The SELECT's WHERE also settles SQLite's INSERT-SELECT-ON-CONFLICT ambiguity.
+        `INSERT … SELECT FROM lockers WHERE id = … ON CONFLICT DO UPDATE … RETURNING`: the
+        provisioning check, the session upsert (online, booted, what the Boot reported, the
+        key-set version it holds), the read of the event mark that the Boot's journal report
+        compares with, and how many of the reported `compartments` are provisioned, in one
+        round trip (bench/boot_storm.py: a boot's cost is its round trips). The SELECT's WHERE
+        also settles SQLite's INSERT-SELECT-ON-CONFLICT parsing ambiguity.
         """
         values: dict[str, Any] = {
             "online": True,
@@ -82,14 +94,28 @@ class LockerSessionRepository(Repository):
         source = select(
             lockers.c.id, *(literal(v, t.c[name].type) for name, v in values.items())
         ).where(lockers.c.id == locker_id)
+        codes = sorted(set(compartments))
+        known = (
+            select(func.count())
+            .select_from(compartments_table)
+            .where(
+                compartments_table.c.locker_id == locker_id,
+                compartments_table.c.code.in_(codes),
+            )
+            .scalar_subquery()
+            if codes
+            else literal(0)
+        )
         dialect = postgresql if self._postgres else sqlite
         stmt = dialect.insert(t).from_select(names, source)
         stmt = stmt.on_conflict_do_update(
             index_elements=[t.c.locker_id],
             set_={name: stmt.excluded[name] for name in values},
-        ).returning(t.c.event_seq)
-        found = (await self._conn.execute(stmt)).scalar_one_or_none()
-        return None if found is None else int(found)
+        ).returning(t.c.event_seq, known)
+        row = (await self._conn.execute(stmt)).first()
+        if row is None:
+            return None
+        return BootRecorded(event_mark=int(row[0]), all_compartments_known=row[1] == len(codes))
 
     async def set_online(self, locker_id: str, online: bool, at: datetime) -> None:
         """Presence from the retained status; going offline ends the boot session."""

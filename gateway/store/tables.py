@@ -405,6 +405,9 @@ keypad_attempts = Table(
     Column("lockouts", Integer, nullable=False),
     Column("locked_until", UTCDateTime),
     Column("updated_at", UTCDateTime, nullable=False),
+    # The daily cap (migration 0011): wrong codes since `day_started_at`, success or not.
+    Column("day_failures", Integer, nullable=False, server_default="0"),
+    Column("day_started_at", UTCDateTime),
 )
 
 # ---- locker events that could not be applied (migration 0009) -------------------------------

@@ -37,6 +37,7 @@ from tests.connectors.notify_support import EMAIL, NAME, PERSONAL, PHONE
 from tests.store.builders import compartments, locker
 from tests.support.carriers import TestCarrier
 from tests.support.clock import MovableClock
+from tests.support.loopback import LOOPBACK
 from tests.support.smtpd import SmtpServer, smtp_server
 
 NETWORK = "notify-net"
@@ -72,7 +73,7 @@ class World:
             routes=AttachmentRoutes(store=self.store, defaults=policy, clock=self.clock),
             transports={
                 EmailMessage: SmtpTransport(),
-                HttpRequest: HttpTransport(clock=self.clock),
+                HttpRequest: HttpTransport(clock=self.clock, allow_private=LOOPBACK),
             },
             settings=EngineSettings(lease_s=30),
             network_id=NETWORK,

@@ -21,6 +21,7 @@ from gateway.delivery.routes import DeliveryPolicy, Route, TargetKind
 from gateway.delivery.transports.http import HttpTransport
 from gateway.sdk.connectors import OLP_EVENT_TYPES, HttpRequest
 from gateway.sdk.connectors.samples import sample_event
+from tests.support.loopback import LOOPBACK
 
 from .test_epcis_validate import dist, validate
 
@@ -91,7 +92,7 @@ async def test_every_event_reaches_the_repository_as_valid_epcis(
     events = [sample_event(t, seq=n) for n, t in enumerate(OLP_EVENT_TYPES, start=1)]
     sent = [e for e in events if connector.wants(e.type)]
     assert len(sent) == len(OLP_EVENT_TYPES) - 1  # all but the reminder
-    async with HttpTransport() as transport:
+    async with HttpTransport(allow_private=LOOPBACK) as transport:
         for event in sent:
             request = connector.render(event)
             assert isinstance(request, HttpRequest)
@@ -124,7 +125,7 @@ async def test_a_repository_that_refuses_the_media_type_is_a_failed_attempt(
         policy=DeliveryPolicy(timeout_s=5.0),
     )
     event = sample_event()
-    async with HttpTransport() as transport:
+    async with HttpTransport(allow_private=LOOPBACK) as transport:
         outcome = await transport.send(
             connector.render(event), route, event_id=event.event_id, attempt=1
         )

@@ -45,6 +45,7 @@ from gateway.store import (
 )
 from gateway.wire import dump
 from gateway.wire.parcels import ParcelEventOut, ParcelOut, RequestedOut
+from tests.support.loopback import LOOPBACK
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 CARRIER = "acme"
@@ -280,7 +281,7 @@ def make_engine(
         routes=book,
         transports=transports
         if transports is not None
-        else {HttpRequest: HttpTransport(clock=clock)},
+        else {HttpRequest: HttpTransport(clock=clock, allow_private=LOOPBACK)},
         settings=EngineSettings(
             poll_interval_s=poll_interval_s, lease_s=lease_s, max_in_flight=max_in_flight
         ),

@@ -42,6 +42,7 @@ from tests.delivery.engine_support import (
     rows,
 )
 from tests.support.clock import MovableClock
+from tests.support.loopback import LOOPBACK
 from tests.webhooks.conftest import FakeCarrier
 
 URL = "https://carrier.example/events"
@@ -371,7 +372,7 @@ async def test_a_redirect_is_a_failed_attempt_never_followed(store: Store) -> No
 
 async def test_one_client_per_tls_identity() -> None:
     context = ssl.create_default_context()
-    async with HttpTransport() as transport:
+    async with HttpTransport(allow_private=LOOPBACK) as transport:
         plain = transport._client(None)
         assert transport._client(None) is plain
         mutual = transport._client(context)

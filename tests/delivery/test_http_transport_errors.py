@@ -15,6 +15,7 @@ from gateway.delivery.routes import Route, TargetKind
 from gateway.delivery.transports.http import HttpTransport
 from gateway.sdk.connectors import HttpRequest
 from tests.delivery.engine_support import CARRIER, FAST, ProbeConfig, ProbeConnector
+from tests.support.loopback import LOOPBACK
 
 TOKEN = "tok-abc\x0bsecret-part"  # what a broken token endpoint might hand out
 
@@ -55,7 +56,7 @@ async def test_a_header_h11_refuses_is_not_quoted_in_the_error(listener: str) ->
         policy=FAST,
     )
     request = HttpRequest(url=listener, body=b"{}", headers={"Content-Type": "application/json"})
-    async with HttpTransport() as transport:
+    async with HttpTransport(allow_private=LOOPBACK) as transport:
         outcome = await transport.send(request, route, event_id="e1", attempt=1)
     assert not outcome.ok
     assert outcome.error is not None

@@ -67,9 +67,9 @@ def test_a_quiet_period_starts_the_back_off_over() -> None:
     assert (lockout.number, lockout.backoff) == (1, timedelta(seconds=60))
 
 
-def test_a_correct_code_resets_everything() -> None:
+def test_a_correct_code_resets_the_window_and_back_off_but_not_the_daily_count() -> None:
     counter = fail(fail(KeypadCounter("L1"), T0, 3), T0 + timedelta(minutes=2), 2)
-    assert counter.succeeded() == KeypadCounter("L1")
+    assert counter.succeeded() == KeypadCounter("L1", day_failures=5, day_started_at=T0)
 
 
 def test_a_huge_lockout_count_stays_at_the_cap() -> None:

@@ -23,7 +23,7 @@ INFO = BootInfo(
     vendor="acme",
     model="lb",
     firmware="2.0",
-    compartments=(),
+    compartments=(CompartmentInfo(code="C01", size_class=SizeClass.S),),
     serial_number="S-1",
     key_set_version=4,
 )
@@ -76,7 +76,7 @@ async def test_a_boot_is_one_statement_and_its_journal_report_no_transaction(rig
     assert session.boot_info == {"vendor": "acme", "model": "lb", "serial": "S-1"}
 
 
-async def test_reported_compartments_are_checked_in_the_same_transaction(
+async def test_unprovisioned_compartments_are_named_in_the_same_transaction(
     rig: Rig, caplog: pytest.LogCaptureFixture
 ) -> None:
     cost = Cost(rig)

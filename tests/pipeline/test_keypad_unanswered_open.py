@@ -1,0 +1,63 @@
+"""An accepted keypad code whose unlock got no answer (the reply was lost, the locker may well
+have opened the door) must not be given back: typed again, it would open the door a second
+time for one code. Only an answer that says the door stayed shut gives the code back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from gateway.domain.enums import SizeClass
+from gateway.domain.sizes import SizeRequirement
+from gateway.sdk import AdapterTimeout, CodeEntered, OpenOutcome, OpenPurpose
+from gateway.service.adapters import AdapterDirectory
+from gateway.service.codes import CodeService
+from gateway.service.locker_host import LockerSide
+from gateway.service.parcels import NewParcel
+from tests.pipeline.conftest import CARRIER, LOCKER, InstantAdapter, Rig, booking
+
+
+class Hardware(InstantAdapter):
+    """Every unlock it is sent opens the door; `then` is what the gateway hears back."""
+
+    def __init__(self, then: OpenOutcome | None) -> None:
+        self.opens = 0
+        self._then = then
+
+    async def open_compartment(
+        self, locker_id: str, compartment_code: str, *, purpose: OpenPurpose, deadline: datetime
+    ) -> OpenOutcome:
+        self.opens += 1
+        if self._then is None:
+            raise AdapterTimeout(f"unlock for {locker_id}: the reply was lost")
+        return self._then
+
+
+async def _type_code_twice(rig: Rig, hardware: Hardware) -> None:
+    side = LockerSide.build(
+        store=rig.store,
+        parcels=rig.parcels,
+        codes=CodeService(store=rig.store),
+        adapters=AdapterDirectory(store=rig.store, adapters={"olp": hardware}),
+    )
+    need = SizeRequirement(SizeClass.S)
+    cmd = NewParcel(carrier_id=CARRIER, parcel_id="K-1", locker_id=LOCKER, need=need)
+    await rig.parcels.create(cmd, booking("book-K-1"))
+    issued = await CodeService(store=rig.store).issue(CARRIER, "K-1")
+    for n in (1, 2):
+        await side.host.locker_event(
+            CodeEntered(
+                locker_id=LOCKER, at=datetime.now(UTC), event_id=f"kp-{n}", code=issued.code
+            )
+        )
+
+
+async def test_a_code_whose_unlock_got_no_answer_opens_once(rig: Rig) -> None:
+    hardware = Hardware(then=None)
+    await _type_code_twice(rig, hardware)
+    assert hardware.opens == 1, "one keypad code unlocked the door twice"
+
+
+async def test_a_code_whose_door_stayed_shut_is_given_back(rig: Rig) -> None:
+    hardware = Hardware(then=OpenOutcome.UNLOCK_FAILED)
+    await _type_code_twice(rig, hardware)
+    assert hardware.opens == 2, "the code of a door that did not open was not given back"
