@@ -13,10 +13,10 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 
+from bench.support import per_call_us
 from gateway.sdk.olp import OlpCodec
 from gateway.sdk.olp_messages import BootResultPayload, MessageKind, message_model
 from gateway.spec import DEFAULT_SPEC_DIR
@@ -27,17 +27,6 @@ EXAMPLES = (
     "olp-message-door-closed/deposited",
     "olp-message-state/snapshot",
 )
-
-
-def _per_call_us(call: Callable[[], object], count: int) -> float:
-    call()  # warm caches (regexes, lazily built validator state)
-    best = float("inf")
-    for _ in range(3):  # best of three: the machine is shared
-        start = time.process_time()
-        for _ in range(count):
-            call()
-        best = min(best, (time.process_time() - start) / count)
-    return best * 1e6
 
 
 def main() -> None:
@@ -55,10 +44,10 @@ def main() -> None:
         data = json.loads(raw)
         model = message_model(MessageKind(data["kind"]), data["action"])
         assert model is not None
-        raw_us = _per_call_us(partial(json.loads, raw), n)
-        dict_us = _per_call_us(partial(codec.decode, raw), n)
-        typed_us = _per_call_us(partial(codec.decode_message, raw), n)
-        model_us = _per_call_us(partial(model.model_validate_json, raw), n)
+        raw_us = per_call_us(partial(json.loads, raw), n, clock=time.process_time)
+        dict_us = per_call_us(partial(codec.decode, raw), n, clock=time.process_time)
+        typed_us = per_call_us(partial(codec.decode_message, raw), n, clock=time.process_time)
+        model_us = per_call_us(partial(model.model_validate_json, raw), n, clock=time.process_time)
         name = example.split("/")[0].removeprefix("olp-message-")
         print(f"  {name:<26} {raw_us:8.1f}µs {dict_us:7.1f}µs {typed_us:7.1f}µs {model_us:7.1f}µs")
 
@@ -74,9 +63,11 @@ def main() -> None:
         return codec.encode(codec.result(boot, payload, src="gw:bench", seq=1))
 
     raw_reply = reply()
-    dumps_us = _per_call_us(lambda: json.dumps(json.loads(raw_reply)).encode(), n)
+    dumps_us = per_call_us(
+        lambda: json.dumps(json.loads(raw_reply)).encode(), n, clock=time.process_time
+    )
     print(
-        f"  Boot result build+encode   {_per_call_us(reply, n):7.1f}µs "
+        f"  Boot result build+encode   {per_call_us(reply, n, clock=time.process_time):7.1f}µs "
         f"(json.dumps of the same body {dumps_us:.1f}µs)"
     )
 

@@ -15,10 +15,9 @@ import json
 import statistics
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
+from bench.support import per_call_us
 from gateway.sdk.olp import OlpCodec
 from gateway.spec import DEFAULT_SPEC_DIR, Spec
 
@@ -57,17 +56,6 @@ def _fresh(code: str) -> list[float]:
     return [float(x) for x in out.split()]
 
 
-def _per_call_us(call: Callable[[], object], count: int) -> float:
-    call()  # warm caches (regexes, lazily built validator state)
-    best = float("inf")
-    for _ in range(3):  # best of three: the machine is shared
-        start = time.perf_counter()
-        for _ in range(count):
-            call()
-        best = min(best, (time.perf_counter() - start) / count)
-    return best * 1e6
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -85,14 +73,14 @@ def main() -> None:
     print(f"per message, best of 3 x {args.messages}:")
     for example in EXAMPLES:
         body = (Path(DEFAULT_SPEC_DIR) / "examples" / f"{example}.json").read_bytes()
-        raw_us = _per_call_us(functools.partial(json.loads, body), args.messages)
-        decode_us = _per_call_us(functools.partial(codec.decode, body), args.messages)
+        raw_us = per_call_us(functools.partial(json.loads, body), args.messages)
+        decode_us = per_call_us(functools.partial(codec.decode, body), args.messages)
         name = example.split("/")[0]
         print(f"  OlpCodec.decode {name:<28} {decode_us:7.1f} µs (json.loads {raw_us:.1f} µs)")
     request = json.loads(
         (Path(DEFAULT_SPEC_DIR) / "examples/create-parcel-request/with-recipient.json").read_bytes()
     )
-    us = _per_call_us(lambda: spec.validate("create-parcel-request", request), args.messages)
+    us = per_call_us(lambda: spec.validate("create-parcel-request", request), args.messages)
     print(f"  Spec.validate create-parcel-request          {us:7.1f} µs")
 
 

@@ -6,8 +6,9 @@ import argparse
 import contextlib
 import statistics
 import tempfile
+import time
 import uuid
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -107,3 +108,17 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     ordered = sorted(samples)
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
     return statistics.median(ordered), p99
+
+
+def per_call_us(
+    call: Callable[[], object], count: int, clock: Callable[[], float] = time.perf_counter
+) -> float:
+    """Microseconds per call, best of three runs of `count` (the machine is shared)."""
+    call()  # warm caches (regexes, lazily built validator state)
+    best = float("inf")
+    for _ in range(3):
+        start = clock()
+        for _ in range(count):
+            call()
+        best = min(best, (clock() - start) / count)
+    return best * 1e6
