@@ -221,6 +221,9 @@ class Gateway:
             push_timeout_s=s.tokens.key_push_timeout.total_seconds(),
             actor=f"gateway:{s.instance}",
             clock=self.clock,
+            repair=lambda locker_id, held: keys.advance_past(
+                held, locker_id=locker_id, actor=f"gateway:{s.instance}"
+            ),
         )
 
     async def _start_key_distribution(self) -> None:

@@ -17,5 +17,6 @@ class AuditAction(StrEnum):
     KEY_CREATED = "key.created"
     KEY_RETIRED = "key.retired"
     KEY_SET_PUSHED = "keyset.pushed"
+    KEY_SET_AHEAD = "keyset.ahead"  # a locker reported a version above the network's
     KEYPAD_LOCKOUT = "keypad.lockout"
     DELIVERY_TARGET_DISABLED = "delivery.target_disabled"  # a receiver answered 410 Gone

@@ -27,6 +27,8 @@ from gateway.store import Store
 
 log = logging.getLogger(__name__)
 KeySource = Callable[[], Awaitable[KeySet]]
+# (locker id, version it holds above the network's) -> the network's version afterwards.
+AheadRepair = Callable[[str, int], Awaitable[int]]
 # A locker drops commands until it has processed its Boot's Accepted: give it a moment.
 BOOT_SETTLE_S = 0.5
 # Lockers pushed to at once by one instance; a national network has thousands of them.
@@ -50,7 +52,10 @@ class KeyDistributor:
         boot_settle_s: float = BOOT_SETTLE_S,
         actor: str,
         clock: Clock = utc_now,
+        repair: AheadRepair | None = None,
     ) -> None:
+        """`repair` raises the network's key-set version past a version a locker reported
+        above it (NetworkKeys.advance_past); without it such a locker is only logged."""
         self._store = store
         self._adapters = adapters
         self._key_set = key_set
@@ -67,11 +72,17 @@ class KeyDistributor:
         self._wake_at = 0.0
         self._swept_version: int | None = None
         self._next_sweep = 0.0
+        self._repair = repair
+        self._ahead: dict[str, int] = {}  # booted locker -> version it reported, maybe ahead
 
     def locker_booted(self, locker_id: str, reported_version: int | None) -> None:
         """An accepted Boot: push soon if the locker's set is older than the network's."""
         if self._swept_version is not None and reported_version == self._swept_version:
             return
+        if reported_version is not None and (
+            self._swept_version is None or reported_version > self._swept_version
+        ):
+            self._ahead[locker_id] = reported_version  # checked against the network's next round
         due = asyncio.get_running_loop().time() + self._settle_s
         self._due.pop(locker_id, None)  # re-inserted last: `_due` stays in order of due time
         self._due[locker_id] = due
@@ -89,6 +100,8 @@ class KeyDistributor:
 
     async def _round(self) -> None:
         key_set = await self._key_set()
+        if self._ahead:
+            key_set = await self._repair_ahead(key_set)
         now = asyncio.get_running_loop().time()
         booted = [locker for locker, due in self._due.items() if due <= now]
         rotated = key_set.version != self._swept_version
@@ -101,6 +114,31 @@ class KeyDistributor:
         await self.sweep(key_set)
         self._swept_version = key_set.version
         self._next_sweep = now + self._sweep_s
+
+    async def _repair_ahead(self, key_set: KeySet) -> KeySet:
+        """Lockers whose Boot reported a version above the network's: no push could ever reach
+        them (a locker refuses a lower version, SPEC §9). Raise the network's version past
+        theirs, so the sweep that follows pushes the network's keys to them."""
+        repaired = False
+        for locker_id, held in list(self._ahead.items()):
+            # Forgotten once handled: a repair that fails (the database) is retried next round.
+            if held <= key_set.version:
+                del self._ahead[locker_id]
+                continue
+            if self._repair is None:
+                log.warning(
+                    "locker %s holds key-set version %d, above the network's %d: it keeps "
+                    "keys the network does not have and no push reaches it",
+                    locker_id,
+                    held,
+                    key_set.version,
+                )
+                del self._ahead[locker_id]
+                continue
+            version = await self._repair(locker_id, held)
+            del self._ahead[locker_id]
+            repaired = repaired or version > key_set.version
+        return await self._key_set() if repaired else key_set
 
     async def _sleep(self) -> None:
         now = asyncio.get_running_loop().time()

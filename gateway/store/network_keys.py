@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, select, text, update
+from sqlalchemy import RowMapping, case, select, text, update
 
 from gateway.errors import AlreadyExists
 from gateway.store._sql import Repository, insert_if_absent
@@ -84,8 +84,9 @@ class NetworkKeyRepository(Repository):
         value = (await self._conn.execute(stmt)).scalar()
         return 0 if value is None else int(value)
 
-    async def bump_version(self) -> int:
-        """Increase the key-set version by one, atomically; returns the new version."""
+    async def bump_version(self, at_least: int = 0) -> int:
+        """Increase the key-set version by one (to `at_least` if that is higher), atomically;
+        returns the new version."""
         now = self._clock()
         await insert_if_absent(
             self._conn, ks, {"id": _KEY_SET_ROW, "version": 0, "updated_at": now}
@@ -93,7 +94,10 @@ class NetworkKeyRepository(Repository):
         stmt = (
             update(ks)
             .where(ks.c.id == _KEY_SET_ROW)
-            .values(version=ks.c.version + 1, updated_at=now)
+            .values(
+                version=case((ks.c.version + 1 < at_least, at_least), else_=ks.c.version + 1),
+                updated_at=now,
+            )
             .returning(ks.c.version)
         )
         return int((await self._conn.execute(stmt)).scalar_one())

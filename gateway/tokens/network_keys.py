@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,6 +43,11 @@ ALG = "EdDSA"
 WEBHOOK_JWS_TYPE = "olp-webhook+jws"
 # A key set a locker accepts holds at most this many keys (olp-set-key-set.json).
 MAX_PUBLISHED_KEYS = 16
+# olp-set-key-set.json: the largest key-set version a locker accepts.
+MAX_KEY_SET_VERSION = 2**53 - 1
+# How far above the network's version a locker's reported version is followed automatically.
+MAX_REPAIR_JUMP = 1_000_000
+log = logging.getLogger(__name__)
 _DEFAULT_ISSUER: str = Settings.model_fields["network_id"].default
 _DEFAULT_LEAD: timedelta = TokenSettings.model_fields["key_publish_lead"].default
 
@@ -203,6 +209,54 @@ class NetworkKeys:
             activates_at=target.activates_at,
             retired_at=now,
         )
+
+    async def advance_past(self, held: int, *, locker_id: str, actor: str) -> int:
+        """Raise the key-set version above `held`, a version a locker reported holding that is
+        above the network's (SPEC §9: versions only grow, a locker refuses a lower one).
+
+        The keys stay the same; only the version moves, so the next push reaches that locker
+        (and every other one, once). Audited as `keyset.ahead` with what was found and done.
+        A version that is above the network's by more than MAX_REPAIR_JUMP, or that leaves no
+        room below the schema's maximum, is not followed (one locker must not be able to use
+        up the network's versions): audited and logged for an operator, returns the version
+        unchanged. Returns the network's version afterwards.
+        """
+        async with self._store.transaction() as tx:
+            await tx.network_keys.lock()
+            network = await tx.network_keys.version()
+            details: dict[str, Any] = {"reported": held, "network": network}
+            if held <= network:  # not ahead, or another instance repaired it meanwhile
+                await self.sync(tx)
+                return network
+            if held - network > MAX_REPAIR_JUMP or held >= MAX_KEY_SET_VERSION:
+                version = network
+                details["repaired"] = False
+                log.error(
+                    "locker %s holds key-set version %d, far above the network's %d: not "
+                    "followed; it keeps keys the network does not have until an operator "
+                    "resets it",
+                    locker_id,
+                    held,
+                    network,
+                )
+            else:
+                version = await tx.network_keys.bump_version(at_least=held + 1)
+                details["repaired"] = True
+                log.warning(
+                    "locker %s holds key-set version %d, above the network's %d (a restored "
+                    "database or a rogue push?): key-set version raised to %d",
+                    locker_id,
+                    held,
+                    network,
+                    version,
+                )
+            details["version"] = version
+            await tx.audit.append(
+                AuditAction.KEY_SET_AHEAD, actor=actor, subject=locker_id, details=details
+            )
+            active = await tx.network_keys.active()
+        self._load(active, version)
+        return version
 
     @property
     def version(self) -> int:
