@@ -268,7 +268,7 @@ class KeypadSettings(BaseModel):
         description="After this long without a wrong code the back-off starts over.",
     )
     daily_max_failures: int = Field(
-        default=20,
+        default=100,
         ge=1,
         le=10_000,
         description="Wrong codes within 24 hours (from the first) that lock a keypad until "

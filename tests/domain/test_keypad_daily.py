@@ -12,8 +12,8 @@ T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 POLICY = KeypadPolicy(max_failures=5, window=timedelta(minutes=5), daily_max_failures=20)
 
 
-def test_the_default_policy_caps_a_day_at_twenty() -> None:
-    assert KeypadPolicy().daily_max_failures == 20
+def test_the_default_policy_caps_a_day_at_a_hundred() -> None:
+    assert KeypadPolicy().daily_max_failures == 100
     assert KeypadPolicy().daily_window == timedelta(hours=24)
 
 
