@@ -50,7 +50,12 @@ class KerongSite:
         return state
 
     async def booted(self) -> bool:
-        status = await self.gateway.adapters.running["kerong-cu16"].read_status(LOCKER_ID)
+        # A bus-bound adapter runs once this gateway holds the bus lease, which it takes in
+        # the background: on a loaded host that can come after the gateway serves.
+        adapter = self.gateway.adapters.running.get("kerong-cu16")
+        if adapter is None:
+            return False
+        status = await adapter.read_status(LOCKER_ID)
         return status.booted and status.online
 
 
