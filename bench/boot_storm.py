@@ -100,7 +100,7 @@ class FleetView:
 
 @contextlib.asynccontextmanager
 async def fleet_process(
-    *, mqtt_url: str, count: int, jitter_s: float, log_path: Path
+    *, mqtt_url: str, count: int, jitter_s: float, log_path: Path, root_key: Path
 ) -> AsyncIterator[FleetView]:
     """`openlocker-emulator run` with N lockers, until the block ends (then SIGTERM)."""
     view = FleetView()
@@ -129,6 +129,8 @@ async def fleet_process(
             "first",
             "--log-level",
             "WARNING",
+            "--root-key",
+            str(root_key),
             stdout=asyncio.subprocess.PIPE,
             stderr=log,
         )
@@ -424,7 +426,10 @@ async def main(args: Args) -> None:
                         f"{n} lockers provisioned in {provision_s:.1f} s",
                         flush=True,
                     )
-                    await run_fleet(args, broker, raw_par)
+                    # The lockers pin the network root key (SPEC §9 "Signed key sets").
+                    root_key = Path(tmp) / "root-key.json"
+                    root_key.write_text(json.dumps(gateway.root_key.public_jwk))
+                    await run_fleet(args, broker, raw_par, root_key)
         finally:
             broker.kill()
 
@@ -482,7 +487,7 @@ def print_steady(steady: Steady, lockers: int, baseline_tasks: int) -> None:
     )
 
 
-async def run_fleet(args: Args, broker: Mosquitto, raw_rate: float) -> None:
+async def run_fleet(args: Args, broker: Mosquitto, raw_rate: float, root_key: Path) -> None:
     n = args.lockers
     tasks = TaskPeak(sample_every(n) / 5)
     sampler = asyncio.get_running_loop().create_task(tasks.run_forever(), name="task-peak")
@@ -492,7 +497,11 @@ async def run_fleet(args: Args, broker: Mosquitto, raw_rate: float) -> None:
         tasks.reset()
         cpu_before = time.process_time()
         async with fleet_process(
-            mqtt_url=broker.url, count=n, jitter_s=args.jitter, log_path=args.fleet_log
+            mqtt_url=broker.url,
+            count=n,
+            jitter_s=args.jitter,
+            log_path=args.fleet_log,
+            root_key=root_key,
         ) as fleet:
             async with asyncio.timeout(120):
                 started = await fleet.until(lambda r: r["lockers"] == n)

@@ -399,7 +399,9 @@ async def _bench_database(
         await gateway.carriers.register(CARRIER, carrier.jwks)
         await gateway.lockers.provision(Locker(locker_id, "Bench", Location(0, 0)), compartments)
         async with (
-            EmulatorBank(mqtt_url=broker.url, lockers=hardware) as bank,
+            EmulatorBank(
+                mqtt_url=broker.url, lockers=hardware, root_key=gateway.root_key.public_jwk
+            ) as bank,
             httpx.AsyncClient(
                 base_url=gateway.base_url, timeout=30, transport=nodelay_transport()
             ) as http,

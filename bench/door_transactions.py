@@ -104,7 +104,9 @@ async def measure(kind: str, parcels: int, show: bool) -> None:
             await gateway.lockers.provision(Locker(LOCKER, "Bench", Location(0, 0)), doors)
             async with (
                 Store.connect(url) as reader,
-                EmulatorBank(mqtt_url=broker.url, lockers=hardware) as bank,
+                EmulatorBank(
+                    mqtt_url=broker.url, lockers=hardware, root_key=gateway.root_key.public_jwk
+                ) as bank,
                 httpx.AsyncClient(
                     base_url=gateway.base_url, timeout=30, transport=nodelay_transport()
                 ) as http,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from types import TracebackType
@@ -11,7 +12,9 @@ from typing import Any
 from aiohttp import web
 
 from gateway.auth.carrier_tokens import CarrierAuthenticator
+from gateway.auth.operator_sessions import OperatorAuth
 from gateway.clock import Clock, utc_now
+from gateway.console import ConsoleDeps, ConsoleReads, LiveFeed, mount_console
 from gateway.delivery.engine import DeliveryEngine, EngineSettings
 from gateway.delivery.routes import DeliveryPolicy
 from gateway.delivery.transports.http import HttpTransport
@@ -19,13 +22,24 @@ from gateway.delivery.transports.mqtt import MqttTransport
 from gateway.delivery.transports.smtp import SmtpTransport
 from gateway.delivery.webhook_routes import CompositeRoutes, WebhookRoutes
 from gateway.domain.keypad import KeypadPolicy
+from gateway.domain.operators import LoginPolicy, SessionPolicy
 from gateway.http.app import build_http_app, server_limits
 from gateway.http.context import HttpDeps
+from gateway.http.operator_auth import AdminDeps, CookiePolicy
+from gateway.http.telemetry import Ops
 from gateway.mqtt.embedded import EmbeddedBroker
+from gateway.observability.figures import NetworkFigures
+from gateway.observability.health import Readiness
+from gateway.observability.loop_lag import monitor_loop_lag
+from gateway.observability.metrics import Metrics
+from gateway.observability.runtime import RuntimeCounters
 from gateway.sdk import background, load_adapter_class
 from gateway.sdk.connectors import EmailMessage, HttpRequest, MqttPublish
 from gateway.sdk.keys import KeySet
 from gateway.service.adapters import AdapterDirectory
+from gateway.service.admin_actions import AdminActions
+from gateway.service.admin_views import AdminViews
+from gateway.service.audit import AuditService
 from gateway.service.bus_lease import BusOwner
 from gateway.service.carriers import CarrierService
 from gateway.service.codes import CodeService
@@ -34,16 +48,21 @@ from gateway.service.deliveries import DeliveryService
 from gateway.service.grants import GrantService
 from gateway.service.housekeeping import Housekeeping
 from gateway.service.key_distribution import KeyDistributor
+from gateway.service.keypad import KeypadLockouts
 from gateway.service.locker_host import LockerHost, LockerSide
 from gateway.service.lockers import LockerService
 from gateway.service.notify_access import NotifyAccess
+from gateway.service.operators import OperatorService
 from gateway.service.parcels import ParcelService
+from gateway.service.recovery import Recovery
 from gateway.service.reminders import ReminderScheduler
 from gateway.service.webhooks import WebhookService
 from gateway.settings import KeypadSettings, Settings
 from gateway.spec import Spec
 from gateway.store import Store, ensure_sqlite_folder
+from gateway.tokens.custody import Custody, load_keyring
 from gateway.tokens.network_keys import NetworkKeys
+from gateway.tokens.root_key import RootKey
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +97,7 @@ class Gateway:
         """Each concern in order, built from the ones before it; none is patched afterwards."""
         s = self.settings
         self.spec = Spec.load(s.spec_dir)
+        self.metrics = Metrics()  # this instance's own registry (several may share a process)
         await self._open_store()
         self._build_services()
         await self._start_trust()
@@ -95,6 +115,11 @@ class Gateway:
         ensure_sqlite_folder(url)
         self.store = await self._stack.enter_async_context(Store.connect(url))
         await self.store.migrate()
+        # Secrets at rest: every sealed row must open under the configured KEK(s) before
+        # anything is served (SealError otherwise); rows still in clear are sealed now.
+        keyring = await load_keyring(self.settings.secrets, database_url=url, store=self.store)
+        self.custody = Custody(store=self.store, keyring=keyring)
+        await self.custody.check(actor=f"gateway:{self.settings.instance}")
 
     def _build_services(self) -> None:
         """The services over the store that the locker side and the HTTP API share."""
@@ -108,7 +133,7 @@ class Gateway:
         )
         self.lockers = LockerService(store=self.store)
         self.carriers = CarrierService(store=self.store, clock=self.clock)
-        self.codes = CodeService(store=self.store, clock=self.clock)
+        self.codes = CodeService(store=self.store, clock=self.clock, keyring=self.custody.keyring)
         self.adapters = AdapterDirectory(store=self.store, adapters={})
         self.webhooks = WebhookService(
             store=self.store,
@@ -125,8 +150,12 @@ class Gateway:
             issuer=s.network_id,
             publish_lead=s.tokens.key_publish_lead,
             clock=self.clock,
+            keyring=self.custody.keyring,
         )
         await self.network_keys.ensure(actor=f"gateway:{s.instance}")
+        # Signs every SetKeySet; lockers pin its public half (`openlocker keys root`).
+        self.root_key = RootKey(store=self.store, keyring=self.custody.keyring, clock=self.clock)
+        await self.root_key.ensure(actor=f"gateway:{s.instance}")
         self.grants = GrantService(
             store=self.store,
             keys=self.network_keys,
@@ -159,13 +188,85 @@ class Gateway:
             deliveries=DeliveryService(store=self.store, clock=self.clock),
             connectors=self.connectors,
         )
-        app = build_http_app(deps, max_body_bytes=s.http.max_body_bytes)
+        app = build_http_app(
+            deps,
+            max_body_bytes=s.http.max_body_bytes,
+            operations=self._operations(),
+            admin=self._admin(deps.deliveries),
+        )
+        # The operators' web console on the same app; one live-feed poller per instance.
+        reads = ConsoleReads(store=self.store, clock=self.clock)
+        self.console_feed = LiveFeed(reads=reads)
+        mount_console(app, ConsoleDeps(reads=reads, feed=self.console_feed))
         self._runner = web.AppRunner(app, access_log=None, **server_limits())
         await self._runner.setup()
         self._stack.push_async_callback(self._runner.cleanup)
         site = web.TCPSite(self._runner, s.http.host, s.http.port)
         await site.start()
         self.port = _bound_port(self._runner, s.http.port)
+        await self._stack.enter_async_context(
+            background(self.console_feed.run_forever(), "console-live-feed")
+        )
+
+    def _admin(self, deliveries: DeliveryService) -> AdminDeps:
+        """The operators' sign-in and services, for the admin API (and the console)."""
+        s, o = self.settings, self.settings.operators
+        self.operator_auth = OperatorAuth(
+            store=self.store,
+            sessions=SessionPolicy(idle=o.session_idle, absolute=o.session_absolute),
+            logins=LoginPolicy(
+                max_failures=o.login_max_failures,
+                window=o.login_window,
+                lockout_base=o.login_lockout_base,
+                lockout_cap=o.login_lockout_cap,
+            ),
+            clock=self.clock,
+        )
+        return AdminDeps(
+            auth=self.operator_auth,
+            cookie=CookiePolicy.decide(o.cookie_secure, s.http.host, o.cookie_samesite),
+            clock=self.clock,
+            operators=OperatorService(store=self.store, clock=self.clock),
+            views=AdminViews(store=self.store, clock=self.clock),
+            actions=AdminActions(
+                store=self.store,
+                parcels=self.parcels,
+                unlocks=self.locker_side.unlocks,
+                clock=self.clock,
+            ),
+            deliveries=deliveries,
+            audit=AuditService(store=self.store),
+            keypads=KeypadLockouts(store=self.store, clock=self.clock),
+        )
+
+    def _operations(self) -> Ops:
+        """/metrics (this instance's counters, the network's figures), /readyz's checks."""
+        s = self.settings
+        figures = NetworkFigures(
+            store=self.store, max_age_s=s.metrics.figures_max_age.total_seconds(), clock=self.clock
+        )
+        registry = self.metrics.registry
+        registry.register(figures)
+        pipeline = self.locker_side.pipeline
+        registry.register(
+            RuntimeCounters(
+                pipeline=lambda: dataclasses.asdict(pipeline.counts),
+                adapters=lambda: self.adapters.running,
+            )
+        )
+
+        def broker_connected() -> bool | None:
+            olp = self.adapters.running.get("olp")
+            connected = getattr(olp, "broker_connected", None)
+            return connected if isinstance(connected, bool) else None
+
+        token = s.metrics.bearer_token
+        return Ops(
+            metrics=self.metrics,
+            figures=figures,
+            readiness=Readiness(ping_database=self.store.ping, broker_connected=broker_connected),
+            metrics_token=None if token is None else token.get_secret_value(),
+        )
 
     async def _start_housekeeping(self) -> None:
         """Expiries, purges and pickup reminders, on one interval."""
@@ -181,6 +282,20 @@ class Gateway:
         interval_s = s.housekeeping.interval.total_seconds()
         await self._stack.enter_async_context(
             background(housekeeping.run_forever(interval_s), "housekeeping")
+        )
+        # What a crash left in flight (door sessions), finished or reconciled; then each pass.
+        recovery = Recovery(
+            store=self.store,
+            adapters=self.adapters,
+            doors=self.locker_side.doors,
+            actor=f"gateway:{s.instance}",
+            clock=self.clock,
+        )
+        await self._stack.enter_async_context(
+            background(recovery.run_forever(interval_s), "recovery")
+        )
+        await self._stack.enter_async_context(
+            background(monitor_loop_lag(self.metrics.loop_lag), "event-loop-lag")
         )
         if s.parcels.reminder_lead:
             reminders = ReminderScheduler(
@@ -209,7 +324,8 @@ class Gateway:
         keys = self.network_keys
 
         async def current() -> KeySet:
-            await keys.refresh()  # another instance may have rotated
+            if await keys.refresh():  # another instance may have rotated
+                await self.root_key.refresh()  # a root rotation moves the version too
             return keys.key_set()
 
         self.key_distributor = KeyDistributor(
@@ -224,6 +340,7 @@ class Gateway:
             repair=lambda locker_id, held: keys.advance_past(
                 held, locker_id=locker_id, actor=f"gateway:{s.instance}"
             ),
+            sign=self.root_key.sign_key_set,
         )
 
     async def _start_key_distribution(self) -> None:
@@ -272,6 +389,7 @@ class Gateway:
             # Notifiers get a pickup code and QR grant issued as each message goes out.
             access=NotifyAccess(codes=self.codes, grants=self.grants),
             clock=self.clock,
+            metrics=self.metrics,
         )
         await self._stack.enter_async_context(engine)
         await self._stack.enter_async_context(background(engine.run_forever(), "delivery-engine"))
@@ -320,6 +438,7 @@ class Gateway:
             heartbeat_interval_s=int(s.lockers.heartbeat_interval.total_seconds()),
             keypad_policy=_keypad_policy(s.keypad),
             clock=self.clock,
+            metrics=self.metrics,
         )
         host = self.locker_side.host
         # Parked events an operator flagged (`openlocker events retry`) are applied here.

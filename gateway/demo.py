@@ -100,7 +100,11 @@ async def run_demo(write: Callable[[str], None] = print) -> int:
             async with (
                 _door_tap(gateway.mqtt_url, say),
                 EmulatorBank(
-                    mqtt_url=gateway.mqtt_url, lockers=hardware, mqtt_version="3.1.1"
+                    mqtt_url=gateway.mqtt_url,
+                    lockers=hardware,
+                    mqtt_version="3.1.1",
+                    # Provisioned with the locker: it installs only key sets this root signed.
+                    root_key=gateway.root_key.public_jwk,
                 ) as bank,
                 CarrierClient(
                     gateway.base_url,

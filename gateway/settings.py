@@ -1,9 +1,10 @@
 """Gateway settings, read once (TOML file, then OPENLOCKER_* environment) and passed down.
 
 Settings are grouped by concern: `[http]`, `[store]`, `[mqtt]`, `[lockers]`, `[tokens]`,
-`[parcels]`, `[keypad]`, `[webhooks]`, `[housekeeping]`, `[runtime]`, plus `network_id`,
-`instance`, `spec_dir`, `[adapters]` and `[[connectors]]` at the top. In the environment a
-group's field is `OPENLOCKER_<GROUP>__<FIELD>` (e.g. `OPENLOCKER_WEBHOOKS__TIMEOUT=10`).
+`[parcels]`, `[keypad]`, `[webhooks]`, `[housekeeping]`, `[runtime]`, `[operators]`, plus
+`network_id`, `instance`, `spec_dir`, `[adapters]` and `[[connectors]]` at the top. In the
+environment a group's field is `OPENLOCKER_<GROUP>__<FIELD>` (e.g.
+`OPENLOCKER_WEBHOOKS__TIMEOUT=10`).
 Durations are `timedelta`s: a number means seconds, ISO 8601 (`PT10M`) is accepted too.
 
 The flat names used before the grouping (`webhook_timeout_s = 10`, `OPENLOCKER_HTTP_PORT`,
@@ -60,9 +61,13 @@ __all__ = [
     "HttpSettings",
     "KeypadSettings",
     "LockerSettings",
+    "LoggingSettings",
+    "MetricsSettings",
     "MqttSettings",
+    "OperatorSettings",
     "ParcelSettings",
     "RuntimeSettings",
+    "SecretsSettings",
     "Settings",
     "SettingsError",
     "StoreSettings",
@@ -341,6 +346,29 @@ class WebhookSettings(BaseModel):
         return self
 
 
+class SecretsSettings(BaseModel):
+    """`[secrets]`: the key-encryption key (KEK) sealing private keys in the database.
+
+    None configured: a KEK file `kek` is made (0600) beside the SQLite database, or in `var/`
+    (docs/KEY_CUSTODY.md). Older KEKs only open values, until `openlocker keys rewrap`.
+    """
+
+    model_config = _GROUP_CONFIG
+
+    kek_file: Path | None = Field(default=None, description="File holding the current KEK.")
+    kek_env: str | None = Field(
+        default=None, description="Name of the environment variable holding the current KEK."
+    )
+    provider: str | None = Field(
+        default=None, description="A KEK provider plugin (entry point `openlocker.kek_providers`)."
+    )
+    provider_config: dict[str, Any] = Field(default_factory=dict, repr=False)
+    previous_kek_files: tuple[Path, ...] = Field(
+        default=(), description="Older KEKs: they open what they sealed, never seal."
+    )
+    previous_kek_envs: tuple[str, ...] = ()
+
+
 class HousekeepingSettings(BaseModel):
     """`[housekeeping]`: expiries, purges and reminders."""
 
@@ -357,6 +385,61 @@ class RuntimeSettings(BaseModel):
     event_loop: Literal["asyncio", "uvloop"] = Field(
         default="asyncio", description="`uvloop` needs the `uvloop` extra installed."
     )
+
+
+class LoggingSettings(BaseModel):
+    """`[logging]`: one line per record; JSON carries the correlation id as a field."""
+
+    model_config = _GROUP_CONFIG
+
+    format: Literal["auto", "json", "text"] = Field(
+        default="auto",
+        description="`auto`: text on a terminal, JSON otherwise (containers, systemd, files).",
+    )
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class MetricsSettings(BaseModel):
+    """`[metrics]`: the Prometheus endpoint `/metrics` on the HTTP listener."""
+
+    model_config = _GROUP_CONFIG
+
+    bearer_token: SecretStr | None = Field(
+        default=None,
+        description="When set, /metrics answers only `Authorization: Bearer <token>`.",
+    )
+    figures_max_age: Duration = Field(
+        default=_s(5),
+        ge=_s(0),
+        description="Network-wide figures are read from the database at most this often.",
+    )
+
+
+class OperatorSettings(BaseModel):
+    """`[operators]`: console and admin API sign-in (docs/operators.md)."""
+
+    model_config = _GROUP_CONFIG
+
+    session_idle: Duration = Field(
+        default=_s(30 * 60), gt=_s(0), description="A session ends after this long unused."
+    )
+    session_absolute: Duration = Field(
+        default=_s(12 * 3600), gt=_s(0), description="A session ends this long after sign-in."
+    )
+    login_max_failures: int = Field(
+        default=5, ge=1, le=100, description="Wrong passwords per account or address that lock."
+    )
+    login_window: Duration = Field(default=_s(15 * 60), gt=_s(0))
+    login_lockout_base: Duration = Field(
+        default=_s(60), gt=_s(0), description="The first lockout; each further one doubles it."
+    )
+    login_lockout_cap: Duration = Field(default=_s(3600), gt=_s(0))
+    cookie_secure: bool | None = Field(
+        default=None,
+        description="Mark the session cookie Secure (HTTPS only). Unset: Secure unless the "
+        "gateway listens on a loopback address only (plain-HTTP local development).",
+    )
+    cookie_samesite: Literal["Strict", "Lax"] = "Strict"
 
 
 class ConnectorAttachmentSettings(BaseModel):
@@ -397,6 +480,7 @@ GROUPS: dict[str, type[BaseModel]] = {
     "webhooks": WebhookSettings,
     "housekeeping": HousekeepingSettings,
     "runtime": RuntimeSettings,
+    "operators": OperatorSettings,
 }
 
 
@@ -434,6 +518,10 @@ class Settings(BaseSettings):
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     housekeeping: HousekeepingSettings = Field(default_factory=HousekeepingSettings)
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    secrets: SecretsSettings = Field(default_factory=SecretsSettings)
+    operators: OperatorSettings = Field(default_factory=OperatorSettings)
 
     adapters: dict[str, dict[str, Any]] = Field(
         default_factory=dict,

@@ -94,6 +94,9 @@ class KerongCu16Adapter:
         # Replies dropped as not answering the request waited for (late replies, another
         # board's): counted here, and logged once per episode and bus (see `_count_stale`).
         self.stale_replies = 0
+        # Bytes skipped while resynchronising: line noise, broken frames, bad checksums (a
+        # stale reply's bytes are not counted twice). Counted, not logged: noise is routine.
+        self.noise_bytes = 0
         # Bus URL -> when it last dropped one, while its episode lasts; an episode ends after
         # this many seconds without a drop (a slow bus does not drop at every single exchange).
         self._stale_since_drop: dict[str, float] = {}
@@ -315,6 +318,7 @@ class KerongCu16Adapter:
         when a reply comes clean again (a slow bus drops one at every poll: no log flood)."""
         now = time.monotonic()
         last_drop = self._stale_since_drop.get(bus_url)
+        self.noise_bytes += reader.skipped - reader.dropped * frames.REPLY_LENGTH
         if reader.dropped:
             self.stale_replies += reader.dropped
             self._stale_since_drop[bus_url] = now

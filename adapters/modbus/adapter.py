@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -169,6 +170,13 @@ class ModbusAdapter:
             raise AdapterTimeout(
                 f"unlock of {locker_id}/{compartment_code}: no answer before the deadline"
             ) from err
+
+    def bad_replies(self) -> dict[str, int]:
+        """Requests without a usable reply since start, by why (see ModbusLink.failures)."""
+        totals: Counter[str] = Counter()
+        for link in self._links.values():
+            totals.update(link.failures)
+        return dict(totals)
 
     async def read_status(self, locker_id: str) -> LockerStatus:
         locker = self._locker(locker_id)

@@ -8,6 +8,7 @@ adapter's own polling, and an unlock must never be repeated at all.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Self
@@ -70,6 +71,11 @@ class ModbusLink:
         self._connecting = asyncio.Lock()
         self._client: Client | None = None
         self._closed = False
+        # Requests that got no usable reply, by why (a spoilt line is counted, not only logged):
+        # no-reply (nothing, or nothing pymodbus could frame: bad CRC, noise, cut short),
+        # out-of-step (a reply to another function), exception (the controller's refusal),
+        # short (fewer inputs or registers than asked for).
+        self.failures: Counter[str] = Counter()
 
     async def __aenter__(self) -> Self:
         # Made here, not in __init__: pymodbus clients need the running event loop.
@@ -127,6 +133,15 @@ class ModbusLink:
             unit,
             lambda c: c.read_discrete_inputs(address, count=count, device_id=unit),
         )
+        # pymodbus pads the bits to whole bytes but takes the byte count as sent: a reply
+        # shorter than asked for must be refused here, not fail as an IndexError in a caller
+        # (found by tests/fuzz/serial).
+        if len(reply.bits) < count:
+            self.failures["short"] += 1
+            raise AdapterProtocolError(
+                f"unit {unit} sent {len(reply.bits)} inputs for {count}",
+                details={"unit": unit, "function": READ_DISCRETE_INPUTS},
+            )
         return list(reply.bits[:count])
 
     async def read_registers(self, unit: int, address: int, count: int) -> list[int]:
@@ -136,6 +151,7 @@ class ModbusLink:
             lambda c: c.read_input_registers(address, count=count, device_id=unit),
         )
         if len(reply.registers) != count:
+            self.failures["short"] += 1
             raise AdapterProtocolError(
                 f"unit {unit} sent {len(reply.registers)} registers for {count}"
             )
@@ -166,10 +182,12 @@ class ModbusLink:
             async with asyncio.timeout(self._timeout_s + 1.0):
                 reply = await send(client)
         except TimeoutError as err:
+            self.failures["no-reply"] += 1
             raise NoReply(f"{self.url} unit {unit}: no reply to function {function:02X}") from err
         except ModbusException as err:
             if self._closed:
                 raise LinkClosed(f"{self.url}: closed while waiting for a reply") from err
+            self.failures["no-reply"] += 1
             # pymodbus raises ModbusIOException for "no response" and ConnectionException for
             # a closed transport; either way the request's effect is unknown.
             raise NoReply(f"{self.url} unit {unit}: no reply ({err})") from err
@@ -178,12 +196,14 @@ class ModbusLink:
         if reply.function_code & 0x7F != function:
             # A late reply to an earlier request, matched to this one: the stream is out of
             # step, so start over with a fresh connection.
+            self.failures["out-of-step"] += 1
             self.disconnect()
             raise NoReply(
                 f"{self.url} unit {unit}: reply to function {reply.function_code:02X} "
                 f"for a request of function {function:02X}"
             )
         if isinstance(reply, ExceptionResponse):
+            self.failures["exception"] += 1
             raise refusal(unit, function, reply.exception_code)
         return reply
 

@@ -20,7 +20,8 @@ import contextlib
 import itertools
 import logging
 import ssl
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
 from typing import Any, ClassVar, Self, TypeVar
@@ -31,6 +32,7 @@ from paho.mqtt.properties import Properties
 from pydantic import ValidationError
 
 from adapters.olp.config import OlpConfig
+from adapters.olp.drops import DropReason, Drops
 from adapters.olp.journal import journal_report, replay_report
 from adapters.olp.mapping import boot_info, event_from
 from adapters.olp.snapshots import StateSnapshots
@@ -43,6 +45,7 @@ from gateway.sdk import (
     AdapterProtocolError,
     AdapterTimeout,
     BootStatus,
+    KeySetRefused,
     LaneStats,
     LockerLanes,
     LockerNotConnected,
@@ -84,11 +87,14 @@ from gateway.sdk.olp_messages import (
     PublicJwk,
     ReplayEventsPayload,
     ReplayEventsResult,
+    RootKeyLink,
     SetKeySetPayload,
     SetKeySetResult,
     StatusEvent,
+    UnknownMessage,
     WireModel,
 )
+from gateway.sdk.telemetry import correlated, message_timer
 
 log = logging.getLogger(__name__)
 Channel = topics.Channel
@@ -132,6 +138,8 @@ class OlpStats:
     states_checked: int
     too_large: int  # messages refused for their size (SPEC §9 Size), never queued
     calls_waiting: int  # our commands waiting for their locker's reply
+    handled: int = 0  # lane items worked off (whatever their outcome)
+    dropped: dict[str, int] = field(default_factory=dict)  # by DropReason, see drops.py
 
 
 class OlpAdapter:
@@ -177,6 +185,9 @@ class OlpAdapter:
         self._booted: set[str] = set()
         self._presence: dict[str, _Presence] = {}
         self._too_large = 0
+        self._drops = Drops()
+        self._handled = 0
+        self._timer = message_timer(host)
         self._connection: MqttConnection | None = None
         self._stack: contextlib.AsyncExitStack | None = None
 
@@ -242,7 +253,16 @@ class OlpAdapter:
             snapshots.checked,
             self._too_large,
             len(self._pending),
+            self._handled,
+            # Invalid State snapshots are found when read, not when received (snapshots.py).
+            self._drops.snapshot()
+            | ({"invalid-state": snapshots.refused} if snapshots.refused else {}),
         )
+
+    @property
+    def broker_connected(self) -> bool:
+        """Whether the MQTT connection is up now (the gateway's readiness probe asks)."""
+        return self._connection is not None and self._connection.connected
 
     def refused(self, locker_id: str) -> int:
         """Messages of this locker refused for a full lane since start."""
@@ -287,10 +307,15 @@ class OlpAdapter:
         if any(not _public_ed25519(jwk) for jwk in keys):
             # Never let a private key (or a foreign one) onto the wire, whoever built the set.
             raise AdapterProtocolError(f"key set {key_set.version} holds a non-public key")
+        if key_set.signature is None:
+            # A locker refuses an unsigned set (SPEC §9): the gateway signs per locker.
+            raise AdapterProtocolError(f"key set {key_set.version} is not signed")
         payload = SetKeySetPayload(
             version=key_set.version,
             issuer=key_set.issuer,
             keys=[PublicJwk.model_validate(jwk) for jwk in keys],
+            signature=key_set.signature,
+            root_keys=[RootKeyLink.model_validate(link) for link in key_set.root_chain] or None,
         )
         reply = await self._call(locker_id, "SetKeySet", payload, deadline)
         result = _expect(reply, SetKeySetResult).payload
@@ -348,16 +373,31 @@ class OlpAdapter:
             # broker: nobody will wait for the reply, so its slot goes now.
             self._pending.forget(command.id)
             raise
+        sent_at = time.perf_counter()
         try:
             reply = await self._pending.wait(command.id, future, remaining)
         except OpenLockerError as err:
+            self._command_ended(action, "timeout", sent_at)
+            log.info("%s %s to %s: no reply in time", action, command.id, locker_id)
             raise AdapterTimeout(f"{action} for {locker_id}: {err.description}") from err
+        outcome = "error" if isinstance(reply, ErrorReply) else "result"
+        elapsed_ms = self._command_ended(action, outcome, sent_at) * 1000
+        # The caller's correlation id (an HTTP request's) and the call's own id, in one line.
+        log.info("%s %s to %s: %s in %.0f ms", action, command.id, locker_id, outcome, elapsed_ms)
         if isinstance(reply, ErrorReply):
             raise AdapterProtocolError(
                 f"{action} refused by locker {locker_id}: "
-                f"{reply.error.code}: {reply.error.description}"
+                f"{reply.error.code}: {reply.error.description}",
+                # The locker's own code, for callers that react to it (a refused signature).
+                details={"lockerError": str(reply.error.code)},
             )
         return reply
+
+    def _command_ended(self, action: str, outcome: str, sent_at: float) -> float:
+        elapsed = time.perf_counter() - sent_at
+        if self._timer is not None:
+            self._timer.command_answered(action, outcome, elapsed)
+        return elapsed
 
     def _call_properties(self, locker_id: str, call_id: str, ttl_s: float) -> Properties | None:
         if self._config.protocol_version != 5:
@@ -375,9 +415,19 @@ class OlpAdapter:
     # ---- receiving (the MQTT receive loop: classify and hand on, never wait) -------------
 
     def _receive(self, message: aiomqtt.Message) -> None:
+        try:
+            self._classify(message)
+        except Exception:
+            # One message must never end the session every locker shares: the connection
+            # reconnects after a callback's error, and what it had received is gone.
+            self._drops.count(DropReason.INTERNAL_ERROR)
+            log.exception("dropping a message on %s: handling it failed", message.topic)
+
+    def _classify(self, message: aiomqtt.Message) -> None:
         info = topics.parse(str(message.topic))
         raw = message.payload if isinstance(message.payload, bytes) else b""
         if info is None:
+            self._drops.count(DropReason.FOREIGN_TOPIC)
             log.warning("ignoring message on foreign topic %s", message.topic)
             return
         channel, locker_id = info.channel, info.locker_id
@@ -412,6 +462,7 @@ class OlpAdapter:
         unbounded size must never enter it. A call is answered FormatViolation (from the busy
         lane, which keeps only its id), anything else is dropped with this log line."""
         self._too_large += 1
+        self._drops.count(DropReason.TOO_LARGE)
         log.warning(
             "refusing %s message of %s: %d bytes exceed %d",
             info.channel,
@@ -428,17 +479,42 @@ class OlpAdapter:
         try:
             reply = self._codec.decode_message(raw)
         except OpenLockerError as err:
+            self._drops.count(DropReason.BAD_REPLY)
             log.warning("bad reply from %s: %s", info.locker_id, err)
             return
         if reply.src != info.locker_id:
+            self._drops.count(DropReason.FORGED_REPLY)
             log.warning("reply on %s's topic claims src %r", info.locker_id, reply.src)
             return
         if not self._pending.resolve(reply.corr, reply):
+            if _refused_key_set(reply):
+                # A SetKeySet we never sent, refused and answered to us: someone forged one
+                # in our name. Reported to the gateway in the locker's lane (audited there).
+                self._lanes.offer(info.locker_id, Inbound(info, raw))
+                return
+            self._drops.count(DropReason.UNKNOWN_REPLY)
             log.info("late or unknown reply %s from %s", reply.corr, info.locker_id)
 
     # ---- a locker's lane (its own task: may wait, holds up only this locker) -------------
 
     async def _handle(self, locker_id: str, item: Inbound) -> None:
+        try:
+            await self._work_off(locker_id, item)
+        finally:
+            self._handled += 1
+
+    async def _work_off(self, locker_id: str, item: Inbound) -> None:
+        if item.info.channel is Channel.GATEWAY_REPLY:  # only a refused, forged SetKeySet
+            reply = self._codec.decode_message(item.raw)
+            assert isinstance(reply, ErrorReply)
+            refused = KeySetRefused(
+                locker_id=locker_id,
+                at=reply.ts,
+                event_id=reply.id,
+                reason=reply.error.description,
+            )
+            await self._host.locker_event(refused)
+            return
         if item.info.channel is Channel.STATUS:
             self._status_marked.discard(locker_id)
             if self._boot_goes_first(locker_id):
@@ -486,19 +562,33 @@ class OlpAdapter:
             await self._process(item)
 
     async def _process(self, item: Inbound) -> None:
-        info = item.info
+        started = time.perf_counter()
         try:
             message = self._codec.decode_message(item.raw)
         except (MalformedMessage, SchemaViolation) as err:
+            self._drops.count(DropReason.FORMAT_VIOLATION)
             await self._refuse(item, ErrorCode.FORMAT_VIOLATION, err.description, err.issues)
             return
+        # Everything this message causes (log lines, outbox rows) carries its id.
+        with correlated(message.id):
+            await self._dispatch(item, message)
+        if self._timer is not None:
+            # Known actions only: an unknown one is the locker's free text (a label each).
+            known = not isinstance(message, UnknownMessage)
+            action = message.action if known else "unknown"
+            self._timer.message_handled(str(message.kind), action, time.perf_counter() - started)
+
+    async def _dispatch(self, item: Inbound, message: OlpMessage) -> None:
+        info = item.info
         if message.src != info.locker_id:
+            self._drops.count(DropReason.FORGED_SRC)
             description = "src does not match the topic's locker"
             await self._refuse(item, ErrorCode.SECURITY_ERROR, description, ())
             return
         # Journaled events are deduped by `eventSeq` in the database: a replay reuses their ids.
         journaled = info.channel is Channel.EVENT and message.event_seq is not None
         if not journaled and not self._dedupe.first_time(message.src, message.id):
+            self._drops.count(DropReason.DUPLICATE)
             return
         missing = self._gaps.observe(message.src, message.seq)
         if missing:
@@ -519,6 +609,7 @@ class OlpAdapter:
 
     async def _presence_changed(self, locker_id: str, message: OlpMessage) -> None:
         if not isinstance(message, StatusEvent):
+            self._drops.count(DropReason.WRONG_TOPIC)
             log.warning(
                 "ignoring %s %s on %s's status topic", message.kind, message.action, locker_id
             )
@@ -533,11 +624,13 @@ class OlpAdapter:
 
     async def _request(self, locker_id: str, call: OlpMessage) -> None:
         if call.exp is not None and call.exp < self._host.now():
+            self._drops.count(DropReason.EXPIRED_CALL)
             log.warning("dropping expired %s call from %s", call.action, locker_id)
             return
         if isinstance(call, BootCall):
             await self._boot(locker_id, call)
         elif not await self._is_booted(locker_id):
+            self._drops.count(DropReason.NOT_BOOTED)
             await self._refuse_call(
                 locker_id, call.id, call.action, ErrorCode.SECURITY_ERROR, "Boot first"
             )
@@ -547,6 +640,7 @@ class OlpAdapter:
             )
             await self._report_journal(locker_id, call, at_boot=False)
         else:
+            self._drops.count(DropReason.UNKNOWN_CALL)
             description = f"unknown call {call.action}"
             await self._refuse_call(
                 locker_id, call.id, call.action, ErrorCode.NOT_SUPPORTED, description
@@ -569,10 +663,12 @@ class OlpAdapter:
 
     async def _event(self, locker_id: str, message: OlpMessage) -> None:
         if not await self._is_booted(locker_id):
+            self._drops.count(DropReason.NOT_BOOTED)
             log.warning("ignoring %s from %s: it has not booted", message.action, locker_id)
             return
         event = event_from(locker_id, message)
         if event is None:
+            self._drops.count(DropReason.UNKNOWN_EVENT)
             log.info("ignoring unknown event %s from %s", message.action, locker_id)
             return
         await self._host.locker_event(event)
@@ -647,6 +743,15 @@ class OlpAdapter:
             issues=issues,
         )
         await self._connection.publish(topics.locker_reply(locker_id), self._codec.encode(error))
+
+
+def _refused_key_set(reply: OlpMessage) -> bool:
+    """An error reply refusing a SetKeySet's signature (SPEC §9 "Signed key sets")."""
+    return (
+        isinstance(reply, ErrorReply)
+        and reply.action == "SetKeySet"
+        and str(reply.error.code) == "SecurityError"
+    )
 
 
 def _expect(reply: OlpMessage, model: type[M]) -> M:

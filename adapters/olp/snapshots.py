@@ -40,6 +40,7 @@ class StateSnapshots:
         self._checked: dict[str, Snapshot] = {}
         self.received = 0  # snapshots received since start
         self.checked = 0  # snapshots decoded and validated since start
+        self.refused = 0  # of those, invalid ones (logged; the older snapshot is kept)
 
     def offer(self, locker_id: str, raw: bytes) -> None:
         """From the receive loop: O(1), replaces an older snapshot nobody has read yet."""
@@ -63,12 +64,15 @@ class StateSnapshots:
         try:
             message = self._decode(raw)
         except OpenLockerError as err:
+            self.refused += 1
             log.warning("ignoring invalid State of %s: %s", locker_id, err)
             return None
         if message.src != locker_id:
+            self.refused += 1
             log.warning("ignoring State on %s's topic that claims src %r", locker_id, message.src)
             return None
         if not isinstance(message, StateEvent):
+            self.refused += 1
             log.warning(
                 "ignoring %s %s on %s's state topic", message.kind, message.action, locker_id
             )

@@ -9,6 +9,7 @@ headers belong to the auth plugin (`OlpJwsAuth`), which signs exactly the bytes 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from gateway.sdk.connectors import (
@@ -45,15 +46,27 @@ class OlpWebhooksConnector(Connector):
         super().__init__(config=config)
         self._url = config.url
 
+    def render_network_event(
+        self, body: Mapping[str, Any], *, event_id: str, event_type: str
+    ) -> HttpRequest:
+        """A network event (`locker.*`, webhook-locker-event.json) as stored: same headers."""
+        data = json.dumps(dict(body), separators=(",", ":"), ensure_ascii=False).encode()
+        return HttpRequest(url=self._url, body=data, headers=self._headers(event_id, event_type))
+
     def render(self, event: ConnectorEvent) -> HttpRequest:
         whole: dict[str, Any] = event.model_dump(mode="json", by_alias=True)
         body = {member: whole[member] for member in WEBHOOK_MEMBERS}
         # Compact and UTF-8 as published; the signature covers exactly these bytes.
         data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-        headers = {
+        return HttpRequest(
+            url=self._url, body=data, headers=self._headers(event.event_id, event.type)
+        )
+
+    @staticmethod
+    def _headers(event_id: str, event_type: str) -> dict[str, str]:
+        return {
             "Content-Type": "application/json",
-            "OLP-Event-Id": event.event_id,
-            "OLP-Event-Type": event.type,
+            "OLP-Event-Id": event_id,
+            "OLP-Event-Type": event_type,
             "User-Agent": USER_AGENT,
         }
-        return HttpRequest(url=self._url, body=data, headers=headers)

@@ -21,29 +21,35 @@ from gateway.cli import (
     keys,
     lockers,
     mqtt_access,
+    operators,
     run,
 )
 from gateway.errors import OpenLockerError
+from gateway.observability import logs
+from gateway.observability.logs import LogFormat
 from gateway.settings import load_settings
 
 log = logging.getLogger("openlocker")
 
 # The command groups, in the order `openlocker --help` lists them.
-_GROUPS = (run, carriers, lockers, keys, audit, mqtt_access, connectors, deliveries, events)
+_GROUPS = (
+    run,
+    carriers,
+    lockers,
+    keys,
+    audit,
+    mqtt_access,
+    connectors,
+    deliveries,
+    events,
+    operators,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    if not args.verbose:
-        # Third-party chatter (the embedded broker logs every packet at INFO) only with -v.
-        for noisy in ("amqtt", "transitions", "aiohttp.access", "httpx"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
-        if getattr(args, "quiet_logs", False):
-            logging.getLogger().setLevel(logging.WARNING)
+    # Text until the settings are read (they may say JSON); third-party chatter only with -v.
+    _logging(args, "text", "INFO")
     try:
         settings = load_settings(
             args.config,
@@ -54,6 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "port": getattr(args, "http_port", None),
             },
         )
+        _logging(args, settings.logging.format, settings.logging.level)
         code: int = run.run_event_loop(args.func(args, settings), settings.runtime.event_loop)
         return code
     except OpenLockerError as err:
@@ -66,6 +73,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _logging(args: argparse.Namespace, fmt: LogFormat, level: str) -> None:
+    quiet = getattr(args, "quiet_logs", False)  # the demo narrates; its log says only errors
+    logs.configure(
+        fmt="text" if quiet else fmt,  # the demo is read by a person, whatever the settings say
+        level=logging.DEBUG if args.verbose else (logging.WARNING if quiet else level),
+        quiet_third_parties=not args.verbose,
+    )
 
 
 def _parser() -> argparse.ArgumentParser:

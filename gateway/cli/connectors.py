@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.cli.common import Subparsers, open_store
+from gateway.cli.custody import keyring_for
 from gateway.errors import FieldIssue, ValidationFailed
 from gateway.sdk.connectors import OLP_EVENT_TYPES, HttpRequest, MqttPublish, Outbound, SkipEvent
 from gateway.sdk.connectors.samples import sample_event
@@ -81,6 +82,7 @@ async def _service(settings: Settings) -> AsyncIterator[ConnectorService]:
             store=store,
             issuer=settings.network_id,
             publish_lead=settings.tokens.key_publish_lead,
+            keyring=await keyring_for(store, settings),
         )
         await keys.ensure(actor="operator")
         yield ConnectorService.from_settings(settings, store=store, sign_olp=keys.sign_detached)

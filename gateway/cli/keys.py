@@ -1,10 +1,12 @@
-"""`openlocker keys rotate | list | retire KID`: the network's signing keys."""
+"""`openlocker keys rotate | list | retire KID`: the network's signing keys (custody and the root
+key: gateway/cli/custody.py)."""
 
 from __future__ import annotations
 
 import argparse
 from datetime import datetime
 
+from gateway.cli import custody
 from gateway.cli.common import Subparsers, open_store
 from gateway.settings import Settings
 from gateway.store import NetworkKeyRecord, Store
@@ -22,19 +24,21 @@ def register(sub: Subparsers) -> None:
     # A kid is a base64url thumbprint and may begin with "-": `keys retire -- KID` then.
     retire.add_argument("kid", help="the key's kid (write `-- KID` if it begins with '-')")
     retire.set_defaults(func=_retire)
+    custody.register(group)
 
 
-def _network_keys(store: Store, settings: Settings) -> NetworkKeys:
+async def _network_keys(store: Store, settings: Settings) -> NetworkKeys:
     return NetworkKeys(
         store=store,
         issuer=settings.network_id,
         publish_lead=settings.tokens.key_publish_lead,
+        keyring=await custody.keyring_for(store, settings),
     )
 
 
 async def _rotate(args: argparse.Namespace, settings: Settings) -> int:
     async with open_store(settings) as store:
-        keys = _network_keys(store, settings)
+        keys = await _network_keys(store, settings)
         await keys.ensure(actor="operator")
         key = await keys.rotate(actor="operator")
     print(
@@ -46,7 +50,7 @@ async def _rotate(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _retire(args: argparse.Namespace, settings: Settings) -> int:
     async with open_store(settings) as store:
-        keys = _network_keys(store, settings)
+        keys = await _network_keys(store, settings)
         await keys.ensure(actor="operator")
         key = await keys.retire(args.kid, actor="operator")
     print(f"key {key.kid} retired (key-set version {keys.version})")
@@ -55,7 +59,7 @@ async def _retire(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _list(args: argparse.Namespace, settings: Settings) -> int:
     async with open_store(settings) as store:
-        keys = _network_keys(store, settings)
+        keys = await _network_keys(store, settings)
         await keys.ensure(actor="operator")
         async with store.transaction() as tx:
             records = await tx.network_keys.all()

@@ -1,20 +1,26 @@
-"""`openlocker locker add | list | show`: provision lockers from layout files."""
+"""`openlocker locker add | list | show | keypad-clear`: provision lockers, end lockouts."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
+import sys
 from pathlib import Path
 
 from gateway.cli.common import Subparsers, open_store
 from gateway.domain.locker import availability
+from gateway.errors import OpenLockerError
+from gateway.service.keypad import KeypadLockouts
 from gateway.service.layouts import parse_layout
 from gateway.service.lockers import LockerService
 from gateway.settings import Settings
 
 
 def register(sub: Subparsers) -> None:
-    locker = sub.add_parser("locker", help="provision lockers").add_subparsers(required=True)
+    locker = sub.add_parser(
+        "locker", aliases=["lockers"], help="provision lockers, clear keypad lockouts"
+    ).add_subparsers(required=True)
     ladd = locker.add_parser("add", help="provision a locker from a YAML/JSON layout file")
     ladd.add_argument("layout", type=Path)
     ladd.set_defaults(func=_locker_add)
@@ -22,6 +28,18 @@ def register(sub: Subparsers) -> None:
     show = locker.add_parser("show", help="a locker's compartments and their states")
     show.add_argument("locker_id")
     show.set_defaults(func=_locker_show)
+    clear = locker.add_parser(
+        "keypad-clear", help="end a locker's keypad lockout (audited, announced to webhooks)"
+    )
+    clear.add_argument("locker_id")
+    clear.add_argument("--reason", required=True, help="why (kept in the audit trail)")
+    clear.add_argument(
+        "--as",
+        dest="operator",
+        default=None,
+        help="the operator's name in the audit trail (default: the login name)",
+    )
+    clear.set_defaults(func=_keypad_clear)
 
 
 async def _locker_add(args: argparse.Namespace, settings: Settings) -> int:
@@ -56,4 +74,22 @@ async def _locker_show(args: argparse.Namespace, settings: Settings) -> int:
         for c in doors
     ]
     print(json.dumps(rows, indent=2))
+    return 0
+
+
+async def _keypad_clear(args: argparse.Namespace, settings: Settings) -> int:
+    operator = args.operator or getpass.getuser()
+    async with open_store(settings) as store:
+        try:
+            done = await KeypadLockouts(store=store).clear(
+                args.locker_id, actor=f"operator:{operator}", reason=args.reason
+            )
+        except OpenLockerError as err:
+            print(f"not cleared: {err}", file=sys.stderr)
+            return 1
+    print(
+        f"keypad of locker {done.locker_id} cleared by operator:{operator} "
+        f"(it was locked until {done.locked_until.isoformat()}, {done.reason} limit, "
+        f"lockout {done.lockouts} in a row); {done.queued} webhook subscription(s) notified"
+    )
     return 0

@@ -29,11 +29,15 @@ from pydantic import ValidationError
 
 from gateway.clock import Clock, utc_now
 from gateway.delivery.breaker import BreakerState, TargetState
+from gateway.delivery.network_events import RendersNetworkEvents
 from gateway.delivery.routes import Route, RouteBook, TargetKind
 from gateway.delivery.settle import Settler
 from gateway.delivery.stored_events import read_event
 from gateway.delivery.transports.base import Outcome, Transport
+from gateway.domain.webhooks import is_network_event
 from gateway.errors import OpenLockerError
+from gateway.observability import correlation
+from gateway.observability.metrics import Metrics
 from gateway.sdk.connectors import (
     Capability,
     ConnectorEvent,
@@ -97,7 +101,9 @@ class DeliveryEngine:
         access: AccessHook | None = None,
         clock: Clock = utc_now,
         rand: Callable[[], float] = random.random,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics or Metrics()
         self._store = store
         self._routes = routes
         self._transports = dict(transports)
@@ -112,6 +118,7 @@ class DeliveryEngine:
             rand=rand,
             delay_s=settings.settle_delay_s,
             batch=settings.settle_batch,
+            on_result=self._settled,
         )
         self._stack = contextlib.AsyncExitStack()
         # Breakers and rate limits per target, in this instance only (see breaker.py): the
@@ -238,7 +245,10 @@ class DeliveryEngine:
                 self._wake.set()
 
         try:
-            await self._deliver(delivery, deadline, sent)
+            # The id of what queued the row (an HTTP request, a locker message), else the
+            # event's: every log line of this attempt carries it.
+            with correlation.bind(delivery.correlation_id or delivery.event_id):
+                await self._deliver(delivery, deadline, sent)
         except Exception as err:
             # Never let one delivery take the engine down; its lease ends and it is retried.
             # Only the type: an exception's text may quote the event, personal data included.
@@ -299,6 +309,20 @@ class DeliveryEngine:
             # Disabled now (committed): rows of this batch not yet started see it at once.
             self._routes.disabled(route.kind, route.target_id)
 
+    def _settled(self, delivery: Delivery, result: str, status: int | None) -> None:
+        self._metrics.delivery(delivery.target_kind, result)
+        log.info(
+            "delivery %s of event %s (%s) to %s %s, attempt %d: %s%s",
+            delivery.id,
+            delivery.event_id,
+            delivery.type,
+            delivery.target_kind,
+            delivery.target_id,
+            delivery.attempts,
+            result,
+            "" if status is None else f" (HTTP {status})",
+        )
+
     def _judge(self, state: TargetState, route: Route, outcome: Outcome) -> None:
         """The endpoint's health after an outcome: the circuit breaker's count."""
         breaker = state.breaker
@@ -354,6 +378,16 @@ class DeliveryEngine:
 
     async def _render(self, delivery: Delivery, route: Route) -> Outbound | None:
         """The connector's request for this row, or None when the row was settled instead."""
+        if is_network_event(delivery.type):
+            connector = route.connector
+            if not isinstance(connector, RendersNetworkEvents):
+                await self._settle.skipped(
+                    delivery, f"connector {connector.name} takes no network events"
+                )
+                return None
+            return connector.render_network_event(
+                delivery.body, event_id=delivery.event_id, event_type=delivery.type
+            )
         try:
             event = read_event(delivery, route, network_id=self._network_id)
         except ValidationError as err:

@@ -34,6 +34,13 @@ _WRITE_TRIES = 3
 _WRITE_PAUSE_S = 0.05
 
 Write = Callable[[UnitOfWork], Awaitable[bool]]
+# Told of each attempt's result as it is settled: delivered, retry, dead, gone, skipped or
+# released (metrics and the delivery's log line; gateway/observability).
+ResultHook = Callable[[Delivery, str, "int | None"], None]
+
+
+def _ignore(delivery: Delivery, result: str, status: int | None) -> None:
+    return None
 
 
 @dataclass(slots=True)
@@ -58,7 +65,9 @@ class Settler:
         rand: Callable[[], float],
         delay_s: float = 0.005,
         batch: int = 64,
+        on_result: ResultHook | None = None,
     ) -> None:
+        self._on_result = on_result or _ignore
         self._store = store
         self._actor = actor
         self._clock = clock
@@ -98,8 +107,10 @@ class Settler:
     async def outcome(self, delivery: Delivery, route: Route, outcome: Outcome) -> None:
         if outcome.gone:
             await self._disable_target(delivery, route)
+            self._on_result(delivery, "gone", outcome.status)
             return
         if outcome.ok:
+            self._on_result(delivery, "delivered", outcome.status)
             at = self._clock()
             kept = await self._write(
                 lambda tx: tx.outbox.mark_delivered(delivery, status=outcome.status, at=at)
@@ -108,6 +119,7 @@ class Settler:
             return
         error = _clip(outcome.error or f"HTTP {outcome.status}")
         retry_at = None if outcome.permanent else self._retry_at(delivery, route.policy, outcome)
+        self._on_result(delivery, "dead" if retry_at is None else "retry", outcome.status)
         kept = await self._write(
             lambda tx: tx.outbox.mark_failed(
                 delivery, status=outcome.status, error=error, retry_at=retry_at
@@ -128,6 +140,7 @@ class Settler:
     async def failed(self, delivery: Delivery, error: str) -> None:
         """A failed attempt without a route to say the policy: the default schedule."""
         retry_at = self._retry_at(delivery, DeliveryPolicy(), Outcome(ok=False))
+        self._on_result(delivery, "dead" if retry_at is None else "retry", None)
         kept = await self._write(
             lambda tx: tx.outbox.mark_failed(
                 delivery, status=None, error=_clip(error), retry_at=retry_at
@@ -137,6 +150,7 @@ class Settler:
 
     async def dead(self, delivery: Delivery, error: str) -> None:
         """Dead at once: retrying cannot help (no such target, an unmappable event)."""
+        self._on_result(delivery, "dead", None)
         kept = await self._write(
             lambda tx: tx.outbox.mark_failed(
                 delivery, status=None, error=_clip(error), retry_at=None
@@ -149,11 +163,13 @@ class Settler:
         _lost_lease(delivery, kept)
 
     async def skipped(self, delivery: Delivery, reason: str) -> None:
+        self._on_result(delivery, "skipped", None)
         kept = await self._write(lambda tx: tx.outbox.mark_skipped(delivery, reason=_clip(reason)))
         _lost_lease(delivery, kept)
 
     async def release(self, delivery: Delivery, retry_at: datetime) -> None:
         """Not attempted after all (open circuit, rate limit): due again, attempt not spent."""
+        self._on_result(delivery, "released", None)
         kept = await self._write(lambda tx: tx.outbox.release(delivery, retry_at=retry_at))
         _lost_lease(delivery, kept)
 

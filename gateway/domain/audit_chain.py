@@ -13,15 +13,18 @@ from typing import Any
 GENESIS_HASH = "0" * 64
 # Bumped if the encoding below ever changes, so old and new entries can be told apart.
 _ENCODING_VERSION = 1
-# Who acted: a carrier, a locker, one gateway instance, or a person at the operator console.
-_ACTOR = re.compile(r"^(operator|(carrier|locker|gateway):\S.*)$")
+# Who acted: a carrier, a locker, one gateway instance, or a person at the operator console
+# ("operator" alone: the CLI run by whoever holds the host; "operator:<id>": a signed-in one).
+_ACTOR = re.compile(r"^(operator|(carrier|locker|gateway|operator):\S.*)$")
 
 
 def check_actor(actor: str) -> str:
-    """`actor` if it is "carrier:<id>", "locker:<id>", "gateway:<instance>" or "operator"."""
+    """`actor` if it is "carrier:<id>", "locker:<id>", "gateway:<instance>", "operator" or
+    "operator:<id>"."""
     if not isinstance(actor, str) or not _ACTOR.match(actor):
         raise ValueError(
-            f"audit actor {actor!r} must be carrier:<id>, locker:<id>, gateway:<id> or operator"
+            f"audit actor {actor!r} must be carrier:<id>, locker:<id>, gateway:<id>, operator "
+            "or operator:<id>"
         )
     return actor
 

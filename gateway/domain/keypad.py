@@ -84,6 +84,7 @@ class KeypadCounter:
     locked_until: datetime | None = None
     day_failures: int = 0
     day_started_at: datetime | None = None
+    lock_reason: LockoutReason | None = None  # the limit behind `locked_until`
 
     def locked(self, now: datetime) -> bool:
         return self.locked_until is not None and now < self.locked_until
@@ -121,9 +122,19 @@ class KeypadCounter:
         else:
             lockout = Lockout(number=number, until=now + backoff, backoff=backoff)
         counter = replace(
-            counter, failures=0, window_started_at=None, lockouts=number, locked_until=lockout.until
+            counter,
+            failures=0,
+            window_started_at=None,
+            lockouts=number,
+            locked_until=lockout.until,
+            lock_reason=lockout.reason,
         )
         return counter, lockout
+
+    def cleared(self) -> KeypadCounter:
+        """An operator ended the lockout: no lock, no back-off history, and the daily count
+        starts afresh too (else the next wrong code would lock a daily-capped keypad again)."""
+        return KeypadCounter(self.locker_id)
 
     def succeeded(self) -> KeypadCounter:
         """A correct code: the person at the keypad knows a valid code; the window and the

@@ -24,10 +24,23 @@ class WebhookEventType(StrEnum):
     DROPOFF_ANNOUNCED = "parcel.dropoff_announced"
     DROPPED_OFF = "parcel.dropped_off"
     REDIRECTED = "parcel.redirected"
+    # Network events: about a locker, not a parcel (webhook-locker-event.json). Sent only to
+    # subscriptions that name them: a subscription for "every type" means every parcel type.
+    KEYPAD_LOCKED = "locker.keypad_locked"
+    KEYPAD_CLEARED = "locker.keypad_cleared"
 
     @classmethod
     def entering(cls, state: ParcelState) -> WebhookEventType:
         return cls(f"parcel.{state}")
+
+    @property
+    def is_network_event(self) -> bool:
+        return self.value.startswith("locker.")
+
+
+def is_network_event(event_type: str) -> bool:
+    """A `locker.*` event: its outbox row carries a locker, not a parcel."""
+    return event_type.startswith("locker.")
 
 
 class DeliveryState(StrEnum):

@@ -8,17 +8,24 @@ from aiohttp import web
 
 from gateway.http.context import DEPS, HttpDeps
 from gateway.http.middleware import auth_middleware, problem_middleware
+from gateway.http.operator_auth import ADMIN, AdminDeps
 from gateway.http.routes import (
+    admin_lockers,
+    admin_ops,
+    admin_parcels,
+    admin_session,
     connectors,
     deliveries,
     doors,
     grants,
     lockers,
     meta,
+    ops,
     parcels,
     webhooks,
     wellknown,
 )
+from gateway.http.telemetry import Ops, install
 from gateway.service.inbound import InboundService
 
 # aiohttp answers a header or request line past its limit (8190 bytes by default) itself, with
@@ -38,11 +45,15 @@ def server_limits() -> ServerLimits:
     return {"max_line_size": MAX_HEADER_LINE_BYTES, "max_field_size": MAX_HEADER_LINE_BYTES}
 
 
-def build_http_app(deps: HttpDeps, *, max_body_bytes: int) -> web.Application:
+def build_http_app(
+    deps: HttpDeps, *, max_body_bytes: int, operations: Ops, admin: AdminDeps | None = None
+) -> web.Application:
     app = web.Application(
         middlewares=[problem_middleware, auth_middleware], client_max_size=max_body_bytes
     )
     app[DEPS] = deps
+    install(app, operations)  # correlation ids, latency, access log: outermost
+    ops.add_routes(app)
     meta.add_routes(app)
     lockers.add_routes(app)
     parcels.add_routes(app)
@@ -55,4 +66,9 @@ def build_http_app(deps: HttpDeps, *, max_body_bytes: int) -> web.Application:
         InboundService(parcels=deps.parcels, spec=deps.spec, attachments=deps.connectors),
     )
     wellknown.add_routes(app)
+    if admin is not None:
+        # The operators' API (/v1/admin/): its own sign-in, see gateway/http/operator_auth.py.
+        app[ADMIN] = admin
+        for routes in (admin_session, admin_lockers, admin_parcels, admin_ops):
+            routes.add_routes(app)
     return app

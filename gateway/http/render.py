@@ -154,7 +154,7 @@ def webhook_delivery_to_wire(found: Delivery) -> WebhookDeliveryOut:
         id=found.id,
         event_id=found.event_id,
         type=WebhookEventType(found.type),
-        parcel_id=found.body["parcel"]["parcelId"],
+        parcel_id=_parcel_id(found),
         state=found.state,
         attempts=found.attempts,
         next_attempt_at=found.next_attempt_at,
@@ -172,7 +172,7 @@ def delivery_to_wire(found: Delivery) -> DeliveryOut:
         id=found.id,
         event_id=found.event_id,
         type=found.type,
-        parcel_id=found.body["parcel"]["parcelId"],
+        parcel_id=_parcel_id(found),
         target_kind=found.target_kind,
         target_id=found.target_id,
         state=found.state,
@@ -183,3 +183,9 @@ def delivery_to_wire(found: Delivery) -> DeliveryOut:
         created_at=found.created_at,
         delivered_at=found.delivered_at,
     )
+
+
+def _parcel_id(found: Delivery) -> str | None:
+    """The row's parcel; None for a network event (`locker.*`), which is about a locker."""
+    parcel = found.body.get("parcel")
+    return str(parcel["parcelId"]) if isinstance(parcel, dict) else None

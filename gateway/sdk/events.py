@@ -74,6 +74,15 @@ class JournalReported(_Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class KeySetRefused(_Event):
+    """The locker refused a key set's signature (SPEC §9 "Signed key sets") in answer to a
+    SetKeySet this gateway never sent: someone forged one in its name. A security event
+    (audited); the locker kept its keys. `event_id` is the locker's reply id."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PresenceChanged(_Event):
     """The locker became reachable or unreachable; going offline ends its boot session."""
 
@@ -88,6 +97,7 @@ __all__ = [
     "FaultKind",
     "GrantUse",
     "JournalReported",
+    "KeySetRefused",
     "LockerEvent",
     "LockerFault",
     "OpenOutcome",
@@ -96,5 +106,11 @@ __all__ = [
 ]
 
 LockerEvent = (
-    DoorOpened | DoorClosed | CodeEntered | LockerFault | PresenceChanged | JournalReported
+    DoorOpened
+    | DoorClosed
+    | CodeEntered
+    | LockerFault
+    | PresenceChanged
+    | JournalReported
+    | KeySetRefused
 )

@@ -18,6 +18,11 @@ class KeySet:
     version: int
     issuer: str
     keys: tuple[Mapping[str, Any], ...]
+    # Set per locker by the gateway before a push (SPEC §9 "Signed key sets"): the root key's
+    # detached JWS over the set and the locker's id, and the root keys' endorsement chain
+    # (`{"jwk", "endorsement"}`, oldest first) for lockers that pinned an older root.
+    signature: str | None = None
+    root_chain: tuple[Mapping[str, Any], ...] = ()
 
 
 @runtime_checkable

@@ -10,6 +10,7 @@ The dict-based `decode` and `build` stay for adapters written against them.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -35,6 +36,8 @@ MAX_MESSAGE_BYTES = 64 * 1024
 # No OLP message nests deeper than a handful of levels; a deeper one is refused before the
 # validators, whose recursion (and their error messages') a few hundred levels could exhaust.
 MAX_NESTING = 32
+# envelope.json#/$defs/MessageId: what an error reply can echo as its `corr`.
+_MESSAGE_ID = re.compile(r"[!-~]{1,36}")
 
 __all__ = ["MAX_MESSAGE_BYTES", "MessageKind", "OlpCodec"]
 
@@ -113,7 +116,8 @@ class OlpCodec:
             return None
         if isinstance(message, dict) and message.get("kind") == "call":
             ident = message.get("id")
-            if isinstance(ident, str) and 0 < len(ident) <= 36:
+            # The envelope's MessageId, or the reply's `corr` would break its own schema.
+            if isinstance(ident, str) and _MESSAGE_ID.fullmatch(ident):
                 return ident
         return None
 
@@ -214,7 +218,9 @@ def _schema_and_model(data: Any) -> tuple[str, type[OlpMessage]]:
     """The one schema a received message is checked against, and its model."""
     if isinstance(data, dict):
         kind, action = data.get("kind"), data.get("action")
-        if kind in _KINDS and isinstance(action, str):
+        # Type first: a list or object `kind` is unhashable, and the set lookup would raise
+        # TypeError past the refusal (found by tests/fuzz/mqtt).
+        if isinstance(kind, str) and kind in _KINDS and isinstance(action, str):
             schema = message_schema(MessageKind(kind), action)
             model = message_model(MessageKind(kind), action)
             if schema is not None and model is not None:

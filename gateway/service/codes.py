@@ -13,7 +13,9 @@ from gateway.domain.parcel import Parcel
 from gateway.errors import ConcurrentUpdate, IllegalTransition, NotFound
 from gateway.store import Store, UnitOfWork
 from gateway.store.access_codes import AccessCode
+from gateway.tokens.custody import sealed_secret
 from gateway.tokens.pins import looks_like_pin, new_pin, pin_hash
+from gateway.tokens.sealing import Keyring, ephemeral_keyring
 
 PIN_KEY_NAME = "pin-hash-key"  # the name of the secret in gateway_secrets, not the secret
 COLLECT_CODE_TTL = timedelta(days=7)
@@ -30,9 +32,13 @@ class IssuedCode:
 
 
 class CodeService:
-    def __init__(self, *, store: Store, clock: Clock = utc_now) -> None:
+    def __init__(
+        self, *, store: Store, clock: Clock = utc_now, keyring: Keyring | None = None
+    ) -> None:
+        """`keyring` seals the PIN-hash key at rest (without one, tests: a process-only KEK)."""
         self._store = store
         self._clock = clock
+        self._keyring = keyring or ephemeral_keyring()
         self._secret: bytes | None = None
 
     def now(self) -> datetime:
@@ -40,8 +46,10 @@ class CodeService:
 
     async def _key(self, tx: UnitOfWork) -> bytes:
         if self._secret is None:
-            value = await tx.secrets.get_or_create(PIN_KEY_NAME, lambda: secrets.token_hex(32))
-            self._secret = bytes.fromhex(value)
+            # Sealed under the KEK: whoever reads the database alone cannot test PINs offline.
+            self._secret = await sealed_secret(
+                tx, self._keyring, PIN_KEY_NAME, lambda: secrets.token_bytes(32)
+            )
         return self._secret
 
     async def issue(

@@ -5,8 +5,10 @@ from __future__ import annotations
 import builtins
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from gateway.clock import Clock, utc_now
+from gateway.domain.audit import AuditAction
 from gateway.domain.delivery import TargetKind
 from gateway.domain.webhooks import DeliveryState
 from gateway.errors import IllegalTransition, NotFound
@@ -89,6 +91,23 @@ class DeliveryService:
             except (NotFound, IllegalTransition) as err:
                 outcomes.append(ReplayOutcome(delivery_id, refused=err.description))
         return outcomes
+
+    async def replay_audited(
+        self, delivery_id: int, *, actor: str, details: dict[str, Any]
+    ) -> Delivery:
+        """An operator's replay of one delivery (admin API), audited in the same transaction."""
+        async with self._store.transaction() as tx:
+            found = await tx.outbox.find(delivery_id)
+            if found is None:
+                raise NotFound(f"no delivery {delivery_id}")
+            replayed = await _replay(tx, found, self._clock())
+            await tx.audit.append(
+                AuditAction.ADMIN_ACTION,
+                actor=actor,
+                subject=f"delivery:{delivery_id}",
+                details={"what": "delivery.replay", "deliveryId": delivery_id, **details},
+            )
+        return replayed
 
     async def replay_all_dead(self, target_id: str, *, batch: int = 200) -> int:
         """Every dead delivery of one target, replayed; how many. Refused if the target is off."""

@@ -34,12 +34,14 @@ from gateway.sdk import (
     DoorClosed,
     DoorOpened,
     JournalReported,
+    KeySetRefused,
     LockerEvent,
     LockerFault,
     PresenceChanged,
 )
 from gateway.service.door_events import DoorEvents
 from gateway.service.event_order import EventGap, EventOrder
+from gateway.service.key_distribution import audit_forged_key_set
 from gateway.service.keypad import KeypadOutcome
 from gateway.service.keypad_entry import KeypadEntry
 from gateway.service.parked_events import decode_event, encode_event
@@ -193,6 +195,8 @@ class EventPipeline:
             await self._presence.changed(tx, event)
         elif isinstance(event, CodeEntered):
             return await self._keypad.decide(tx, event)
+        elif isinstance(event, KeySetRefused):
+            await audit_forged_key_set(tx, event)
         return None
 
     # ---- parking -------------------------------------------------------------------------

@@ -21,12 +21,15 @@ from gateway.clock import Clock, utc_now
 from gateway.domain.audit import AuditAction
 from gateway.errors import OpenLockerError
 from gateway.sdk import AdapterFeatures
+from gateway.sdk.events import KeySetRefused
 from gateway.sdk.keys import KeySet, SupportsKeySet
 from gateway.service.adapters import AdapterDirectory
-from gateway.store import Store
+from gateway.store import Store, UnitOfWork
 
 log = logging.getLogger(__name__)
 KeySource = Callable[[], Awaitable[KeySet]]
+# (set, locker id) -> the set signed for that locker by the root key (SPEC §9).
+KeySetSigner = Callable[[KeySet, str], KeySet]
 # (locker id, version it holds above the network's) -> the network's version afterwards.
 AheadRepair = Callable[[str, int], Awaitable[int]]
 # A locker drops commands until it has processed its Boot's Accepted: give it a moment.
@@ -53,9 +56,11 @@ class KeyDistributor:
         actor: str,
         clock: Clock = utc_now,
         repair: AheadRepair | None = None,
+        sign: KeySetSigner | None = None,
     ) -> None:
         """`repair` raises the network's key-set version past a version a locker reported
-        above it (NetworkKeys.advance_past); without it such a locker is only logged."""
+        above it (NetworkKeys.advance_past); without it such a locker is only logged. `sign`
+        signs the set for each locker (RootKey.sign_key_set): a locker refuses an unsigned one."""
         self._store = store
         self._adapters = adapters
         self._key_set = key_set
@@ -73,6 +78,10 @@ class KeyDistributor:
         self._swept_version: int | None = None
         self._next_sweep = 0.0
         self._repair = repair
+        self._sign = sign
+        # locker -> the key-set version whose refusal was audited: a locker pinned to another
+        # root refuses every sweep's push; one audit line per version, not one a minute.
+        self._refusal_audited: dict[str, int] = {}
         self._ahead: dict[str, int] = {}  # booted locker -> version it reported, maybe ahead
 
     def locker_booted(self, locker_id: str, reported_version: int | None) -> None:
@@ -204,13 +213,32 @@ class KeyDistributor:
             adapter, SupportsKeySet
         ):
             return False  # its lockers cannot verify grants: the gateway decides for them
+        signed = key_set if self._sign is None else self._sign(key_set, locker_id)
         try:
-            await adapter.push_key_set(locker_id, key_set, self._clock() + self._timeout)
+            await adapter.push_key_set(locker_id, signed, self._clock() + self._timeout)
         except OpenLockerError as err:
+            if err.details.get("lockerError") == "SecurityError":
+                await self._refused(locker_id, key_set, err)
             log.info("key set %d not installed on %s: %s", key_set.version, locker_id, err)
             return False
         log.info("locker %s holds key set %d", locker_id, key_set.version)
         return True
+
+    async def _refused(self, locker_id: str, key_set: KeySet, err: OpenLockerError) -> None:
+        """The locker refused the set's signature: it pinned another root key, or the set was
+        altered on the way. A security event: logged and audited once per version; the locker
+        keeps its set."""
+        if self._refusal_audited.get(locker_id) == key_set.version:
+            return
+        log.error(
+            "locker %s refused the signature of key set %d: %s", locker_id, key_set.version, err
+        )
+        details = {"version": key_set.version, "reason": err.description[:200]}
+        async with self._store.transaction() as tx:
+            await tx.audit.append(
+                AuditAction.KEY_SET_REFUSED, actor=self._actor, subject=locker_id, details=details
+            )
+        self._refusal_audited[locker_id] = key_set.version
 
     async def _record(self, lockers: list[str], key_set: KeySet) -> None:
         """What these lockers confirmed, with an audit line each, in one transaction."""
@@ -226,3 +254,17 @@ class KeyDistributor:
                     subject=locker_id,
                     details=details,
                 )
+
+
+async def audit_forged_key_set(tx: UnitOfWork, event: KeySetRefused) -> None:
+    """A locker refused a SetKeySet sent in this gateway's name but not by it (its error
+    reply reached us, not the sender): someone on the broker tried to install keys. The
+    locker kept its set; the attempt is a security event for the operator."""
+    log.error("locker %s refused a forged SetKeySet: %s", event.locker_id, event.reason)
+    details = {"forged": True, "reason": event.reason[:200], "reply": event.event_id}
+    await tx.audit.append(
+        AuditAction.KEY_SET_REFUSED,
+        actor=f"locker:{event.locker_id}",
+        subject=event.locker_id,
+        details=details,
+    )

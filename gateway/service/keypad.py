@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
+from gateway.clock import Clock, utc_now
 from gateway.domain.audit import AuditAction
 from gateway.domain.door import PURPOSE_FOR_STATE
-from gateway.domain.keypad import KeypadPolicy, Lockout
+from gateway.domain.keypad import KeypadPolicy, Lockout, LockoutReason
 from gateway.domain.parcel import Parcel
+from gateway.domain.webhooks import WebhookEventType
+from gateway.errors import IllegalTransition, NotFound, ValidationFailed
 from gateway.service.codes import CodeService
-from gateway.store import UnitOfWork
+from gateway.service.keypad_events import record_keypad_event
+from gateway.store import Store, UnitOfWork
 from gateway.store.access_codes import AccessCode
 
 
@@ -63,6 +68,14 @@ async def try_code(
         details["lockedUntil"] = counter.locked_until.isoformat()
     await tx.audit.append(AuditAction.CODE_TRIED, actor=actor, subject=locker_id, details=details)
     if outcome.lockout is not None:
+        # The operator-visible event, in this very transaction: no lockout without it.
+        await record_keypad_event(
+            tx,
+            WebhookEventType.KEYPAD_LOCKED,
+            counter,
+            at=now,
+            reason=outcome.lockout.reason,
+        )
         await tx.audit.append(
             AuditAction.KEYPAD_LOCKOUT,
             actor=actor,
@@ -78,3 +91,77 @@ async def try_code(
             },
         )
     return outcome
+
+
+@dataclass(frozen=True, slots=True)
+class KeypadClearance:
+    """What `KeypadLockouts.clear` ended: the lockout as it stood, and when."""
+
+    locker_id: str
+    reason: LockoutReason
+    locked_until: datetime
+    lockouts: int
+    day_failures: int
+    cleared_at: datetime
+    queued: int  # `locker.keypad_cleared` rows queued for subscriptions
+
+
+class KeypadLockouts:
+    """Operators end a keypad lockout by hand (the CLI today, the admin API next): audited
+    with who and why, and announced as `locker.keypad_cleared` to the subscriptions that
+    asked for it, in the transaction that clears it."""
+
+    def __init__(self, *, store: Store, clock: Clock = utc_now) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def clear(self, locker_id: str, *, actor: str, reason: str) -> KeypadClearance:
+        """End `locker_id`'s running lockout. `actor` is the audit actor (`operator:<id>`),
+        `reason` the operator's words (required). NotFound for an unknown locker,
+        IllegalTransition when its keypad is not locked out (nothing is written then)."""
+        why = reason.strip()
+        if not why:
+            raise ValidationFailed("a reason is required to clear a keypad lockout")
+        async with self._store.transaction() as tx:
+            if await tx.lockers.get(locker_id) is None:
+                raise NotFound(f"no locker {locker_id!r}")
+            now = self._clock()
+            before = await tx.keypads.claim(locker_id)
+            if not before.locked(now) or before.locked_until is None:
+                raise IllegalTransition(
+                    f"the keypad of locker {locker_id} is not locked out",
+                    details={"lockerId": locker_id},
+                )
+            limit = before.lock_reason or LockoutReason.WINDOW
+            after = before.cleared()
+            await tx.keypads.save(after)
+            queued = await record_keypad_event(
+                tx,
+                WebhookEventType.KEYPAD_CLEARED,
+                after,
+                at=now,
+                reason=limit,
+                cleared_by=actor,
+                why=why,
+            )
+            await tx.audit.append(
+                AuditAction.KEYPAD_CLEARED,
+                actor=actor,
+                subject=locker_id,
+                details={
+                    "reason": why,
+                    "limit": limit.value,
+                    "lockedUntil": before.locked_until.isoformat(),
+                    "lockouts": before.lockouts,
+                    "dailyFailures": before.day_failures,
+                },
+            )
+        return KeypadClearance(
+            locker_id=locker_id,
+            reason=limit,
+            locked_until=before.locked_until,
+            lockouts=before.lockouts,
+            day_failures=before.day_failures,
+            cleared_at=now,
+            queued=queued,
+        )

@@ -14,6 +14,7 @@ from gateway.clock import Clock, utc_now
 from gateway.domain.door import OpenOutcome
 from gateway.domain.keypad import KeypadPolicy
 from gateway.errors import OpenLockerError, OperationTimeout
+from gateway.observability.metrics import Metrics
 from gateway.sdk import AdapterFeatures, CodeEntered, SupportsDisplay
 from gateway.service.adapters import AdapterDirectory
 from gateway.service.codes import CodeService
@@ -36,7 +37,9 @@ class KeypadEntry:
         adapters: AdapterDirectory,
         policy: KeypadPolicy | None = None,
         clock: Clock = utc_now,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics or Metrics()
         self._store = store
         self._codes = codes
         self._unlocks = unlocks
@@ -52,6 +55,7 @@ class KeypadEntry:
     async def answer(self, event: CodeEntered, entry: KeypadOutcome) -> None:
         """Open the door for an accepted code, else say why on the display. Never raises for
         the locker's failures: the entry is decided and committed, there is nothing to retry."""
+        self._metrics.keypad(entry.verdict.value, lockout=entry.lockout is not None)
         if entry.lockout is not None:
             # The SecurityEvent: this log line, the keypad.lockout audit entry (what
             # `openlocker audit show --action keypad.lockout` lists) and the locker's display.

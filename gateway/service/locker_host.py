@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 
 from gateway.clock import Clock, utc_now
 from gateway.domain.keypad import KeypadPolicy
+from gateway.observability import correlation
+from gateway.observability.metrics import Metrics
 from gateway.sdk import BootDecision, BootInfo, LockerEvent
 from gateway.service.adapters import AdapterDirectory
 from gateway.service.boot_gate import BootGate, BootListener
@@ -23,12 +25,27 @@ from gateway.store import Store
 
 
 class LockerHost:
-    """`gateway.sdk.AdapterHost`: boots go to the BootGate, events into the EventPipeline."""
+    """`gateway.sdk.AdapterHost`: boots go to the BootGate, events into the EventPipeline;
+    adapters that time their messages report here (`gateway.sdk.telemetry.MessageTimer`)."""
 
-    def __init__(self, *, boot_gate: BootGate, pipeline: EventPipeline, clock: Clock) -> None:
+    def __init__(
+        self,
+        *,
+        boot_gate: BootGate,
+        pipeline: EventPipeline,
+        clock: Clock,
+        metrics: Metrics | None = None,
+    ) -> None:
         self._boot_gate = boot_gate
         self._pipeline = pipeline
         self._clock = clock
+        self._metrics = metrics or Metrics()
+
+    def message_handled(self, kind: str, action: str, seconds: float) -> None:
+        self._metrics.mqtt_message(kind, action, seconds)
+
+    def command_answered(self, action: str, outcome: str, seconds: float) -> None:
+        self._metrics.mqtt_command(action, outcome, seconds)
 
     async def authorize_boot(self, locker_id: str, info: BootInfo) -> BootDecision:
         return await self._boot_gate.authorize_boot(locker_id, info)
@@ -40,7 +57,10 @@ class LockerHost:
         return self._clock()
 
     async def locker_event(self, event: LockerEvent) -> None:
-        await self._pipeline.locker_event(event)
+        # An adapter that bound its message's id keeps it; a board adapter's polled event
+        # gets its own, so the event's log lines and outbox rows carry one.
+        with correlation.bind(None if correlation.current() else event.event_id):
+            await self._pipeline.locker_event(event)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +92,7 @@ class LockerSide:
         sweep_interval_s: float = 5.0,
         sleep: Sleep = asyncio.sleep,
         clock: Clock = utc_now,
+        metrics: Metrics | None = None,
     ) -> LockerSide:
         """`on_booted` is told of every accepted Boot (key distribution); `sleep` is the wait
         between an event's attempts and between sweeps of parked events."""
@@ -96,6 +117,7 @@ class LockerSide:
             adapters=adapters,
             policy=keypad_policy,
             clock=clock,
+            metrics=metrics,
         )
         pipeline = EventPipeline(
             store=store,
@@ -108,5 +130,5 @@ class LockerSide:
             sleep=sleep,
             clock=clock,
         )
-        host = LockerHost(boot_gate=boot_gate, pipeline=pipeline, clock=clock)
+        host = LockerHost(boot_gate=boot_gate, pipeline=pipeline, clock=clock, metrics=metrics)
         return cls(boot_gate, unlocks, order, doors, presence, keypad, pipeline, host)

@@ -11,6 +11,7 @@ from gateway.sdk import (
     DoorClosed,
     DoorOpened,
     JournalReported,
+    KeySetRefused,
     LockerEvent,
     LockerFault,
     PresenceChanged,
@@ -21,7 +22,15 @@ from gateway.store.parked_events import ParkedEvent
 # Every event type the pipeline can park, by the name stored in the `type` column.
 _TYPES: dict[str, TypeAdapter[Any]] = {
     cls.__name__: TypeAdapter(cls)
-    for cls in (DoorOpened, DoorClosed, CodeEntered, LockerFault, PresenceChanged, JournalReported)
+    for cls in (
+        DoorOpened,
+        DoorClosed,
+        CodeEntered,
+        LockerFault,
+        PresenceChanged,
+        JournalReported,
+        KeySetRefused,
+    )
 }
 
 

@@ -63,6 +63,12 @@ class DoorSessionRepository(Repository):
         row = (await self._conn.execute(stmt)).mappings().first()
         return None if row is None else _session(row)
 
+    async def all_live(self, limit: int = 1000) -> list[DoorSession]:
+        """Every session not closed or failed yet, oldest first (the recovery pass: a crash
+        leaves them in flight; a running gateway has few)."""
+        stmt = select(t).where(t.c.state.in_(LIVE)).order_by(t.c.id).limit(limit)
+        return [_session(row) for row in (await self._conn.execute(stmt)).mappings()]
+
     async def latest(self, locker_id: str, compartment_code: str) -> DoorSession | None:
         """The most recent session of this door, whatever its state."""
         stmt = (

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import RowMapping, select, update
 
-from gateway.domain.keypad import KeypadCounter
+from gateway.domain.keypad import KeypadCounter, LockoutReason
 from gateway.store._sql import Repository, insert_if_absent
 from gateway.store.tables import keypad_attempts as t
 
@@ -39,6 +41,11 @@ class KeypadRepository(Repository):
         )
         return None if row is None else _counter(row)
 
+    async def locked(self, now: datetime) -> list[KeypadCounter]:
+        """Keypads locked at `now`, for operators (gateway/service/admin_views.py)."""
+        stmt = select(t).where(t.c.locked_until > now).order_by(t.c.locker_id)
+        return [_counter(row) for row in (await self._conn.execute(stmt)).mappings()]
+
     async def save(self, counter: KeypadCounter) -> None:
         await self._conn.execute(
             update(t)
@@ -51,9 +58,19 @@ class KeypadRepository(Repository):
                 locked_until=counter.locked_until,
                 day_failures=counter.day_failures,
                 day_started_at=counter.day_started_at,
+                lock_reason=None if counter.lock_reason is None else counter.lock_reason.value,
                 updated_at=self._clock(),
             )
         )
+
+    async def next_event_seq(self, locker_id: str) -> int:
+        """The number of the locker's next `locker.keypad_*` event (1, 2, ...); call with the
+        row claimed, so two instances never hand out one number twice."""
+        await self._conn.execute(
+            update(t).where(t.c.locker_id == locker_id).values(event_seq=t.c.event_seq + 1)
+        )
+        stmt = select(t.c.event_seq).where(t.c.locker_id == locker_id)
+        return int((await self._conn.execute(stmt)).scalar_one())
 
 
 def _counter(row: RowMapping) -> KeypadCounter:
@@ -66,4 +83,5 @@ def _counter(row: RowMapping) -> KeypadCounter:
         locked_until=row["locked_until"],
         day_failures=row["day_failures"],
         day_started_at=row["day_started_at"],
+        lock_reason=LockoutReason(row["lock_reason"]) if row["lock_reason"] else None,
     )

@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, RowMapping, Select, delete, exists, select
 from gateway.domain.delivery import TargetKind
 from gateway.domain.webhooks import DeliveryState
 from gateway.errors import IllegalTransition
+from gateway.observability import correlation
 from gateway.store._sql import Repository, insert_if_absent
 from gateway.store.tables import outbox as t
 
@@ -58,6 +59,9 @@ class Delivery:
     last_status: int | None
     created_at: datetime
     delivered_at: datetime | None
+    # The id of the work that queued the row (an HTTP request, a locker message): a
+    # delivery's log lines carry it (gateway/observability/correlation.py).
+    correlation_id: str | None = None
 
 
 class OutboxRepository(Repository):
@@ -74,7 +78,7 @@ class OutboxRepository(Repository):
             "parcel_uid": new.parcel_uid,
             "parcel_seq": new.parcel_seq,
             "type": new.type,
-            "body": new.body,
+            "body": _with_correlation(new.body),
             "state": PENDING,
             "attempts": 0,
             "next_attempt_at": at,
@@ -308,7 +312,18 @@ class OutboxRepository(Repository):
         return rows, rows[-1].id if more else None
 
 
+def _with_correlation(body: dict[str, Any]) -> dict[str, Any]:
+    """The body with the id of the work queueing it (an HTTP request, a locker message), so
+    the delivery's log lines carry it. Kept in the JSON body under a reserved key (no column
+    of its own: no migration) and taken out again by `_record`: a Delivery's body is the
+    event alone."""
+    cid = correlation.current()
+    return body if cid is None else {**body, correlation.OUTBOX_KEY: cid}
+
+
 def _record(row: RowMapping) -> Delivery:
+    body = dict(row["body"])
+    cid = correlation.acceptable(body.pop(correlation.OUTBOX_KEY, None))
     return Delivery(
         id=row["id"],
         event_id=row["event_id"],
@@ -318,7 +333,7 @@ def _record(row: RowMapping) -> Delivery:
         parcel_uid=row["parcel_uid"],
         parcel_seq=row["parcel_seq"],
         type=row["type"],
-        body=row["body"],
+        body=body,
         state=row["state"],
         attempts=row["attempts"],
         next_attempt_at=row["next_attempt_at"],
@@ -326,4 +341,5 @@ def _record(row: RowMapping) -> Delivery:
         last_status=row["last_status"],
         created_at=row["created_at"],
         delivered_at=row["delivered_at"],
+        correlation_id=cid,
     )

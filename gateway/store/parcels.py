@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+from collections.abc import Collection
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -88,6 +89,35 @@ class ParcelRepository(Repository):
         if after_seq is not None:
             stmt = stmt.where(t.c.seq > after_seq)
         # One row more than asked tells whether a next page exists without a COUNT.
+        rows = (await self._conn.execute(stmt.order_by(t.c.seq).limit(limit + 1))).mappings()
+        page = builtins.list(rows)
+        more = len(page) > limit
+        page = page[:limit]
+        return [_parcel(row) for row in page], (page[-1]["seq"] if more else None)
+
+    async def search(
+        self,
+        *,
+        carrier_id: str | None = None,
+        states: Collection[ParcelState] | None = None,
+        locker_id: str | None = None,
+        pickup_before: datetime | None = None,
+        after_seq: int | None = None,
+        limit: int = 50,
+    ) -> tuple[builtins.list[Parcel], int | None]:
+        """`list` across carriers for operators (gateway/service/admin_views.py), with the
+        filters a network's operations team asks for: several states, pickup window ending."""
+        stmt = select(t)
+        if carrier_id is not None:
+            stmt = stmt.where(t.c.carrier_id == carrier_id)
+        if states is not None:
+            stmt = stmt.where(t.c.state.in_(builtins.list(states)))
+        if locker_id is not None:
+            stmt = stmt.where(t.c.locker_id == locker_id)
+        if pickup_before is not None:
+            stmt = stmt.where(t.c.pickup_until < pickup_before)
+        if after_seq is not None:
+            stmt = stmt.where(t.c.seq > after_seq)
         rows = (await self._conn.execute(stmt.order_by(t.c.seq).limit(limit + 1))).mappings()
         page = builtins.list(rows)
         more = len(page) > limit

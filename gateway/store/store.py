@@ -34,6 +34,7 @@ from gateway.store.locker_sessions import LockerSessionRepository
 from gateway.store.lockers import LockerRepository
 from gateway.store.migrations import alembic_config
 from gateway.store.network_keys import NetworkKeyRepository
+from gateway.store.operators import OperatorRepository
 from gateway.store.outbox import OutboxRepository
 from gateway.store.parcels import ParcelRepository
 from gateway.store.parked_events import ParkedEventRepository
@@ -84,6 +85,7 @@ class UnitOfWork:
         self.keypads = KeypadRepository(conn, clock=clock)
         self.bus_leases = BusLeaseRepository(conn, clock=clock)
         self.parked_events = ParkedEventRepository(conn, clock=clock)
+        self.operators = OperatorRepository(conn, clock=clock)
 
 
 class Store:

@@ -27,6 +27,7 @@ from gateway.domain.enums import (
     ParcelState,
     SizeClass,
 )
+from gateway.domain.operators import Role
 from gateway.domain.webhooks import DeliveryState
 from gateway.store.types import StrEnumType, UTCDateTime
 
@@ -246,6 +247,9 @@ gateway_secrets = Table(
     Column("name", Text, primary_key=True),
     Column("value", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # The KEK that sealed `value` (migration 0012, gateway/tokens/sealing.py); NULL: a value
+    # written before 0012, in clear until the next start seals it.
+    Column("kek_id", Text),
 )
 
 # ---- carrier webhooks and the network signing key (migration 0003) ---------------------------
@@ -264,6 +268,24 @@ network_keys = Table(
     # Published at once, signs only from here on (migration 0005): lockers that were offline
     # receive a new key before any grant signed by it reaches them.
     Column("activates_at", UTCDateTime, nullable=False),
+    # The KEK that sealed `private_key_pem` (migration 0012); NULL: in clear, from before 0012.
+    Column("kek_id", Text),
+)
+
+network_root_keys = Table(
+    "network_root_keys",
+    metadata,
+    # The network's root key (migration 0012): it signs every SetKeySet, and lockers pin its
+    # public half. Separate from the signing keys above; `private_key` is sealed under
+    # `kek_id`. `endorsement` is the previous root's signature over this key (NULL for the
+    # first); `retired_at` is set when a rotation replaces it. One row is not retired.
+    Column("kid", Text, primary_key=True),
+    Column("public_jwk", JSON, nullable=False),
+    Column("private_key", Text, nullable=False),
+    Column("kek_id", Text, nullable=False),
+    Column("endorsement", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("retired_at", UTCDateTime),
 )
 
 # ---- key rotation and access grants (migration 0005) -----------------------------------------
@@ -408,6 +430,10 @@ keypad_attempts = Table(
     # The daily cap (migration 0011): wrong codes since `day_started_at`, success or not.
     Column("day_failures", Integer, nullable=False, server_default="0"),
     Column("day_started_at", UTCDateTime),
+    # Network events (migration 0014): the limit behind the running lockout, and the number
+    # of the locker's last `locker.keypad_*` event (orders them in the outbox).
+    Column("lock_reason", Text),
+    Column("event_seq", Integer, nullable=False, server_default="0"),
 )
 
 # ---- locker events that could not be applied (migration 0009) -------------------------------
@@ -447,4 +473,62 @@ bus_leases = Table(
     Column("token", BigInteger, nullable=False),
     Column("acquired_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
+)
+
+# ---- operators: people who run the network, not carriers (migration 0013) ------------------
+
+operators = Table(
+    "operators",
+    metadata,
+    Column("id", Text, primary_key=True),  # the login name
+    Column("name", Text, nullable=False),
+    Column("role", StrEnumType(Role), nullable=False),
+    # argon2id, in its PHC string form (parameters and salt included).
+    Column("password_hash", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("disabled_at", UTCDateTime),
+)
+
+operator_sessions = Table(
+    "operator_sessions",
+    metadata,
+    # SHA-256 of the cookie's random id: a database reader cannot sign in with what it reads.
+    Column("id_hash", Text, primary_key=True),
+    Column("operator_id", Text, ForeignKey("operators.id"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    # min(last_seen + idle, created + absolute): one indexed column for the purge.
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("client", Text),
+    Index("ix_operator_sessions_operator_id", "operator_id"),
+    Index("ix_operator_sessions_expires_at", "expires_at"),
+)
+
+operator_tokens = Table(
+    "operator_tokens",
+    metadata,
+    Column("id", Text, primary_key=True),  # public, printed by `tokens create`, for revoking
+    Column("operator_id", Text, ForeignKey("operators.id"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("role", StrEnumType(Role), nullable=False),
+    Column("token_hash", Text, nullable=False, unique=True),  # SHA-256 of the secret part
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
+    Column("last_used_at", UTCDateTime),
+    Index("ix_operator_tokens_operator_id", "operator_id"),
+)
+
+login_attempts = Table(
+    "login_attempts",
+    metadata,
+    # "account:<id>" or "address:<ip>": counted in the database so the limit holds across
+    # instances behind a load balancer.
+    Column("key", Text, primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("window_started_at", UTCDateTime),
+    Column("lockouts", Integer, nullable=False),
+    Column("locked_until", UTCDateTime),
+    Column("updated_at", UTCDateTime, nullable=False),
 )

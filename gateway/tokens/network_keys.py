@@ -4,7 +4,8 @@ Rotation: `rotate()` adds a key that is published at once (JWKS, key set) but si
 `activates_at` (now + the publish lead), so lockers that were offline hold it before any grant
 needs it. The signer is the newest key already active; older keys verify until `retire(kid)`.
 Every rotate/retire bumps the key-set version in the database, which is how other instances
-(`refresh()`) and lockers notice the change.
+(`refresh()`) and lockers notice the change. Private keys are stored sealed under the KEK
+(gateway/tokens/sealing.py) and opened here, in memory only.
 
 A webhook signature is a compact JWS with a detached payload (RFC 7515 Appendix F):
 
@@ -38,6 +39,8 @@ from gateway.errors import IllegalTransition, NotFound
 from gateway.sdk.keys import KeySet
 from gateway.settings import Settings, TokenSettings
 from gateway.store import NetworkKeyRecord, Store, UnitOfWork
+from gateway.tokens.custody import open_key, seal_key
+from gateway.tokens.sealing import Keyring, ephemeral_keyring
 
 ALG = "EdDSA"
 WEBHOOK_JWS_TYPE = "olp-webhook+jws"
@@ -110,8 +113,12 @@ class NetworkKeys:
         issuer: str = _DEFAULT_ISSUER,
         publish_lead: timedelta = _DEFAULT_LEAD,
         clock: Clock = utc_now,
+        keyring: Keyring | None = None,
     ) -> None:
+        """`keyring` seals the private keys at rest; without one (tests) a key that lives
+        only in this process does, so no key is ever stored in clear."""
         self._store = store
+        self._keyring = keyring or ephemeral_keyring()
         self._issuer = issuer
         self._lead = publish_lead
         self._clock = clock
@@ -133,10 +140,11 @@ class NetworkKeys:
                 active = await tx.network_keys.active()  # another instance may have won
                 if not active:
                     active = [new_key(self._clock())]
-                    await tx.network_keys.add(active[0])
+                    await tx.network_keys.add(await seal_key(self._keyring, active[0]))
                     version = await tx.network_keys.bump_version()
                     await _audit_created(tx, active[0], version, actor)
             version = await tx.network_keys.version()
+            active = await self._opened(active)
         self._load(active, version)
 
     async def refresh(self) -> bool:
@@ -149,7 +157,7 @@ class NetworkKeys:
         version = await tx.network_keys.version()
         if version == self._version:
             return False
-        self._load(await tx.network_keys.active(), version)
+        self._load(await self._opened(await tx.network_keys.active()), version)
         return True
 
     async def rotate(self, *, actor: str = "operator") -> NetworkKeyRecord:
@@ -163,10 +171,10 @@ class NetworkKeys:
                     f"{MAX_PUBLISHED_KEYS} keys are published already; retire one first",
                     details={"limit": MAX_PUBLISHED_KEYS},
                 )
-            await tx.network_keys.add(key)
+            await tx.network_keys.add(await seal_key(self._keyring, key))
             version = await tx.network_keys.bump_version()
             await _audit_created(tx, key, version, actor)
-            active = await tx.network_keys.active()
+            active = await self._opened(await tx.network_keys.active())
         self._load(active, version)
         return key
 
@@ -198,13 +206,13 @@ class NetworkKeys:
             await tx.audit.append(
                 AuditAction.KEY_RETIRED, actor=actor, subject=kid, details={"version": version}
             )
-            active = [k for k in active if k.kid != kid]
+            active = await self._opened([k for k in active if k.kid != kid])
         self._load(active, version)
         return NetworkKeyRecord(
             kid=target.kid,
             alg=target.alg,
             public_jwk=target.public_jwk,
-            private_key_pem=target.private_key_pem,
+            private_key_pem=(await open_key(self._keyring, target)).private_key_pem,
             created_at=target.created_at,
             activates_at=target.activates_at,
             retired_at=now,
@@ -254,7 +262,7 @@ class NetworkKeys:
             await tx.audit.append(
                 AuditAction.KEY_SET_AHEAD, actor=actor, subject=locker_id, details=details
             )
-            active = await tx.network_keys.active()
+            active = await self._opened(await tx.network_keys.active())
         self._load(active, version)
         return version
 
@@ -303,6 +311,10 @@ class NetworkKeys:
         header = b64url(_compact_json({"alg": ALG, "kid": signer.kid, "typ": WEBHOOK_JWS_TYPE}))
         signing_input = f"{header}.{b64url(payload)}".encode("ascii")
         return f"{header}..{b64url(signer.key.sign(signing_input))}"
+
+    async def _opened(self, records: list[NetworkKeyRecord]) -> list[NetworkKeyRecord]:
+        """The records with their private keys opened (SealError: wrong or missing KEK)."""
+        return [await open_key(self._keyring, r) for r in records]
 
     def _loaded(self) -> list[NetworkKeyRecord]:
         if self._version is None:

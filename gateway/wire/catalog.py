@@ -80,6 +80,7 @@ from gateway.wire.webhooks import (
     WebhookDeliveryOut,
     WebhookEventOut,
     WebhookListOut,
+    WebhookLockerEventOut,
     WebhookSubscriptionOut,
 )
 
@@ -117,6 +118,7 @@ SCHEMA_MODELS: MappingProxyType[str, type[WireModel]] = MappingProxyType(
         "webhook-delivery": WebhookDeliveryOut,
         "webhook-delivery-list": WebhookDeliveryListOut,
         "webhook-event": WebhookEventOut,
+        "webhook-locker-event": WebhookLockerEventOut,
         "retry-delivery-request": RetryDeliveryIn,
         # Deliveries over every target of a carrier (webhooks and connectors).
         "delivery": DeliveryOut,

@@ -14,7 +14,8 @@ class DeliveryOut(WireModel):
     event_id: str = Field(alias="eventId")
     # A string, not WebhookEventType: connectors also carry events no webhook has (reminders).
     type: str
-    parcel_id: str = Field(alias="parcelId")
+    # None for a network event (`locker.*`): it is about a locker, not a parcel.
+    parcel_id: str | None = Field(alias="parcelId")
     target_kind: TargetKind = Field(alias="targetKind")
     target_id: str = Field(alias="targetId")
     state: DeliveryState

@@ -100,12 +100,22 @@ class PublicJwk(WireModel):
     use: Literal["sig"] | None = None
 
 
+class RootKeyLink(WireModel):
+    """olp-set-key-set.json#/$defs/RootKeyLink: a root key endorsed by the root before it."""
+
+    jwk: PublicJwk
+    endorsement: str
+
+
 class SetKeySetPayload(WireModel):
-    """olp-set-key-set.json: the network's grant-verification keys, version `version`."""
+    """olp-set-key-set.json: the network's grant-verification keys, version `version`, signed
+    by the network's root key for one locker (SPEC §9 "Signed key sets")."""
 
     version: int
     issuer: str
     keys: list[PublicJwk]
+    signature: str
+    root_keys: list[RootKeyLink] | None = Field(default=None, alias="rootKeys")
 
 
 class SetKeySetResultPayload(WireModel):

@@ -49,6 +49,7 @@ class ProblemOut(WireModel):
     instance: str | None = None
     code: ErrorCode
     errors: list[FieldIssueOut] | None = None
+    checks: dict[str, str] | None = None  # /readyz: every dependency's verdict
 
 
 def problem_type(code: ErrorCode) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from gateway.domain.keypad import LockoutReason
 from gateway.domain.webhooks import DeliveryState, WebhookEventType
 from gateway.wire.base import UtcDateTime, WireModel
 from gateway.wire.parcels import ParcelEventOut, ParcelOut
@@ -33,7 +34,8 @@ class WebhookDeliveryOut(WireModel):
     id: int
     event_id: str = Field(alias="eventId")
     type: WebhookEventType
-    parcel_id: str = Field(alias="parcelId")
+    # None for a network event (`locker.*`): it is about a locker, not a parcel.
+    parcel_id: str | None = Field(alias="parcelId")
     state: DeliveryState
     attempts: int
     next_attempt_at: UtcDateTime | None = Field(alias="nextAttemptAt")
@@ -61,3 +63,25 @@ class WebhookEventOut(WireModel):
 
 class RetryDeliveryIn(WireModel):
     """No members yet; an absent body is read as {}."""
+
+
+class KeypadLockoutOut(WireModel):
+    """A locker keypad's lockout as a network event tells it."""
+
+    reason: LockoutReason  # for keypad_cleared: the limit of the lockout that was ended
+    locked_until: UtcDateTime | None = Field(alias="lockedUntil")
+    lockout: int
+    daily_failures: int = Field(alias="dailyFailures")
+
+
+class WebhookLockerEventOut(WireModel):
+    """The body POSTed for a network event: a locker's keypad locked out or cleared."""
+
+    event_id: str = Field(alias="eventId")
+    type: WebhookEventType
+    occurred_at: UtcDateTime = Field(alias="occurredAt")
+    locker_id: str = Field(alias="lockerId")
+    keypad: KeypadLockoutOut
+    # keypad_cleared only: who cleared it and why (the audit trail has the same).
+    cleared_by: str | None = Field(default=None, alias="clearedBy")
+    reason: str | None = None

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from locker_emulator.control_api import ControlApi
 from locker_emulator.faults import FaultError, FaultFlag, LockerFaults, Outage
@@ -51,7 +51,10 @@ class EmulatorBank:
         control_host: str = "127.0.0.1",
         control_port: int | None = None,
         check_outgoing: str = "every",
+        root_key: Mapping[str, Any] | None = None,
     ) -> None:
+        """`root_key`: the network root key's public JWK every locker pins (SPEC §9 "Signed
+        key sets"); without one a locker installs no key set."""
         self.broker = BrokerAddress.parse(mqtt_url)
         if tls is not None and not self.broker.tls:
             raise ValueError(f"TLS files are set but the broker URL {mqtt_url} is not mqtts://")
@@ -72,6 +75,7 @@ class EmulatorBank:
         if check_outgoing not in OutgoingCheck.MODES:
             raise ValueError(f"check_outgoing must be one of {', '.join(OutgoingCheck.MODES)}")
         self._check_outgoing = check_outgoing
+        self._root_key = root_key
         self._settings = _fault_settings(self.configs, faults)
         self._lockers: dict[str, EmulatedLocker] = {}
         self._supervisor: asyncio.Task[None] | None = None
@@ -124,6 +128,7 @@ class EmulatorBank:
                 password=self._passwords.get(config.locker_id, self._password),
                 tls_context=self._tls_context,
                 outgoing=outgoing,
+                root_key=self._root_key,
             )
         # The TaskGroup lives inside one supervisor task, so that entering and leaving the bank
         # may happen in different tasks (as pytest-asyncio fixtures do).

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from locker_emulator import fleet
 from locker_emulator.bank import EmulatorBank
@@ -18,6 +20,7 @@ from locker_emulator.boards.serve import add_kerong_command, serve_kerong
 from locker_emulator.faults import FaultError, FaultFlag, parse_fault_flag
 from locker_emulator.layout import PRESETS, LayoutError, LockerConfig, load_layout, preset_lockers
 from locker_emulator.olp_client import Timing
+from locker_emulator.root_trust import RootKey
 from locker_emulator.scenario import ScenarioError, Step, load_scenario, run_scenario
 from locker_emulator.spec import SPEC_DIR_ENV, OutgoingCheck, Spec, SpecError
 from locker_emulator.transport import MqttVersion, TlsOptions
@@ -102,8 +105,26 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--spec-dir", type=Path, help=f"the schemas/v1 folder (default: ${SPEC_DIR_ENV})"
     )
+    run.add_argument(
+        "--root-key",
+        type=Path,
+        help="JSON file: the network root key's public JWK every locker pins (the output of "
+        "`openlocker keys root`); without it no locker installs a key set",
+    )
     run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
+
+
+def _root_key(path: Path | None) -> dict[str, Any] | None:
+    """The pinned root key's public JWK, from the last JSON line of the file."""
+    if path is None:
+        return None
+    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    jwk = json.loads(lines[-1]) if lines else None
+    if not isinstance(jwk, dict):
+        raise ValueError(f"{path}: expected the root key's public JWK (a JSON object)")
+    RootKey.from_jwk(jwk)  # refuses anything but an Ed25519 public key, before any locker runs
+    return jwk
 
 
 def _secrets(path: Path | None) -> dict[str, str]:
@@ -169,6 +190,7 @@ async def _serve(
         print(f"lockers {ids} -> {bank.broker} (MQTT {bank.mqtt_version})", flush=True)
         if bank.control_url:
             print(f"control API listening on {bank.control_url}", flush=True)
+            print(f"kiosk pages at {bank.control_url}/kiosk", flush=True)
         status = 0
         if steps is not None:
             passed = await run_scenario(
@@ -218,6 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             control_port=None if args.no_control else args.control_port,
             timing=Timing(reconnect_jitter=args.reconnect_jitter),
             check_outgoing=args.check_outgoing,
+            root_key=_root_key(args.root_key),
         )
         return asyncio.run(_serve(bank, steps, args.keep_running, args.report_every))
     except (FaultError, LayoutError, ScenarioError, SpecError, ValueError, OSError) as err:

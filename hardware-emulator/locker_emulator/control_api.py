@@ -10,6 +10,7 @@ from aiohttp import web
 
 from locker_emulator.boards.control import BoardBus, BusRoutes
 from locker_emulator.faults import FaultError
+from locker_emulator.kiosk import Kiosk
 from locker_emulator.locker_state import UnknownCompartment
 from locker_emulator.olp_client import EmulatedLocker
 from locker_emulator.physics import PhysicsError
@@ -99,6 +100,8 @@ class ControlApi:
         app.router.add_put("/lockers/{locker}/compartments/{code}/faults", self._compartment_faults)
         app.router.add_post("/lockers/{locker}/offline", self._offline)
         app.router.add_get("/lockers/{locker}/log", self._log)
+        # The kiosk page per locker (/kiosk/{locker}): the same lockers, for a person to click.
+        Kiosk(lockers=self._lockers).register(app)
         return app
 
     async def start(self) -> None:

@@ -32,6 +32,7 @@ class LockerCounters:
     boot_timeouts: int = 0  # no reply within call_timeout
     heartbeats: int = 0  # answered with a result
     heartbeat_failures: int = 0  # error reply or no reply
+    key_sets_refused: int = 0  # SetKeySet not signed by the pinned root key (SPEC §9)
 
     def add(self, other: LockerCounters) -> None:
         for name in _COUNTER_NAMES:

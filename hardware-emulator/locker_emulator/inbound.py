@@ -36,6 +36,7 @@ from locker_emulator.messages import (
     parse_command,
     parse_ts,
 )
+from locker_emulator.root_trust import SignatureRefused, verify_key_set
 from locker_emulator.spec import Spec
 from locker_emulator.transport import MqttVersion, correlation_of, reply_properties
 
@@ -227,6 +228,11 @@ class Inbound:
         if action not in COMMAND_ACTIONS:
             refuse(ErrorCode.NOT_SUPPORTED, f"this locker does not support {action}")
             return
+        payload = message.get("payload")
+        if action == "SetKeySet" and isinstance(payload, dict) and "signature" not in payload:
+            # Before the schema (which requires it): a missing signature is a security matter.
+            refuse(ErrorCode.SECURITY_ERROR, "SetKeySet refused: the key set is not signed")
+            return
         problems = self._spec.message_problems(message)
         if problems:
             refuse(ErrorCode.FORMAT_VIOLATION, f"invalid {action} call", {"problems": problems})
@@ -236,6 +242,15 @@ class Inbound:
         except PayloadError as err:
             refuse(ErrorCode.FORMAT_VIOLATION, f"invalid {action} payload: {err}")
             return
+        if isinstance(command, SetKeySet):
+            try:
+                verify_key_set(self.model.root_key, command.payload, self.locker_id)
+            except SignatureRefused as err:
+                # SPEC §9: the locker keeps the set it holds; the sender learns why.
+                self.model.counters.key_sets_refused += 1
+                logger.warning("%s: SetKeySet refused: %s", self.locker_id, err)
+                refuse(ErrorCode.SECURITY_ERROR, f"SetKeySet refused: {err}")
+                return
         self.model.record("received", topic, message)
         tg.create_task(
             self._execute(client, message, command, exp, correlation),
@@ -299,10 +314,13 @@ class Inbound:
         delay = self.model.faults.slow_replies
         if delay > 0:
             await asyncio.sleep(delay)
-            if datetime.now(UTC) > exp:
-                # Never act on a command whose window closed while the locker was busy.
-                self._drop(topic, message, "exp passed while the locker was busy (slow_replies)")
-                return
+        if datetime.now(UTC) > exp:
+            # Never act on a command whose window closed before the locker got to act on it:
+            # checked here, at the moment of acting, not only on receipt (a busy controller
+            # may act long after it received the command; found by tests/chaos).
+            why = "slow_replies" if delay > 0 else "busy between receipt and action"
+            self._drop(topic, message, f"exp passed while the locker was busy ({why})")
+            return
         events: tuple[physics.Event, ...] = ()
         try:
             if isinstance(command, ReplayEvents):
@@ -382,7 +400,15 @@ class Inbound:
     def _install_key_set(self, command: SetKeySet) -> dict[str, Any]:
         """Install a key set (kept across reconnects and power loss, like the outbox)."""
         grants = self.model.grants
+        try:
+            # Checked again: an endorsed root rotation may have moved the pin meanwhile.
+            root = verify_key_set(self.model.root_key, command.payload, self.locker_id)
+        except SignatureRefused as err:
+            return {"status": "Rejected", "version": grants.version, "reason": str(err)[:200]}
         accepted, reason = grants.install(command.version, command.issuer, command.keys)
+        if accepted and self.model.root_key is not None and root.kid != self.model.root_key.kid:
+            logger.info("%s: root key %s endorsed: pinned now", self.locker_id, root.kid)
+            self.model.root_key = root
         self.model.touch()
         result: dict[str, Any] = {
             "status": "Accepted" if accepted else "Rejected",

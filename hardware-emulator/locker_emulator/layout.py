@@ -21,6 +21,10 @@ _LOCKER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
 
 
+# Members of the gateway's site layout that concern the network, not the controller.
+_SITE_ONLY = frozenset({"name", "location", "adapter"})
+
+
 class LayoutError(ValueError):
     """A layout file or preset that cannot describe a bank of lockers."""
 
@@ -92,7 +96,8 @@ def _compartment(locker_id: str, raw: object) -> CompartmentConfig:
         raise LayoutError(
             f"locker {locker_id}: each compartment is a mapping with code and sizeClass"
         )
-    unknown = sorted(set(raw) - {"code", "sizeClass", "insideMm", "sensor"})
+    # maxWeightG: the gateway's (a site layout, see load_layout); the hardware does not weigh.
+    unknown = sorted(set(raw) - {"code", "sizeClass", "insideMm", "sensor", "maxWeightG"})
     if unknown:
         raise LayoutError(f"locker {locker_id}: unknown compartment member(s) {unknown}")
     inside = raw.get("insideMm")
@@ -110,21 +115,45 @@ def _compartment(locker_id: str, raw: object) -> CompartmentConfig:
     return CompartmentConfig(str(raw.get("code", "")), str(raw.get("sizeClass", "")), dims, sensor)
 
 
-def _locker(raw: object) -> LockerConfig:
+def _banks(locker_id: str, raw: object) -> tuple[CompartmentConfig, ...]:
+    """`banks: [{prefix: S, count: 3, sizeClass: S}]` gives S01, S02, S03, as the gateway's
+    site layout spells a run of identical compartments."""
+    if not isinstance(raw, list):
+        raise LayoutError(f"locker {locker_id}: banks is a list")
+    doors: list[CompartmentConfig] = []
+    for bank in raw:
+        if not isinstance(bank, Mapping) or set(bank) != {"prefix", "count", "sizeClass"}:
+            raise LayoutError(f"locker {locker_id}: a bank has exactly prefix, count, sizeClass")
+        count = bank["count"]
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            raise LayoutError(f"locker {locker_id}: a bank's count is a whole number >= 1")
+        doors += [
+            CompartmentConfig(f"{bank['prefix']}{n:02d}", str(bank["sizeClass"]))
+            for n in range(1, count + 1)
+        ]
+    return tuple(doors)
+
+
+def _locker(raw: object, *, site: bool = False) -> LockerConfig:
     if not isinstance(raw, Mapping) or "id" not in raw:
         raise LayoutError("each entry of `lockers` is a mapping with at least an `id`")
     locker_id = str(raw["id"])
     known = {"id", "vendor", "model", "firmware", "serialNumber", "features", "password"}
-    unknown = sorted(set(raw) - known - {"preset", "compartments"})
-    if unknown:
-        raise LayoutError(f"locker {locker_id}: unknown member(s) {unknown}")
-    if "compartments" in raw:
-        entries = raw["compartments"]
+    unknown = sorted(set(raw) - known - {"preset", "compartments", "banks"} - _SITE_ONLY)
+    if unknown or (not site and _SITE_ONLY & set(raw)):
+        raise LayoutError(f"locker {locker_id}: unknown member(s) {unknown or sorted(raw)}")
+    if "compartments" in raw or "banks" in raw:
+        entries = raw.get("compartments", [])
         if not isinstance(entries, list):
             raise LayoutError(f"locker {locker_id}: compartments is a list")
         compartments = tuple(_compartment(locker_id, entry) for entry in entries)
+        compartments += _banks(locker_id, raw.get("banks", []))
     else:
         compartments = preset_compartments(str(raw.get("preset", "standard")))
+    if site:
+        # The site layout's `features` list what the network shows carriers (keypad, qr), not
+        # what the controller announces at Boot: the emulator keeps its own.
+        raw = {key: value for key, value in raw.items() if key != "features"}
     extra: dict[str, Any] = {}
     for key, attr in (("vendor", "vendor"), ("model", "model"), ("firmware", "firmware")):
         if key in raw:
@@ -141,13 +170,17 @@ def _locker(raw: object) -> LockerConfig:
 
 
 def load_layout(path: Path) -> list[LockerConfig]:
-    """Read a layout file (YAML, or JSON which YAML also reads): `{lockers: [{id, ...}]}`."""
+    """Read a layout file (YAML, or JSON which YAML also reads): `{lockers: [{id, ...}]}`, or
+    the gateway's site layout of one locker (`{id, name, location, compartments, banks}`, what
+    `openlocker locker add` provisions), so that one file describes a site for both."""
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as err:
         raise LayoutError(f"cannot read layout {path}: {err}") from err
+    if isinstance(document, Mapping) and "lockers" not in document and "id" in document:
+        return [_locker(document, site=True)]
     if not isinstance(document, Mapping) or not isinstance(document.get("lockers"), list):
-        raise LayoutError(f"{path}: expected a mapping with a `lockers` list")
+        raise LayoutError(f"{path}: expected a mapping with a `lockers` list, or a site layout")
     lockers = [_locker(entry) for entry in document["lockers"]]
     ids = [locker.locker_id for locker in lockers]
     if not ids or len(set(ids)) != len(ids):

@@ -18,6 +18,7 @@ from locker_emulator.journal import EventJournal
 from locker_emulator.layout import LockerConfig
 from locker_emulator.messages import Kind, Topics, check_keypad_code, envelope, format_ts
 from locker_emulator.physics import Compartment, CompartmentFaults, Event
+from locker_emulator.root_trust import RootKey
 
 # A real controller's flash holds a bounded event buffer; past it the oldest events are lost.
 OUTBOX_LIMIT = 10_000
@@ -128,6 +129,9 @@ class LockerModel:
         self.purposes: dict[str, str] = {}
         # The key set and the used grant ids: in flash, so they outlive reconnects and power loss.
         self.grants = GrantVault()
+        # The network root key pinned at provisioning (moved only by an endorsed rotation):
+        # a SetKeySet it did not sign is refused. In flash too.
+        self.root_key: RootKey | None = None
         # Lock releases the hardware really performed, per compartment (what test rigs count).
         self.unlocks: dict[str, int] = {}
         # Replies still to be swallowed: the command is acted on, its answer is lost on the way.

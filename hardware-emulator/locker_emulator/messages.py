@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -214,6 +215,7 @@ class SetKeySet:
     version: int
     issuer: str
     keys: tuple[object, ...]
+    payload: Mapping[str, Any]  # as received: what the signature is checked against
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,7 +279,7 @@ def parse_command(action: str, payload: dict[str, Any]) -> Command:
             raise PayloadError("Display with message Info needs a text")
         return Display(DisplayMessage(payload["message"]), text)
     if action == "SetKeySet":
-        _members(payload, {"version", "issuer", "keys"}, set())
+        _members(payload, {"version", "issuer", "keys"}, {"signature", "rootKeys"})
         version, issuer, keys = payload["version"], payload["issuer"], payload["keys"]
         if isinstance(version, bool) or not isinstance(version, int) or version < 0:
             raise PayloadError("version must be an integer >= 0")
@@ -285,7 +287,7 @@ def parse_command(action: str, payload: dict[str, Any]) -> Command:
             raise PayloadError("issuer must be a non-empty string")
         if not isinstance(keys, list):
             raise PayloadError("keys must be a list of public JWKs")
-        return SetKeySet(version, issuer, tuple(keys))
+        return SetKeySet(version, issuer, tuple(keys), payload)
     if action == "ReplayEvents":
         _members(payload, {"afterSeq"}, set())
         after = payload["afterSeq"]

@@ -30,6 +30,7 @@ from locker_emulator.layout import LockerConfig
 from locker_emulator.locker_state import LockerModel, monotonic
 from locker_emulator.messages import ErrorCode, Kind, envelope
 from locker_emulator.physics import Compartment, CompartmentFaults, DoorState
+from locker_emulator.root_trust import RootKey
 from locker_emulator.scanner import GrantVerdict, present_grant
 from locker_emulator.spec import OutgoingCheck, Spec
 from locker_emulator.transport import (
@@ -101,7 +102,10 @@ class EmulatedLocker:
         password: str | None = None,
         tls_context: ssl.SSLContext | None = None,
         outgoing: OutgoingCheck | None = None,
+        root_key: Mapping[str, Any] | None = None,
     ) -> None:
+        """`root_key`: the network root key's public JWK this locker pins, as provisioned
+        (SPEC §9 "Signed key sets"); a SetKeySet not signed by it is refused."""
         self.config = config
         self.broker = broker
         self.mqtt_version = mqtt_version
@@ -109,6 +113,8 @@ class EmulatedLocker:
         self.model = LockerModel(
             config, faults=faults or LockerFaults(), compartment_faults=compartment_faults or {}
         )
+        if root_key is not None:
+            self.model.root_key = RootKey.from_jwk(root_key)
         self._spec = spec
         self._outgoing = outgoing or OutgoingCheck(spec)
         self._password = password if password is not None else config.password

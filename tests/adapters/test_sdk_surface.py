@@ -31,7 +31,7 @@ PUBLIC = {
     "SerialBus", "SerialSettings", "ReplyReader", "PollTracker", "DoorReading", "unpack_bits",
     "PolledLocker", "BoardEvents", "poll_forever", "seconds_left",
     # optional features
-    "SupportsKeySet", "KeySet", "SupportsEventReplay", "ReplayReport",
+    "SupportsKeySet", "KeySet", "KeySetRefused", "SupportsEventReplay", "ReplayReport",
     # registration
     "ENTRY_POINT_GROUP", "available_adapters", "load_adapter_class",
 }  # fmt: skip

@@ -52,7 +52,10 @@ async def mail_site(database_url: str, tmp_path: Path) -> AsyncIterator[tuple[Si
             )
             await provision(gateway, "waw-central.yaml")
             async with EmulatorBank(
-                mqtt_url=broker.url, lockers=emulated_lockers(), timing=FAST
+                mqtt_url=broker.url,
+                lockers=emulated_lockers(),
+                timing=FAST,
+                root_key=gateway.root_key.public_jwk,  # pinned at provisioning (SPEC §9)
             ) as bank:
                 await asyncio.wait_for(bank.wait_all_booted(), 15)
                 async with httpx.AsyncClient(base_url=gateway.base_url, timeout=30) as client:

@@ -217,7 +217,9 @@ async def test_replayed_dead_letter_reaches_the_carrier(
     # The same key again answers what it answered first, and requeues nothing.
     again = await replay(hooks, dead["id"], key="replay-dead-1")
     assert (again.status_code, again.json()) == (200, pending)
-    await asyncio.sleep(0.2)
+    # A requeue would show at once (pending, attempts 0): the row stays as it was settled.
+    (row,) = await listing(hooks)
+    assert (row["state"], row["attempts"]) == ("delivered", 1)
     assert len(receiver.delivered()) == 1
     # A new key on a delivered row: refused.
     body = problem(hooks, await replay(hooks, dead["id"]), 409, "IllegalTransition")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from locker_emulator.bank import EmulatorBank
-from locker_emulator.layout import CompartmentConfig, LockerConfig
+from locker_emulator.layout import LockerConfig, load_layout
 from locker_emulator.olp_client import EmulatedLocker, Timing
 
 from gateway.app import Gateway
@@ -21,11 +22,11 @@ from tests.support.clock import MovableClock
 from tests.support.mosquitto import Mosquitto
 
 LOCKER = "WAW-CENTRAL-01"
-# The same doors as tests/fixtures/waw-central.yaml, as the emulated hardware has them.
-DOORS = (
-    ("A01", "XS"), ("A02", "XS"), ("S01", "S"), ("S02", "S"), ("S03", "S"),
-    ("M01", "M"), ("M02", "M"), ("M03", "M"), ("L01", "L"), ("X01", "XL"),
-)  # fmt: skip
+# One file describes the site for the gateway (`provision`, `openlocker locker add`) and for
+# the emulated hardware (`load_layout`, `openlocker-emulator run --layout`): written once.
+SITE_LAYOUT = Path(__file__).resolve().parents[1] / "fixtures" / "waw-central.yaml"
+(_SITE,) = load_layout(SITE_LAYOUT)
+DOORS = tuple((c.code, c.size_class) for c in _SITE.compartments)
 FAST = Timing(
     call_timeout=2.0,
     boot_retry_initial=0.2,
@@ -82,6 +83,50 @@ class Site:
     async def wait_state(self, parcel_id: str, wanted: str, timeout: float = 10) -> None:
         await eventually(lambda: self.state(parcel_id), wanted, timeout)
 
+    async def answer_to_code(self, code: str, timeout: float = 10) -> dict[str, Any]:
+        """Type `code` and wait for the gateway's answer on the display (each answer is a new
+        message): proof that the gateway decided the entry, and, a locker's events being
+        applied in order, every event before it. An accepted code opens before any display,
+        so use this for codes that must be refused."""
+        shown = self.locker.display
+        self.locker.enter_code(code)
+        async with asyncio.timeout(timeout):
+            await self.locker.wait_until(lambda: self.locker.display is not shown)
+        answer = self.locker.display
+        assert answer is not None
+        return answer
+
+    async def processed(self, timeout: float = 20) -> int:
+        """Wait until the gateway applied every event the locker numbered (its processed
+        mark, moved in each event's own transaction, reaches the locker's journal); that
+        number."""
+        journal = self.locker.model.journal
+
+        async def mark() -> int | None:
+            async with self.gateway.store.transaction() as tx:
+                return await tx.sessions.event_mark(LOCKER)
+
+        await eventually(mark, journal.last_seq, timeout)
+        return journal.last_seq
+
+    async def dropped(self, action: str, timeout: float = 10) -> dict[str, Any]:
+        """Wait until the locker dropped a command `action` unperformed (its log says why:
+        received after its `exp`, or its `exp` passed while the locker was busy)."""
+
+        def found() -> dict[str, Any] | None:
+            for entry in self.locker.log_entries():
+                envelope = entry.get("envelope", {})
+                note = str(entry.get("note", ""))
+                if envelope.get("action") == action and note.startswith("dropped"):
+                    return dict(entry)
+            return None
+
+        async with asyncio.timeout(timeout):
+            await self.locker.wait_until(lambda: found() is not None)
+        entry = found()
+        assert entry is not None
+        return entry
+
 
 async def eventually(
     probe: Callable[[], Any], wanted: Any, timeout: float = 10, interval: float = 0.05
@@ -97,9 +142,15 @@ async def eventually(
     raise AssertionError(f"still {last!r} after {timeout} s, wanted {wanted!r}")
 
 
+def site_hardware(layout: str) -> LockerConfig:
+    """The locker of tests/fixtures/`layout` (what `provision` provisions) as hardware."""
+    (locker,) = load_layout(SITE_LAYOUT.parent / layout)
+    return locker
+
+
 def emulated_lockers(locker_id: str = LOCKER) -> list[LockerConfig]:
-    doors = tuple(CompartmentConfig(code, size) for code, size in DOORS)
-    return [LockerConfig(locker_id=locker_id, compartments=doors)]
+    """The site layout's locker as hardware, under `locker_id` (another site, same doors)."""
+    return [dataclasses.replace(_SITE, locker_id=locker_id)]
 
 
 @pytest.fixture
@@ -112,7 +163,10 @@ async def site(database_url: str, tmp_path: Path) -> AsyncIterator[Site]:
             await gateway.carriers.register("acme", carrier.jwks)
             await provision(gateway, "waw-central.yaml")
             async with EmulatorBank(
-                mqtt_url=broker.url, lockers=emulated_lockers(), timing=FAST
+                mqtt_url=broker.url,
+                lockers=emulated_lockers(),
+                timing=FAST,
+                root_key=gateway.root_key.public_jwk,  # pinned at provisioning (SPEC §9)
             ) as bank:
                 await asyncio.wait_for(bank.wait_all_booted(), 15)
                 async with httpx.AsyncClient(base_url=gateway.base_url, timeout=30) as client:

@@ -7,14 +7,13 @@ from pathlib import Path
 
 import httpx
 from locker_emulator.bank import EmulatorBank
-from locker_emulator.layout import CompartmentConfig, LockerConfig
 
 from adapters.olp import OlpAdapter
 from gateway.app import Gateway
 from gateway.domain.audit import AuditAction
 from gateway.sdk import ENTRY_POINT_GROUP, available_adapters, load_adapter_class
 from gateway.service.audit import AuditService
-from tests.e2e.conftest import DOORS, FAST, LOCKER, emulated_lockers
+from tests.e2e.conftest import DOORS, FAST, LOCKER, emulated_lockers, site_hardware
 from tests.http.conftest import NETWORK, provision, settings_for
 from tests.support.carriers import TestCarrier
 from tests.support.mosquitto import Mosquitto
@@ -34,13 +33,15 @@ async def test_a_slow_locker_does_not_stall_another(database_url: str, tmp_path:
         async with Gateway(settings=settings) as gateway:
             await gateway.carriers.register("acme", carrier.jwks)
             await provision(gateway, "waw-central.yaml", "krk-main.yaml")
-            krakow = LockerConfig(
-                locker_id="KRK-MAIN-01",
-                compartments=(CompartmentConfig("M01", "M"), CompartmentConfig("M02", "M")),
-            )
+            krakow = site_hardware("krk-main.yaml")
             hardware = [*emulated_lockers(), krakow]
             async with (
-                EmulatorBank(mqtt_url=broker.url, lockers=hardware, timing=FAST) as bank,
+                EmulatorBank(
+                    mqtt_url=broker.url,
+                    lockers=hardware,
+                    timing=FAST,
+                    root_key=gateway.root_key.public_jwk,
+                ) as bank,
                 httpx.AsyncClient(base_url=gateway.base_url, timeout=30) as client,
             ):
                 await asyncio.wait_for(bank.wait_all_booted(), 15)
@@ -76,13 +77,13 @@ async def test_a_code_for_one_locker_opens_nothing_at_another(
         async with Gateway(settings=settings) as gateway:
             await gateway.carriers.register("acme", carrier.jwks)
             await provision(gateway, "waw-central.yaml", "krk-main.yaml")
-            krakow = LockerConfig(
-                locker_id="KRK-MAIN-01",
-                compartments=(CompartmentConfig("M01", "M"), CompartmentConfig("M02", "M")),
-            )
+            krakow = site_hardware("krk-main.yaml")
             async with (
                 EmulatorBank(
-                    mqtt_url=broker.url, lockers=[*emulated_lockers(), krakow], timing=FAST
+                    mqtt_url=broker.url,
+                    lockers=[*emulated_lockers(), krakow],
+                    timing=FAST,
+                    root_key=gateway.root_key.public_jwk,
                 ) as bank,
                 httpx.AsyncClient(base_url=gateway.base_url, timeout=30) as client,
             ):
@@ -98,14 +99,19 @@ async def test_a_code_for_one_locker_opens_nothing_at_another(
                 code = issued.json()["code"]
 
                 audit = AuditService(store=gateway.store)
+                shown = bank[LOCKER].display
                 bank[LOCKER].enter_code(code)
                 async with asyncio.timeout(10):
                     while not await audit.latest(1, action=AuditAction.CODE_TRIED):
                         await asyncio.sleep(0.05)
                 [tried] = await audit.latest(1, action=AuditAction.CODE_TRIED)
                 assert (tried.subject, tried.details["result"]) == (LOCKER, "rejected")
-                await asyncio.sleep(0.5)
+                # The gateway's answer on the display comes after its decision: nothing opens.
+                async with asyncio.timeout(10):
+                    await bank[LOCKER].wait_until(lambda: bank[LOCKER].display is not shown)
+                assert (bank[LOCKER].display or {}).get("message") == "CodeRejected"
                 for code_at_waw, _size in DOORS:
+                    assert bank[LOCKER].unlock_count(code_at_waw) == 0
                     assert bank[LOCKER].compartment(code_at_waw).door.value == "closed"
                 assert bank["KRK-MAIN-01"].compartment(door).door.value == "closed"
 

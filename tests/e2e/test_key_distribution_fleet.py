@@ -75,6 +75,7 @@ async def test_a_fleet_gets_its_key_sets_from_a_bounded_pool(
                     mqtt_url=broker.url,
                     lockers=preset_lockers(LOCKERS, "small", id_prefix="KEYS"),
                     timing=FAST,
+                    root_key=gateway.root_key.public_jwk,
                 ) as bank:
                     version = gateway.network_keys.version
                     async with asyncio.timeout(30):

@@ -45,6 +45,18 @@ async def type_code(site: Site, code: str) -> dict[str, Any]:
     return tried[-1].details
 
 
+async def refused(site: Site, code: str) -> tuple[dict[str, Any], str]:
+    """Type a code the gateway must refuse: its verdict (audit trail) and its answer on the
+    display, which comes after the decision: proof that nothing else (an open) follows."""
+    shown = site.locker.display
+    verdict = await type_code(site, code)
+    async with asyncio.timeout(10):
+        await site.locker.wait_until(lambda: site.locker.display is not shown)
+    answer = site.locker.display
+    assert answer is not None
+    return verdict, str(answer["message"])
+
+
 async def display(site: Site) -> str | None:
     shown = site.locker.display
     return None if shown is None else str(shown["message"])
@@ -72,8 +84,9 @@ async def test_a_brute_force_locks_the_keypad_with_a_doubling_back_off(
     # During the lock even the right code is not looked at, and opens nothing.
     assert (await type_code(site, code))["result"] == "locked-out"
     site.clock.advance(BASE_S - 1)
-    assert (await type_code(site, code))["result"] == "locked-out"
-    await asyncio.sleep(0.5)
+    verdict, answer = await refused(site, code)
+    assert (verdict["result"], answer) == ("locked-out", "LockedOut")
+    assert site.locker.unlock_count(door) == 0
     assert site.locker.compartment(door).door.value == "closed"
 
     # The next lockout lasts twice as long.
@@ -130,11 +143,15 @@ async def test_two_gateway_instances_share_one_keypad_counter(
 
         assert (await type_code(site, code))["result"] == "locked-out"
         direct = CodeEntered(locker_id=LOCKER, at=site.clock(), event_id="kp2-right", code=code)
+        shown = site.locker.display
+        # Handled to the end when this returns: decided, committed and answered.
         await second.locker_side.host.locker_event(direct)
         assert (await entries(second, AuditAction.CODE_TRIED))[-1].details["result"] == (
             "locked-out"
         )
-        await asyncio.sleep(0.5)
+        assert site.locker.display is not shown  # the answer went out: "LockedOut", no open
+        assert await display(site) == "LockedOut"
+        assert site.locker.unlock_count(door) == 0
         assert site.locker.compartment(door).door.value == "closed"
 
 
@@ -143,9 +160,9 @@ async def test_codes_shorter_than_eight_digits_never_open(site: Site) -> None:
     code = await site.code("KP-3")
     assert len(code) == 8
     # The OLP keypad message allows 4 digits and up; a prefix of the real code is still wrong.
-    assert (await type_code(site, code[:6]))["result"] == "rejected"
-    assert (await type_code(site, code + "0"))["result"] == "rejected"
-    await asyncio.sleep(0.3)
+    assert (await refused(site, code[:6]))[0]["result"] == "rejected"
+    assert (await refused(site, code + "0"))[0]["result"] == "rejected"
+    assert site.locker.unlock_count(door) == 0
     assert site.locker.compartment(door).door.value == "closed"
     assert (await type_code(site, code))["result"] == "accepted"
     await asyncio.wait_for(site.locker.wait_door(door, "open"), 10)

@@ -20,7 +20,6 @@ import pytest
 from locker_emulator import parse_fault_flag
 from locker_emulator.bank import EmulatorBank
 from locker_emulator.grants import GrantVault, Refusal
-from locker_emulator.layout import CompartmentConfig, LockerConfig
 from locker_emulator.olp_client import EmulatedLocker
 
 from gateway.app import Gateway
@@ -29,7 +28,14 @@ from gateway.domain.door import OpenPurpose
 from gateway.domain.enums import ItemSensor
 from gateway.sdk import AdapterProtocolError, DoorClosed, DoorOpened, GrantUse
 from gateway.sdk.keys import KeySet, SupportsKeySet
-from tests.e2e.conftest import FAST, LOCKER, Site, emulated_lockers, eventually
+from tests.e2e.conftest import (
+    FAST,
+    LOCKER,
+    Site,
+    emulated_lockers,
+    eventually,
+    site_hardware,
+)
 from tests.http.conftest import NETWORK, provision, settings_for
 from tests.support.carriers import TestCarrier
 from tests.support.grants import TestIssuer, tamper
@@ -176,7 +182,7 @@ async def test_a_forged_grant_report_changes_no_parcel_and_is_audited(
         return len([e for e in entries if e.details.get("jti") == jti_of(token)])
 
     await eventually(refused, 1, 15)
-    await asyncio.sleep(0.5)  # the DoorClosed has been handled by now, or never will
+    await site.processed()  # the DoorClosed too: every event the locker numbered
     assert await site.state("OFF-FORGED") == "reserved"
     assert any("SecurityEvent" in r.getMessage() for r in caplog.records)
 
@@ -185,10 +191,7 @@ async def test_a_grant_for_one_locker_never_opens_another(
     database_url: str, tmp_path: Path
 ) -> None:
     carrier = TestCarrier.ed25519("acme", NETWORK)
-    krakow = LockerConfig(
-        locker_id="KRK-MAIN-01",
-        compartments=(CompartmentConfig("M01", "M"), CompartmentConfig("M02", "M")),
-    )
+    krakow = site_hardware("krk-main.yaml")
     with Mosquitto(tmp_path / "mqtt") as broker:
         settings = settings_for(database_url, mqtt_url=broker.url, open_timeout_s=3.0)
         async with Gateway(settings=settings) as gateway:
@@ -196,7 +199,12 @@ async def test_a_grant_for_one_locker_never_opens_another(
             await provision(gateway, "waw-central.yaml", "krk-main.yaml")
             hardware = [*emulated_lockers(), krakow]
             async with (
-                EmulatorBank(mqtt_url=broker.url, lockers=hardware, timing=FAST) as bank,
+                EmulatorBank(
+                    mqtt_url=broker.url,
+                    lockers=hardware,
+                    timing=FAST,
+                    root_key=gateway.root_key.public_jwk,
+                ) as bank,
                 httpx.AsyncClient(base_url=gateway.base_url, timeout=30) as client,
             ):
                 await asyncio.wait_for(bank.wait_all_booted(), 15)
@@ -276,6 +284,9 @@ async def test_the_adapter_never_sends_a_private_key_and_reports_a_refused_set(s
     with pytest.raises(AdapterProtocolError, match="non-public"):
         await adapter.push_key_set(LOCKER, leaked, deadline)
     older = KeySet(version=version - 1, issuer=NETWORK, keys=(TestIssuer().jwk,))
+    with pytest.raises(AdapterProtocolError, match="not signed"):
+        await adapter.push_key_set(LOCKER, older, deadline)  # never sent: lockers refuse it
+    older = site.gateway.root_key.sign_key_set(older, LOCKER)
     with pytest.raises(AdapterProtocolError, match="rejected"):
         await adapter.push_key_set(LOCKER, older, deadline)
     assert site.locker.key_set_version == version
@@ -297,12 +308,26 @@ async def test_a_push_that_found_no_answer_is_retried_by_the_sweep(
             await provision(gateway, "waw-central.yaml")
             slow = [parse_fault_flag(f"{LOCKER}:slow_replies=3")]
             async with EmulatorBank(
-                mqtt_url=broker.url, lockers=emulated_lockers(), timing=FAST, faults=slow
+                mqtt_url=broker.url,
+                lockers=emulated_lockers(),
+                timing=FAST,
+                faults=slow,
+                root_key=gateway.root_key.public_jwk,
             ) as bank:
                 await asyncio.wait_for(bank.wait_all_booted(), 15)
                 locker = bank[LOCKER]
-                # Every push expires while the locker is busy: it installs nothing.
-                await asyncio.sleep(3)
+
+                # Every push expires while the locker is busy: it drops it unperformed (its
+                # log says so) and installs nothing.
+                def dropped_push() -> bool:
+                    return any(
+                        e.get("envelope", {}).get("action") == "SetKeySet"
+                        and str(e.get("note", "")).startswith("dropped")
+                        for e in locker.log_entries()
+                    )
+
+                async with asyncio.timeout(15):
+                    await locker.wait_until(dropped_push)
                 assert locker.key_set_version is None
                 assert await stored_version(gateway) is None
                 locker.update_faults({"slow_replies": 0})

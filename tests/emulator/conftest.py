@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from locker_emulator import EmulatorBank, FaultFlag, LockerConfig, Spec, Timing, preset_lockers
 
 from tests.emulator.fake_gateway import FakeGateway, SpecCheck
+from tests.support.grants import TestRoot
 from tests.support.mosquitto import Mosquitto
 
+# The network root key the emulated lockers pin (SPEC §9 "Signed key sets").
+ROOT = TestRoot(kid="root-emulator-tests")
 # Short enough that reconnects and retries happen within a test's second or two.
 FAST = Timing(
     call_timeout=2.0,
@@ -59,8 +63,10 @@ def make_bank(
     mqtt_version: str = "5",
     faults: Sequence[FaultFlag] = (),
     control_port: int | None = None,
+    root_key: Mapping[str, Any] | None = None,
 ) -> EmulatorBank:
-    """One small locker (EMU-001: A01 S, A02 M, A03 L) unless told otherwise."""
+    """One small locker (EMU-001: A01 S, A02 M, A03 L) unless told otherwise; its pinned
+    network root key is ROOT's unless `root_key` says."""
     return EmulatorBank(
         mqtt_url=broker.url,
         lockers=lockers or preset_lockers(1, "small"),
@@ -69,6 +75,7 @@ def make_bank(
         timing=FAST,
         faults=faults,
         control_port=control_port,
+        root_key=root_key or ROOT.jwk,
     )
 
 

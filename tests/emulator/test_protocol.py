@@ -165,7 +165,16 @@ async def test_a_duplicate_command_is_executed_once(
     first = await gateway.command("EMU-001", "OpenCompartment", OPEN_A01, message_id="dup-1")
     await gateway.command("EMU-001", "OpenCompartment", OPEN_A01, message_id="dup-1")
     await gateway.reply_to(first)
-    await asyncio.sleep(0.3)
+    # The locker says it dropped the second as a duplicate (its log), and journaled one open.
+    locker = bank["EMU-001"]
+
+    def dropped() -> bool:
+        return any("duplicate" in e.get("note", "") for e in locker.log_entries())
+
+    async with asyncio.timeout(5):
+        await locker.wait_until(dropped)
+    await gateway.wait_for(is_event("DoorOpened"))
+    assert locker.model.journal.last_seq == 1  # one event: the one DoorOpened
     assert len(gateway.where(lambda s: s.message.get("corr") == "dup-1")) == 1
     assert len(gateway.where(is_event("DoorOpened"))) == 1
     # The same id from another gateway instance is another message.

@@ -116,6 +116,7 @@ async def tls_site(access: Access, tmp_path: Path) -> AsyncIterator[TlsSite]:
                 timing=FAST,
                 passwords={LOCKER: access.secrets[LOCKER]},
                 tls=tls,
+                root_key=gateway.root_key.public_jwk,  # pinned at provisioning (SPEC §9)
             ) as bank:
                 await asyncio.wait_for(bank.wait_all_booted(), 15)
                 async with httpx.AsyncClient(base_url=gateway.base_url, timeout=30) as http:

@@ -36,6 +36,7 @@ from tests.e2e.conftest import FAST, LOCKER, emulated_lockers
 from tests.support.carriers import TestCarrier
 from tests.support.mosquitto import Mosquitto
 from tests.support.requirements import missing
+from tests.support.root_key import pinned_root
 
 pytestmark = pytest.mark.postgres
 
@@ -202,7 +203,10 @@ async def site(database: str, tmp_path: Path) -> AsyncIterator[Site]:
         try:
             url = await gateway.start()
             async with EmulatorBank(
-                mqtt_url=broker.url, lockers=emulated_lockers(), timing=FAST
+                mqtt_url=broker.url,
+                lockers=emulated_lockers(),
+                timing=FAST,
+                root_key=await pinned_root(database),  # pinned at provisioning
             ) as bank:
                 await asyncio.wait_for(bank.wait_all_booted(), 15)
                 yield Site(gateway, bank, carrier, database, url)

@@ -43,7 +43,12 @@ def test_set_key_set_is_a_command_with_its_own_message_schemas() -> None:
 
 
 def test_a_private_key_member_is_refused_by_schema_and_model(spec: Spec) -> None:
-    payload: dict[str, Any] = {"version": 1, "issuer": "net", "keys": [{**KEY, "d": "secret"}]}
+    payload: dict[str, Any] = {
+        "version": 1,
+        "issuer": "net",
+        "keys": [{**KEY, "d": "secret"}],
+        "signature": "eyJhbGciOiJFZERTQSJ9..c2ln",
+    }
     issues = spec.issues("olp-set-key-set", payload)
     assert any(i.pointer.startswith("/keys/0") for i in issues), issues
     with pytest.raises(ValidationError):

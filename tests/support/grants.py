@@ -115,3 +115,43 @@ def tamper(token: str, **changes: Any) -> str:
     head, body, signature = token.split(".")
     claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
     return f"{head}.{_part({**claims, **changes})}.{signature}"
+
+
+@dataclass
+class TestRoot:
+    """A network root key (SPEC §9 "Signed key sets"): what lockers pin, and the signer of
+    SetKeySet payloads, written from the SPEC with `cryptography` only."""
+
+    kid: str = field(default_factory=lambda: f"root-{secrets.token_hex(4)}")
+    key: Ed25519PrivateKey = field(default_factory=Ed25519PrivateKey.generate)
+
+    __test__ = False  # not a pytest test class
+
+    @property
+    def jwk(self) -> dict[str, str]:
+        """The public JWK a locker is provisioned with."""
+        raw = self.key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        return {"kty": "OKP", "crv": "Ed25519", "x": b64url(raw), "kid": self.kid, "alg": "EdDSA"}
+
+    def detached(self, typ: str, signed: object) -> str:
+        """`header..signature` over RFC 8785 JSON of `signed`."""
+        header = _jcs_part({"alg": "EdDSA", "kid": self.kid, "typ": typ})
+        signing_input = f"{header}.{_jcs_part(signed)}"
+        return f"{header}..{b64url(self.key.sign(signing_input.encode('ascii')))}"
+
+    def sign(self, payload: dict[str, Any], locker: str) -> dict[str, Any]:
+        """The SetKeySet payload signed for `locker`."""
+        signed = {k: payload[k] for k in ("issuer", "keys", "version")} | {"lockerId": locker}
+        return {**payload, "signature": self.detached("olp-keyset+jws", signed)}
+
+    def endorse(self, successor: TestRoot) -> dict[str, Any]:
+        """A `rootKeys` link: `successor` announced by this root."""
+        claim = {"key": successor.jwk, "previous": self.kid}
+        return {"jwk": successor.jwk, "endorsement": self.detached("olp-root+jws", claim)}
+
+
+def _jcs_part(value: object) -> str:
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return b64url(canonical.encode())

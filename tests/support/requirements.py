@@ -3,7 +3,8 @@
 A green run must mean every test ran. A machine without PostgreSQL, Node or `mosquitto_passwd`
 fails the tests that need it, with the reason; a developer who knows they lack one says so
 explicitly: `OPENLOCKER_TEST_SKIP=postgres,node ./scripts/test` (names: postgres, node,
-mosquitto_passwd). `./scripts/test` installs Mosquitto and Node when they are missing.
+mosquitto_passwd, chromium). `./scripts/test` installs Mosquitto, Node and Chromium (with its
+driver) when they are missing.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import NoReturn
 import pytest
 
 SKIP_VARIABLE = "OPENLOCKER_TEST_SKIP"
-KNOWN = frozenset({"postgres", "node", "mosquitto_passwd"})
+KNOWN = frozenset({"postgres", "node", "mosquitto_passwd", "chromium"})
 
 
 def allowed_to_skip(requirement: str) -> bool:

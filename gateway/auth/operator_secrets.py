@@ -1,0 +1,69 @@
+"""Operator secrets: argon2id password hashes, and the random session ids, CSRF tokens and API
+tokens that are stored only as SHA-256 digests."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+# API tokens carry this prefix: the admin API tells them from carrier JWTs (which start with
+# "ey") without parsing, and secret scanners can find a leaked one.
+TOKEN_PREFIX = "olpo_"  # noqa: S105 - a prefix, not a secret
+# argon2-cffi's defaults are RFC 9106's second recommended profile for argon2id
+# (t=3, m=64 MiB, p=4): ~50 ms a hash on a server core, hard to parallelise on GPUs.
+_HASHER = PasswordHasher()
+# Verified when the account does not exist, so that a miss costs the same time as a wrong
+# password and the answer's timing does not tell which accounts exist.
+_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+
+
+def hash_password(password: str) -> str:
+    return _HASHER.hash(password)
+
+
+async def verify_password(stored_hash: str | None, password: str) -> bool:
+    """True if `password` matches; run in a thread: argon2 is CPU-heavy by design."""
+    return await asyncio.to_thread(_verify, stored_hash, password)
+
+
+def _verify(stored_hash: str | None, password: str) -> bool:
+    try:
+        _HASHER.verify(stored_hash or _DUMMY_HASH, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+    return stored_hash is not None
+
+
+def digest(secret: str) -> str:
+    """What the database keeps of a session id or API token: its SHA-256 (the secrets are
+    256-bit random, so a fast hash suffices; argon2 is for low-entropy passwords)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_session_id() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def csrf_token(session_id: str) -> str:
+    """The session's synchronizer token: derived from the session id, so it is bound to the
+    session, needs no storage, and a reader of the database (which holds only the id's digest
+    under another label) cannot compute it."""
+    mac = hashlib.sha256(b"openlocker-csrf\x00" + session_id.encode()).digest()
+    return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+
+def csrf_matches(session_id: str, presented: str | None) -> bool:
+    if not presented:
+        return False
+    return hmac.compare_digest(csrf_token(session_id).encode(), presented.encode())
+
+
+def new_api_token() -> tuple[str, str]:
+    """(public id, secret token): the id names the token in lists and for revoking."""
+    return f"ot_{secrets.token_hex(6)}", TOKEN_PREFIX + secrets.token_urlsafe(32)

@@ -1,0 +1,232 @@
+"""Operator sign-in: password login with attempt limits, server-side sessions, API tokens.
+
+Every outcome that matters is in the audit chain: sign-ins, failures (with the lockout they
+caused), sign-outs. Attempt counters live in the database, keyed per account and per client
+address, so the limits hold whichever instance a load balancer picks.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from gateway.auth.operator_secrets import (
+    TOKEN_PREFIX,
+    csrf_token,
+    digest,
+    new_session_id,
+    verify_password,
+)
+from gateway.clock import Clock, utc_now
+from gateway.domain.audit import AuditAction
+from gateway.domain.operators import LoginPolicy, Operator, Role, SessionPolicy
+from gateway.errors import AuthenticationFailed
+from gateway.store import Store, UnitOfWork
+from gateway.store.operators import SessionRecord
+
+log = logging.getLogger(__name__)
+
+
+class Via(StrEnum):
+    SESSION = "session"
+    TOKEN = "token"  # noqa: S105 - a kind of credential, not one
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated operator: `role` is what this credential may do (a token's role is
+    capped by its operator's current one); `session_id` is set for cookie sessions only."""
+
+    operator: Operator
+    role: Role
+    via: Via
+    session_id: str | None = None
+    token_id: str | None = None
+    expires_at: datetime | None = None
+
+    @property
+    def actor(self) -> str:
+        return f"operator:{self.operator.id}"
+
+    @property
+    def csrf(self) -> str | None:
+        return None if self.session_id is None else csrf_token(self.session_id)
+
+
+class LoginLocked(AuthenticationFailed):
+    """Too many failed sign-ins for the account or the client address."""
+
+    def __init__(self, until: datetime) -> None:
+        super().__init__(
+            "too many failed sign-ins for this account or address; try again after "
+            f"{until.isoformat(timespec='seconds')}",
+            details={"lockedUntil": until.isoformat()},
+        )
+        self.until = until
+
+
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    refused_until: datetime | None = None  # locked before this attempt: not even checked
+    locks_until: datetime | None = None  # this attempt, if wrong, starts a lock
+
+
+class OperatorAuth:
+    """Checks passwords, sessions and tokens; knows nothing of HTTP (cookies are the edge's)."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        sessions: SessionPolicy,
+        logins: LoginPolicy,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._store = store
+        self.sessions = sessions
+        self._logins = logins
+        self._clock = clock
+
+    async def login(self, operator_id: str, password: str, client: str) -> Principal:
+        """A new session for a correct password; AuthenticationFailed (or LoginLocked) else.
+
+        Each attempt is counted as a failure *before* the password is checked, and the count
+        is reset only once it proved right: concurrent guesses (each argon2 check takes a
+        while) are counted one by one under the counters' row locks, so a burst gets no more
+        checks than the limit allows. While locked even the right password is refused, or a
+        lockout would not slow a guesser down at all.
+        """
+        now = self._clock()
+        keys = (f"account:{operator_id}", f"address:{client}")
+        async with self._store.transaction() as tx:
+            attempt = await self._count_attempt(tx, keys, now)
+            if attempt.refused_until is not None:
+                await _audit_failure(tx, operator_id, client, "locked", None)
+            record = await tx.operators.get(operator_id)
+        if attempt.refused_until is not None:
+            raise LoginLocked(attempt.refused_until)
+        stored = record.password_hash if record is not None else None
+        good = await verify_password(stored, password)
+        if not good or record is None or not record.operator.active:
+            reason = "disabled" if good and record is not None else "wrong-credentials"
+            async with self._store.transaction() as tx:
+                await _audit_failure(tx, operator_id, client, reason, attempt.locks_until)
+            if attempt.locks_until is not None:
+                raise LoginLocked(attempt.locks_until)
+            raise AuthenticationFailed("wrong operator id or password")
+        session_id = new_session_id()
+        expires = self.sessions.expiry(now, now)
+        async with self._store.transaction() as tx:
+            for key in keys:
+                await tx.operators.save_counter((await tx.operators.claim_counter(key)).succeeded())
+            session = SessionRecord(digest(session_id), operator_id, now, now, expires)
+            await tx.operators.add_session(session, client)
+            # Expired sessions are refused on use; sign-ins sweep them away (indexed, cheap).
+            await tx.operators.purge_sessions(now)
+            await tx.audit.append(
+                AuditAction.OPERATOR_LOGIN,
+                actor=f"operator:{operator_id}",
+                subject=operator_id,
+                details={"client": client},
+            )
+        operator = record.operator
+        return Principal(operator, operator.role, Via.SESSION, session_id, expires_at=expires)
+
+    async def _count_attempt(
+        self, tx: UnitOfWork, keys: tuple[str, ...], now: datetime
+    ) -> _Attempt:
+        """Refused if a key is locked; else counted as a failure on every key (a lock this
+        attempt starts applies if the password proves wrong)."""
+        counters = [await tx.operators.claim_counter(key) for key in keys]
+        locked = [c.locked_until for c in counters if c.locked(now) and c.locked_until]
+        if locked:
+            return _Attempt(refused_until=max(locked))
+        locks_until: datetime | None = None
+        for counter in counters:
+            after = counter.failed(now, self._logins)
+            await tx.operators.save_counter(after)
+            if after.lockouts > counter.lockouts and after.locked_until is not None:
+                locks_until = max(locks_until or after.locked_until, after.locked_until)
+        return _Attempt(locks_until=locks_until)
+
+    async def session(self, session_id: str) -> Principal | None:
+        """The session's operator, None if unknown, expired (idle or absolute) or disabled.
+
+        Each use moves the idle deadline; the write is skipped while the last one is recent
+        (a tenth of the idle time, at most a minute), which only ever shortens a session.
+        """
+        now = self._clock()
+        id_hash = digest(session_id)
+        async with self._store.transaction() as tx:
+            found = await tx.operators.session(id_hash)
+            if found is None:
+                return None
+            if now >= self.sessions.expiry(found.created_at, found.last_seen_at):
+                await tx.operators.end_session(id_hash)
+                return None
+            record = await tx.operators.get(found.operator_id)
+            if record is None or not record.operator.active:
+                await tx.operators.end_session(id_hash)
+                return None
+            throttle = min(self.sessions.idle / 10, _MAX_TOUCH_LAG)
+            if now - found.last_seen_at >= throttle:
+                expires = self.sessions.expiry(found.created_at, now)
+                await tx.operators.touch_session(id_hash, now, expires)
+            else:
+                expires = self.sessions.expiry(found.created_at, found.last_seen_at)
+        operator = record.operator
+        return Principal(operator, operator.role, Via.SESSION, session_id, expires_at=expires)
+
+    async def logout(self, principal: Principal) -> None:
+        if principal.session_id is None:
+            return
+        async with self._store.transaction() as tx:
+            await tx.operators.end_session(digest(principal.session_id))
+            await tx.audit.append(
+                AuditAction.OPERATOR_LOGOUT,
+                actor=principal.actor,
+                subject=principal.operator.id,
+            )
+
+    async def token(self, presented: str) -> Principal | None:
+        """The API token's operator and role, None if unknown, expired, revoked or disabled."""
+        if not presented.startswith(TOKEN_PREFIX):
+            return None
+        now = self._clock()
+        async with self._store.transaction() as tx:
+            found = await tx.operators.token_by_hash(digest(presented))
+            if found is None or not found.usable(now):
+                return None
+            record = await tx.operators.get(found.operator_id)
+            if record is None or not record.operator.active:
+                return None
+            await tx.operators.token_used(found.id, now)
+        operator = record.operator
+        # Never above the operator's role today: a demoted operator's old token is demoted too.
+        role = found.role if operator.role.allows(found.role) else operator.role
+        return Principal(operator, role, Via.TOKEN, token_id=found.id, expires_at=found.expires_at)
+
+    async def purge_expired(self) -> int:
+        async with self._store.transaction() as tx:
+            return await tx.operators.purge_sessions(self._clock())
+
+
+# Sessions used more often than this are not written back on every request.
+_MAX_TOUCH_LAG = SessionPolicy().idle / 30  # one minute with the default idle time
+
+
+async def _audit_failure(
+    tx: UnitOfWork, operator_id: str, client: str, reason: str, until: datetime | None
+) -> None:
+    details: dict[str, object] = {"client": client, "reason": reason}
+    if until is not None:
+        details["lockedUntil"] = until.isoformat()
+    # The subject is the id typed, which may not exist: the trail shows what was tried.
+    await tx.audit.append(
+        AuditAction.OPERATOR_LOGIN_FAILED,
+        actor="operator",
+        subject=operator_id or "-",
+        details=details,
+    )

@@ -1,0 +1,134 @@
+"""Operators: roles, session expiry and login attempt limits — pure rules, no I/O."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from gateway.domain.backoff import backoff_s
+
+# Operator ids are login names: short, printable, no spaces, safe in an audit actor.
+OPERATOR_ID = re.compile(r"^[a-z0-9][a-z0-9_.@-]{0,63}$")
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 1024  # argon2 would hash more, but a megabyte password is an attack
+
+
+class Role(StrEnum):
+    """What an operator may do; each role includes the ones below it."""
+
+    VIEWER = "viewer"  # reads everything an operator sees
+    OPERATOR = "operator"  # + acts on lockers, compartments, parcels, deliveries, keypads
+    ADMIN = "admin"  # + manages operators (CLI) — reserved for what only an admin may do
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+    def allows(self, required: Role) -> bool:
+        return self.rank >= required.rank
+
+
+_RANK = {Role.VIEWER: 0, Role.OPERATOR: 1, Role.ADMIN: 2}
+
+
+def check_operator_id(operator_id: str) -> str:
+    if not OPERATOR_ID.match(operator_id):
+        raise ValueError(
+            "an operator id is 1..64 lower-case letters, digits, '_', '.', '@' or '-', "
+            "starting with a letter or digit"
+        )
+    return operator_id
+
+
+def check_password(password: str) -> str:
+    """A password an operator may set: long enough to resist guessing without a token."""
+    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+        raise ValueError(
+            f"a password needs {MIN_PASSWORD_LENGTH}..{MAX_PASSWORD_LENGTH} characters"
+        )
+    return password
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    id: str
+    name: str
+    role: Role
+    created_at: datetime
+    disabled_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.disabled_at is None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionPolicy:
+    """A session ends after `idle` without a request, and `absolute` after login regardless."""
+
+    idle: timedelta = timedelta(minutes=30)
+    absolute: timedelta = timedelta(hours=12)
+
+    def expiry(self, created_at: datetime, last_seen_at: datetime) -> datetime:
+        """When a session created and last used at these times stops being accepted."""
+        return min(last_seen_at + self.idle, created_at + self.absolute)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoginPolicy:
+    """`max_failures` wrong passwords within `window` lock the key (an account or a client
+    address) for `lockout_base`, doubling with each lockout in a row up to `lockout_cap`.
+    Counted per account (a slow guesser of one password from many addresses) and per client
+    address (one address trying many accounts, each below its own limit)."""
+
+    max_failures: int = 5
+    window: timedelta = timedelta(minutes=15)
+    lockout_base: timedelta = timedelta(minutes=1)
+    lockout_cap: timedelta = timedelta(hours=1)
+
+    def backoff(self, lockout: int) -> timedelta:
+        # No jitter: the person at the login form is told how long to wait.
+        seconds = backoff_s(
+            max(lockout, 1),
+            base_s=self.lockout_base.total_seconds(),
+            cap_s=max(self.lockout_cap, self.lockout_base).total_seconds(),
+            rand=None,
+        )
+        return timedelta(seconds=seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class LoginCounter:
+    """Failed logins of one key ("account:<id>" or "address:<ip>"), shared through the DB."""
+
+    key: str
+    failures: int = 0
+    window_started_at: datetime | None = None
+    lockouts: int = 0
+    locked_until: datetime | None = None
+
+    def locked(self, now: datetime) -> bool:
+        return self.locked_until is not None and now < self.locked_until
+
+    def failed(self, now: datetime, policy: LoginPolicy) -> LoginCounter:
+        """Count a failure at `now`; past the limit the key is locked (see `locked_until`)."""
+        counter = self
+        if counter.window_started_at is None or now - counter.window_started_at >= policy.window:
+            counter = replace(counter, failures=0, window_started_at=now)
+        counter = replace(counter, failures=counter.failures + 1)
+        if counter.failures < policy.max_failures:
+            return counter
+        number = counter.lockouts + 1
+        return replace(
+            counter,
+            failures=0,
+            window_started_at=None,
+            lockouts=number,
+            locked_until=now + policy.backoff(number),
+        )
+
+    def succeeded(self) -> LoginCounter:
+        """The right password: the window and the back-off start afresh."""
+        return LoginCounter(self.key)

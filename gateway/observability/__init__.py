@@ -1,0 +1,1 @@
+"""Telemetry of one gateway: Prometheus metrics, structured logs with correlation ids, probes."""
