@@ -6,6 +6,7 @@ many more cases per operation and a fresh seed unless one is given; prints the f
 `--strict-positive` also demands that every schema-valid request be accepted (schemathesis's
 positive_data_acceptance), which reports refusals the document does not state.
 Usage: scripts/fuzz-http [--database sqlite,postgresql] [--examples 200] [--seed N]
+                         [--strict-positive] [--only 'GET /v1/lockers$']
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from tests.fuzz.http.fuzzer import FuzzReport, fuzz
 from tests.fuzz.http.site import fuzz_site
 
 
-async def fuzz_one(kind: str, examples: int, seed: int, strict: bool) -> FuzzReport:
+async def fuzz_one(kind: str, examples: int, seed: int, strict: bool, only: str) -> FuzzReport:
     async with database(kind) as url, fuzz_site(url) as site:
         return await fuzz(
             site.gateway.base_url,
@@ -29,6 +30,7 @@ async def fuzz_one(kind: str, examples: int, seed: int, strict: bool) -> FuzzRep
             seed=seed,
             known=site.known,
             strict_positive=strict,
+            only=only,
             timeout_s=6 * 3600,
         )
 
@@ -58,12 +60,13 @@ async def main() -> int:
     parser.add_argument("--examples", type=int, default=200)
     parser.add_argument("--seed", type=int, default=None, help="default: a fresh one")
     parser.add_argument("--strict-positive", action="store_true")
+    parser.add_argument("--only", default="", help="a regex: fuzz the operations it finds")
     args = parser.parse_args()
     seed = int(time.time()) if args.seed is None else args.seed
     failed = False
     for kind in args.database.split(","):
         started = time.monotonic()
-        report = await fuzz_one(kind, args.examples, seed, args.strict_positive)
+        report = await fuzz_one(kind, args.examples, seed, args.strict_positive, args.only)
         print(figures(kind, report, time.monotonic() - started), flush=True)
         if report.failures:
             failed = True

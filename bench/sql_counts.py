@@ -3,8 +3,13 @@
 Runs the gateway on SQLite (or PostgreSQL), books parcels through the HTTP API and prints how
 many statements and transactions each booking sent to the database; `--show` lists the
 statements of the last booking. The count is the lever behind reservations/s: each statement
-is one round trip to the database's thread or server.
+is one round trip to the database's thread or server. `--flow open` and `--flow lifecycle`
+count a remote open (the HTTP request and the locker's DoorOpened, until the gateway is quiet)
+and a whole lifecycle (book, open, deposit, open, take) against an emulated locker, with the
+gateway's background pollers left out and the parcel's state read through an engine the hooks
+do not count (bench/door_transactions.py): deterministic figures on a loaded machine.
 Usage: python -m bench.sql_counts [--bookings 20] [--database sqlite|postgresql] [--show]
+       [--flow booking|open|lifecycle]
 """
 
 from __future__ import annotations
@@ -77,11 +82,17 @@ async def _count(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--bookings", type=int, default=20)
+    parser.add_argument("--flow", choices=["booking", "open", "lifecycle"], default="booking")
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--show", action="store_true", help="list the last booking's statements")
     event_loop_choice(parser)
     args = parser.parse_args()
-    run(count(args.database, args.bookings, args.show), args.event_loop)
+    if args.flow == "booking":
+        run(count(args.database, args.bookings, args.show), args.event_loop)
+    else:
+        from bench.sql_flows import count_flow  # the emulated locker: only for these flows
+
+        run(count_flow(args.database, args.flow, args.bookings, args.show), args.event_loop)
 
 
 if __name__ == "__main__":

@@ -5,10 +5,11 @@ database until it expires, so a replay is refused even after a restart or on ano
 The carriers' keys are held in memory for a few seconds (see carrier_keys.py), so a request
 whose carrier is cached costs one statement: the `jti` insert.
 
-The `jti` insert stays in a transaction of its own, committed before the request's handler
-runs: it could ride in the handler's first write transaction only if every handler opened one
-(reads such as GET /v1/lockers do not), and a refusal after the handler has begun its work
-would have to roll that work back in every route; a token is refused here, before any effect.
+An HTTP request does not pay a commit of its own for the `jti`: `verify` checks the token and
+hands back the id as a PendingJti (gateway/store/jtis.py), which the request's first
+transaction records as its first statement; a replay is refused there, before that
+transaction did anything, and `settle` records the id of a request that committed no
+transaction before its answer leaves. `authenticate` does both at once (its own transaction).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from gateway.auth.jwks import ALGORITHM_FOR_KEY, ALLOWED_ALGORITHMS
 from gateway.clock import Clock, utc_now
 from gateway.errors import AuthenticationFailed
 from gateway.store import Store
+from gateway.store.jtis import REPLAYED, PendingJti, deferred
 
 REQUIRED_CLAIMS = ("iss", "aud", "iat", "exp", "jti")
 
@@ -58,16 +60,33 @@ class CarrierAuthenticator:
         self._clock = clock
 
     async def authenticate(self, authorization: str | None) -> CarrierIdentity:
+        """The token's carrier, its `jti` spent at once (a transaction of its own)."""
+        identity, pending = await self.verify(authorization)
+        await self.settle(pending)
+        return identity
+
+    async def verify(self, authorization: str | None) -> tuple[CarrierIdentity, PendingJti]:
+        """The token's carrier and its `jti`, not spent yet: run the request inside
+        `jtis.deferred(pending)`, then `settle(pending)` before answering."""
         token = self._bearer(authorization)
         header = self._header(token)
         issuer = self._unverified_issuer(token)
         key = await self._key(issuer, header)
         claims = self._verify(token, key, header["alg"], issuer)
         expires = _numeric_date(claims, "exp") + self._leeway
-        async with self._store.transaction() as tx:
-            if not await tx.jtis.consume(issuer, str(claims["jti"]), expires):
-                raise AuthenticationFailed("token replayed: its jti was used before")
-        return CarrierIdentity(carrier_id=issuer, token_id=str(claims["jti"]))
+        jti = str(claims["jti"])
+        pending = PendingJti(issuer=issuer, jti=jti, expires_at=expires)
+        return CarrierIdentity(carrier_id=issuer, token_id=jti), pending
+
+    async def settle(self, pending: PendingJti) -> None:
+        """Spend the `jti` now unless a committed transaction of the request already did;
+        raises AuthenticationFailed if it was used before (the answer must not leave)."""
+        if not pending.used and not pending.refused:
+            with deferred(pending):
+                async with self._store.transaction():
+                    pass  # the transaction records the pending id as its first statement
+        if not pending.used:  # refused as a replay (nothing else leaves it unspent)
+            raise AuthenticationFailed(REPLAYED)
 
     async def _key(self, issuer: str, header: dict[str, Any]) -> jwt.PyJWK:
         """The key the header names; a miss re-reads the carrier once, since a rotation made

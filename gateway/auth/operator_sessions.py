@@ -119,20 +119,42 @@ class OperatorAuth:
         session_id = new_session_id()
         expires = self.sessions.expiry(now, now)
         async with self._store.transaction() as tx:
-            for key in keys:
-                await tx.operators.save_counter((await tx.operators.claim_counter(key)).succeeded())
-            session = SessionRecord(digest(session_id), operator_id, now, now, expires)
-            await tx.operators.add_session(session, client)
-            # Expired sessions are refused on use; sign-ins sweep them away (indexed, cheap).
-            await tx.operators.purge_sessions(now)
-            await tx.audit.append(
-                AuditAction.OPERATOR_LOGIN,
-                actor=f"operator:{operator_id}",
-                subject=operator_id,
-                details={"client": client},
-            )
+            # The check ran outside a transaction: a reset or a disable that committed
+            # meanwhile ended every session, and must end this one before it starts.
+            again = await tx.operators.get(operator_id, for_update=True)
+            stale = again is None or again.password_hash != stored or not again.operator.active
+            record = again or record
+            if stale:
+                await _audit_failure(tx, operator_id, client, "changed-meanwhile", None)
+            else:
+                await self._start_session(tx, keys, session_id, operator_id, now, client)
+        if stale:
+            raise AuthenticationFailed("wrong operator id or password")
         operator = record.operator
         return Principal(operator, operator.role, Via.SESSION, session_id, expires_at=expires)
+
+    async def _start_session(
+        self,
+        tx: UnitOfWork,
+        keys: tuple[str, ...],
+        session_id: str,
+        operator_id: str,
+        now: datetime,
+        client: str,
+    ) -> None:
+        for key in keys:
+            await tx.operators.save_counter((await tx.operators.claim_counter(key)).succeeded())
+        expires = self.sessions.expiry(now, now)
+        session = SessionRecord(digest(session_id), operator_id, now, now, expires)
+        await tx.operators.add_session(session, client)
+        # Expired sessions are refused on use; sign-ins sweep them away (indexed, cheap).
+        await tx.operators.purge_sessions(now)
+        await tx.audit.append(
+            AuditAction.OPERATOR_LOGIN,
+            actor=f"operator:{operator_id}",
+            subject=operator_id,
+            details={"client": client},
+        )
 
     async def _count_attempt(
         self, tx: UnitOfWork, keys: tuple[str, ...], now: datetime

@@ -122,6 +122,17 @@ async def replay(request: web.Request) -> web.StreamResponse:
     raise back_to(request, PREFIX + "/deliveries", f"Delivery {delivery_id} queued again.")
 
 
+@page(Role.OPERATOR)
+async def clear_keypad(request: web.Request) -> web.StreamResponse:
+    """End a keypad lockout early (the person at the locker proved who they are)."""
+    form = await request.post()
+    locker_id = request.match_info["locker_id"]
+    await admin(request).keypads.clear(
+        locker_id, actor=request[ME].actor, reason=_reason(form.get("reason"))
+    )
+    raise back_to(request, PREFIX, f"The keypad of {locker_id} takes codes again.")
+
+
 def _reason(raw: object) -> str:
     reason = str(raw or "").strip()
     if not MIN_REASON <= len(reason) <= MAX_REASON:
@@ -138,3 +149,4 @@ def add_routes(app: web.Application) -> None:
     r.add_post(PREFIX + "/logout", logout)
     r.add_post(PREFIX + "/lockers/{locker_id}/actions", locker_action)
     r.add_post(PREFIX + "/deliveries/{delivery_id:[1-9][0-9]{0,17}}/replay", replay)
+    r.add_post(PREFIX + "/keypads/{locker_id}/clear", clear_keypad)

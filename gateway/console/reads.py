@@ -155,22 +155,23 @@ class ConsoleReads:
         }
 
     async def delivery_lag(self) -> list[TargetLag]:
-        """Every delivery target with rows by state and its oldest pending row."""
+        """Every delivery target with rows by state (and how many pending rows failed at
+        least once) and its oldest pending row."""
         o = outbox.c
         keys = (o.target_kind, o.target_id, o.carrier_id)
         async with self._store.engine.connect() as conn:
             counts = await conn.execute(
                 select(*keys, o.state, func.count()).group_by(*keys, o.state)
             )
-            oldest = await conn.execute(
-                select(*keys, func.min(o.created_at), func.count())
+            failing = await conn.execute(
+                select(*keys, func.count())
                 .where(and_(o.state == DeliveryState.PENDING, o.attempts > 0))
                 .group_by(*keys)
             )
             by_target: dict[tuple[str, str, str], dict[str, int]] = defaultdict(dict)
             for kind, target, carrier, state, n in counts.all():
                 by_target[(str(kind), target, carrier)][str(state)] = int(n)
-            retrying = {(str(k), t, c): int(n) for k, t, c, _, n in oldest.all()}
+            retrying = {(str(k), t, c): int(n) for k, t, c, n in failing.all()}
             first = await conn.execute(
                 select(*keys, func.min(o.created_at))
                 .where(o.state == DeliveryState.PENDING)

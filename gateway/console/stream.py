@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 
 from aiohttp import web
 
 from gateway.console import views
 from gateway.console.web import ME, deps_of, page, render
 from gateway.domain.operators import Role
+from gateway.errors import OpenLockerError
 
+log = logging.getLogger(__name__)
 # An idle stream still sends a comment this often, so proxies and browsers keep it open.
 KEEPALIVE_S = 15.0
 # EventSource waits this long before reconnecting after the stream ended (e.g. a restart).
@@ -55,6 +58,10 @@ async def events(request: web.Request) -> web.StreamResponse:
                     await response.write(b": keep-alive\n\n")
     except (ConnectionResetError, ConnectionError):
         pass  # the page was closed
+    except OpenLockerError as err:
+        # The answer has started: a problem page cannot follow. The browser reconnects and
+        # its grid fetch shows the error (or the sign-in page).
+        log.warning("live stream of locker %s ended: %s", locker_id, err)
     return response
 
 

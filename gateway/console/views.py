@@ -9,6 +9,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from gateway.console.reads import RETRYING, ConsoleReads, TargetLag
 from gateway.domain.enums import CompartmentState, DoorState, ParcelState, SizeClass
+from gateway.domain.keypad import KeypadCounter
 from gateway.domain.parcel import Parcel
 from gateway.service.admin_views import AdminViews, CompartmentStatus, LockerStatus, ParcelFilter
 
@@ -38,6 +39,7 @@ class Overview:
     by_size: list[tuple[str, dict[str, int], int]]  # size, state → count, total
     totals: dict[str, int]
     faults: list[Fault] = field(default_factory=list)
+    lockouts: list[KeypadCounter] = field(default_factory=list)
 
     @property
     def online(self) -> int:
@@ -80,11 +82,12 @@ async def overview(views: AdminViews, reads: ConsoleReads, now: datetime) -> Ove
         result.faults.append(
             Fault(f"Door {code} jammed", locker_id, f"/console/lockers/{locker_id}#cell-{code}")
         )
-    for lockout in await views.keypad_lockouts():
+    result.lockouts = await views.keypad_lockouts()
+    for lockout in result.lockouts:
         locked = lockout.locked_until
         until = locked.astimezone(UTC).strftime("%H:%M") if locked else ""
         result.faults.append(
-            Fault(f"Keypad locked until {until} UTC", lockout.locker_id, "/console/audit")
+            Fault(f"Keypad locked until {until} UTC", lockout.locker_id, "#keypads")
         )
     dead = sum(t.states.get("dead", 0) for t in await reads.delivery_lag())
     if dead:

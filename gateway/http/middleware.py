@@ -17,6 +17,7 @@ from gateway.errors import (
 )
 from gateway.http.context import CARRIER, deps
 from gateway.http.problems import problem_response
+from gateway.store.jtis import deferred
 
 log = logging.getLogger(__name__)
 
@@ -82,5 +83,16 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         and not path.startswith(OPERATOR_PREFIX)
     ):
         authorization = request.headers.get("Authorization")
-        request[CARRIER] = await deps(request).authenticator.authenticate(authorization)
+        authenticator = deps(request).authenticator
+        request[CARRIER], pending = await authenticator.verify(authorization)
+        # The token's jti rides in the handler's first transaction (gateway/store/jtis.py);
+        # whatever the handler did, it is spent before the answer leaves, a replay answers 401.
+        with deferred(pending):
+            try:
+                response = await handler(request)
+            except Exception:  # an error answer spends the token too (not a cancellation:
+                await authenticator.settle(pending)  # it committed nothing, so no effect)
+                raise
+            await authenticator.settle(pending)
+            return response
     return await handler(request)

@@ -26,6 +26,7 @@ REQUEST_ID = web.RequestKey("request_id", str)
 # Anything else a client may send as a method is one label value, not one series each.
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "unmatched"
+_QUIET = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +68,11 @@ async def telemetry_middleware(request: web.Request, handler: Handler) -> web.St
             route = _template(request)
             method = request.method if request.method in _METHODS else "OTHER"
             request.app[OPS].metrics.http_request(route, method, status, elapsed)
+            # Probes and scrapes come every few seconds: their successes only at DEBUG.
+            level = logging.DEBUG if route in _QUIET and status < 400 else logging.INFO
             # The path, not the query: a query string is the caller's and may hold anything.
-            access_log.info(
-                "%s %s %d %.1f ms", request.method, request.path, status, elapsed * 1000
+            access_log.log(
+                level, "%s %s %d %.1f ms", request.method, request.path, status, elapsed * 1000
             )
 
 

@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 
 # How long a replay's events may take to be applied before the pass gives up on the locker.
 CATCH_UP_TIMEOUT = timedelta(seconds=15)
+# An open door session (its close not applied) younger than this is left alone by the
+# periodic pass: deposits and pickups take a while, and a door left open alarms by itself.
+OPEN_STALE = timedelta(minutes=10)
 # Passes right after start for lockers that could not be asked yet, before the interval.
 START_RETRIES = 5
 # How long after its deadline a session is judged: the locker checks a command's `exp` on its
@@ -85,6 +88,7 @@ class Recovery:
         self._actor = actor
         self._catch_up_timeout = catch_up_timeout
         self._clock = clock
+        self._started_at = clock()
 
     async def run_once(self) -> RecoveryReport:
         report = RecoveryReport()
@@ -166,8 +170,11 @@ class Recovery:
     def _judgeable(self, session: DoorSession, now: datetime) -> bool:
         if session.state is DoorSessionState.REQUESTED:
             return now > session.deadline + SETTLE
+        # A door open since before this process started may have lost its close with the
+        # crash; one opened since is judged only once open for long (a person takes a while,
+        # and each judgement costs the locker a replay).
         opened = session.opened_at or session.requested_at
-        return now > opened + SETTLE
+        return opened < self._started_at or now > opened + OPEN_STALE
 
     async def _caught_up(self, locker_id: str) -> LockerStatus | None:
         """The locker's State once every event it journaled until now is applied; None when

@@ -65,8 +65,13 @@ class OperatorRepository(Repository):
                 f"operator {operator.id} exists already", details={"id": operator.id}
             )
 
-    async def get(self, operator_id: str) -> OperatorRecord | None:
-        row = (await self._conn.execute(select(t).where(t.c.id == operator_id))).mappings().first()
+    async def get(self, operator_id: str, *, for_update: bool = False) -> OperatorRecord | None:
+        """`for_update`: row-locked until commit on PostgreSQL, so a concurrent reset or
+        disable either waits for this transaction or is seen by it (SQLite: serialised)."""
+        stmt = select(t).where(t.c.id == operator_id)
+        if for_update and self._postgres:
+            stmt = stmt.with_for_update()
+        row = (await self._conn.execute(stmt)).mappings().first()
         return None if row is None else OperatorRecord(_operator(row), row["password_hash"])
 
     async def list(self) -> builtins.list[Operator]:

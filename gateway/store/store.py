@@ -28,7 +28,7 @@ from gateway.store.events import EventRepository
 from gateway.store.grants import GrantRepository
 from gateway.store.idempotency import IdempotencyRepository
 from gateway.store.inbox import InboxRepository
-from gateway.store.jtis import JtiRepository
+from gateway.store.jtis import JtiRepository, claim_pending
 from gateway.store.keypads import KeypadRepository
 from gateway.store.locker_sessions import LockerSessionRepository
 from gateway.store.lockers import LockerRepository
@@ -152,11 +152,22 @@ class Store:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[UnitOfWork]:
         """One transaction: committed when the block ends, rolled back if it raises."""
-        async with self._connection() as conn:
-            uow = UnitOfWork(conn, clock=self._clock)
-            yield uow
-            # The audit entries go in last, just before the commit (see AuditRepository).
-            await uow.audit.flush()
+        # A carrier request's token id rides in its first transaction (see PendingJti).
+        pending = claim_pending()
+        try:
+            async with self._connection() as conn:
+                uow = UnitOfWork(conn, clock=self._clock)
+                if pending is not None:
+                    await pending.record(uow.jtis)
+                yield uow
+                # The audit entries go in last, just before the commit (see AuditRepository).
+                await uow.audit.flush()
+        except BaseException:
+            if pending is not None:
+                pending.ended(committed=False)
+            raise
+        if pending is not None:
+            pending.ended(committed=True)
         # Committed (not before: an uncommitted row cannot be claimed, nor a rolled-back one).
         if uow.outbox.made_due and self._outbox_listener is not None:
             self._outbox_listener()

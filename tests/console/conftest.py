@@ -30,7 +30,8 @@ from tests.support.clock import MovableClock
 from tests.support.mosquitto import Mosquitto
 from tests.webhooks.conftest import FAST_WEBHOOKS, FakeCarrier
 
-__all__ = ["IDLE_S", "ConsoleSite", "eventually", "sign_in"]
+__all__ = ["IDLE_S", "MAX_FAILURES", "ConsoleSite", "eventually", "sign_in"]
+MAX_FAILURES = 2  # wrong passwords in a row before the account and the address are locked
 
 
 @dataclass
@@ -106,7 +107,11 @@ async def console_site(_clean_postgres: str, tmp_path: Path) -> AsyncIterator[Co
     carrier = TestCarrier.ed25519("acme", NETWORK)
     clock = MovableClock()
     with Mosquitto(tmp_path / "mqtt") as broker:
-        sessions = {"session_idle": IDLE_S, "session_absolute": ABSOLUTE_S}
+        sessions = {
+            "session_idle": IDLE_S,
+            "session_absolute": ABSOLUTE_S,
+            "login_max_failures": MAX_FAILURES,
+        }
         settings = settings_for(
             _clean_postgres,
             mqtt_url=broker.url,

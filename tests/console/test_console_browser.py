@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from gateway.domain.webhooks import DeliveryState
 from tests.browser.test_kiosk import UNNAMED
 from tests.console.conftest import IDLE_S, ConsoleSite, eventually, sign_in
-from tests.support.browser import Browser
+from tests.support.browser import PHONE, Browser
 
 LOCKER = "WAW-CENTRAL-01"
 
@@ -38,6 +36,7 @@ async def test_a_deposit_shows_live_and_a_compartment_goes_out_of_service(
     await site.deposit("CONSOLE-1", booked=door)
     await browser.wait_attribute(f"#cell-{door}", "data-state", "occupied")
     await browser.wait_text(f"#cell-{door}", "CONSOLE-1")
+    await browser.wait_text("#live", f"{door}: occupied, door closed")  # said to screen readers
     assert await browser.script("return window.sameDocument === true")
     assert await site.parcel_state("CONSOLE-1") == "ready_for_pickup"
 
@@ -72,6 +71,7 @@ async def test_a_deposit_shows_live_and_a_compartment_goes_out_of_service(
 
     await browser.open(site.url)
     await browser.wait_text("#faults", "1 compartment out of service")
+    assert await browser.script(UNNAMED) == []
     await browser.screenshot("overview")
 
 
@@ -103,6 +103,7 @@ async def test_a_dead_letter_is_replayed_from_the_page(
         "return [...document.querySelectorAll('#targets tbody td')].map(c => c.textContent)"
     )
     assert cells == ["acme", "0", "0", "—", "0", "1", "0"]  # one dead, nothing pending
+    assert await browser.script(UNNAMED) == []
     await browser.screenshot("dead-letter")
     await browser.click(f"#replay-{letter.id}")
     await browser.wait_text("#note", f"Delivery {letter.id} queued again.")
@@ -141,7 +142,21 @@ async def _media(browser: Browser, media: str) -> None:
     await asyncio.to_thread(browser.driver.execute_cdp_cmd, command, {"media": media})
 
 
-@pytest.mark.parametrize("browser", ["desktop", "phone"], indirect=True)
+async def _to_phone(browser: Browser) -> None:
+    """The same signed-in page on a phone's screen (cheaper than a second site and sign-in)."""
+    browser.viewport = PHONE
+    metrics = {"width": PHONE.width, "height": PHONE.height, "deviceScaleFactor": PHONE.scale}
+
+    def switch() -> None:
+        driver = browser.driver
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics | {"mobile": True})
+        driver.execute_cdp_cmd(
+            "Emulation.setTouchEmulationEnabled", {"enabled": True, "maxTouchPoints": 5}
+        )
+
+    await asyncio.to_thread(switch)
+
+
 async def test_the_manifest_reports_and_audit_pages(
     browser: Browser, console_site: ConsoleSite
 ) -> None:
@@ -162,24 +177,21 @@ async def test_the_manifest_reports_and_audit_pages(
     assert rows == sorted([f"{first} CONSOLE-LATE-1", f"{second} CONSOLE-LATE-2"])
     assert await browser.script(UNNAMED) == []
     await browser.screenshot("manifest")
-    if not browser.viewport.mobile:
-        # Printed, the sheet is the manifest alone: no navigation, no buttons.
-        await _media(browser, "print")
-        try:
-            hidden = "return getComputedStyle(document.querySelector(arguments[0])).display"
-            assert await browser.script(hidden, "header.top") == "none"
-            assert await browser.script(hidden, "#print") == "none"
-            assert await browser.script(hidden, "p.print-only") == "block"
-            await browser.screenshot("manifest-print")
-        finally:
-            await _media(browser, "")
+    # Printed, the sheet is the manifest alone: no navigation, no buttons.
+    await _media(browser, "print")
+    try:
+        hidden = "return getComputedStyle(document.querySelector(arguments[0])).display"
+        assert await browser.script(hidden, "header.top") == "none"
+        assert await browser.script(hidden, "#print") == "none"
+        assert await browser.script(hidden, "p.print-only") == "block"
+        await browser.screenshot("manifest-print")
+    finally:
+        await _media(browser, "")
 
     await browser.click("a[href='/console']")
     await browser.wait_attribute(f"#locker-{LOCKER}", "data-online", "yes")
     await browser.screenshot("overview")
 
-    if browser.viewport.mobile:
-        return  # the rest is the same page on a narrow screen
     await browser.click("a[href='/console/reports']")
     await browser.wait_text("#chart-dwell-title", "Dwell time")
     dwell = await browser.script(
@@ -189,8 +201,25 @@ async def test_the_manifest_reports_and_audit_pages(
     assert dwell == ["< 1 h=0", "1-6 h=1", "6-24 h=0", "1-2 d=0", "2-3 d=0", "> 3 d=0"]
     title = await browser.script("return document.querySelector('#chart-peak title').textContent")
     assert title == "Deposits by hour of day (UTC)"
+    assert await browser.script(UNNAMED) == []
     await browser.screenshot("reports")
 
     await browser.click("a[href='/console/audit']")
     await browser.wait_attribute("#verify", "data-ok", "yes")
     await browser.wait_text("#audit", "operator.login")
+    assert await browser.script(UNNAMED) == []
+    await browser.click("a[href='/console/parcels']")
+    await browser.wait_text("#overdue", "CONSOLE-LATE-2")
+    assert await browser.script(UNNAMED) == []
+
+    # On a phone: no sideways scrolling, one card per parcel.
+    await _to_phone(browser)
+    wide = "return document.documentElement.scrollWidth > window.innerWidth"
+    for page in ("/manifest", "", f"/lockers/{LOCKER}"):
+        await browser.open(site.url + page)
+        await browser.find("main h1")
+        assert not await browser.script(wide), page
+        await browser.screenshot("phone" + (page.replace("/", "-") or "-overview"))
+    display = "return getComputedStyle(document.querySelector(arguments[0])).display"
+    await browser.open(f"{site.url}/manifest")
+    assert await browser.script(display, f"#manifest-{LOCKER} tr") == "block"

@@ -8,6 +8,8 @@ import json
 import re
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -18,6 +20,17 @@ from tests.console.conftest import ConsoleSite
 from tests.http.conftest import provision, settings_for
 
 LOCKER = "WAW-CENTRAL-01"
+PAGES = (
+    "/console",
+    f"/console/lockers/{LOCKER}",
+    f"/console/lockers/{LOCKER}/grid",
+    "/console/parcels",
+    "/console/manifest",
+    "/console/reports",
+    "/console/deliveries",
+    "/console/audit",
+    "/console/audit?before=1",
+)
 
 
 async def signed_in(site: ConsoleSite, operator_id: str) -> tuple[httpx.AsyncClient, str]:
@@ -59,6 +72,11 @@ async def test_pages_need_a_session_and_carry_security_headers(console_site: Con
         assert refused.status_code == 401
         assert "wrong operator id or password" in refused.text
         assert "olp_session" not in refused.headers.get("Set-Cookie", "")
+        # MAX_FAILURES in a row lock the account (and the address): the page says until when.
+        locked = await client.post("/console/login", data=wrong)
+        assert locked.status_code == 429
+        assert "Too many failed sign-ins" in locked.text
+        assert 'value="oscar"' in locked.text  # the id typed stays in its field
 
 
 async def test_console_posts_need_the_csrf_token_and_the_operator_role(
@@ -120,7 +138,9 @@ async def test_console_posts_need_the_csrf_token_and_the_operator_role(
         await vera.aclose()
 
 
-async def test_an_open_live_stream_does_not_hold_the_shutdown_up(tmp_path: Path) -> None:
+async def test_pages_on_sqlite_and_an_open_stream_does_not_hold_the_shutdown_up(
+    tmp_path: Path,
+) -> None:
     """aiohttp waits up to 60 s for open responses at shutdown; the console ends its
     streams at once instead."""
     from gateway.auth.operator_secrets import hash_password
@@ -137,6 +157,10 @@ async def test_an_open_live_stream_does_not_hold_the_shutdown_up(tmp_path: Path)
         client = httpx.AsyncClient(base_url=gateway.base_url, timeout=30)
         form = {"operator_id": "vera", "password": PASSWORD}
         assert (await client.post("/console/login", data=form)).status_code == 303
+        # Every page's queries on SQLite too (the browser tests run on PostgreSQL).
+        for page in PAGES:
+            answer = await client.get(page)
+            assert answer.status_code == 200, (page, answer.text)
         async with client.stream("GET", f"/console/lockers/{LOCKER}/events") as stream:
             assert stream.headers["Content-Type"] == "text/event-stream"
             lines = stream.aiter_lines()
@@ -191,3 +215,38 @@ async def _grids(lines: AsyncIterator[str]) -> AsyncIterator[str]:
             event = line.removeprefix("event: ")
         elif line.startswith("data: ") and event == "grid":
             yield str(json.loads(line.removeprefix("data: "))["html"])
+
+
+async def test_an_operator_unlocks_a_locked_keypad_from_the_overview(
+    console_site: ConsoleSite,
+) -> None:
+    site = console_site
+    now = site.clock()
+    async with site.gateway.store.transaction() as tx:
+        counter = await tx.keypads.claim(LOCKER)
+        locked = replace(counter, lockouts=1, locked_until=now + timedelta(minutes=15))
+        await tx.keypads.save(locked)
+    oscar, csrf = await signed_in(site, "oscar")
+    vera, vera_csrf = await signed_in(site, "vera")
+    path = f"/console/keypads/{LOCKER}/clear"
+    try:
+        seen = await vera.get("/console")
+        assert f'id="lockout-{LOCKER}"' in seen.text
+        assert f'id="clear-{LOCKER}"' not in seen.text  # a viewer gets no button
+        refused = await vera.post(path, data={"reason": "on the phone", "csrf_token": vera_csrf})
+        assert refused.status_code == 403
+
+        page = await oscar.get("/console")
+        assert f"{LOCKER}</a>: Keypad locked until" in page.text
+        done = await oscar.post(path, data={"reason": "owner identified", "csrf_token": csrf})
+        assert done.status_code == 303
+        after = await oscar.get(done.headers["Location"])
+        assert f"The keypad of {LOCKER} takes codes again." in after.text
+        assert f'id="lockout-{LOCKER}"' not in after.text
+        async with site.gateway.store.transaction() as tx:
+            assert not (await tx.keypads.claim(LOCKER)).locked(site.clock())
+            (entry,) = await tx.audit.latest(1, action="keypad.cleared")
+        assert (entry.actor, entry.details["reason"]) == ("operator:oscar", "owner identified")
+    finally:
+        await oscar.aclose()
+        await vera.aclose()

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from gateway.console.charts import bar_chart
 from gateway.console.live import LiveFeed
-from gateway.console.reads import ConsoleReads, GridPrint
+from gateway.console.reads import RETRYING, ConsoleReads, GridPrint
 from gateway.console.web import safe_next
 from gateway.domain.audit import AuditAction
+from gateway.domain.delivery import TargetKind
+from gateway.sdk import background
 from gateway.store import Store
+from gateway.store.outbox import NewDelivery
 
 
 class ScriptedReads(ConsoleReads):
@@ -64,8 +68,7 @@ async def test_the_poller_wakes_for_a_new_watcher_and_stopping_ends_every_stream
     reads = ScriptedReads(sqlite_store)
     reads.grids = {"L1": grid("available")}
     feed = LiveFeed(reads=reads, interval_s=3600)  # only a new watcher can wake it in time
-    poller = asyncio.create_task(feed.run_forever())
-    try:
+    async with background(feed.run_forever(), "console-live-feed"):
         with feed.watch("L1") as watcher:
             async with asyncio.timeout(5):
                 await watcher.changed.wait()
@@ -74,10 +77,6 @@ async def test_the_poller_wakes_for_a_new_watcher_and_stopping_ends_every_stream
             assert watcher.closed
         with feed.watch("L1") as after:
             assert after.closed  # a stream opened while stopping ends at once
-    finally:
-        poller.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await poller
 
 
 def test_a_chart_is_labelled_and_escapes_its_text() -> None:
@@ -133,3 +132,37 @@ async def test_the_audit_trail_pages_newest_first(sqlite_store: Store) -> None:
     assert (last.older, last.newer) == (None, 5)
     beyond = await reads.audit_page(999, 3)
     assert [r.position for r in beyond.rows] == [7, 6, 5]
+
+
+async def test_delivery_lag_counts_failing_and_dead_rows_per_target(sqlite_store: Store) -> None:
+    start = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    reads = ConsoleReads(store=sqlite_store, clock=lambda: start + timedelta(minutes=10))
+
+    def row(target: str, n: int) -> NewDelivery:
+        return NewDelivery(
+            event_id=f"ev-{target}-{n}",
+            target_id=target,
+            carrier_id="acme",
+            parcel_uid=f"uid-{target}-{n}",  # one parcel each: no ordering hold-back
+            parcel_seq=1,
+            type="parcel.reserved",
+            body={},
+        )
+
+    async with sqlite_store.transaction() as tx:
+        for n in range(2):
+            assert await tx.outbox.enqueue(row("hook-a", n), at=start + timedelta(minutes=n))
+        assert await tx.outbox.enqueue(row("hook-b", 0), at=start)
+        await tx.outbox.kill_pending("hook-b", "HTTP 410", kind=TargetKind.WEBHOOK)
+    async with sqlite_store.transaction() as tx:
+        (claimed,) = await tx.outbox.claim(
+            now=start + timedelta(minutes=1), lease_until=start + timedelta(minutes=2), limit=1
+        )
+        retry = start + timedelta(hours=1)
+        assert await tx.outbox.mark_failed(claimed, status=503, error="HTTP 503", retry_at=retry)
+
+    lags = {lag.target_id: lag for lag in await reads.delivery_lag()}
+    assert lags["hook-a"].states == {"pending": 2, RETRYING: 1}
+    assert lags["hook-a"].lag(start + timedelta(minutes=10)) == timedelta(minutes=10)
+    assert lags["hook-b"].states == {"dead": 1}
+    assert lags["hook-b"].oldest_pending is None

@@ -60,10 +60,12 @@ SEEDS: dict[str, list[dict[str, Any]]] = {
 }
 
 
-def seed(kind: str) -> st.SearchStrategy[dict[str, Any]]:
-    """A valid message of `kind` with a fresh id (a repeated id is a duplicate: its own case)."""
+def seed(kind: str, src: str | None = None) -> st.SearchStrategy[dict[str, Any]]:
+    """A valid message of `kind` with a fresh id (a repeated id is a duplicate: its own case),
+    sent by `src` (the examples' locker unless given)."""
+    sender = {"src": src} if src is not None else {}
     return st.tuples(st.sampled_from(SEEDS[kind]), st.uuids()).map(
-        lambda pair: json.loads(json.dumps(pair[0])) | {"id": str(pair[1])}
+        lambda pair: json.loads(json.dumps(pair[0])) | {"id": str(pair[1])} | sender
     )
 
 
@@ -195,9 +197,11 @@ def truncated(draw: st.DrawFn, base: st.SearchStrategy[dict[str, Any]]) -> bytes
     return raw[: draw(st.integers(min_value=0, max_value=len(raw) - 1))]
 
 
-def bad_locker_bytes(kinds: tuple[str, ...]) -> st.SearchStrategy[tuple[str, bytes]]:
+def bad_locker_bytes(
+    kinds: tuple[str, ...], src: str | None = None
+) -> st.SearchStrategy[tuple[str, bytes]]:
     """(what, raw) for one of `kinds`: every way above of breaking it, tagged for counting."""
-    base = st.sampled_from(kinds).flatmap(seed)
+    base = st.sampled_from(kinds).flatmap(lambda kind: seed(kind, src))
     return st.one_of(
         mutated(base).map(lambda m: (m[0], encoded(m[1]))),
         raw_garbage.map(lambda raw: ("garbage", raw)),
@@ -207,11 +211,11 @@ def bad_locker_bytes(kinds: tuple[str, ...]) -> st.SearchStrategy[tuple[str, byt
 
 
 @st.composite
-def hostile(draw: st.DrawFn, kinds: tuple[str, ...]) -> tuple[str, bytes]:
+def hostile(draw: st.DrawFn, kinds: tuple[str, ...], src: str | None = None) -> tuple[str, bytes]:
     """A valid message of one of `kinds` with one hostile twist: a forged `src` (another
     locker, an unknown one, a gateway instance), an action OLP v1 lacks, an `exp` already
     past, or `seq`/`eventSeq` at the schema's bound."""
-    message = draw(st.sampled_from(kinds).flatmap(seed))
+    message = draw(st.sampled_from(kinds).flatmap(lambda kind: seed(kind, src)))
     how = draw(st.sampled_from(["forged-src", "unknown-action", "expired", "max-seq"]))
     if how == "forged-src":
         message["src"] = draw(st.sampled_from(["gw:gw-1", "WAW-OTHER-01", "FUZZ-ELSEWHERE"]))

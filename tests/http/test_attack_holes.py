@@ -140,7 +140,10 @@ async def test_problem_instance_is_percent_encoded(site: Site, raw_id: str) -> N
         if "{" not in path:
             continue
         content = b"{}" if "requestBody" in operation else None
-        problem(await send(site, method, templated(path, raw_id), content=content), 400, 404, 422)
+        # The admin API refuses a carrier's credential before it reads the id (401; 404 where
+        # the id matches no route at all); its problem must carry an encoded instance too.
+        allowed = (401, 404) if path.startswith("/v1/admin/") else (400, 404, 422)
+        problem(await send(site, method, templated(path, raw_id), content=content), *allowed)
     body = problem(await send(site, "DELETE", "/v1/webhooks/%C2%84"), 404)
     assert body["instance"] == "/v1/webhooks/%C2%84"
 

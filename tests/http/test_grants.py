@@ -170,7 +170,11 @@ async def test_a_key_retired_by_another_instance_never_signs_here(site: Site) ->
     old = here.kid
     # Another instance (its own NetworkKeys on the same database) rotates and retires.
     there = NetworkKeys(
-        store=site.gateway.store, issuer=NETWORK, publish_lead=timedelta(0), clock=site.clock
+        store=site.gateway.store,
+        issuer=NETWORK,
+        publish_lead=timedelta(0),
+        clock=site.clock,
+        keyring=site.gateway.custody.keyring,  # every instance is given the same KEK
     )
     await there.ensure()
     new = await there.rotate()

@@ -14,14 +14,30 @@
     live.textContent = words;
   }
 
-  // Replace the grid, keeping the keyboard focus on the same compartment's button.
+  function states(grid) {
+    var found = {};
+    grid.querySelectorAll(".cell").forEach(function (cell) {
+      found[cell.id.slice(5)] = cell.getAttribute("data-state") + ", door " + cell.getAttribute("data-door");
+    });
+    return found;
+  }
+
+  // Replace the grid, keeping the keyboard focus on the same compartment's button, and say
+  // what changed in the live region (screen readers announce it; the grid itself is silent).
   function showGrid(grid, html) {
     var focused = document.activeElement && grid.contains(document.activeElement) ? document.activeElement.id : null;
+    var before = states(grid);
     grid.innerHTML = html;
     if (focused) {
       var again = document.getElementById(focused);
       if (again) again.focus();
     }
+    var after = states(grid), changed = [];
+    Object.keys(after).forEach(function (code) {
+      if (before[code] !== undefined && before[code] !== after[code]) changed.push(code + ": " + after[code].replace(/_/g, " "));
+    });
+    if (changed.length) setLive("live", "Live. Changed: " + changed.join("; ") + ".");
+    return changed.length;
   }
 
   // The grid alone, fetched when the stream (re)connects: nothing missed while it was down.
@@ -39,8 +55,7 @@
     var source = new EventSource(grid.getAttribute("data-events"));
     source.addEventListener("open", function () { setLive("live", "Live: the grid updates by itself."); });
     source.addEventListener("grid", function (event) {
-      showGrid(grid, JSON.parse(event.data).html);
-      setLive("live", "Live: the grid updates by itself.");
+      if (!showGrid(grid, JSON.parse(event.data).html)) setLive("live", "Live: the grid updates by itself.");
     });
     source.addEventListener("signed-out", function () { source.close(); toLogin(); });
     source.addEventListener("error", function () {

@@ -4,11 +4,11 @@ failure) and the JSON they answer with (documented in openapi.yaml under `Admin*
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import pydantic
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from gateway.auth.operator_sessions import Principal
 from gateway.domain.keypad import KeypadCounter
@@ -36,7 +36,11 @@ class _In(BaseModel):
 
 class LoginIn(_In):
     operator_id: str = Field(alias="operatorId", min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=1024)
+    # Exactly as typed: the CLI stores passwords unstripped, so stripping here would lock out
+    # an operator whose password starts or ends with a space.
+    password: Annotated[str, StringConstraints(strip_whitespace=False)] = Field(
+        min_length=1, max_length=1024
+    )
 
 
 class ReasonIn(_In):
@@ -53,7 +57,8 @@ class ReassignIn(ReasonIn):
 class TokenIn(_In):
     name: str = Field(min_length=1, max_length=100)
     role: Role | None = None
-    expires_at: datetime | None = Field(default=None, alias="expiresAt")
+    # With an offset: a naive time cannot be compared with the clock (it was a 500).
+    expires_at: AwareDatetime | None = Field(default=None, alias="expiresAt")
 
 
 async def read_admin_body(request: web.Request, model: type[M]) -> M:

@@ -7,7 +7,7 @@ import math
 
 from aiohttp import web
 
-from gateway.auth.operator_sessions import LoginLocked
+from gateway.auth.operator_sessions import LoginLocked, Via
 from gateway.domain.operators import Role
 from gateway.errors import PermissionDenied
 from gateway.http.bodies import json_response
@@ -70,11 +70,20 @@ async def create_token(request: web.Request) -> web.Response:
             f"a token's role cannot exceed this credential's ({principal.role})",
             details={"role": role.value},
         )
+    # Nor outliving it: a short-lived token must not mint a never-expiring one.
+    expires_at = body.expires_at
+    if principal.via is Via.TOKEN and principal.expires_at is not None:
+        if expires_at is not None and expires_at > principal.expires_at:
+            raise PermissionDenied(
+                "a token's expiry cannot be later than this token's",
+                details={"expiresAt": principal.expires_at.isoformat()},
+            )
+        expires_at = expires_at or principal.expires_at
     issued = await admin(request).operators.create_token(
         principal.operator.id,
         name=body.name,
         role=role,
-        expires_at=body.expires_at,
+        expires_at=expires_at,
         actor=principal.actor,
     )
     return json_response(out.token(issued.record, issued.secret), status=201)

@@ -105,6 +105,7 @@ async def fuzz(
     seed: int = 0,
     known: dict[str, list[str]] | None = None,
     strict_positive: bool = False,
+    only: str = "",
     timeout_s: float = 1800,
 ) -> FuzzReport:
     """Run the driver against `base_url` as `carrier`; the gateway keeps serving meanwhile."""
@@ -139,6 +140,8 @@ async def fuzz(
         args += [f"--known={name}={','.join(ids)}" for name, ids in (known or {}).items()]
         if strict_positive:
             args.append("--strict-positive")
+        if only:
+            args.append(f"--only={only}")
         process = await asyncio.create_subprocess_exec(
             python, *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )

@@ -167,7 +167,7 @@ async def test_whatever_a_locker_publishes_is_answered_or_counted(
     def attack(kind: str, sender: str, bad: st.DataObject) -> None:
         # Half broken, half valid with a hostile twist (one_of would weigh them 4:1).
         broken = bad.draw(st.booleans())
-        _, raw = bad.draw(bad_locker_bytes((kind,)) if broken else hostile((kind,)))
+        _, raw = bad.draw(bad_locker_bytes((kind,), sender) if broken else hostile((kind,), sender))
         expect = expectation(kind, sender, raw)
         if sender == LOCKER:
             # The real locker's own valid messages (an offline Status, a Boot with another

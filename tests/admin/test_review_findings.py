@@ -1,0 +1,69 @@
+"""Findings of the session-5 security review of operator sign-in and API tokens, each pinned."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from gateway.auth import operator_sessions
+from gateway.domain.operators import Role
+from gateway.service.operators import OperatorService
+from tests.admin.conftest import AdminSite, problem
+
+
+async def test_a_password_with_surrounding_spaces_signs_in(admin_site: AdminSite) -> None:
+    # The CLI keeps a password exactly as typed; sign-in used to strip it, so such an
+    # operator could never sign in (and every try counted towards the lockout).
+    service = OperatorService(store=admin_site.gateway.store, clock=admin_site.clock)
+    spaced = "  a passphrase with spaces  "
+    await service.add("sam", name="Sam", role=Role.OPERATOR, password=spaced)
+    desk = await admin_site.desk()
+    assert (await desk.login("sam", spaced)).status_code == 200
+    other = await admin_site.desk()
+    problem(await other.login("sam", spaced.strip()), 401, "SecurityError")
+
+
+async def test_a_token_expiry_without_offset_is_a_422_not_a_500(admin_site: AdminSite) -> None:
+    desk = await admin_site.desk("oscar")
+    answer = await desk.post("/v1/admin/tokens", {"name": "x", "expiresAt": "2099-01-01T00:00:00"})
+    problem(answer, 422, "PropertyConstraintViolation")
+
+
+async def test_a_token_cannot_mint_a_token_outliving_it(admin_site: AdminSite) -> None:
+    # A leaked short-lived token must not be turned into a never-expiring one.
+    service = OperatorService(store=admin_site.gateway.store, clock=admin_site.clock)
+    short = await service.create_token(
+        "oscar", name="short", expires_at=admin_site.clock() + timedelta(hours=1)
+    )
+    headers = {"Authorization": f"Bearer {short.secret}"}
+    async with admin_site.client() as script:
+        forever = await script.post("/v1/admin/tokens", json={"name": "forever"}, headers=headers)
+        assert forever.status_code == 201, forever.text
+        assert forever.json()["expiresAt"] == short.record.expires_at.isoformat().replace(
+            "+00:00", "Z"
+        )
+        later = (admin_site.clock() + timedelta(days=30)).isoformat()
+        answer = await script.post(
+            "/v1/admin/tokens", json={"name": "later", "expiresAt": later}, headers=headers
+        )
+        problem(answer, 403, "Forbidden")
+
+
+async def test_a_sign_in_racing_a_password_reset_gets_no_session(
+    admin_site: AdminSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The old password, checked while an admin resets it, must not open a session after."""
+    service = OperatorService(store=admin_site.gateway.store, clock=admin_site.clock)
+    real = operator_sessions.verify_password
+
+    async def reset_meanwhile(stored_hash: str | None, password: str) -> bool:
+        good = await real(stored_hash, password)  # the old hash: right
+        await service.reset("oscar", password="a brand new passphrase")
+        return good
+
+    monkeypatch.setattr(operator_sessions, "verify_password", reset_meanwhile)
+    desk = await admin_site.desk()
+    problem(await desk.login("oscar"), 401, "SecurityError")
+    async with admin_site.gateway.store.transaction() as tx:
+        assert await tx.operators.end_sessions_of("oscar") == 0
