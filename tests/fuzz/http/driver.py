@@ -167,19 +167,20 @@ def checks() -> list[Any]:
 
 
 def _negates_auth(case: Any) -> bool:
-    """Whether a negative case is about the Authorization header: schemathesis generated a
-    bogus one, or left out the required one on purpose. Adding a valid token would turn the
-    case into a valid request (and the gateway's 200 into "accepted negative data")."""
-    if any(name.lower() == "authorization" for name in case.headers or {}):
-        return True
+    """Whether a negative case's mutation is the Authorization header itself (left out, or
+    malformed): sending a valid token would turn it into a valid request."""
     data = getattr(getattr(case.meta, "phase", None), "data", None)
-    mutations = getattr(data, "mutations", ()) or ()
-    texts = [getattr(data, "description", None), getattr(data, "parameter", None)]
-    for mutation in mutations:
-        if mutation.parameter_location.value != "header":
-            continue
-        texts += [mutation.parameter, mutation.original_value, mutation.new_value]
-    return any("authorization" in str(text).lower() for text in texts if text is not None)
+    return any(
+        mutation.parameter_location.value == "header"
+        and str(mutation.parameter).lower() == "authorization"
+        for mutation in getattr(data, "mutations", ()) or ()
+    )
+
+
+def _drop_authorization(case: Any) -> None:
+    """Schemathesis fills the bearer header with a made-up value; an anonymous case has none."""
+    for name in [n for n in case.headers or {} if n.lower() == "authorization"]:
+        del case.headers[name]
 
 
 class Fuzzer:
@@ -237,11 +238,13 @@ class Fuzzer:
                     # schema can state, so a generated one is refused (422) by design.
                     case.query.pop("cursor", None)
             headers = {}
-            # Every eighth case goes without a token (counted, not drawn: Hypothesis leans
-            # towards the smallest value, which would make most cases anonymous), and so does
-            # a negative case whose mutation is the token itself (missing or malformed).
-            if self.report.cases[label] % ANONYMOUS_ONE_IN == 0 or _negates_auth(case):
+            if mode is GenerationMode.NEGATIVE and _negates_auth(case):
+                self.report.anonymous += 1  # sent as generated: no token, or a malformed one
+            elif self.report.cases[label] % ANONYMOUS_ONE_IN == 0:
+                # Every eighth case goes without a token (counted, not drawn: Hypothesis leans
+                # towards the smallest value, which would make most cases anonymous).
                 self.report.anonymous += 1
+                _drop_authorization(case)
             else:
                 headers["Authorization"] = self.carrier.authorization()
             self._call(case, label, mode, headers)
