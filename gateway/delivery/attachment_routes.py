@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gateway.clock import Clock, utc_now
+from gateway.delivery.attachment_secrets import open_record
 from gateway.delivery.auth import (
     AuthConfigError,
     AuthPlugin,
@@ -36,6 +37,7 @@ from gateway.sdk.connectors import (
     load_connector_class,
 )
 from gateway.store import ConnectorAttachmentRecord, Store, UnitOfWork
+from gateway.tokens.sealing import Keyring, SealError, ephemeral_keyring
 
 __all__ = [
     "AttachmentInvalid",
@@ -214,7 +216,8 @@ class AttachmentRoutes:
     so a disable (here, on another instance or through the CLI) stops every row claimed after
     it committed, without a database read per attempt; a lookup that no claim refreshed in
     the last `ttl_s` reads the row, as `attachment` (inbound requests) always does. What was
-    built from a row is kept until the row's `updated_at` changes.
+    built from a row is kept until the row's `updated_at` changes. Rows are read with their
+    secrets sealed and opened here (`keyring`), only when what was built is out of date.
     """
 
     def __init__(
@@ -225,8 +228,10 @@ class AttachmentRoutes:
         sign_olp: Callable[[bytes], str] | None = None,
         clock: Clock = utc_now,
         ttl_s: float = 2.0,
+        keyring: Keyring | None = None,
     ) -> None:
         self._store = store
+        self._keyring = keyring or ephemeral_keyring()
         self._defaults = defaults
         self._sign_olp = sign_olp
         self._clock = clock
@@ -235,8 +240,12 @@ class AttachmentRoutes:
         # id -> (when read, event-loop time; the row as read, None if there was none)
         self._known: dict[str, tuple[float, ConnectorAttachmentRecord | None]] = {}
 
+    @property
+    def keyring(self) -> Keyring:
+        return self._keyring
+
     def check(self, record: ConnectorAttachmentRecord) -> BuiltAttachment:
-        """Build `record` (AttachmentInvalid if it cannot be) without keeping it: a record
+        """Build `record` (its secrets in clear or references) (AttachmentInvalid if it cannot be) without keeping it: a record
         that is checked but then not stored (a refused add) must never become a route."""
         return build_attachment(
             record,
@@ -255,7 +264,7 @@ class AttachmentRoutes:
         """The active attachment, built; None when it is gone, disabled or no longer builds."""
         async with self._store.transaction() as tx:
             record = await tx.connector_attachments.get(attachment_id)
-        return self._built_for(attachment_id, record)
+        return self._built_for(attachment_id, await self._opened(record))
 
     async def route(self, kind: TargetKind, target_id: str) -> Route | None:
         if kind is not TargetKind.CONNECTOR:
@@ -270,7 +279,25 @@ class AttachmentRoutes:
     async def refresh(self, tx: UnitOfWork, targets: Collection[tuple[TargetKind, str]]) -> None:
         for kind, target_id in targets:
             if kind is TargetKind.CONNECTOR:
-                self._keep(target_id, await tx.connector_attachments.get(target_id))
+                record = await tx.connector_attachments.get(target_id)
+                self._keep(target_id, await self._opened(record))
+
+    async def _opened(
+        self, record: ConnectorAttachmentRecord | None
+    ) -> ConnectorAttachmentRecord | None:
+        """The row with its secrets opened; what was built from it when that is up to date
+        (no KEK call per claim). None when a secret does not open: custody checks every one
+        at start-up, so this is a KEK removed since, and the attachment cannot send."""
+        if record is None or not record.active:
+            return record
+        kept = self._built.get(record.id)
+        if kept is not None and kept[0] == record.updated_at:
+            return kept[1].record
+        try:
+            return await open_record(self._keyring, record)
+        except SealError as err:
+            log.error("connector attachment %s cannot be opened: %s", record.id, err)
+            return None
 
     def disabled(self, kind: TargetKind, target_id: str) -> None:
         if kind is TargetKind.CONNECTOR:

@@ -19,9 +19,10 @@ from gateway.store.tables import connector_attachments as t
 class ConnectorAttachmentRecord:
     """One attachment, as stored.
 
-    `config`, `auth` and `delivery` are the operator's JSON as given (secrets may be literal
-    or `env:NAME` / `file:/path` references; they are resolved when the route is built, never
-    here). `events` None means every event type; it is what decides which events are queued
+    `config`, `auth` and `delivery` are the operator's JSON as given, except that a literal
+    secret is stored sealed, `sealed:<kek-id>:<ciphertext>` (gateway/delivery/
+    attachment_secrets.py seals and opens; `env:NAME` / `file:/path` references are resolved
+    when the route is built, never here). `events` None means every event type; it is what decides which events are queued
     for the attachment at all. `disabled_reason` says why an inactive attachment stopped
     (the operator, or the endpoint answering 410 Gone).
     """
@@ -98,6 +99,14 @@ class ConnectorAttachmentRepository(Repository):
             .values(active=active, disabled_reason=None if active else reason, updated_at=at)
         )
         return (await self._conn.execute(stmt)).rowcount == 1
+
+    async def reseal(
+        self, attachment_id: str, config: dict[str, Any], auth: dict[str, Any] | None
+    ) -> None:
+        """Store the same config and auth with secrets sealed anew (custody). `updated_at`
+        stays: the values are the same, so no instance needs to build the attachment again."""
+        values = {"config": config, "auth": null() if auth is None else auth}
+        await self._conn.execute(update(t).where(t.c.id == attachment_id).values(values))
 
     async def remove(self, attachment_id: str) -> bool:
         """Delete the attachment for good; False if there was none. Its outbox rows stay."""

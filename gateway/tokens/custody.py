@@ -9,11 +9,11 @@ every row anew under the current KEK (`openlocker keys rewrap`), after which old
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.engine import make_url
 
@@ -186,12 +186,32 @@ class CustodyReport:
     kek_ids: tuple[str, ...]  # the KEKs the sealed values were found under
 
 
+@dataclass(frozen=True, slots=True)
+class RowsWalked:
+    """What one `SealedRows` walk found and did."""
+
+    opened: int
+    sealed: int
+    kek_ids: frozenset[str]
+
+
+class SealedRows(Protocol):
+    """Sealed values a layer above this one keeps (connector attachments' secrets): custody
+    walks them in its transaction, opening each, sealing literals (and, to `rewrap`, every
+    value not under the current KEK anew). Raises SealError when one does not open."""
+
+    async def walk(self, tx: UnitOfWork, keyring: Keyring, *, rewrap: bool) -> RowsWalked: ...
+
+
 class Custody:
     """Start-up check, first sealing and rewrapping of every secret row."""
 
-    def __init__(self, *, store: Store, keyring: Keyring) -> None:
+    def __init__(
+        self, *, store: Store, keyring: Keyring, rows: Sequence[SealedRows] = ()
+    ) -> None:
         self._store = store
         self._keyring = keyring
+        self._rows = tuple(rows)
 
     @property
     def keyring(self) -> Keyring:
@@ -236,6 +256,10 @@ class Custody:
                     box = await ring.seal(value, aad=_secret_aad(secret.name))
                     await tx.secrets.reseal(secret.name, box.value, box.kek_id)
                     sealed += 1
+            for rows in self._rows:
+                walked = await rows.walk(tx, ring, rewrap=rewrap)
+                opened, sealed = opened + walked.opened, sealed + walked.sealed
+                found |= walked.kek_ids
             report = CustodyReport(opened, sealed, tuple(sorted(found)))
             if sealed:
                 action = AuditAction.SECRETS_REWRAPPED if rewrap else AuditAction.SECRETS_SEALED

@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import func, select
 
 from gateway.auth import operator_sessions
 from gateway.auth.operator_secrets import verify_password
 from gateway.domain.operators import Role
 from gateway.http.routes.admin_common import ts
 from gateway.service.operators import OperatorService
-from tests.admin.conftest import AdminSite, problem
+from gateway.store.tables import login_attempts
+from tests.admin.conftest import MAX_FAILURES, AdminSite, problem
 
 
 async def test_a_password_with_surrounding_spaces_signs_in(admin_site: AdminSite) -> None:
@@ -67,3 +69,23 @@ async def test_a_sign_in_racing_a_password_reset_gets_no_session(
     problem(await desk.login("oscar"), 401, "SecurityError")
     async with admin_site.gateway.store.transaction() as tx:
         assert await tx.operators.end_sessions_of("oscar") == 0
+
+
+async def test_a_locked_address_adds_no_counter_rows_whatever_ids_it_tries(
+    admin_site: AdminSite,
+) -> None:
+    """Each attempt used to insert a counter for the id typed before the address lock was
+    seen: one unauthenticated client could grow `login_attempts` at request rate."""
+    desk = await admin_site.desk()
+    for n in range(MAX_FAILURES):
+        problem(await desk.login(f"guess-{n}", "guess"), 401, "SecurityError")
+    before = await counter_rows(admin_site)
+    for n in range(10):
+        locked = problem(await desk.login(f"random-{n}", "guess"), 401, "SecurityError")
+        assert "too many failed sign-ins" in locked["detail"]
+    assert await counter_rows(admin_site) == before
+
+
+async def counter_rows(site: AdminSite) -> int:
+    async with site.gateway.store.engine.connect() as conn:
+        return int((await conn.execute(select(func.count()).select_from(login_attempts))).scalar())

@@ -49,7 +49,7 @@ from tests.holes.test_olp_edge import still_works
 
 UNKNOWN = "FUZZ-UNKNOWN-01"
 CODEC = OlpCodec.load()
-WAIT_S = 10.0
+WAIT_S = 5.0
 
 
 @dataclass
@@ -174,7 +174,14 @@ async def test_whatever_a_locker_publishes_is_answered_or_counted(
             # layout) would change what it legitimately is; what it must survive is garbage
             # and forgery (valid ones with hostile numbers: see the explicit tests below).
             assume(not own_valid(raw))
-        outcome = run(attacker.send(CHANNELS[kind](sender), raw, expect))
+        try:
+            outcome = run(attacker.send(CHANNELS[kind](sender), raw, expect))
+        except TimeoutError:
+            stats = attacker.adapter.stats()
+            raise AssertionError(
+                f"no {expect} within {WAIT_S} s for {kind} from {sender}: {raw[:300]!r} "
+                f"(dropped {stats.dropped}, handled {stats.handled})"
+            ) from None
         seen[outcome] = seen.get(outcome, 0) + 1
         figures.count("mqtt-e2e: messages published", kind)
         figures.count("mqtt-e2e: outcome", outcome)
