@@ -12,9 +12,11 @@ from typing import Any
 from aiohttp import web
 
 from gateway.auth.carrier_tokens import CarrierAuthenticator
+from gateway.auth.operator_secrets import PasswordHashing
 from gateway.auth.operator_sessions import OperatorAuth
 from gateway.clock import Clock, utc_now
 from gateway.console import ConsoleDeps, ConsoleReads, LiveFeed, mount_console
+from gateway.delivery.attachment_secrets import AttachmentSecrets
 from gateway.delivery.engine import DeliveryEngine, EngineSettings
 from gateway.delivery.routes import DeliveryPolicy
 from gateway.delivery.transports.http import HttpTransport
@@ -25,6 +27,7 @@ from gateway.domain.keypad import KeypadPolicy
 from gateway.domain.operators import LoginPolicy, SessionPolicy
 from gateway.http.app import build_http_app, server_limits
 from gateway.http.context import HttpDeps
+from gateway.http.discovery import Discovery
 from gateway.http.operator_auth import AdminDeps, CookiePolicy
 from gateway.http.telemetry import Ops
 from gateway.mqtt.embedded import EmbeddedBroker
@@ -40,6 +43,7 @@ from gateway.service.adapters import AdapterDirectory
 from gateway.service.admin_actions import AdminActions
 from gateway.service.admin_views import AdminViews
 from gateway.service.audit import AuditService
+from gateway.service.availability import AvailabilitySync
 from gateway.service.bus_lease import BusOwner
 from gateway.service.carriers import CarrierService
 from gateway.service.codes import CodeService
@@ -53,6 +57,7 @@ from gateway.service.locker_host import LockerHost, LockerSide
 from gateway.service.lockers import LockerService
 from gateway.service.notify_access import NotifyAccess
 from gateway.service.operators import OperatorService
+from gateway.service.parcel_batch import BatchBooking
 from gateway.service.parcels import ParcelService
 from gateway.service.recovery import Recovery
 from gateway.service.reminders import ReminderScheduler
@@ -118,7 +123,8 @@ class Gateway:
         # Secrets at rest: every sealed row must open under the configured KEK(s) before
         # anything is served (SealError otherwise); rows still in clear are sealed now.
         keyring = await load_keyring(self.settings.secrets, database_url=url, store=self.store)
-        self.custody = Custody(store=self.store, keyring=keyring)
+        # Connector attachments' literal secrets too (gateway/delivery/attachment_secrets.py).
+        self.custody = Custody(store=self.store, keyring=keyring, rows=(AttachmentSecrets(),))
         await self.custody.check(actor=f"gateway:{self.settings.instance}")
 
     def _build_services(self) -> None:
@@ -187,11 +193,13 @@ class Gateway:
             network_keys=self.network_keys,
             deliveries=DeliveryService(store=self.store, clock=self.clock),
             connectors=self.connectors,
+            batches=BatchBooking(store=self.store, parcels=self.parcels, clock=self.clock),
         )
         app = build_http_app(
             deps,
             max_body_bytes=s.http.max_body_bytes,
             operations=self._operations(),
+            discovery=Discovery.from_settings(s),
             admin=self._admin(deps.deliveries),
         )
         # The operators' web console on the same app; one live-feed poller per instance.
@@ -211,6 +219,7 @@ class Gateway:
     def _admin(self, deliveries: DeliveryService) -> AdminDeps:
         """The operators' sign-in and services, for the admin API (and the console)."""
         s, o = self.settings, self.settings.operators
+        passwords = PasswordHashing(cost=o.password_cost)
         self.operator_auth = OperatorAuth(
             store=self.store,
             sessions=SessionPolicy(idle=o.session_idle, absolute=o.session_absolute),
@@ -221,17 +230,19 @@ class Gateway:
                 lockout_cap=o.login_lockout_cap,
             ),
             clock=self.clock,
+            passwords=passwords,
         )
         return AdminDeps(
             auth=self.operator_auth,
             cookie=CookiePolicy.decide(o.cookie_secure, s.http.host, o.cookie_samesite),
             clock=self.clock,
-            operators=OperatorService(store=self.store, clock=self.clock),
+            operators=OperatorService(store=self.store, clock=self.clock, passwords=passwords),
             views=AdminViews(store=self.store, clock=self.clock),
             actions=AdminActions(
                 store=self.store,
                 parcels=self.parcels,
                 unlocks=self.locker_side.unlocks,
+                availability=self.availability,
                 clock=self.clock,
             ),
             deliveries=deliveries,
@@ -315,6 +326,7 @@ class Gateway:
             store=self.store,
             sign_olp=self.network_keys.sign_detached,
             clock=self.clock,
+            keyring=self.custody.keyring,
         )
         await self.connectors.start(self.settings.connectors)
 
@@ -428,12 +440,23 @@ class Gateway:
         """The MQTT broker, the event pipeline and its boot gate, the adapters."""
         s = self.settings
         olp_defaults = await self._start_broker()
+        self.availability = AvailabilitySync(
+            store=self.store, adapters=self.adapters, clock=self.clock
+        )
+        await self._stack.enter_async_context(
+            background(self.availability.run_forever(), "compartment-availability")
+        )
+
+        def booted(locker_id: str, key_set_version: int | None) -> None:
+            self.key_distributor.locker_booted(locker_id, key_set_version)
+            self.availability.locker_booted(locker_id)
+
         self.locker_side = LockerSide.build(
             store=self.store,
             parcels=self.parcels,
             codes=self.codes,
             adapters=self.adapters,
-            on_booted=self.key_distributor.locker_booted,
+            on_booted=booted,
             open_timeout=s.lockers.open_timeout,
             heartbeat_interval_s=int(s.lockers.heartbeat_interval.total_seconds()),
             keypad_policy=_keypad_policy(s.keypad),

@@ -40,6 +40,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from gateway.domain.operators import OWASP_FLOOR, Argon2Cost
 from gateway.settings_compat import (
     ENV_PREFIX,
     FLAT_KEYS,
@@ -118,6 +119,12 @@ class HttpSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^/?#]+(/[^?#]*)?$",
+        description="The API's base URL as carriers reach it (behind a proxy), published in "
+        "/.well-known/olp-configuration; unset: the origin each request came to.",
+    )
 
 
 class StoreSettings(BaseModel):
@@ -172,6 +179,11 @@ class MqttSettings(BaseModel):
     shared_subscriptions: bool = True
     embedded_host: str = "127.0.0.1"
     embedded_port: int = Field(default=1884, ge=0, le=65535)
+    public_urls: list[str] = Field(
+        default_factory=list,
+        description="Broker URLs lockers outside may use (mqtts://host:8883), published in "
+        "/.well-known/olp-configuration; empty publishes none.",
+    )
 
 
 class LockerSettings(BaseModel):
@@ -250,6 +262,18 @@ class ParcelSettings(BaseModel):
         "ends (once per deadline); 0 sends no reminders.",
     )
     idempotency_retention: WholeSeconds = Field(default=_s(24 * 3600), ge=_s(60))
+    batch_max: int = Field(
+        default=200,
+        ge=1,
+        le=1000,
+        description="Most parcels one `POST /v1/parcels:batch` may hold (a larger batch: 413).",
+    )
+    batch_max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Body limit of `POST /v1/parcels:batch` ([http] max_body_bytes for the "
+        "rest): a full batch with recipients outgrows the single-request limit.",
+    )
 
 
 class KeypadSettings(BaseModel):
@@ -440,6 +464,37 @@ class OperatorSettings(BaseModel):
         "gateway listens on a loopback address only (plain-HTTP local development).",
     )
     cookie_samesite: Literal["Strict", "Lax"] = "Strict"
+    # argon2id's cost for operator passwords (RFC 9106's second profile by default); a hash
+    # made at another cost still verifies and is stored again at this one on its next sign-in.
+    password_time_cost: int = Field(default=3, ge=1, le=64, description="argon2id passes.")
+    password_memory_cost: int = Field(
+        default=64 * 1024, ge=8, le=4 * 1024 * 1024, description="argon2id memory, in KiB."
+    )
+    password_parallelism: int = Field(default=4, ge=1, le=64, description="argon2id lanes.")
+    password_cost_below_owasp_for_tests: bool = Field(
+        default=False,
+        description="Allow a cost below OWASP's minimum (19 MiB, 2 passes): for test suites "
+        "only, where each sign-in would otherwise cost a production hash.",
+    )
+
+    @model_validator(mode="after")
+    def _password_cost_floor(self) -> Self:
+        if self.password_memory_cost < 8 * self.password_parallelism:
+            raise ValueError("operators.password_memory_cost must be at least 8 KiB a lane")
+        if self.password_cost.below(OWASP_FLOOR) and not self.password_cost_below_owasp_for_tests:
+            raise ValueError(
+                "operators.password_time_cost/password_memory_cost are below OWASP's minimum "
+                f"for argon2id (t={OWASP_FLOOR.time_cost}, m={OWASP_FLOOR.memory_cost} KiB)"
+            )
+        return self
+
+    @property
+    def password_cost(self) -> Argon2Cost:
+        return Argon2Cost(
+            time_cost=self.password_time_cost,
+            memory_cost=self.password_memory_cost,
+            parallelism=self.password_parallelism,
+        )
 
 
 class ConnectorAttachmentSettings(BaseModel):

@@ -88,6 +88,8 @@ from gateway.sdk.olp_messages import (
     ReplayEventsPayload,
     ReplayEventsResult,
     RootKeyLink,
+    SetAvailabilityPayload,
+    SetAvailabilityResult,
     SetKeySetPayload,
     SetKeySetResult,
     StatusEvent,
@@ -290,6 +292,30 @@ class OlpAdapter:
         except ValidationError as err:
             raise AdapterProtocolError(f"cannot display {message!r}: {err}") from err
         _expect(await self._call(locker_id, "Display", payload, deadline), DisplayResult)
+
+    async def set_availability(
+        self,
+        locker_id: str,
+        compartment_code: str,
+        *,
+        available: bool,
+        reason: str | None,
+        deadline: datetime,
+    ) -> None:
+        """Take a compartment out of service or back (feature SET_AVAILABILITY)."""
+        await self._require_booted(locker_id)
+        payload = SetAvailabilityPayload(
+            compartment_code=compartment_code,
+            available=available,
+            reason=(reason or "")[:200] or None,  # the schema's bound; the audit keeps it all
+        )
+        reply = await self._call(locker_id, "SetAvailability", payload, deadline)
+        confirmed = _expect(reply, SetAvailabilityResult).payload
+        if confirmed.available is not available:
+            raise AdapterProtocolError(
+                f"locker {locker_id} answered available={confirmed.available} for "
+                f"{compartment_code}, asked {available}"
+            )
 
     async def replay_events(
         self, locker_id: str, after_seq: int, deadline: datetime

@@ -12,29 +12,60 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from gateway.domain.operators import Argon2Cost
+
 # API tokens carry this prefix: the admin API tells them from carrier JWTs (which start with
 # "ey") without parsing, and secret scanners can find a leaked one.
 TOKEN_PREFIX = "olpo_"  # noqa: S105 - a prefix, not a secret
-# argon2-cffi's defaults are RFC 9106's second recommended profile for argon2id
-# (t=3, m=64 MiB, p=4): ~50 ms a hash on a server core, hard to parallelise on GPUs.
-_HASHER = PasswordHasher()
-# Verified when the account does not exist, so that a miss costs the same time as a wrong
-# password and the answer's timing does not tell which accounts exist.
-_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+
+
+class PasswordHashing:
+    """Hashes and checks operator passwords at one cost. A hash records its own parameters
+    (the PHC string), so a hash made at another cost still verifies; `needs_rehash` tells
+    sign-in to store it again at today's cost."""
+
+    def __init__(self, *, cost: Argon2Cost | None = None) -> None:
+        self.cost = cost or Argon2Cost()
+        # `dummy` is verified when the account does not exist, so that a miss costs the same
+        # time as a wrong password at this cost: timing does not tell which accounts exist.
+        self._hasher = PasswordHasher(
+            time_cost=self.cost.time_cost,
+            memory_cost=self.cost.memory_cost,
+            parallelism=self.cost.parallelism,
+        )
+        # Made once, here (not on the event loop at a sign-in): ~one hash's time.
+        self.dummy = self._hasher.hash(secrets.token_urlsafe(16))
+
+    def hash(self, password: str) -> str:
+        return self._hasher.hash(password)
+
+    def needs_rehash(self, stored_hash: str) -> bool:
+        try:
+            return self._hasher.check_needs_rehash(stored_hash)
+        except InvalidHashError:
+            return False  # not ours to judge: it never verifies anyway
+
+
+DEFAULT_HASHING = PasswordHashing()
+# Verifying reads the cost from the hash itself: one verifier serves every cost.
+_VERIFIER = PasswordHasher()
 
 
 def hash_password(password: str) -> str:
-    return _HASHER.hash(password)
+    """A hash at the default cost (the CLI's `OperatorService` without settings uses the
+    configured one; this is for callers that have none)."""
+    return DEFAULT_HASHING.hash(password)
 
 
 async def verify_password(stored_hash: str | None, password: str) -> bool:
-    """True if `password` matches; run in a thread: argon2 is CPU-heavy by design."""
+    """True if `password` matches; run in a thread: argon2 is CPU-heavy by design. The hash
+    carries its own cost; a None hash is checked against a dummy and is always False."""
     return await asyncio.to_thread(_verify, stored_hash, password)
 
 
 def _verify(stored_hash: str | None, password: str) -> bool:
     try:
-        _HASHER.verify(stored_hash or _DUMMY_HASH, password)
+        _VERIFIER.verify(stored_hash or DEFAULT_HASHING.dummy, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
     return stored_hash is not None

@@ -7,13 +7,16 @@ address, so the limits hold whichever instance a load balancer picks.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
 from gateway.auth.operator_secrets import (
+    DEFAULT_HASHING,
     TOKEN_PREFIX,
+    PasswordHashing,
     csrf_token,
     digest,
     new_session_id,
@@ -71,6 +74,7 @@ class LoginLocked(AuthenticationFailed):
 class _Attempt:
     refused_until: datetime | None = None  # locked before this attempt: not even checked
     locks_until: datetime | None = None  # this attempt, if wrong, starts a lock
+    address_lock: datetime | None = None  # the lock it started on the client address
 
 
 class OperatorAuth:
@@ -83,8 +87,10 @@ class OperatorAuth:
         sessions: SessionPolicy,
         logins: LoginPolicy,
         clock: Clock = utc_now,
+        passwords: PasswordHashing | None = None,
     ) -> None:
         self._store = store
+        self._passwords = passwords or DEFAULT_HASHING
         self.sessions = sessions
         self._logins = logins
         self._clock = clock
@@ -92,14 +98,17 @@ class OperatorAuth:
     async def login(self, operator_id: str, password: str, client: str) -> Principal:
         """A new session for a correct password; AuthenticationFailed (or LoginLocked) else.
 
-        Each attempt is counted as a failure *before* the password is checked, and the count
-        is reset only once it proved right: concurrent guesses (each argon2 check takes a
+        Each attempt is counted as a failure *before* the password is checked, and taken back
+        only once it proved right (the account's count is reset, the address's keeps its other
+        failures): concurrent guesses (each argon2 check takes a
         while) are counted one by one under the counters' row locks, so a burst gets no more
         checks than the limit allows. While locked even the right password is refused, or a
         lockout would not slow a guesser down at all.
         """
         now = self._clock()
-        keys = (f"account:{operator_id}", f"address:{client}")
+        # The address first, here and on success (one lock order, no deadlock): a locked
+        # address is refused before a counter is made for whatever id it typed.
+        keys = (f"address:{client}", f"account:{operator_id}")
         async with self._store.transaction() as tx:
             attempt = await self._count_attempt(tx, keys, now)
             if attempt.refused_until is not None:
@@ -108,7 +117,10 @@ class OperatorAuth:
         if attempt.refused_until is not None:
             raise LoginLocked(attempt.refused_until)
         stored = record.password_hash if record is not None else None
-        good = await verify_password(stored, password)
+        # A missing account is checked against a dummy hash at today's cost: same time.
+        good = await verify_password(stored or self._passwords.dummy, password)
+        good = good and stored is not None
+        rehashed = await self._rehashed(stored, password) if good else None
         if not good or record is None or not record.operator.active:
             reason = "disabled" if good and record is not None else "wrong-credentials"
             async with self._store.transaction() as tx:
@@ -127,23 +139,39 @@ class OperatorAuth:
             if stale:
                 await _audit_failure(tx, operator_id, client, "changed-meanwhile", None)
             else:
-                await self._start_session(tx, keys, session_id, operator_id, now, client)
+                await self._start_session(tx, attempt, session_id, operator_id, now, client)
+                if rehashed is not None and stored is not None:
+                    await tx.operators.rehash_password(operator_id, stored, rehashed)
         if stale:
             raise AuthenticationFailed("wrong operator id or password")
         operator = record.operator
         return Principal(operator, operator.role, Via.SESSION, session_id, expires_at=expires)
 
+    async def _rehashed(self, stored: str | None, password: str) -> str | None:
+        """The password hashed again at today's cost if its hash was made at another one
+        (`[operators] password_*` changed); the password is at hand only at a sign-in.
+
+        A concurrent sign-in that checked the old hash then sees a changed hash and is
+        refused as "changed-meanwhile": rare (the first sign-ins after a change, at once),
+        and a retry succeeds."""
+        if stored is None or not self._passwords.needs_rehash(stored):
+            return None
+        log.info("operator password hash: stored again at the configured argon2id cost")
+        return await asyncio.to_thread(self._passwords.hash, password)
+
     async def _start_session(
         self,
         tx: UnitOfWork,
-        keys: tuple[str, ...],
+        attempt: _Attempt,
         session_id: str,
         operator_id: str,
         now: datetime,
         client: str,
     ) -> None:
-        for key in keys:
-            await tx.operators.save_counter((await tx.operators.claim_counter(key)).succeeded())
+        address = await tx.operators.claim_counter(f"address:{client}")
+        await tx.operators.save_counter(address.forgiven(attempt.address_lock, now, self._logins))
+        account = await tx.operators.claim_counter(f"account:{operator_id}")
+        await tx.operators.save_counter(account.succeeded())
         expires = self.sessions.expiry(now, now)
         session = SessionRecord(digest(session_id), operator_id, now, now, expires)
         await tx.operators.add_session(session, client)
@@ -161,17 +189,22 @@ class OperatorAuth:
     ) -> _Attempt:
         """Refused if a key is locked; else counted as a failure on every key (a lock this
         attempt starts applies if the password proves wrong)."""
-        counters = [await tx.operators.claim_counter(key) for key in keys]
-        locked = [c.locked_until for c in counters if c.locked(now) and c.locked_until]
-        if locked:
-            return _Attempt(refused_until=max(locked))
+        counters = []
+        for key in keys:
+            counter = await tx.operators.claim_counter(key)
+            if counter.locked(now) and counter.locked_until is not None:
+                return _Attempt(refused_until=counter.locked_until)
+            counters.append(counter)
         locks_until: datetime | None = None
+        address_lock: datetime | None = None
         for counter in counters:
             after = counter.failed(now, self._logins)
             await tx.operators.save_counter(after)
             if after.lockouts > counter.lockouts and after.locked_until is not None:
                 locks_until = max(locks_until or after.locked_until, after.locked_until)
-        return _Attempt(locks_until=locks_until)
+                if counter.key.startswith("address:"):
+                    address_lock = after.locked_until
+        return _Attempt(locks_until=locks_until, address_lock=address_lock)
 
     async def session(self, session_id: str) -> Principal | None:
         """The session's operator, None if unknown, expired (idle or absolute) or disabled.

@@ -1,8 +1,9 @@
-"""`openlocker connectors list | add | test | disable | enable`: carriers' connector attachments.
+"""`openlocker connectors list | show | add | test | disable | enable`: connector attachments.
 
 `add` checks an attachment exactly as the gateway does at start-up; `test` renders a sample
 event through it and prints the request it would send (secrets masked), and with `--send`
-sends it once through the real transport.
+sends it once through the real transport. `show` prints an attachment's config and auth as
+stored, a sealed literal secret as `<sealed>`: no command prints a secret.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 from gateway.cli.common import Subparsers, open_store
 from gateway.cli.custody import keyring_for
+from gateway.delivery.attachment_secrets import redacted
 from gateway.errors import FieldIssue, ValidationFailed
 from gateway.sdk.connectors import OLP_EVENT_TYPES, HttpRequest, MqttPublish, Outbound, SkipEvent
 from gateway.sdk.connectors.samples import sample_event
@@ -35,6 +37,10 @@ def register(sub: Subparsers) -> None:
     group = sub.add_parser("connectors", help="attach connectors to carriers")
     commands = group.add_subparsers(required=True, metavar="COMMAND")
     commands.add_parser("list", help="list attachments").set_defaults(func=_list)
+
+    show = commands.add_parser("show", help="an attachment as JSON, secrets shown <sealed>")
+    show.add_argument("attachment_id", metavar="ID")
+    show.set_defaults(func=_show)
 
     add = commands.add_parser("add", help="attach a connector to a carrier (checked first)")
     add.add_argument("--id", required=True, dest="attachment_id", help="the attachment's name")
@@ -78,14 +84,18 @@ def register(sub: Subparsers) -> None:
 @contextlib.asynccontextmanager
 async def _service(settings: Settings) -> AsyncIterator[ConnectorService]:
     async with open_store(settings) as store:
+        keyring = await keyring_for(store, settings)
         keys = NetworkKeys(
             store=store,
             issuer=settings.network_id,
             publish_lead=settings.tokens.key_publish_lead,
-            keyring=await keyring_for(store, settings),
+            keyring=keyring,
         )
         await keys.ensure(actor="operator")
-        yield ConnectorService.from_settings(settings, store=store, sign_olp=keys.sign_detached)
+        # The keyring seals literal secrets before `add` stores them and opens them to build.
+        yield ConnectorService.from_settings(
+            settings, store=store, sign_olp=keys.sign_detached, keyring=keyring
+        )
 
 
 async def _list(args: argparse.Namespace, settings: Settings) -> int:
@@ -108,6 +118,24 @@ def format_list(summaries: Iterable[AttachmentSummary]) -> list[str]:
             f"pending={_count(s.pending)} dead={_count(s.dead)}\tsource={r.source}"
         )
     return lines
+
+
+async def _show(args: argparse.Namespace, settings: Settings) -> int:
+    async with _service(settings) as service:
+        r = await service.get(args.attachment_id)
+    shown = {
+        "id": r.id,
+        "carrier": r.carrier_id,
+        "connector": r.connector,
+        "events": None if r.events is None else list(r.events),
+        "active": r.active,
+        "disabled_reason": r.disabled_reason,
+        "source": str(r.source),
+        **redacted(r),
+        "delivery": r.delivery,
+    }
+    print(json.dumps(shown, indent=2, sort_keys=False))
+    return 0
 
 
 def _count(n: int) -> str:

@@ -8,11 +8,15 @@ import sys
 from pathlib import Path
 
 from gateway.cli.common import open_store
+from gateway.delivery.attachment_secrets import AttachmentSecrets
 from gateway.settings import Settings
 from gateway.store import Store
 from gateway.tokens.custody import Custody, load_keyring
 from gateway.tokens.root_key import RootKey
 from gateway.tokens.sealing import Keyring, create_kek_file
+
+# Sealed values kept above the tokens layer: connector attachments' literal secrets.
+_ROWS = (AttachmentSecrets(),)
 
 
 def register(group: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -40,7 +44,7 @@ async def keyring_for(store: Store, settings: Settings) -> Keyring:
     keyring = await load_keyring(
         settings.secrets, database_url=settings.store.database_url, store=store
     )
-    await Custody(store=store, keyring=keyring).check(actor="operator")
+    await Custody(store=store, keyring=keyring, rows=_ROWS).check(actor="operator")
     return keyring
 
 
@@ -49,7 +53,7 @@ async def _rewrap(args: argparse.Namespace, settings: Settings) -> int:
         keyring = await load_keyring(
             settings.secrets, database_url=settings.store.database_url, store=store
         )
-        report = await Custody(store=store, keyring=keyring).rewrap(actor="operator")
+        report = await Custody(store=store, keyring=keyring, rows=_ROWS).rewrap(actor="operator")
     older = [k for k in report.kek_ids if k != keyring.current_id]
     print(
         f"{report.sealed} secret(s) sealed anew: every secret is under KEK {keyring.current_id}"

@@ -11,10 +11,12 @@ import getpass
 import sys
 from datetime import UTC, datetime, timedelta
 
+from gateway.auth.operator_secrets import PasswordHashing
 from gateway.cli.common import Subparsers, open_store
 from gateway.domain.operators import Role
 from gateway.service.operators import OperatorService
 from gateway.settings import Settings
+from gateway.store import Store
 
 
 def register(sub: Subparsers) -> None:
@@ -63,6 +65,11 @@ def register(sub: Subparsers) -> None:
     listing.set_defaults(func=_token_list)
 
 
+def _service(store: Store, settings: Settings) -> OperatorService:
+    cost = settings.operators.password_cost
+    return OperatorService(store=store, passwords=PasswordHashing(cost=cost))
+
+
 def _password_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--password-stdin",
@@ -83,7 +90,7 @@ def _read_password(args: argparse.Namespace) -> str:
 async def _add(args: argparse.Namespace, settings: Settings) -> int:
     password = _read_password(args)
     async with open_store(settings) as store:
-        operator = await OperatorService(store=store).add(
+        operator = await _service(store, settings).add(
             args.operator_id, name=args.name, role=args.role, password=password
         )
     print(f"operator {operator.id} added ({operator.role})")
@@ -96,7 +103,7 @@ async def _reset(args: argparse.Namespace, settings: Settings) -> int:
         raise ValueError("say what to reset: --password, --password-stdin, --role or --enable")
     password = _read_password(args) if wants_password else None
     async with open_store(settings) as store:
-        operator = await OperatorService(store=store).reset(
+        operator = await _service(store, settings).reset(
             args.operator_id, password=password, role=args.role, enable=args.enable
         )
     state = "active" if operator.active else "disabled"
@@ -106,14 +113,14 @@ async def _reset(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _disable(args: argparse.Namespace, settings: Settings) -> int:
     async with open_store(settings) as store:
-        operator = await OperatorService(store=store).disable(args.operator_id, reason=args.reason)
+        operator = await _service(store, settings).disable(args.operator_id, reason=args.reason)
     print(f"operator {operator.id} disabled")
     return 0
 
 
 async def _list(args: argparse.Namespace, settings: Settings) -> int:
     async with open_store(settings) as store:
-        operators = await OperatorService(store=store).all()
+        operators = await _service(store, settings).all()
     if not operators:
         print("no operators")
     for op in operators:
@@ -127,7 +134,7 @@ async def _token_create(args: argparse.Namespace, settings: Settings) -> int:
     if args.expires_in_days is not None:
         expires = datetime.now(UTC) + timedelta(days=args.expires_in_days)
     async with open_store(settings) as store:
-        issued = await OperatorService(store=store).create_token(
+        issued = await _service(store, settings).create_token(
             args.operator_id, name=args.name, role=args.role, expires_at=expires
         )
     record = issued.record
@@ -140,14 +147,14 @@ async def _token_create(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _token_revoke(args: argparse.Namespace, settings: Settings) -> int:
     async with open_store(settings) as store:
-        revoked = await OperatorService(store=store).revoke_token(args.token_id)
+        revoked = await _service(store, settings).revoke_token(args.token_id)
     print(f"token {revoked.id} of {revoked.operator_id} revoked")
     return 0
 
 
 async def _token_list(args: argparse.Namespace, settings: Settings) -> int:
     async with open_store(settings) as store:
-        tokens = await OperatorService(store=store).tokens(args.operator_id)
+        tokens = await _service(store, settings).tokens(args.operator_id)
     if not tokens:
         print("no tokens")
     for t in tokens:

@@ -20,7 +20,7 @@ from gateway.http.operator_auth import (
     client_address,
     set_session_cookie,
 )
-from gateway.service.admin_actions import Why
+from gateway.service.admin_actions import Reply, Why, no_answer
 
 LOCKER_ACTIONS = ("out_of_service", "in_service", "open")
 OPEN_OUTCOMES = {
@@ -102,11 +102,13 @@ async def locker_action(request: web.Request) -> web.StreamResponse:
             raise ValidationFailed(
                 f"compartment {code} holds no parcel: a remote open is for a parcel's door"
             )
-        result = await deps.actions.remote_open(row.parcel.uid, why)
+        answered = await deps.actions.remote_open(row.parcel.uid, why, Reply(no_answer))
+        result = answered.result
+        assert result is not None  # no key, so never a replay
         words = OPEN_OUTCOMES.get(result.outcome, str(result.outcome))
         raise back_to(request, back, f"Door {code}: {words}.")
     in_service = action == "in_service"
-    await deps.actions.set_in_service(locker_id, code, in_service, why)
+    await deps.actions.set_in_service(locker_id, code, in_service, why, Reply(no_answer))
     words = "back in service" if in_service else "out of service"
     raise back_to(request, back, f"Compartment {code} is {words}.")
 

@@ -155,8 +155,11 @@ def error_page(request: web.Request, status: int, message: str) -> web.Response:
 def check_origin(request: web.Request) -> None:
     """Cross-site posts are refused by Origin too (SameSite=Strict and CSRF tokens come first);
     the sign-in form has no session yet, so for it this is the cross-site defence."""
+    # `Origin: null` is what a sandboxed iframe's form sends, so it counts as cross-site;
+    # without Origin, the browser's Sec-Fetch-Site says where a request came from.
     origin = request.headers.get("Origin")
-    if origin and origin != "null" and urlsplit(origin).netloc != request.host:
+    foreign = origin == "null" or (bool(origin) and urlsplit(origin).netloc != request.host)
+    if foreign or request.headers.get("Sec-Fetch-Site") == "cross-site":
         raise PermissionDenied("cross-site requests are refused")
 
 

@@ -245,7 +245,7 @@ class AttachmentRoutes:
         return self._keyring
 
     def check(self, record: ConnectorAttachmentRecord) -> BuiltAttachment:
-        """Build `record` (its secrets in clear or references) (AttachmentInvalid if it cannot be) without keeping it: a record
+        """Build `record` (AttachmentInvalid if it cannot be) without keeping it: a record
         that is checked but then not stored (a refused add) must never become a route."""
         return build_attachment(
             record,

@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from gateway.delivery.auth import parse_auth_config
-from gateway.delivery.auth.secrets import is_secret_reference
+from gateway.delivery.auth.secrets import SEALED_FORM, is_secret_reference
 from gateway.errors import OpenLockerError
 from gateway.sdk.connectors import load_connector_class
 from gateway.store import ConnectorAttachmentRecord, UnitOfWork
@@ -42,9 +42,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 SEALED_PREFIX = "sealed:"
 REDACTED = "<sealed>"  # what `connectors show` prints for a sealed value
-# kek ids hold no ':' (built-in: `kek-` + base64url); the ciphertext is base64url of at least
-# nonce + tag (28 bytes). Only a string of exactly this form is taken for a sealed value.
-_SEALED = re.compile(r"^sealed:([^:\s]+):([A-Za-z0-9_-]{38,})$")
+_SEALED = SEALED_FORM
 Path = tuple[str | int, ...]
 
 
@@ -57,7 +55,9 @@ def _aad(attachment_id: str, column: str, path: Path) -> bytes:
     return row_aad("connector_attachments", dotted, attachment_id)
 
 
-async def open_record(keyring: Keyring, record: ConnectorAttachmentRecord) -> ConnectorAttachmentRecord:
+async def open_record(
+    keyring: Keyring, record: ConnectorAttachmentRecord
+) -> ConnectorAttachmentRecord:
     """The record with every sealed value opened (in memory only); SealError if one does not."""
     if not any(is_sealed(v) for _, v in _strings(record.config)) and not any(
         is_sealed(v) for _, v in _strings(record.auth)
@@ -73,7 +73,11 @@ async def open_record(keyring: Keyring, record: ConnectorAttachmentRecord) -> Co
         return clear.decode("utf-8")
 
     config = await _mapped(record.config, "config", (), opened, lambda _p: True)
-    auth = None if record.auth is None else await _mapped(record.auth, "auth", (), opened, lambda _p: True)
+    auth = (
+        None
+        if record.auth is None
+        else await _mapped(record.auth, "auth", (), opened, lambda _p: True)
+    )
     return replace(record, config=config, auth=auth)
 
 
@@ -103,7 +107,7 @@ async def seal_record(
         stored = _at(record.config if column == "config" else record.auth, path)
         match = _SEALED.match(stored) if isinstance(stored, str) else None
         if match is not None and not (again and match.group(1) != keyring.current_id):
-            return stored  # sealed already (and opened above); kept byte for byte
+            return match.string  # sealed already (and opened above); kept byte for byte
         if is_secret_reference(value) or not value:
             return value
         box = await keyring.seal(value.encode("utf-8"), aad=_aad(record.id, column, path))
@@ -179,7 +183,9 @@ async def _mapped(
     if isinstance(tree, str):
         return await change(column, path, tree) if wanted(path) else tree
     if isinstance(tree, dict):
-        return {k: await _mapped(v, column, (*path, str(k)), change, wanted) for k, v in tree.items()}
+        return {
+            k: await _mapped(v, column, (*path, str(k)), change, wanted) for k, v in tree.items()
+        }
     if isinstance(tree, list):
         return [await _mapped(v, column, (*path, i), change, wanted) for i, v in enumerate(tree)]
     return tree

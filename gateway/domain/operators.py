@@ -15,6 +15,24 @@ MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024  # argon2 would hash more, but a megabyte password is an attack
 
 
+@dataclass(frozen=True, slots=True)
+class Argon2Cost:
+    """argon2id's cost parameters (`[operators] password_*`). The defaults are RFC 9106's
+    second recommended profile (t=3, m=64 MiB, p=4), argon2-cffi's own defaults: ~50 ms a
+    hash on a server core, well above OWASP's minimum (`OWASP_FLOOR`)."""
+
+    time_cost: int = 3
+    memory_cost: int = 64 * 1024  # KiB
+    parallelism: int = 4
+
+    def below(self, floor: Argon2Cost) -> bool:
+        return self.time_cost < floor.time_cost or self.memory_cost < floor.memory_cost
+
+
+# OWASP Password Storage Cheat Sheet's minimum for argon2id: 19 MiB, 2 iterations, 1 lane.
+OWASP_FLOOR = Argon2Cost(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+
+
 class Role(StrEnum):
     """What an operator may do; each role includes the ones below it."""
 
@@ -132,3 +150,19 @@ class LoginCounter:
     def succeeded(self) -> LoginCounter:
         """The right password: the window and the back-off start afresh."""
         return LoginCounter(self.key)
+
+    def forgiven(
+        self, started_lock: datetime | None, now: datetime, policy: LoginPolicy
+    ) -> LoginCounter:
+        """Take back the failure counted in advance for an attempt that proved right (and the
+        lock it started), keeping every other failure: a client address is not reset by a
+        right password, or signing in to one's own account would wipe a spray of guesses."""
+        if started_lock is not None and self.locked_until == started_lock:
+            return replace(
+                self,
+                failures=policy.max_failures - 1,
+                window_started_at=now,
+                lockouts=max(0, self.lockouts - 1),
+                locked_until=None,
+            )
+        return replace(self, failures=max(0, self.failures - 1))

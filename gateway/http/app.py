@@ -7,6 +7,7 @@ from typing import TypedDict
 from aiohttp import web
 
 from gateway.http.context import DEPS, HttpDeps
+from gateway.http.discovery import DISCOVERY, Discovery
 from gateway.http.middleware import auth_middleware, problem_middleware
 from gateway.http.operator_auth import ADMIN, AdminDeps
 from gateway.http.routes import (
@@ -21,6 +22,7 @@ from gateway.http.routes import (
     lockers,
     meta,
     ops,
+    parcel_batch,
     parcels,
     webhooks,
     wellknown,
@@ -46,17 +48,24 @@ def server_limits() -> ServerLimits:
 
 
 def build_http_app(
-    deps: HttpDeps, *, max_body_bytes: int, operations: Ops, admin: AdminDeps | None = None
+    deps: HttpDeps,
+    *,
+    max_body_bytes: int,
+    operations: Ops,
+    discovery: Discovery,
+    admin: AdminDeps | None = None,
 ) -> web.Application:
     app = web.Application(
         middlewares=[problem_middleware, auth_middleware], client_max_size=max_body_bytes
     )
     app[DEPS] = deps
+    app[DISCOVERY] = discovery  # the published limits, which the routes enforce
     install(app, operations)  # correlation ids, latency, access log: outermost
     ops.add_routes(app)
     meta.add_routes(app)
     lockers.add_routes(app)
     parcels.add_routes(app)
+    parcel_batch.add_routes(app)
     doors.add_routes(app)
     grants.add_routes(app)
     webhooks.add_routes(app)

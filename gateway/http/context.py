@@ -12,6 +12,7 @@ from gateway.service.connectors import ConnectorService
 from gateway.service.deliveries import DeliveryService
 from gateway.service.grants import GrantService
 from gateway.service.lockers import LockerService
+from gateway.service.parcel_batch import BatchBooking
 from gateway.service.parcels import ParcelService
 from gateway.service.unlocks import Unlocks
 from gateway.service.webhooks import WebhookService
@@ -36,6 +37,7 @@ class HttpDeps:
     grants: GrantService
     deliveries: DeliveryService
     connectors: ConnectorService
+    batches: BatchBooking
 
 
 DEPS = web.AppKey("deps", HttpDeps)

@@ -17,6 +17,7 @@ from gateway.errors import (
 )
 from gateway.http.context import CARRIER, deps
 from gateway.http.problems import problem_response
+from gateway.http.query import query_pointer
 from gateway.store.jtis import deferred
 
 log = logging.getLogger(__name__)
@@ -67,10 +68,10 @@ def _refuse_nul(request: web.Request) -> None:
         if "\x00" in key or "\x00" in value:
             # A query parameter that breaks its constraints: the 422 every operation with
             # query parameters declares (a 400 here was undeclared; found by fuzzing).
-            name = key.replace("\x00", "%00").replace("~", "~0").replace("/", "~1")
+            name = key.replace("\x00", "%00")
             raise ValidationFailed(
                 f"query parameter {name!r} holds a NUL character",
-                issues=(FieldIssue(f"/query/{name}", "holds a NUL character"),),
+                issues=(FieldIssue(query_pointer(name), "holds a NUL character"),),
             )
 
 

@@ -16,12 +16,13 @@ import ipaddress
 from dataclasses import dataclass
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from gateway.auth.operator_secrets import TOKEN_PREFIX, csrf_matches
 from gateway.auth.operator_sessions import OperatorAuth, Principal
 from gateway.clock import Clock
 from gateway.domain.operators import Role
-from gateway.errors import AuthenticationFailed, PermissionDenied
+from gateway.errors import AuthenticationFailed, MalformedMessage, PermissionDenied
 from gateway.service.admin_actions import AdminActions
 from gateway.service.admin_views import AdminViews
 from gateway.service.audit import AuditService
@@ -120,7 +121,12 @@ async def require_operator(request: web.Request, role: Role = Role.VIEWER) -> Pr
             "application/x-www-form-urlencoded",
             "multipart/form-data",
         ):
-            field = (await request.post()).get(CSRF_FIELD)
+            try:
+                field = (await request.post()).get(CSRF_FIELD)
+            except (ValueError, LookupError, HttpProcessingError):
+                # A body that does not parse as its content type says (no boundary, not the
+                # charset named, an unknown charset): the client's error, not a 500.
+                raise MalformedMessage(f"the {request.content_type} body cannot be read") from None
             presented = field if isinstance(field, str) else None
         if not csrf_matches(principal.session_id, presented):
             raise PermissionDenied(

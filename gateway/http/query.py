@@ -12,11 +12,22 @@ from gateway.errors import FieldIssue, ValidationFailed
 
 E = TypeVar("E", bound=StrEnum)
 
+# Every list of the carriers' API pages with these (`limit`); the discovery document publishes
+# them, so they live here once rather than as literals in each route.
+PAGE_SIZE_DEFAULT = 50
+PAGE_SIZE_MAX = 200
+
 
 def _bad(name: str, detail: str) -> ValidationFailed:
     return ValidationFailed(
-        f"query parameter {name!r}: {detail}", issues=(FieldIssue(f"/query/{name}", detail),)
+        f"query parameter {name!r}: {detail}", issues=(FieldIssue(query_pointer(name), detail),)
     )
+
+
+def query_pointer(name: str) -> str:
+    """The JSON pointer (RFC 6901) of query parameter `name`: `~` and `/` in a name are
+    escaped, or the problem would break its own schema (found by fuzzing an unknown name)."""
+    return "/query/" + name.replace("~", "~0").replace("/", "~1")
 
 
 def int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:

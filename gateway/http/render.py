@@ -7,7 +7,8 @@ replay answers byte for byte what the first request got, and no service renders 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from urllib.parse import quote
 
 from gateway.domain.parcel import Parcel, ParcelEvent
 from gateway.domain.webhooks import WebhookEventType
@@ -15,16 +16,20 @@ from gateway.service.codes import IssuedCode
 from gateway.service.grants import IssuedGrant
 from gateway.service.idempotency import JsonBody
 from gateway.service.lockers import LockerView
+from gateway.service.parcel_batch import ItemOutcome
 from gateway.service.unlocks import OpenResult
 from gateway.store import Delivery, WebhookSubscriptionRecord
 from gateway.wire import (
     AccessCodeOut,
     AccessGrantOut,
+    BatchItemOut,
     DeliveryListOut,
     DeliveryOut,
+    FieldIssueOut,
     LockerListOut,
     LockerOut,
     OpenResultOut,
+    ParcelBatchOut,
     ParcelEventListOut,
     ParcelListOut,
     WebhookDeliveryListOut,
@@ -35,6 +40,7 @@ from gateway.wire import (
     event_to_wire,
     locker_to_wire,
     parcel_to_wire,
+    problem_from_error,
 )
 
 # ---- parcels and doors ---------------------------------------------------------------------
@@ -42,6 +48,39 @@ from gateway.wire import (
 
 def parcel(found: Parcel) -> JsonBody:
     return dump(parcel_to_wire(found))
+
+
+def parcel_location(parcel_id: str) -> str:
+    """The parcel's URL path, as the `Location` of a booking (openapi.yaml promises it)."""
+    return f"/v1/parcels/{quote(parcel_id, safe='')}"
+
+
+def parcel_batch(outcomes: Sequence[ItemOutcome]) -> JsonBody:
+    """A batch's answer: every item's outcome in order, with the status, `Location` and body
+    (parcel or problem) that `POST /v1/parcels` would have answered for it alone."""
+    items = [_batch_item(outcome) for outcome in outcomes]
+    accepted = sum(1 for outcome in outcomes if outcome.parcel is not None)
+    return dump(ParcelBatchOut(items=items, accepted=accepted, refused=len(items) - accepted))
+
+
+def _batch_item(outcome: ItemOutcome) -> BatchItemOut:
+    if outcome.parcel is not None:
+        return BatchItemOut(
+            index=outcome.index,
+            status=201,
+            location=parcel_location(outcome.parcel.parcel_id),
+            parcel=parcel_to_wire(outcome.parcel),
+        )
+    assert outcome.refusal is not None  # an outcome holds one of the two
+    where = f"/parcels/{outcome.index}"
+    problem = problem_from_error(outcome.refusal)
+    # An item's field pointers point into the batch body, not into the item alone.
+    issues = [
+        FieldIssueOut(pointer=where + issue.pointer, detail=issue.detail)
+        for issue in problem.errors or []
+    ]
+    problem = problem.model_copy(update={"errors": issues or None})
+    return BatchItemOut(index=outcome.index, status=problem.status, pointer=where, problem=problem)
 
 
 def parcel_page(items: Iterable[Parcel], next_cursor: str | None) -> JsonBody:

@@ -8,8 +8,8 @@ docs/adapters/GUIDE.md, which names every export below (a test keeps the two in 
 What is here, by concern:
 - the contract: `LockerAdapter`, `AdapterFeatures`, `AdapterConfig`, `AdapterHost` and what
   they exchange (`BootInfo`, `BootDecision`, `BootStatus`, `CompartmentInfo`, `LockerStatus`),
-  the optional `SupportsDisplay`, `SupportsKeySet` (with `KeySet`) and `SupportsEventReplay`
-  (with `ReplayReport`);
+  the optional `SupportsDisplay`, `SupportsAvailability`, `SupportsKeySet` (with `KeySet`)
+  and `SupportsEventReplay` (with `ReplayReport`);
 - events and their vocabulary (`LockerEvent` and its kinds, `OpenOutcome`, `DoorState`...);
 - errors: `OpenLockerError` and the adapter errors derived from it;
 - running: `LockerLanes` (one ordered, bounded lane per locker, for `host.locker_event`),
@@ -33,6 +33,7 @@ from gateway.sdk.adapter import (
     CompartmentInfo,
     LockerAdapter,
     LockerStatus,
+    SupportsAvailability,
     SupportsDisplay,
 )
 from gateway.sdk.boards import BoardEvents, PolledLocker, poll_forever, seconds_left
@@ -112,6 +113,7 @@ __all__ = [
     "SerialBus",
     "SerialSettings",
     "SizeClass",
+    "SupportsAvailability",
     "SupportsDisplay",
     "SupportsEventReplay",
     "SupportsKeySet",

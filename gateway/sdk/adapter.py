@@ -155,6 +155,24 @@ class LockerAdapter(Protocol):
 
 
 @runtime_checkable
+class SupportsAvailability(Protocol):
+    """Adapters whose lockers take compartments out of service themselves (SET_AVAILABILITY):
+    an unavailable compartment refuses what the locker decides alone (offline grants)."""
+
+    async def set_availability(
+        self,
+        locker_id: str,
+        compartment_code: str,
+        *,
+        available: bool,
+        reason: str | None,
+        deadline: datetime,
+    ) -> None:
+        """Take one compartment out of service or back; returns once the locker confirmed."""
+        ...
+
+
+@runtime_checkable
 class SupportsDisplay(Protocol):
     """Adapters whose lockers have a screen or keypad display (feature DISPLAY)."""
 

@@ -10,15 +10,23 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from gateway.clock import Clock, utc_now
 from gateway.domain.audit import AuditAction
-from gateway.domain.compartment import Compartment
-from gateway.domain.door import PURPOSE_FOR_STATE
+from gateway.domain.door import PURPOSE_FOR_STATE, OpenPurpose
 from gateway.domain.enums import CompartmentState, ParcelAction, ParcelState
 from gateway.domain.parcel import Parcel
 from gateway.errors import ConcurrentUpdate, IllegalTransition, NotFound
+from gateway.service.admin_views import CompartmentStatus
+from gateway.service.availability import AvailabilitySync
+from gateway.service.idempotency import (
+    Answered,
+    IdempotencyKey,
+    Idempotent,
+    JsonBody,
+    run_idempotent,
+)
 from gateway.service.parcels import ParcelService
 from gateway.service.unlocks import OpenResult, Unlocks
 from gateway.store import Store, UnitOfWork
@@ -37,10 +45,33 @@ class Why:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class Reply(Generic[T]):
+    """How the edge renders an action's result, and the request's Idempotency-Key if it sent
+    one: with a key the action runs once per key and operator, and every retry is answered
+    the first answer (stored with the action's effects)."""
+
+    render: Callable[[T], JsonBody]
+    key: IdempotencyKey | None = None
+
+
+def no_answer(_: object) -> JsonBody:
+    """The renderer of callers that answer with something else (the console's redirects)."""
+    return {}
+
+
 class AdminActions:
     def __init__(
-        self, *, store: Store, parcels: ParcelService, unlocks: Unlocks, clock: Clock = utc_now
+        self,
+        *,
+        store: Store,
+        parcels: ParcelService,
+        unlocks: Unlocks,
+        availability: AvailabilitySync | None = None,
+        clock: Clock = utc_now,
     ) -> None:
+        """`availability` tells the locker of a compartment taken out of service or back."""
+        self._availability = availability
         self._clock = clock
         self._store = store
         self._parcels = parcels
@@ -49,11 +80,16 @@ class AdminActions:
     # ---- compartments --------------------------------------------------------------------
 
     async def set_in_service(
-        self, locker_id: str, code: str, in_service: bool, why: Why
-    ) -> Compartment:
+        self,
+        locker_id: str,
+        code: str,
+        in_service: bool,
+        why: Why,
+        reply: Reply[CompartmentStatus],
+    ) -> Answered[CompartmentStatus]:
         """Take a compartment out of service (a parcel inside stays attached) or back."""
 
-        async def work(tx: UnitOfWork) -> Compartment:
+        async def work(tx: UnitOfWork) -> CompartmentStatus:
             before = await tx.lockers.compartment(locker_id, code)
             if before is None:
                 raise NotFound(f"no compartment {code!r} at locker {locker_id!r}")
@@ -66,24 +102,34 @@ class AdminActions:
             await tx.lockers.save_compartment(before, after)
             what = "compartment.in_service" if in_service else "compartment.out_of_service"
             await _audit(tx, why, f"{locker_id}/{code}", what, lockerId=locker_id, code=code)
-            return after
+            inside = after.parcel_uid and await tx.parcels.get_by_uid(after.parcel_uid)
+            return CompartmentStatus(after, inside or None)
 
-        return await self._retrying(work)
+        answered = await self._once(work, why, reply, "compartment")
+        if answered.result is not None and self._availability is not None:
+            # After the commit, and only for the request that made the change (a replay did
+            # nothing). Not told now (offline), the locker is told after its next Boot.
+            await self._availability.push(locker_id, code, available=in_service, reason=why.reason)
+        return answered
 
     # ---- parcels -------------------------------------------------------------------------
 
-    async def force_expire(self, uid: str, why: Why) -> Parcel:
+    async def force_expire(self, uid: str, why: Why, reply: Reply[Parcel]) -> Answered[Parcel]:
         """End a parcel's pickup window now (a courier then collects it): the lifecycle's own
         expiry, with the window's end moved to this moment."""
         return await self._transition(
-            uid, ParcelAction.EXPIRE, "parcel.force_expire", why, end_window=True
+            uid, ParcelAction.EXPIRE, "parcel.force_expire", why, reply, end_window=True
         )
 
-    async def mark_picked_up(self, uid: str, why: Why) -> Parcel:
+    async def mark_picked_up(self, uid: str, why: Why, reply: Reply[Parcel]) -> Answered[Parcel]:
         """Record a pickup the locker could not report (a recipient helped on site)."""
-        return await self._transition(uid, ParcelAction.PICK_UP, "parcel.mark_picked_up", why)
+        return await self._transition(
+            uid, ParcelAction.PICK_UP, "parcel.mark_picked_up", why, reply
+        )
 
-    async def reassign(self, uid: str, locker_id: str, code: str, why: Why) -> Parcel:
+    async def reassign(
+        self, uid: str, locker_id: str, code: str, why: Why, reply: Reply[Parcel]
+    ) -> Answered[Parcel]:
         """Move a parcel's reservation to another free compartment of its locker.
 
         Only a reservation moves: a parcel inside a compartment moves only in a courier's
@@ -133,12 +179,19 @@ class AdminActions:
             )
             return moved
 
-        return await self._retrying(work)
+        return await self._once(work, why, reply, "parcel")
 
-    async def remote_open(self, uid: str, why: Why) -> OpenResult:
+    async def remote_open(
+        self, uid: str, why: Why, reply: Reply[OpenResult]
+    ) -> Answered[OpenResult]:
         """Open the parcel's door now; the intent and reason are audited before the command
-        goes out, the locker's outcome after it (by Unlocks, with the operator as actor)."""
-        async with self._store.transaction() as tx:
+        goes out, the locker's outcome after it (by Unlocks, with the operator as actor).
+
+        With an Idempotency-Key the key is claimed, and the intent audited, in the
+        transaction that starts the door session (Unlocks.open_once): a retry after a timeout
+        gets the door's real outcome instead of opening it a second time."""
+
+        async def intent(tx: UnitOfWork) -> tuple[Parcel, OpenPurpose]:
             parcel = await _parcel(tx, uid)
             purpose = PURPOSE_FOR_STATE.get(parcel.state)
             if purpose is None:
@@ -156,11 +209,26 @@ class AdminActions:
                 compartment=parcel.compartment_code,
                 purpose=purpose.value,
             )
-        return await self._unlocks.open_for(parcel, purpose, actor=why.actor)
+            return parcel, purpose
+
+        if reply.key is not None:
+            once = Idempotent(reply.key, reply.render)
+            return await self._unlocks.open_once(why.actor, why.actor, intent, once)
+        async with self._store.transaction() as tx:
+            parcel, purpose = await intent(tx)
+        result = await self._unlocks.open_for(parcel, purpose, actor=why.actor)
+        return Answered(result, reply.render(result))
 
     async def _transition(
-        self, uid: str, action: ParcelAction, what: str, why: Why, *, end_window: bool = False
-    ) -> Parcel:
+        self,
+        uid: str,
+        action: ParcelAction,
+        what: str,
+        why: Why,
+        reply: Reply[Parcel],
+        *,
+        end_window: bool = False,
+    ) -> Answered[Parcel]:
         async def work(tx: UnitOfWork) -> Parcel:
             now = self._clock()
             parcel = await _parcel(tx, uid, for_update=True)
@@ -173,7 +241,28 @@ class AdminActions:
             await _audit(tx, why, uid, what, parcelId=parcel.parcel_id, carrierId=parcel.carrier_id)
             return after
 
-        return await self._retrying(work)
+        return await self._once(work, why, reply, "parcel")
+
+    async def _once(
+        self,
+        work: Callable[[UnitOfWork], Awaitable[T]],
+        why: Why,
+        reply: Reply[T],
+        subject: str,
+    ) -> Answered[T]:
+        """`work` in one transaction, retried on contention; with a key, once per key in the
+        operator's own key space (`operator:<id>`), its answer stored with its effects."""
+        if reply.key is None:
+            result = await self._retrying(work)
+            return Answered(result, reply.render(result))
+
+        async def keyed(tx: UnitOfWork, _now: object) -> T:
+            return await work(tx)
+
+        request = Idempotent(reply.key, reply.render)
+        return await run_idempotent(
+            self._store, self._clock, why.actor, request, keyed, subject=subject
+        )
 
     async def _retrying(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
         for _ in range(MAX_ATTEMPTS):

@@ -24,6 +24,7 @@ from pydantic import BaseModel, SecretStr
 
 from gateway.clock import Clock, utc_now
 from gateway.delivery.attachment_routes import AttachmentInvalid, AttachmentRoutes, BuiltAttachment
+from gateway.delivery.attachment_secrets import open_record, seal_record
 from gateway.delivery.auth import (
     AuthContext,
     AuthFailed,
@@ -50,6 +51,7 @@ from gateway.sdk.connectors import (
 )
 from gateway.settings import ATTACHMENT_ID_PATTERN, ConnectorAttachmentSettings, Settings
 from gateway.store import ConnectorAttachmentRecord, Store, UnitOfWork
+from gateway.tokens.sealing import Keyring
 
 __all__ = [
     "REMOVED_FROM_SETTINGS",
@@ -151,6 +153,7 @@ class ConnectorService:
         store: Store,
         sign_olp: Callable[[bytes], str] | None,
         clock: Clock = utc_now,
+        keyring: Keyring | None = None,
     ) -> ConnectorService:
         """The service over the attachment routes, their delivery defaults from `settings`.
 
@@ -164,7 +167,9 @@ class ConnectorService:
             backoff_base_s=webhooks.backoff_base.total_seconds(),
             backoff_cap_s=webhooks.backoff_cap.total_seconds(),
         )
-        routes = AttachmentRoutes(store=store, defaults=defaults, sign_olp=sign_olp, clock=clock)
+        routes = AttachmentRoutes(
+            store=store, defaults=defaults, sign_olp=sign_olp, clock=clock, keyring=keyring
+        )
         return cls(
             store=store, routes=routes, clock=clock, allow_private=webhooks.allow_private_targets
         )
@@ -190,21 +195,24 @@ class ConnectorService:
         records = [_queued(a.record(AttachmentSource.CONFIG, now)) for a in attachments]
         await self._check(records)
         wanted = {r.id for r in records}
+        keyring = self._routes.keyring
         async with self._store.transaction() as tx:
             repo = tx.connector_attachments
             existing = {r.id: r for r in await repo.list()}
             for record in records:
                 old = existing.get(record.id)
+                stored, _ = await seal_record(keyring, record)
                 if old is None:
                     # Not `add`: another instance starting at the same time may insert it too.
-                    await repo.upsert(record)
+                    await repo.upsert(stored)
                     continue
                 if old.source is not AttachmentSource.CONFIG:
                     log.warning(
                         "attachment %s, added with the CLI, is now the settings file's", record.id
                     )
-                if _differs(old, record):
-                    await repo.upsert(record)
+                # Compared in clear: a sealed value never equals the literal it seals.
+                if _differs(await open_record(keyring, old), record):
+                    await repo.upsert(stored)
                 if old.active and not record.active:
                     await repo.set_active(record.id, False, at=now, reason=SETTINGS_INACTIVE)
                 elif record.active and not old.active and old.disabled_reason in _OURS:
@@ -218,6 +226,7 @@ class ConnectorService:
         """Build every active attachment (kept by the routes); one error naming every bad one."""
         async with self._store.transaction() as tx:
             records = [r for r in await tx.connector_attachments.list() if r.active]
+        records = [await open_record(self._routes.keyring, r) for r in records]
         built: list[BuiltAttachment] = []
         errors: list[ConnectorConfigError] = []
         for record in records:
@@ -242,8 +251,9 @@ class ConnectorService:
         if not record.active:
             raise ValidationFailed("an attachment is added active; disable it afterwards")
         built = (await self._check([record]))[0]
+        stored, _ = await seal_record(self._routes.keyring, record)
         async with self._store.transaction() as tx:
-            await tx.connector_attachments.add(record)
+            await tx.connector_attachments.add(stored)
         return built
 
     async def list(self) -> builtins.list[AttachmentSummary]:
@@ -256,6 +266,7 @@ class ConnectorService:
         ]
 
     async def get(self, attachment_id: str) -> ConnectorAttachmentRecord:
+        """The row as stored: literal secrets sealed (`redacted` shows it to an operator)."""
         async with self._store.transaction() as tx:
             record = await tx.connector_attachments.get(attachment_id)
         if record is None:
@@ -264,7 +275,8 @@ class ConnectorService:
 
     async def build(self, attachment_id: str) -> BuiltAttachment:
         """The attachment built whether active or not (for `connectors test`)."""
-        return self._routes.build(await self.get(attachment_id))
+        record = await open_record(self._routes.keyring, await self.get(attachment_id))
+        return self._routes.build(record)
 
     async def disable(self, attachment_id: str, reason: str) -> ConnectorAttachmentRecord:
         if not reason.strip():
@@ -275,7 +287,7 @@ class ConnectorService:
 
     async def enable(self, attachment_id: str) -> ConnectorAttachmentRecord:
         """Active again, once it still builds (a secret may have gone in the meantime)."""
-        self._routes.build(await self.get(attachment_id))
+        await self.build(attachment_id)
         return await self._set_active(attachment_id, True, None)
 
     async def get_for_carrier(self, carrier_id: str, attachment_id: str) -> Connector:

@@ -14,7 +14,7 @@ from gateway.domain.door import DoorSessionState, OpenOutcome, on_close
 from gateway.domain.enums import DoorState
 from gateway.sdk import DoorClosed, DoorOpened, FaultKind, LockerFault
 from gateway.service.door_audit import audit_open, audit_unasked_open
-from gateway.service.door_state import apply_verdict, jammed, set_door
+from gateway.service.door_state import apply_verdict, door_reading, jammed, set_door
 from gateway.service.grant_doors import grant_opened
 from gateway.service.parcels import ParcelService
 from gateway.store import UnitOfWork
@@ -87,14 +87,19 @@ class DoorEvents:
                 session.id,
             )
             return
-        await set_door(
-            tx, event.locker_id, event.compartment_code, door=DoorState.CLOSED, item=event.item
-        )
         if session is None:
+            await set_door(
+                tx, event.locker_id, event.compartment_code, door=DoorState.CLOSED, item=event.item
+            )
             log.info("door %s/%s closed outside a session", event.locker_id, event.compartment_code)
             return
+        # The door's reading and the parcel's compartment effect: one update, not two.
+        reading = await door_reading(
+            tx, event.locker_id, event.compartment_code, door=DoorState.CLOSED, item=event.item
+        )
         await tx.doors.closed(session.id, event.item, event.at)
-        await apply_verdict(tx, self._parcels, session, on_close(session.purpose, event.item))
+        verdict = on_close(session.purpose, event.item)
+        await apply_verdict(tx, self._parcels, session, verdict, reading=reading)
 
     async def fault(self, tx: UnitOfWork, event: LockerFault) -> None:
         log.warning(

@@ -8,7 +8,8 @@ from enum import StrEnum
 
 from gateway.clock import Clock, utc_now
 from gateway.domain.audit import AuditAction
-from gateway.domain.door import PURPOSE_FOR_STATE
+from gateway.domain.door import PURPOSE_FOR_STATE, OpenPurpose
+from gateway.domain.enums import CompartmentState
 from gateway.domain.keypad import KeypadPolicy, Lockout, LockoutReason
 from gateway.domain.parcel import Parcel
 from gateway.domain.webhooks import WebhookEventType
@@ -23,6 +24,9 @@ class KeypadVerdict(StrEnum):
     ACCEPTED = "accepted"
     REJECTED = "rejected"
     LOCKED_OUT = "locked-out"
+    # A right code to put a parcel into a compartment an operator (or a door fault) took out
+    # of service: nothing goes in; not a guess (no failure counted), the code stays usable.
+    OUT_OF_SERVICE = "out-of-service"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +58,9 @@ async def try_code(
         if code is None or parcel is None or PURPOSE_FOR_STATE.get(parcel.state) != code.purpose:
             counter, lockout = counter.failed(now, policy)
             outcome = KeypadOutcome(KeypadVerdict.REJECTED, lockout=lockout)
+        elif code.purpose in _INTO and await _out_of_service(tx, parcel):
+            await tx.codes.restore(code.id)
+            outcome = KeypadOutcome(KeypadVerdict.OUT_OF_SERVICE, parcel=parcel)
         else:
             counter = counter.succeeded()
             outcome = KeypadOutcome(KeypadVerdict.ACCEPTED, code=code, parcel=parcel)
@@ -91,6 +98,18 @@ async def try_code(
             },
         )
     return outcome
+
+
+# Purposes that put something into the compartment; taking a parcel out of a compartment out
+# of service stays possible (the locker's own grant check does the same).
+_INTO = frozenset({OpenPurpose.DEPOSIT, OpenPurpose.DROPOFF})
+
+
+async def _out_of_service(tx: UnitOfWork, parcel: Parcel) -> bool:
+    if parcel.compartment_code is None:
+        return False
+    compartment = await tx.lockers.compartment(parcel.locker_id, parcel.compartment_code)
+    return compartment is not None and compartment.state is CompartmentState.OUT_OF_SERVICE
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from gateway.auth.operator_secrets import digest, hash_password, new_api_token
+from gateway.auth.operator_secrets import (
+    DEFAULT_HASHING,
+    PasswordHashing,
+    digest,
+    new_api_token,
+)
 from gateway.clock import Clock, utc_now
 from gateway.domain.audit import AuditAction
 from gateway.domain.operators import Operator, Role, check_operator_id, check_password
@@ -28,9 +33,12 @@ class IssuedToken:
 
 
 class OperatorService:
-    def __init__(self, *, store: Store, clock: Clock = utc_now) -> None:
+    def __init__(
+        self, *, store: Store, clock: Clock = utc_now, passwords: PasswordHashing | None = None
+    ) -> None:
         self._store = store
         self._clock = clock
+        self._passwords = passwords or DEFAULT_HASHING  # `[operators] password_*`
 
     async def add(
         self, operator_id: str, *, name: str, role: Role, password: str, actor: str = CLI_ACTOR
@@ -38,7 +46,7 @@ class OperatorService:
         _checked(check_operator_id, operator_id, "/id")
         _checked(check_password, password, "/password")
         operator = Operator(operator_id, name or operator_id, role, self._clock())
-        password_hash = await asyncio.to_thread(hash_password, password)  # CPU-heavy
+        password_hash = await asyncio.to_thread(self._passwords.hash, password)  # CPU-heavy
         async with self._store.transaction() as tx:
             await tx.operators.add(operator, password_hash)
             await tx.audit.append(
@@ -62,7 +70,7 @@ class OperatorService:
         if password is not None:
             _checked(check_password, password, "/password")
         password_hash = (
-            None if password is None else await asyncio.to_thread(hash_password, password)
+            None if password is None else await asyncio.to_thread(self._passwords.hash, password)
         )
         now = self._clock()
         async with self._store.transaction() as tx:

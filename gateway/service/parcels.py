@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from gateway.clock import Clock, utc_now
-from gateway.domain.compartment import CompartmentEffect
+from gateway.domain.compartment import Compartment, CompartmentEffect
 from gateway.domain.enums import Direction, ParcelAction, ParcelState
 from gateway.domain.parcel import Parcel, ParcelEvent, Transition, announce, transition
 from gateway.domain.recipients import Recipient
@@ -95,22 +95,18 @@ class ParcelService:
     # ---- carrier mutations (idempotent) --------------------------------------------------
 
     async def create(self, cmd: NewParcel, idem: Idempotent[Parcel]) -> Answered[Parcel]:
-        problem = s10_problem(cmd.parcel_id) if looks_like_s10(cmd.parcel_id) else None
-        if problem:
-            raise ValidationFailed(
-                f"parcelId claims to be a UPU S10 id but {problem}",
-                issues=(FieldIssue("/parcelId", problem),),
-            )
-        if cmd.direction is Direction.FIRST_MILE and not cmd.reserve:
-            raise ValidationFailed(
-                "a first-mile drop-off always reserves a compartment",
-                issues=(FieldIssue("/reserve", "must be true for direction first_mile"),),
-            )
+        _check_booking(cmd)
 
         async def work(tx: UnitOfWork, now: datetime) -> Parcel:
             return await self._book(tx, cmd, now)
 
         return await self._idempotent(cmd.carrier_id, idem, work)
+
+    async def book_in(self, tx: UnitOfWork, cmd: NewParcel, now: datetime) -> Parcel:
+        """Book one parcel inside a caller's transaction, checked exactly as `create` checks
+        it (a batch books each of its items through here, each in its own savepoint)."""
+        _check_booking(cmd)
+        return await self._book(tx, cmd, now)
 
     async def reserve(
         self, carrier_id: str, parcel_id: str, idem: Idempotent[Parcel]
@@ -268,7 +264,11 @@ class ParcelService:
         action: ParcelAction,
         **options: Any,
     ) -> Parcel:
-        """Apply an action inside a caller's transaction (door events use their own)."""
+        """Apply an action inside a caller's transaction (door events use their own).
+
+        `compartment`: the parcel's compartment as read in `tx` and as the door left it (a
+        door event's reading); written together with the parcel's effect, in one update.
+        """
         return await self._apply(tx, parcel, action, self._clock(), **options)
 
     async def _apply(
@@ -277,13 +277,30 @@ class ParcelService:
         parcel: Parcel,
         action: ParcelAction,
         now: datetime,
+        *,
+        compartment: tuple[Compartment, Compartment] | None = None,
         **options: Any,
     ) -> Parcel:
         step: Transition = transition(parcel, action, now, **options)
         after = step.parcel
+        if compartment is not None and (
+            step.effect is CompartmentEffect.RESERVE
+            or (compartment[0].locker_id, compartment[0].code)
+            != (parcel.locker_id, parcel.compartment_code)
+        ):
+            # Not the compartment the effect is about: the door's reading goes in on its own.
+            if compartment[1] != compartment[0]:
+                await tx.lockers.save_compartment(*compartment)
+            compartment = None
         if step.effect is CompartmentEffect.RESERVE:
-            compartment = await tx.lockers.allocate(parcel.locker_id, parcel.need, parcel.uid)
-            after = replace(after, compartment_code=compartment.code)
+            allocated = await tx.lockers.allocate(parcel.locker_id, parcel.need, parcel.uid)
+            after = replace(after, compartment_code=allocated.code)
+        elif compartment is not None:
+            # Door reading and parcel effect in one update (the row was read in this tx).
+            read, door = compartment
+            written = door if step.effect is None else door.apply(step.effect, parcel.uid)
+            if written != read:
+                await tx.lockers.save_compartment(read, written)
         elif step.effect is not None and parcel.compartment_code is not None:
             before = await tx.lockers.compartment(parcel.locker_id, parcel.compartment_code)
             if before is not None:
@@ -327,6 +344,21 @@ class ParcelService:
             except ConcurrentUpdate:
                 continue
         raise ConcurrentUpdate("too much contention on this parcel; retry later")
+
+
+def _check_booking(cmd: NewParcel) -> None:
+    """What a booking is refused for before the database is asked."""
+    problem = s10_problem(cmd.parcel_id) if looks_like_s10(cmd.parcel_id) else None
+    if problem:
+        raise ValidationFailed(
+            f"parcelId claims to be a UPU S10 id but {problem}",
+            issues=(FieldIssue("/parcelId", problem),),
+        )
+    if cmd.direction is Direction.FIRST_MILE and not cmd.reserve:
+        raise ValidationFailed(
+            "a first-mile drop-off always reserves a compartment",
+            issues=(FieldIssue("/reserve", "must be true for direction first_mile"),),
+        )
 
 
 def _is_due(parcel: Parcel, action: ParcelAction, now: datetime) -> bool:

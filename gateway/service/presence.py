@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 from gateway.sdk import PresenceChanged
 from gateway.store import UnitOfWork
+
+log = logging.getLogger(__name__)
 
 
 class Presence:
@@ -11,6 +15,8 @@ class Presence:
         # Lockers whose Boot this instance accepted, with no offline report since: their
         # session row says online (the Boot wrote it).
         self._online: set[str] = set()
+        # Reports of lockers the network does not know, ignored (counted, for tests/metrics).
+        self.unknown_lockers = 0
 
     def booted(self, locker_id: str) -> None:
         """An accepted Boot wrote the session online (BootGate, `mark_booted`)."""
@@ -37,4 +43,12 @@ class Presence:
         """Going offline ends the boot session: the locker must boot again to operate."""
         if not event.online:
             self._online.discard(event.locker_id)
+        if await tx.lockers.get(event.locker_id) is None:
+            # Any client allowed on a status topic can name any locker id: one the network
+            # does not know has no session row to write (the insert broke its foreign key,
+            # and each report was parked as a failure with a traceback; found by
+            # tests/fuzz/mqtt). Nothing to do: it must be provisioned, then Boot.
+            self.unknown_lockers += 1
+            log.info("ignoring presence of unknown locker %s", event.locker_id)
+            return
         await tx.sessions.set_online(event.locker_id, event.online, event.at)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -101,9 +102,28 @@ class Unlocks:
         acted, or the gateway dies meanwhile, the key stays claimed: a replay answers the door
         session's real outcome once the locker reported the door opened, is refused as still
         running until the deadline has passed, and then opens afresh (`_unsettled`)."""
+
+        async def find(tx: UnitOfWork) -> tuple[Parcel, OpenPurpose]:
+            parcel = await tx.parcels.get(carrier_id, parcel_id)
+            if parcel is None:
+                raise NotFound(f"no parcel {parcel_id!r}")
+            return parcel, _purpose(parcel)
+
+        return await self.open_once(carrier_id, f"carrier:{carrier_id}", find, request)
+
+    async def open_once(
+        self,
+        scope: str,
+        actor: str,
+        find: Callable[[UnitOfWork], Awaitable[tuple[Parcel, OpenPurpose]]],
+        request: Idempotent[OpenResult],
+    ) -> Answered[OpenResult]:
+        """`remote_open_once` for any caller: the key is `scope`'s (a carrier id, or
+        `operator:<id>`), `find` reads the parcel and its purpose in the claiming transaction
+        (and may write there what belongs with the claim: an operator's audited intent)."""
         try:
             async with self._store.transaction() as tx:
-                claimed = await self._claim_and_start(tx, carrier_id, parcel_id, request)
+                claimed = await self._claim_and_start(tx, scope, actor, find, request)
         except IdempotencyRace as err:
             raise IdempotencyConflict(
                 "the first request with this Idempotency-Key is still running"
@@ -112,10 +132,10 @@ class Unlocks:
             return Answered(None, claimed.prior)
         session = claimed.session
         assert session is not None
-        outcome = await self._operate(session, release=(carrier_id, request.key.key))
+        outcome = await self._operate(session, release=(scope, request.key.key))
         async with self._store.transaction() as tx:
-            result = await self._record(tx, session, outcome, f"carrier:{carrier_id}")
-            answered = await settle(tx, carrier_id, request, result)
+            result = await self._record(tx, session, outcome, actor)
+            answered = await settle(tx, scope, request, result)
         self._log(session, outcome)
         return answered
 
@@ -137,34 +157,37 @@ class Unlocks:
         return await self._finish(session, actor or f"carrier:{parcel.carrier_id}")
 
     async def _claim_and_start(
-        self, tx: UnitOfWork, carrier_id: str, parcel_id: str, request: Idempotent[OpenResult]
+        self,
+        tx: UnitOfWork,
+        scope: str,
+        actor: str,
+        find: Callable[[UnitOfWork], Awaitable[tuple[Parcel, OpenPurpose]]],
+        request: Idempotent[OpenResult],
     ) -> _Claimed:
         idem = request.key
-        prior = await prior_answer(tx, carrier_id, idem)
+        prior = await prior_answer(tx, scope, idem)
         if prior is not None and is_in_progress(prior):
-            prior = await self._unsettled(tx, carrier_id, request)
+            prior = await self._unsettled(tx, scope, actor, request)
         if prior is not None:
             return _Claimed(prior=prior)
         # Raising here rolls the claim back with everything else: a retry may try again.
-        parcel = await tx.parcels.get(carrier_id, parcel_id)
-        if parcel is None:
-            raise NotFound(f"no parcel {parcel_id!r}")
-        session = await self._start(tx, parcel, _purpose(parcel))
+        parcel, purpose = await find(tx)
+        session = await self._start(tx, parcel, purpose)
         # Claimed in the transaction that starts the session, naming it: a concurrent request
         # with the key loses the insert (IdempotencyRace) and its session is rolled back.
         marker = in_progress(doorSession=session.id, deadline=session.deadline.isoformat())
-        await tx.idempotency.put(carrier_id, idem.key, idem.fingerprint, marker)
+        await tx.idempotency.put(scope, idem.key, idem.fingerprint, marker)
         return _Claimed(session=session)
 
     async def _unsettled(
-        self, tx: UnitOfWork, carrier_id: str, request: Idempotent[OpenResult]
+        self, tx: UnitOfWork, scope: str, actor: str, request: Idempotent[OpenResult]
     ) -> JsonBody | None:
         """A key still claimed: the answer to give (the door session's real outcome), None once
         the key is freed (the deadline passed: nothing can open for it any more), or
         IdempotencyConflict while the first request may still be running."""
         idem = request.key
         # Locked: of two replays, the second sees what the first decided.
-        record = await tx.idempotency.get(carrier_id, idem.key, for_update=True)
+        record = await tx.idempotency.get(scope, idem.key, for_update=True)
         if record is None or not is_in_progress(record.response):
             return None if record is None else record.response
         session_id = record.response.get("doorSession")
@@ -174,15 +197,15 @@ class Unlocks:
             await tx.doors.get(session_id, for_update=True) if isinstance(session_id, int) else None
         )
         if session is not None and (session.state in _ACTED or session.outcome is not None):
-            result = await self._outcome_of(tx, session, f"carrier:{carrier_id}")
+            result = await self._outcome_of(tx, session, actor)
             log.warning(
-                "Idempotency-Key %s of carrier %s: settled from door session %d (%s)",
+                "Idempotency-Key %s of %s: settled from door session %d (%s)",
                 idem.key,
-                carrier_id,
+                scope,
                 session.id,
                 result.outcome,
             )
-            return (await settle(tx, carrier_id, request, result)).answer
+            return (await settle(tx, scope, request, result)).answer
         # A claim from before claims named their session: the deadline it had at the latest.
         deadline = session.deadline if session else record.created_at + self._open_timeout
         now = self._clock()
@@ -193,12 +216,12 @@ class Unlocks:
             )
         if session is not None:
             await tx.doors.failed(session.id, None, now)
-        await tx.idempotency.release(carrier_id, idem.key)
+        await tx.idempotency.release(scope, idem.key)
         log.warning(
-            "Idempotency-Key %s of carrier %s: its open was never settled and its deadline "
+            "Idempotency-Key %s of %s: its open was never settled and its deadline "
             "passed (door session %s); opening afresh",
             idem.key,
-            carrier_id,
+            scope,
             session_id,
         )
         return None

@@ -22,9 +22,9 @@ class ConnectorAttachmentRecord:
     `config`, `auth` and `delivery` are the operator's JSON as given, except that a literal
     secret is stored sealed, `sealed:<kek-id>:<ciphertext>` (gateway/delivery/
     attachment_secrets.py seals and opens; `env:NAME` / `file:/path` references are resolved
-    when the route is built, never here). `events` None means every event type; it is what decides which events are queued
-    for the attachment at all. `disabled_reason` says why an inactive attachment stopped
-    (the operator, or the endpoint answering 410 Gone).
+    when the route is built, never here). `events` None means every event type; it is what
+    decides which events are queued for the attachment at all. `disabled_reason` says why an
+    inactive attachment stopped (the operator, or the endpoint answering 410 Gone).
     """
 
     id: str

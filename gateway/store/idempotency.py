@@ -5,12 +5,28 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 
 from gateway.store._sql import Repository, insert_if_absent
 from gateway.store.errors import IdempotencyRace
 from gateway.store.records import IdempotencyRecord
 from gateway.store.tables import idempotency_keys as t
+
+# Built once: every carrier POST reads its key, and a door action fills in its answer.
+_GET = select(t).where(
+    t.c.carrier_id == bindparam("carrier_id", type_=t.c.carrier_id.type),
+    t.c.key == bindparam("key", type_=t.c.key.type),
+)
+_GET_FOR_UPDATE = _GET.with_for_update()
+_REPLACE = (
+    update(t)
+    .where(
+        # An UPDATE's bind names must differ from its columns' names (SQLAlchemy's rule).
+        t.c.carrier_id == bindparam("b_carrier_id", type_=t.c.carrier_id.type),
+        t.c.key == bindparam("b_key", type_=t.c.key.type),
+    )
+    .values(response=bindparam("answer", type_=t.c.response.type))
+)
 
 
 class IdempotencyRepository(Repository):
@@ -19,10 +35,9 @@ class IdempotencyRepository(Repository):
     ) -> IdempotencyRecord | None:
         """The stored record; `for_update` locks its row (PostgreSQL) until the transaction
         ends, so that two requests deciding what to do with a claimed key take turns."""
-        stmt = select(t).where(t.c.carrier_id == carrier_id, t.c.key == key)
-        if for_update and self._postgres:
-            stmt = stmt.with_for_update()
-        row = (await self._conn.execute(stmt)).mappings().first()
+        stmt = _GET_FOR_UPDATE if for_update and self._postgres else _GET
+        params = {"carrier_id": carrier_id, "key": key}
+        row = (await self._conn.execute(stmt, params)).mappings().first()
         if row is None:
             return None
         return IdempotencyRecord(
@@ -57,9 +72,8 @@ class IdempotencyRepository(Repository):
 
     async def replace(self, carrier_id: str, key: str, response: dict[str, Any]) -> None:
         """Fill in the answer of a key claimed earlier (a physical action finished)."""
-        await self._conn.execute(
-            update(t).where(t.c.carrier_id == carrier_id, t.c.key == key).values(response=response)
-        )
+        params = {"b_carrier_id": carrier_id, "b_key": key, "answer": response}
+        await self._conn.execute(_REPLACE, params)
 
     async def release(self, carrier_id: str, key: str) -> None:
         """Give a claimed key back: the action failed before it could act, so a retry may."""

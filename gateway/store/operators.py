@@ -86,6 +86,16 @@ class OperatorRepository(Repository):
         )
         return (await self._conn.execute(stmt)).rowcount == 1
 
+    async def rehash_password(self, operator_id: str, old_hash: str, new_hash: str) -> bool:
+        """The same password at another argon2 cost: not a change (`updated_at` stays, no
+        session ends); only if the hash is still the one verified."""
+        stmt = (
+            update(t)
+            .where(t.c.id == operator_id, t.c.password_hash == old_hash)
+            .values(password_hash=new_hash)
+        )
+        return (await self._conn.execute(stmt)).rowcount == 1
+
     async def set_role(self, operator_id: str, role: Role, now: datetime) -> bool:
         stmt = update(t).where(t.c.id == operator_id).values(role=role, updated_at=now)
         return (await self._conn.execute(stmt)).rowcount == 1

@@ -65,6 +65,7 @@ class UnitOfWork:
     """One database transaction and the repositories that work inside it."""
 
     def __init__(self, conn: AsyncConnection, *, clock: Clock) -> None:
+        self._conn = conn
         self.carriers = CarrierRepository(conn, clock=clock)
         self.lockers = LockerRepository(conn, clock=clock)
         self.parcels = ParcelRepository(conn, clock=clock)
@@ -86,6 +87,19 @@ class UnitOfWork:
         self.bus_leases = BusLeaseRepository(conn, clock=clock)
         self.parked_events = ParkedEventRepository(conn, clock=clock)
         self.operators = OperatorRepository(conn, clock=clock)
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A part of the transaction undone alone if its block raises (SAVEPOINT); the rest
+        of the transaction goes on. For work whose items succeed or fail one by one."""
+        nested = await self._conn.begin_nested()
+        try:
+            yield
+        except BaseException:
+            if nested.is_active:
+                await nested.rollback()
+            raise
+        await nested.commit()
 
 
 class Store:

@@ -376,8 +376,9 @@ connector_attachments = Table(
     "connector_attachments",
     metadata,
     # A connector attached to a carrier by the operator (settings file or CLI; migration 0007).
-    # Secret values inside `config` and `auth` are stored as given: literal, or an `env:NAME`
-    # / `file:/path` reference that is resolved when the route is built.
+    # Secret values inside `config` and `auth`: a literal is stored sealed (`sealed:<kek-id>:
+    # <ciphertext>`, gateway/delivery/attachment_secrets.py); an `env:NAME` / `file:/path`
+    # reference is stored as given and resolved when the route is built.
     Column("id", Text, primary_key=True),
     Column("carrier_id", Text, ForeignKey("carriers.id"), nullable=False),
     Column("connector", Text, nullable=False),  # the entry-point name

@@ -206,9 +206,7 @@ class SealedRows(Protocol):
 class Custody:
     """Start-up check, first sealing and rewrapping of every secret row."""
 
-    def __init__(
-        self, *, store: Store, keyring: Keyring, rows: Sequence[SealedRows] = ()
-    ) -> None:
+    def __init__(self, *, store: Store, keyring: Keyring, rows: Sequence[SealedRows] = ()) -> None:
         self._store = store
         self._keyring = keyring
         self._rows = tuple(rows)

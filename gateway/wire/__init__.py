@@ -1,6 +1,15 @@
 """Wire models of OLP v1 (pydantic, explicit camelCase aliases) and converters from the domain."""
 
 from gateway.wire.base import UtcDateTime, WireModel, dump
+from gateway.wire.batch import (
+    AlgorithmsOut,
+    BatchItemOut,
+    EndpointsOut,
+    LimitsOut,
+    OlpConfigurationOut,
+    ParcelBatchIn,
+    ParcelBatchOut,
+)
 from gateway.wire.catalog import LIBRARY_SCHEMAS, SCHEMA_MODELS, message_schema, schema_of
 from gateway.wire.common import DimensionsMm, InsideMm
 from gateway.wire.deliveries import DeliveryListOut, DeliveryOut, ReplayDeliveryIn
@@ -119,6 +128,8 @@ __all__ = [
     "SCHEMA_MODELS",
     "AccessCodeOut",
     "AccessGrantOut",
+    "AlgorithmsOut",
+    "BatchItemOut",
     "BootCall",
     "BootCompartment",
     "BootPayload",
@@ -143,6 +154,7 @@ __all__ = [
     "DoorClosedPayload",
     "DoorOpenedEvent",
     "DoorOpenedPayload",
+    "EndpointsOut",
     "Envelope",
     "EnvelopeError",
     "ErrorReply",
@@ -160,10 +172,12 @@ __all__ = [
     "InsideMm",
     "IssueCodeIn",
     "IssueGrantIn",
+    "LimitsOut",
     "LocationOut",
     "LockerListOut",
     "LockerOut",
     "MessageKind",
+    "OlpConfigurationOut",
     "OlpMessage",
     "OpenCompartmentCall",
     "OpenCompartmentPayload",
@@ -173,6 +187,8 @@ __all__ = [
     "OpenParcelIn",
     "OpenPurpose",
     "OpenResultOut",
+    "ParcelBatchIn",
+    "ParcelBatchOut",
     "ParcelEventListOut",
     "ParcelEventOut",
     "ParcelListOut",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from gateway.wire.base import WireModel
+from gateway.wire.batch import OlpConfigurationOut, ParcelBatchIn, ParcelBatchOut
 from gateway.wire.connector_events import ConnectorEvent
 from gateway.wire.deliveries import DeliveryListOut, DeliveryOut, ReplayDeliveryIn
 from gateway.wire.doors import AccessCodeOut, IssueCodeIn, OpenParcelIn, OpenResultOut
@@ -95,6 +96,9 @@ SCHEMA_MODELS: MappingProxyType[str, type[WireModel]] = MappingProxyType(
         "compartment": CompartmentOut,
         "parcel": ParcelOut,
         "parcel-list": ParcelListOut,
+        "parcel-batch-request": ParcelBatchIn,
+        "parcel-batch-result": ParcelBatchOut,
+        "discovery": OlpConfigurationOut,
         "parcel-event": ParcelEventOut,
         "parcel-event-list": ParcelEventListOut,
         "open-parcel-request": OpenParcelIn,

@@ -95,7 +95,12 @@ def _verify(root: RootKey, jws: object, typ: str, signed: object) -> None:
         raise SignatureRefused(
             f"signed by root key {header['kid']!r}; this locker trusts {root.kid!r}"
         )
-    signing_input = f"{segment}.{_b64url(canonical(signed))}".encode("ascii")
+    try:
+        payload = canonical(signed)
+    except UnicodeEncodeError:
+        # A lone surrogate (legal as a JSON escape) has no UTF-8 form: nothing signed it.
+        raise SignatureRefused("the signed members are not valid Unicode text") from None
+    signing_input = f"{segment}.{_b64url(payload)}".encode("ascii")
     try:
         root.key.verify(signature, signing_input)
     except InvalidSignature:

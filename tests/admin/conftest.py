@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from gateway.app import Gateway
-from gateway.auth.operator_secrets import hash_password
+from gateway.auth.operator_secrets import PasswordHashing
 from gateway.domain.audit import AuditAction
-from gateway.domain.operators import Operator, Role
+from gateway.domain.operators import Argon2Cost, Operator, Role
 from gateway.settings import Settings
 from gateway.store.audit import AuditRecord
 from tests.admin.openapi_check import checker
@@ -28,6 +28,16 @@ ABSOLUTE_S = 3600
 MAX_FAILURES = 3
 LOCKOUT_S = 60
 OPERATORS = {"alice": Role.ADMIN, "oscar": Role.OPERATOR, "vera": Role.VIEWER}
+# argon2id at its cheapest: a production-cost check (0.2-0.5 s on a loaded host) at every
+# sign-in made these suites several times slower. What the cost buys is tested on its own
+# (test_password_cost.py); everything else here needs only a hash that verifies.
+CHEAP = Argon2Cost(time_cost=1, memory_cost=8, parallelism=1)
+CHEAP_PASSWORDS = {
+    "password_time_cost": CHEAP.time_cost,
+    "password_memory_cost": CHEAP.memory_cost,
+    "password_parallelism": CHEAP.parallelism,
+    "password_cost_below_owasp_for_tests": True,
+}
 
 
 @dataclass
@@ -99,7 +109,7 @@ class AdminSite:
 
 @functools.cache
 def password_hash() -> str:
-    return hash_password(PASSWORD)
+    return PasswordHashing(cost=CHEAP).hash(PASSWORD)
 
 
 def admin_settings(database_url: str, **operators: Any) -> Settings:
@@ -108,7 +118,7 @@ def admin_settings(database_url: str, **operators: Any) -> Settings:
         "session_absolute": ABSOLUTE_S,
         "login_max_failures": MAX_FAILURES,
         "login_lockout_base": LOCKOUT_S,
-    }
+    } | CHEAP_PASSWORDS
     return settings_for(database_url, operators=limits | operators)
 
 
@@ -119,7 +129,7 @@ async def admin_site(database_url: str) -> AsyncIterator[AdminSite]:
     async with Gateway(settings=admin_settings(database_url), clock=clock) as gateway:
         await gateway.carriers.register("acme", acme.jwks, "ACME Parcel")
         await provision(gateway, "waw-central.yaml", "krk-main.yaml")
-        # Stored directly with one hash made per run: argon2id costs ~0.2 s a hash by design.
+        # Stored directly, with one (cheap) hash made per run.
         async with gateway.store.transaction() as tx:
             for operator_id, role in OPERATORS.items():
                 operator = Operator(operator_id, operator_id.title(), role, clock())

@@ -88,4 +88,55 @@ async def test_a_locked_address_adds_no_counter_rows_whatever_ids_it_tries(
 
 async def counter_rows(site: AdminSite) -> int:
     async with site.gateway.store.engine.connect() as conn:
-        return int((await conn.execute(select(func.count()).select_from(login_attempts))).scalar())
+        return (await conn.execute(select(func.count()).select_from(login_attempts))).scalar_one()
+
+
+async def test_signing_in_to_ones_own_account_does_not_reset_the_address_limit(
+    admin_site: AdminSite,
+) -> None:
+    """An operator spraying guesses at others' accounts from one address must not wipe the
+    address's count by signing in as themself between guesses."""
+    desk = await admin_site.desk()
+    for n in range(MAX_FAILURES - 1):
+        problem(await desk.login("alice" if n % 2 else "vera", "guess"), 401, "SecurityError")
+    assert (await desk.login("oscar")).status_code == 200  # the sprayer's own account
+    locked = problem(await desk.login("alice", "guess"), 401, "SecurityError")
+    assert "too many failed sign-ins" in locked["detail"]
+
+
+async def test_right_passwords_never_lock_an_address_and_take_back_only_their_own_count(
+    admin_site: AdminSite,
+) -> None:
+    desk = await admin_site.desk()
+    for _ in range(MAX_FAILURES + 2):  # many right sign-ins from one address: never locked
+        assert (await desk.login("oscar")).status_code == 200
+    for _ in range(MAX_FAILURES - 1):
+        problem(await desk.login("vera", "guess"), 401, "SecurityError")
+    # Each of these tips the address into a lock before its check, which proved right.
+    for _ in range(2):
+        assert (await desk.login("alice")).status_code == 200
+    locked = problem(await desk.login("vera", "guess"), 401, "SecurityError")
+    assert "too many failed sign-ins" in locked["detail"]
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("multipart/form-data", b"no boundary"),
+        ("multipart/form-data; boundary=xx", b"--xx\r\nno headers, no end"),
+        ("application/x-www-form-urlencoded", b"csrf_token=\xff\xfe"),
+        ("application/x-www-form-urlencoded; charset=no-such-charset", b"a=b"),
+    ],
+    ids=["multipart-no-boundary", "multipart-broken", "form-not-utf8", "form-bad-charset"],
+)
+async def test_an_unreadable_form_with_a_session_is_a_400_not_a_500(
+    admin_site: AdminSite, content_type: str, body: bytes
+) -> None:
+    """Looking for the CSRF form field used to let the form parser's error escape as a 500."""
+    desk = await admin_site.desk("oscar")
+    answer = await desk.client.post(
+        "/v1/admin/lockers/WAW-CENTRAL-01/compartments/A01/out-of-service",
+        content=body,
+        headers={"Content-Type": content_type},
+    )
+    problem(answer, 400, "FormatViolation")

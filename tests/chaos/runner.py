@@ -48,8 +48,8 @@ class Plan:
     @classmethod
     def long(cls, seed: int = 1) -> Plan:
         return cls(
-            parcels=240, concurrency=10, lockers=8, kills=24, broker_restarts=4, pg_restarts=4,
-            partitions=4, slow_links=4, gap_s=3.0, seed=seed,
+            parcels=160, concurrency=10, lockers=8, kills=24, broker_restarts=4, pg_restarts=4,
+            partitions=4, slow_links=4, gap_s=2.0, seed=seed,
         )  # fmt: skip
 
 

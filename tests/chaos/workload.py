@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import json
 import random
 import time
@@ -32,6 +33,7 @@ RETRY_PAUSE_S = 0.25
 STATE_PATIENCE_S = 120.0
 # Documented exceptions (OpenAPI): each call issues a new code or grant; no key is kept.
 NOT_IDEMPOTENT = ("/codes", "/grants")
+NEW_CODES = 3  # codes a recipient is sent before the workload calls the pickup stuck
 
 
 class Stuck(Exception):
@@ -145,25 +147,38 @@ class Workload:
     async def code_door(
         self, carrier: TestCarrier, pid: str, locker: EmulatedLocker, code: str
     ) -> None:
-        """Type the code (twice if the door stays shut); a code whose unlock went unanswered
-        stays used by design (it might have opened), so then the carrier issues a new one."""
+        """Type the code, as a person does: again only while the keypad has said nothing, never
+        once it refused the code. A code whose unlock went unanswered stays used by design (it
+        might have opened), so then, once that unlock's `exp` has passed with the door shut,
+        the carrier issues a new one."""
         deadline = time.monotonic() + STATE_PATIENCE_S
-        for attempt in range(10):
+        for attempt in range(NEW_CODES):
             answer = await self.post(carrier, f"/v1/parcels/{pid}/codes", f"code-{pid}-{attempt}")
             if answer.status_code != 201:
                 raise Stuck(f"{pid}: no code ({answer.status_code} {answer.text[:200]})")
             typed = str(answer.json()["code"])
-            for _ in range(2):
+            while time.monotonic() < deadline:
+                if locker.compartment(code).door is DoorState.OPEN:
+                    return
+                shown = locker.display
+
+                def answered(shown: object = shown) -> bool:
+                    return locker.compartment(code).door is DoorState.OPEN or (
+                        locker.display is not shown
+                    )
+
                 locker.enter_code(typed)
                 self.requests["keypad"] += 1
-                try:
+                with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(OPEN_TIMEOUT_S * 2):
-                        await locker.wait_door(code, DoorState.OPEN)
+                        await locker.wait_until(answered)
+                if locker.compartment(code).door is DoorState.OPEN:
                     return
-                except TimeoutError:
-                    continue  # a single-use code must still open at most once
-            if time.monotonic() > deadline:
-                break
+                if locker.display is not shown:  # refused: this code will never open
+                    await asyncio.sleep(OPEN_TIMEOUT_S + 1)  # its unlock, if any, expires
+                    break
+            if locker.compartment(code).door is DoorState.OPEN:
+                return
             self.requests["new code"] += 1
         raise Stuck(f"{pid}: no pickup code opened the door")
 

@@ -20,7 +20,14 @@ from gateway.domain.operators import Operator
 from gateway.domain.webhooks import DeliveryState
 from gateway.service.deliveries import DeliveryService
 from gateway.store import Delivery
-from tests.admin.conftest import ABSOLUTE_S, IDLE_S, OPERATORS, PASSWORD, password_hash
+from tests.admin.conftest import (
+    ABSOLUTE_S,
+    CHEAP_PASSWORDS,
+    IDLE_S,
+    OPERATORS,
+    PASSWORD,
+    password_hash,
+)
 from tests.browser.conftest import browser, chromium, pytest_runtest_makereport  # noqa: F401
 from tests.e2e.conftest import FAST, LOCKER, emulated_lockers, eventually
 from tests.http.conftest import NETWORK, provision, settings_for
@@ -111,7 +118,7 @@ async def console_site(_clean_postgres: str, tmp_path: Path) -> AsyncIterator[Co
             "session_idle": IDLE_S,
             "session_absolute": ABSOLUTE_S,
             "login_max_failures": MAX_FAILURES,
-        }
+        } | CHEAP_PASSWORDS
         settings = settings_for(
             _clean_postgres,
             mqtt_url=broker.url,

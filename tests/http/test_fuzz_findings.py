@@ -81,3 +81,20 @@ def test_near_points_out_of_range_break_the_documented_pattern(near: str) -> Non
     assert re.match(pattern, near) is None
     assert re.match(pattern, "52.2297,21.0122")
     assert re.match(pattern, "-90,-180.0")
+
+
+@pytest.mark.parametrize(
+    ("name", "pointer"), [("a~b", "/query/a~0b"), ("a/b", "/query/a~1b"), ("~1", "/query/~01")]
+)
+async def test_a_query_parameter_pointer_is_escaped_as_rfc_6901_says(
+    site: Site, name: str, pointer: str
+) -> None:
+    # Found by the fuzzer: an unknown parameter named with `~` or `/` got the pointer
+    # `/query/a~b`, which is no JSON pointer: the problem broke its own schema.
+    response = await site.client.get(
+        "/v1/lockers", params={name: "1"}, headers=site.acme.auth()
+    )
+    assert response.status_code == 422, response.text
+    body = response.json()
+    site.spec.validate("problem", body)
+    assert body["errors"][0]["pointer"] == pointer

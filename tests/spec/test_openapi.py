@@ -97,14 +97,23 @@ def test_every_message_schema_is_reachable(doc: dict[str, Any], spec: Spec) -> N
 
 def test_every_post_requires_an_idempotency_key(doc: dict[str, Any]) -> None:
     posts = [(p, op) for p, m, op in operations(doc) if m == "post"]
-    # The operators' admin API (10 POSTs) takes no Idempotency-Key yet: its actions are state
-    # checked and audited with a reason, and a session's CSRF token guards them (ROADMAP).
-    admin = [p for p, _ in posts if p.startswith("/v1/admin/")]
+    # The operators' admin API (10 POSTs): its actions on compartments and parcels take an
+    # optional Idempotency-Key (a retried remote open opens once). Signing in, tokens (a
+    # stored answer would keep the token's secret), replays and keypad clears take none yet.
+    admin = [(p, op) for p, op in posts if p.startswith("/v1/admin/")]
     assert len(admin) == 10
+    keyed = {p for p, _ in admin if p.startswith("/v1/admin/parcels/") or "/compartments/" in p}
+    assert len(keyed) == 6
+    for path, op in admin:
+        params = [deref(doc, p) for p in op.get("parameters", [])]
+        keys = [p for p in params if p["in"] == "header" and p["name"] == "Idempotency-Key"]
+        assert [k["required"] for k in keys] == ([False] if path in keyed else []), path
+        if path in keyed:
+            assert "409" in op["responses"], path
     posts = [(p, op) for p, op in posts if not p.startswith("/v1/admin/")]
-    # Parcels 5, locker side 3 (open, codes, grants), webhooks 2 (create, retry),
-    # deliveries 1 (replay), connectors 1 (inbound pre-advice).
-    assert len(posts) == 5 + 3 + 2 + 1 + 1
+    # Parcels 6 (with the batch), locker side 3 (open, codes, grants), webhooks 2 (create,
+    # retry), deliveries 1 (replay), connectors 1 (inbound pre-advice).
+    assert len(posts) == 6 + 3 + 2 + 1 + 1
     # Issuing a code replaces the previous one, and each grant is single use, so a retry is
     # harmless; a stored answer would keep a clear-text code or a bearer grant around for
     # replays (SPEC §6).
@@ -132,15 +141,17 @@ def test_every_error_answer_is_a_problem(doc: dict[str, Any]) -> None:
 
 def test_operations_are_named_and_secured(doc: dict[str, Any]) -> None:
     ids = [op["operationId"] for _, _, op in operations(doc)]
-    # Parcels and lockers 13, locker side 3, webhooks 7 (with the JWKS), deliveries 2,
-    # connectors 2 (inbound pre-advice, status pull), metrics 1, the operators' admin API 24.
-    assert len(ids) == len(set(ids)) == 13 + 3 + 7 + 2 + 2 + 1 + 24
+    # Parcels and lockers 14 (with the batch), locker side 3, webhooks 7 (with the JWKS),
+    # deliveries 2, connectors 2 (inbound pre-advice, status pull), metrics 1, discovery 1,
+    # the operators' admin API 24.
+    assert len(ids) == len(set(ids)) == 14 + 3 + 7 + 2 + 2 + 1 + 1 + 24
     public = {p for p, _, op in operations(doc) if op.get("security") == []}
     assert public == {
         "/healthz",
         "/readyz",
         "/v1/spec/{file}",
         "/.well-known/jwks.json",
+        "/.well-known/olp-configuration",
         "/v1/admin/session",  # POST: signing in
     }
     # The admin API takes operators' credentials only, never a carrier's.

@@ -3,11 +3,15 @@
 Attachments store the reference, not the secret, so the database and `connectors list` never
 hold the value; the value is read once, at build time, and a missing variable or unreadable
 file is an `AuthConfigError` that names the field (and the variable or path), never a value.
+A literal is stored sealed (`sealed:<kek-id>:<ciphertext>`, gateway/delivery/
+attachment_secrets.py) and opened before the build, so one met here was not opened: refused,
+never sent as if it were the secret.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,6 +23,7 @@ from gateway.delivery.auth.errors import AuthConfigError
 __all__ = [
     "ENV_PREFIX",
     "FILE_PREFIX",
+    "SEALED_FORM",
     "is_secret_reference",
     "resolve_model_secrets",
     "resolve_secret",
@@ -26,6 +31,9 @@ __all__ = [
 
 ENV_PREFIX = "env:"
 FILE_PREFIX = "file:"
+# kek ids hold no ':' (built-in: `kek-` + base64url); the ciphertext is base64url of at least
+# nonce + tag (28 bytes). Only a string of exactly this form is a sealed value.
+SEALED_FORM = re.compile(r"^sealed:([^:\s]+):([A-Za-z0-9_-]{38,})$")
 # A secret file is small; anything bigger is a wrong path (a log file, a device).
 _MAX_SECRET_FILE_BYTES = 64 * 1024
 
@@ -61,6 +69,8 @@ def resolve_secret(
         return SecretStr(_read_secret_file(text.removeprefix(FILE_PREFIX), field=field))
     if not text:
         raise AuthConfigError(field, "is empty")
+    if SEALED_FORM.match(text):
+        raise AuthConfigError(field, "is a sealed value that was not opened (another row's?)")
     return SecretStr(text)
 
 

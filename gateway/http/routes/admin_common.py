@@ -3,6 +3,7 @@ failure) and the JSON they answer with (documented in openapi.yaml under `Admin*
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
@@ -16,9 +17,11 @@ from gateway.domain.operators import Operator, Role
 from gateway.domain.parcel import Parcel, ParcelEvent
 from gateway.errors import ErrorCode, FieldIssue, OpenLockerError, ValidationFailed
 from gateway.http import render
-from gateway.http.bodies import parse_json
+from gateway.http.bodies import idempotency_key, parse_json
+from gateway.service.admin_actions import Reply
 from gateway.service.admin_views import CompartmentStatus, LockerStatus
 from gateway.service.audit import VerifyReport
+from gateway.service.idempotency import JsonBody
 from gateway.service.unlocks import OpenResult
 from gateway.store import Delivery
 from gateway.store.audit import AuditRecord
@@ -26,6 +29,7 @@ from gateway.store.operators import TokenRecord
 from gateway.wire import dump, event_to_wire, parcel_to_wire
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 # ---- request bodies ------------------------------------------------------------------------
 
@@ -63,6 +67,20 @@ class TokenIn(_In):
 
 async def read_admin_body(request: web.Request, model: type[M]) -> M:
     """The JSON body as `model`, or problem+json naming the offending member."""
+    return (await _read(request, model))[0]
+
+
+async def read_admin_action(
+    request: web.Request, model: type[M], render: Callable[[T], JsonBody]
+) -> tuple[M, Reply[T]]:
+    """The body as `model`, and how to answer: `render`, with the optional Idempotency-Key
+    (its fingerprint is the method, path and body as sent) if the request carries one."""
+    body, data = await _read(request, model)
+    key = idempotency_key(request, data) if "Idempotency-Key" in request.headers else None
+    return body, Reply(render, key)
+
+
+async def _read(request: web.Request, model: type[M]) -> tuple[M, Any]:
     raw = await request.read()
     if request.content_type != "application/json":
         raise OpenLockerError(
@@ -71,7 +89,7 @@ async def read_admin_body(request: web.Request, model: type[M]) -> M:
         )
     data: Any = parse_json(raw)
     try:
-        return model.model_validate(data)
+        return model.model_validate(data), data
     except pydantic.ValidationError as err:
         issues = tuple(
             FieldIssue("/" + "/".join(str(p) for p in e["loc"]), e["msg"]) for e in err.errors()

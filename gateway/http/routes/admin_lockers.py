@@ -9,7 +9,7 @@ from gateway.http.bodies import json_response
 from gateway.http.operator_auth import admin, require_operator
 from gateway.http.query import reject_unknown
 from gateway.http.routes import admin_common as out
-from gateway.http.routes.admin_common import ReasonIn, read_admin_body
+from gateway.http.routes.admin_common import ReasonIn, read_admin_action, read_admin_body
 from gateway.service.admin_actions import Why
 
 
@@ -41,15 +41,12 @@ async def in_service(request: web.Request) -> web.Response:
 
 async def _set_service(request: web.Request, *, in_service: bool) -> web.Response:
     principal = await require_operator(request, Role.OPERATOR)
-    body = await read_admin_body(request, ReasonIn)
-    deps = admin(request)
+    body, reply = await read_admin_action(request, ReasonIn, out.compartment)
     locker_id, code = request.match_info["locker_id"], request.match_info["code"]
-    await deps.actions.set_in_service(
-        locker_id, code, in_service, Why(principal.actor, body.reason)
+    answered = await admin(request).actions.set_in_service(
+        locker_id, code, in_service, Why(principal.actor, body.reason), reply
     )
-    _, compartments = await deps.views.locker(locker_id)
-    row = next(c for c in compartments if c.compartment.code == code)
-    return json_response(out.compartment(row))
+    return json_response(answered.answer)
 
 
 async def keypad_lockouts(request: web.Request) -> web.Response:

@@ -14,7 +14,7 @@ from gateway.http.bodies import json_response
 from gateway.http.operator_auth import admin, require_operator
 from gateway.http.query import enum_param, int_param, reject_unknown, text_param
 from gateway.http.routes import admin_common as out
-from gateway.http.routes.admin_common import ReasonIn, ReassignIn, read_admin_body
+from gateway.http.routes.admin_common import ReasonIn, ReassignIn, read_admin_action
 from gateway.service.admin_actions import Why
 from gateway.service.admin_views import ParcelFilter
 
@@ -47,41 +47,42 @@ async def get_parcel(request: web.Request) -> web.Response:
 
 async def open_door(request: web.Request) -> web.Response:
     principal = await require_operator(request, Role.OPERATOR)
-    body = await read_admin_body(request, ReasonIn)
-    result = await admin(request).actions.remote_open(
-        request.match_info["uid"], Why(principal.actor, body.reason)
+    body, reply = await read_admin_action(request, ReasonIn, out.open_result)
+    answered = await admin(request).actions.remote_open(
+        request.match_info["uid"], Why(principal.actor, body.reason), reply
     )
-    return json_response(out.open_result(result))
+    return json_response(answered.answer)
 
 
 async def force_expire(request: web.Request) -> web.Response:
     principal = await require_operator(request, Role.OPERATOR)
-    body = await read_admin_body(request, ReasonIn)
-    parcel = await admin(request).actions.force_expire(
-        request.match_info["uid"], Why(principal.actor, body.reason)
+    body, reply = await read_admin_action(request, ReasonIn, out.parcel)
+    answered = await admin(request).actions.force_expire(
+        request.match_info["uid"], Why(principal.actor, body.reason), reply
     )
-    return json_response(out.parcel(parcel))
+    return json_response(answered.answer)
 
 
 async def mark_picked_up(request: web.Request) -> web.Response:
     principal = await require_operator(request, Role.OPERATOR)
-    body = await read_admin_body(request, ReasonIn)
-    parcel = await admin(request).actions.mark_picked_up(
-        request.match_info["uid"], Why(principal.actor, body.reason)
+    body, reply = await read_admin_action(request, ReasonIn, out.parcel)
+    answered = await admin(request).actions.mark_picked_up(
+        request.match_info["uid"], Why(principal.actor, body.reason), reply
     )
-    return json_response(out.parcel(parcel))
+    return json_response(answered.answer)
 
 
 async def reassign(request: web.Request) -> web.Response:
     principal = await require_operator(request, Role.OPERATOR)
-    body = await read_admin_body(request, ReassignIn)
-    parcel = await admin(request).actions.reassign(
+    body, reply = await read_admin_action(request, ReassignIn, out.parcel)
+    answered = await admin(request).actions.reassign(
         request.match_info["uid"],
         body.locker_id,
         body.compartment,
         Why(principal.actor, body.reason),
+        reply,
     )
-    return json_response(out.parcel(parcel))
+    return json_response(answered.answer)
 
 
 def _bool(request: web.Request, name: str) -> bool:

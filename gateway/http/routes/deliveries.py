@@ -11,7 +11,14 @@ from gateway.errors import FieldIssue, ValidationFailed
 from gateway.http import render
 from gateway.http.bodies import idempotent, json_response, read_body
 from gateway.http.context import carrier, deps
-from gateway.http.query import enum_param, int_param, reject_unknown, text_param
+from gateway.http.query import (
+    PAGE_SIZE_DEFAULT,
+    PAGE_SIZE_MAX,
+    enum_param,
+    int_param,
+    reject_unknown,
+    text_param,
+)
 from gateway.wire import ReplayDeliveryIn
 
 # delivery.json#/$defs/TargetId: a webhook id (a UUID) or an operator's attachment id.
@@ -36,7 +43,7 @@ async def list_deliveries(request: web.Request) -> web.Response:
         target_id=_target(request),
         state=enum_param(request, "state", DeliveryState),
         cursor=text_param(request, "cursor", 512),
-        limit=int_param(request, "limit", 50, 1, 200),
+        limit=int_param(request, "limit", PAGE_SIZE_DEFAULT, 1, PAGE_SIZE_MAX),
     )
     return json_response(render.delivery_page(items, next_cursor))
 

@@ -10,6 +10,8 @@ from gateway.http import render
 from gateway.http.bodies import json_response
 from gateway.http.context import deps
 from gateway.http.query import (
+    PAGE_SIZE_DEFAULT,
+    PAGE_SIZE_MAX,
     enum_param,
     float_param,
     int_param,
@@ -27,7 +29,7 @@ async def list_lockers(request: web.Request) -> web.Response:
         radius_m=float_param(request, "radiusM", 1.0, 20_000_000.0),
         size_class=enum_param(request, "sizeClass", SizeClass),
         cursor=text_param(request, "cursor", 256),
-        limit=int_param(request, "limit", 50, 1, 200),
+        limit=int_param(request, "limit", PAGE_SIZE_DEFAULT, 1, PAGE_SIZE_MAX),
     )
     if query.radius_m is not None and query.near is None:
         raise ValidationFailed(

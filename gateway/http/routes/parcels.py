@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from aiohttp import web
 
 from gateway.domain.enums import ParcelState
 from gateway.http import render
 from gateway.http.bodies import idempotent, json_response, read_body
 from gateway.http.context import carrier, deps
-from gateway.http.query import enum_param, int_param, reject_unknown, text_param
+from gateway.http.query import (
+    PAGE_SIZE_DEFAULT,
+    PAGE_SIZE_MAX,
+    enum_param,
+    int_param,
+    reject_unknown,
+    text_param,
+)
 from gateway.service.idempotency import JsonBody
 from gateway.service.inbound import new_parcel
 from gateway.wire import (
@@ -34,7 +39,7 @@ async def create_parcel(request: web.Request) -> web.Response:
 def created_parcel(answer: JsonBody) -> web.Response:
     """A 201 with the new parcel and, as openapi.yaml promises, its `Location`."""
     response = json_response(answer, status=201)
-    response.headers["Location"] = f"/v1/parcels/{quote(answer['parcelId'], safe='')}"
+    response.headers["Location"] = render.parcel_location(answer["parcelId"])
     return response
 
 
@@ -52,7 +57,7 @@ async def list_parcels(request: web.Request) -> web.Response:
         state=enum_param(request, "state", ParcelState),
         locker_id=text_param(request, "lockerId", 64),
         cursor=text_param(request, "cursor", 256),
-        limit=int_param(request, "limit", 50, 1, 200),
+        limit=int_param(request, "limit", PAGE_SIZE_DEFAULT, 1, PAGE_SIZE_MAX),
     )
     return json_response(render.parcel_page(items, next_cursor))
 

@@ -8,7 +8,14 @@ from gateway.domain.webhooks import DeliveryState
 from gateway.http import render
 from gateway.http.bodies import idempotent, json_response, read_body
 from gateway.http.context import carrier, deps
-from gateway.http.query import enum_param, int_param, reject_unknown, text_param
+from gateway.http.query import (
+    PAGE_SIZE_DEFAULT,
+    PAGE_SIZE_MAX,
+    enum_param,
+    int_param,
+    reject_unknown,
+    text_param,
+)
 from gateway.wire import CreateWebhookIn, RetryDeliveryIn
 
 
@@ -53,7 +60,7 @@ async def list_deliveries(request: web.Request) -> web.Response:
         request.match_info["webhook_id"],
         state=enum_param(request, "state", DeliveryState),
         cursor=text_param(request, "cursor", 256),
-        limit=int_param(request, "limit", 50, 1, 200),
+        limit=int_param(request, "limit", PAGE_SIZE_DEFAULT, 1, PAGE_SIZE_MAX),
     )
     return json_response(render.webhook_delivery_page(items, next_cursor))
 

@@ -441,11 +441,12 @@ async def _unwrap(task: asyncio.Task[T | Exception]) -> T:
 
 def _feature_protocols() -> list[tuple[AdapterFeatures, type]]:
     """Each optional feature and the Protocol an adapter declaring it must implement."""
-    from gateway.sdk.adapter import SupportsDisplay
+    from gateway.sdk.adapter import SupportsAvailability, SupportsDisplay
     from gateway.sdk.keys import SupportsKeySet
 
     pairs: list[tuple[AdapterFeatures, type]] = [
         (F.DISPLAY, SupportsDisplay),
+        (F.SET_AVAILABILITY, SupportsAvailability),
         (F.OFFLINE_GRANTS, SupportsKeySet),
     ]
     replay = getattr(F, "EVENT_REPLAY", None)

@@ -157,9 +157,14 @@ class Fuzz:
         self.outcomes: dict[str, int] = {}
 
     async def wait(self, condition: Callable[[], bool], what: str) -> None:
-        async with asyncio.timeout(WAIT_S):
-            while not condition():
-                await asyncio.sleep(0.01)
+        try:
+            async with asyncio.timeout(WAIT_S):
+                while not condition():
+                    await asyncio.sleep(0.01)
+        except TimeoutError:
+            raise AssertionError(
+                f"no {what} within {WAIT_S} s: {self.spoiler.spoiled[-3:]}"
+            ) from None
 
     async def example(self, plan: list[tuple[str, Spoil]], unlock: str | None) -> None:
         counted = self.counted() if self.counted is not None else 0
