@@ -132,7 +132,7 @@ def test_any_topic_parses_or_is_foreign(topic: str) -> None:
         assert "/" not in info.locker_id
 
 
-@FAST
+@settings(FAST, max_examples=examples(100))  # up to four messages an example
 @given(raw=st.lists(bad_locker_bytes(("state",)).map(lambda b: b[1]), min_size=1, max_size=4))
 def test_a_broken_state_never_replaces_a_good_one(raw: list[bytes]) -> None:
     snapshots = StateSnapshots(CODEC.decode_message)
