@@ -41,3 +41,16 @@ async def test_the_pages_own_forms_still_work(
     ) as answer:
         assert answer.status == 200, await answer.text()
     assert bank["EMU-001"].compartment("A01").faults.jammed
+
+
+async def test_an_unreadable_form_is_a_400_not_a_500(
+    kiosk: tuple[EmulatorBank, aiohttp.ClientSession],  # noqa: F811
+) -> None:
+    _, http = kiosk
+    for content_type, body in (
+        ("multipart/form-data", b"no boundary"),
+        ("application/x-www-form-urlencoded; charset=no-such-charset", b"code=1234"),
+    ):
+        headers = {"Content-Type": content_type}
+        async with http.post("/kiosk/EMU-001/keypad", data=body, headers=headers) as answer:
+            assert answer.status == 400, content_type

@@ -157,10 +157,12 @@ async def test_concurrent_batches_with_one_key_book_once(site: Site) -> None:
 
 @pytest.fixture
 async def small_site(database_url: str) -> AsyncIterator[Site]:
-    """A network configured with a batch limit of 5 and a 2 KiB single-request body limit."""
+    """A network with batches of at most 5 entries and 3000 bytes, other bodies 2 KiB."""
     acme = TestCarrier.ed25519("acme", NETWORK)
     clock = MovableClock()
-    settings = settings_for(database_url, max_body_bytes=2048, parcels={"batch_max": 5})
+    settings = settings_for(
+        database_url, max_body_bytes=2048, parcels={"batch_max": 5, "batch_max_body_bytes": 3000}
+    )
     async with Gateway(settings=settings, clock=clock) as gateway:
         await gateway.carriers.register("acme", acme.jwks, "ACME Parcel")
         await provision(gateway, "waw-central.yaml")
@@ -195,6 +197,12 @@ async def test_batch_limits_are_the_configured_ones(small_site: Site) -> None:
     assert big.status_code == 200, big.text
     # 5 booked before, then 3 M, 1 L, 1 XL: the other M-or-larger doors are taken.
     assert [i["status"] for i in big.json()["items"]] == [201] * 3 + [409] * 2
+    # Past batch_max_body_bytes the batch is refused whole, as any body past its limit.
+    padded = [{**e, "parcelId": f"PAD-{n}", "pad": "p" * 200} for n, e in enumerate(entries)]
+    assert len(httpx.Request("POST", "/", json={"parcels": padded}).content) > 3000
+    too_big = await small_site.post(BATCH, {"parcels": padded}, key="batch-big-2")
+    assert too_big.status_code == 413
+    assert too_big.json()["code"] == "PayloadTooLarge"
 
 
 def _someone(n: int) -> dict[str, str]:

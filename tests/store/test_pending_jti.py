@@ -64,16 +64,22 @@ async def test_a_replay_is_refused_and_every_later_transaction_too(store: Store)
 
 async def test_another_task_neither_records_nor_waits_for_it(store: Store) -> None:
     token = pending()
+    request_ended = asyncio.Event()
+    first_done = asyncio.Event()
+
+    async def elsewhere() -> None:
+        async with store.transaction():  # while the request runs
+            pass
+        first_done.set()
+        await request_ended.wait()
+        async with store.transaction():  # still holding the copied context
+            pass
+
     with deferred(token):
-
-        async def elsewhere() -> None:
-            async with store.transaction():
-                pass
-
-        await asyncio.create_task(elsewhere())  # the context (and the id) is copied
+        task = asyncio.create_task(elsewhere())  # the context (and the id) is copied
+        await first_done.wait()
         assert not token.used
-    # The request ended: a task still holding the copied context records nothing either.
-    async with store.transaction():
-        pass
+    request_ended.set()
+    await task
     assert not token.used
     assert await recorded(store) == 0

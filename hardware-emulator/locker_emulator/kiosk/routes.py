@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from locker_emulator.faults import FaultError
@@ -128,7 +129,11 @@ class Kiosk:
 
     async def _form(self, request: web.Request) -> Mapping[str, str]:
         self._check_origin(request)
-        data = await request.post()
+        try:
+            data = await request.post()
+        except (ValueError, LookupError, HttpProcessingError):
+            # Not the form its Content-Type says (no boundary, an unknown charset...).
+            raise web.HTTPBadRequest(text="the form cannot be read") from None
         return {key: value for key, value in data.items() if isinstance(value, str)}
 
     # ----- pages -----
