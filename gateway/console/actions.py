@@ -18,6 +18,7 @@ from gateway.http.operator_auth import (
     admin,
     clear_session_cookie,
     client_address,
+    read_form,
     set_session_cookie,
 )
 from gateway.service.admin_actions import Reply, Why, no_answer
@@ -39,7 +40,10 @@ async def login(request: web.Request) -> web.StreamResponse:
         check_origin(request)
     except OpenLockerError as err:
         return _login_again(request, "", err.description, 403)
-    form = await request.post()
+    try:
+        form = await read_form(request)
+    except OpenLockerError as err:
+        return _login_again(request, "", err.description, 400)
     operator_id = str(form.get("operator_id", "")).strip()[:64]
     password = str(form.get("password", ""))[:1024]
     target = str(form.get("next", PREFIX))
@@ -84,7 +88,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
 async def locker_action(request: web.Request) -> web.StreamResponse:
     deps = admin(request)
     locker_id = request.match_info["locker_id"]
-    form = await request.post()
+    form = await read_form(request)
     code = str(form.get("code", "")).strip()
     action = str(form.get("action", ""))
     why = Why(request[ME].actor, _reason(form.get("reason")))
@@ -115,7 +119,7 @@ async def locker_action(request: web.Request) -> web.StreamResponse:
 
 @page(Role.OPERATOR)
 async def replay(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
+    form = await read_form(request)
     delivery_id = int(request.match_info["delivery_id"])
     reason = _reason(form.get("reason"))
     await admin(request).deliveries.replay_audited(
@@ -127,7 +131,7 @@ async def replay(request: web.Request) -> web.StreamResponse:
 @page(Role.OPERATOR)
 async def clear_keypad(request: web.Request) -> web.StreamResponse:
     """End a keypad lockout early (the person at the locker proved who they are)."""
-    form = await request.post()
+    form = await read_form(request)
     locker_id = request.match_info["locker_id"]
     await admin(request).keypads.clear(
         locker_id, actor=request[ME].actor, reason=_reason(form.get("reason"))

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_request import FileField
+from multidict import MultiDictProxy
 
 from gateway.auth.operator_secrets import TOKEN_PREFIX, csrf_matches
 from gateway.auth.operator_sessions import OperatorAuth, Principal
@@ -121,12 +123,7 @@ async def require_operator(request: web.Request, role: Role = Role.VIEWER) -> Pr
             "application/x-www-form-urlencoded",
             "multipart/form-data",
         ):
-            try:
-                field = (await request.post()).get(CSRF_FIELD)
-            except (ValueError, LookupError, HttpProcessingError):
-                # A body that does not parse as its content type says (no boundary, not the
-                # charset named, an unknown charset): the client's error, not a 500.
-                raise MalformedMessage(f"the {request.content_type} body cannot be read") from None
+            field = (await read_form(request)).get(CSRF_FIELD)
             presented = field if isinstance(field, str) else None
         if not csrf_matches(principal.session_id, presented):
             raise PermissionDenied(
@@ -139,6 +136,16 @@ async def require_operator(request: web.Request, role: Role = Role.VIEWER) -> Pr
             details={"required": role.value, "role": principal.role.value},
         )
     return principal
+
+
+async def read_form(request: web.Request) -> MultiDictProxy[str | bytes | bytearray | FileField]:
+    """The request's form fields; MalformedMessage (400) when the body does not parse as its
+    content type says (no boundary, not the charset named, an unknown charset): the client's
+    error, never a 500."""
+    try:
+        return await request.post()
+    except (ValueError, LookupError, HttpProcessingError):
+        raise MalformedMessage(f"the {request.content_type} body cannot be read") from None
 
 
 def client_address(request: web.Request) -> str:
