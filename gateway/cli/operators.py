@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import math
 import sys
 from datetime import UTC, datetime, timedelta
 
@@ -55,7 +56,9 @@ def register(sub: Subparsers) -> None:
     create.add_argument("operator_id", metavar="ID")
     create.add_argument("--name", required=True, help="what the token is for")
     create.add_argument("--role", type=Role, choices=list(Role), help="default: the operator's")
-    create.add_argument("--expires-in-days", type=float, help="default: never expires")
+    create.add_argument(
+        "--expires-in-days", type=_days, help=f"default: never expires (at most {_MAX_DAYS})"
+    )
     create.set_defaults(func=_token_create)
     revoke = token_commands.add_parser("revoke", help="revoke a token by its id")
     revoke.add_argument("token_id", metavar="TOKEN_ID")
@@ -63,6 +66,22 @@ def register(sub: Subparsers) -> None:
     listing = token_commands.add_parser("list", help="an operator's tokens")
     listing.add_argument("operator_id", metavar="ID")
     listing.set_defaults(func=_token_list)
+
+
+# Ten years: far enough for any script, near enough that `now + days` is always a real date
+# (`inf` or 1e9 days overflowed datetime with a traceback).
+_MAX_DAYS = 3650
+
+
+def _days(text: str) -> float:
+    """An argparse type: a finite number of days, more than 0 and at most _MAX_DAYS."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= _MAX_DAYS:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"expected days in (0, {_MAX_DAYS}], not {text!r}")
+    return value
 
 
 def _service(store: Store, settings: Settings) -> OperatorService:

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from locker_emulator.boards.control import BoardBus, BusRoutes
 from locker_emulator.faults import FaultError
+from locker_emulator.json_body import BodyError, json_object
 from locker_emulator.kiosk import Kiosk
 from locker_emulator.locker_state import UnknownCompartment
 from locker_emulator.olp_client import EmulatedLocker
@@ -141,15 +142,10 @@ class ControlApi:
 
     @staticmethod
     async def _body(request: web.Request, *, optional: bool = False) -> dict[str, Any]:
-        if optional and not request.can_read_body:
-            return {}
         try:
-            body = await request.json()
-        except ValueError:
-            raise ApiError(400, "BadRequest", "the body must be a JSON object") from None
-        if not isinstance(body, dict):
-            raise ApiError(400, "BadRequest", "the body must be a JSON object")
-        return body
+            return await json_object(request, optional=optional)
+        except BodyError as err:
+            raise ApiError(err.status, err.code, err.message) from None
 
     # ----- routes -----
 
@@ -165,6 +161,7 @@ class ControlApi:
         locker = self._locker(request)
         code = self._compartment_code(request, locker)
         action = request.match_info["action"]
+        await self._body(request, optional=True)  # no body needed, but never a form's
         if action not in _DOOR_ACTIONS:
             raise ApiError(
                 404, "NotFound", f"no door action {action!r}; use one of {', '.join(_DOOR_ACTIONS)}"

@@ -91,3 +91,18 @@ def test_operators_lifecycle_through_the_cli(
     assert [e.details["tokenId"] for e in audit(db, AuditAction.OPERATOR_TOKEN_REVOKED)] == [
         token_id
     ]
+
+
+@pytest.mark.parametrize("days", ["inf", "1e9", "nan", "0", "-1", "soon"])
+def test_token_expiry_out_of_range_is_an_argument_error(
+    days: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `inf` and 1e9 used to end in an OverflowError traceback from `now + timedelta(days)`.
+    db = f"sqlite+aiosqlite:///{tmp_path / 'ops.db'}"
+    create = ("tokens", "create", "ann", "--name", "job", "--expires-in-days", days)
+    with pytest.raises(SystemExit) as exited:
+        run(db, *create, monkeypatch=monkeypatch)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "--expires-in-days: expected days in (0, 3650]" in err
+    assert "Traceback" not in err

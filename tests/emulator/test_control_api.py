@@ -37,8 +37,11 @@ async def call(
     body: Any = None,
     *,
     raw: bytes | None = None,
+    content_type: str = "application/json",
 ) -> tuple[int, Any]:
-    kwargs: dict[str, Any] = {"data": raw} if raw is not None else {"json": body}
+    kwargs: dict[str, Any] = {"json": body}
+    if raw is not None:
+        kwargs = {"data": raw, "headers": {"Content-Type": content_type}}
     async with http.request(method, path, **kwargs) as response:
         assert response.content_type == "application/json"
         return response.status, await response.json()
@@ -194,8 +197,39 @@ async def test_bad_requests_get_clear_json_errors(
 
 async def test_a_body_that_is_not_json(api: tuple[EmulatorBank, aiohttp.ClientSession]) -> None:
     _, http = api
-    status, body = await call(http, "PUT", "/lockers/EMU-001/faults", raw=b"\xff{{{")
+    status, body = await call(http, "PUT", "/lockers/EMU-001/faults", raw=b"\xff{{{")  # JSON type
     assert status == 400
     assert "JSON object" in body["error"]["message"]
     status, body = await call(http, "PUT", "/lockers/EMU-001/faults", raw=b"x" * 100_000)
     assert status == 413
+
+
+async def test_a_body_must_be_sent_as_json(
+    api: tuple[EmulatorBank, aiohttp.ClientSession],
+) -> None:
+    # A cross-site form (enctype=text/plain, or the default urlencoded) reaches the API without
+    # a CORS preflight; the body used to be parsed as JSON whatever its Content-Type.
+    bank, http = api
+    form = b'{"code": "123456", "x": "="}'
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data"):
+        status, body = await call(
+            http, "POST", "/lockers/EMU-001/keypad", raw=form, content_type=content_type
+        )
+        assert status == 415, body
+        assert body["error"]["code"] == "UnsupportedMediaType"
+        assert content_type in body["error"]["message"]
+    # Body-less routes too: a form sends its Content-Type even when it carries nothing.
+    status, _ = await call(
+        http, "POST", "/lockers/EMU-001/compartments/A01/deposit", raw=b"", content_type="text/plain"
+    )
+    assert status == 415
+    status, _ = await call(
+        http, "POST", "/lockers/EMU-001/offline", raw=b"", content_type="text/plain"
+    )
+    assert status == 415
+    assert bank["EMU-001"].online
+    assert not any(c["itemPresent"] for c in bank["EMU-001"].snapshot()["compartments"])
+    assert not [e for e in bank["EMU-001"].snapshot()["log"] if "CodeEntered" in str(e)]
+    # The same JSON as application/json is taken.
+    status, body = await call(http, "POST", "/lockers/EMU-001/keypad", {"code": "123456"})
+    assert status == 202, body

@@ -10,7 +10,7 @@ from gateway.domain.webhooks import DeliveryState
 from gateway.errors import FieldIssue, ValidationFailed
 from gateway.http.bodies import json_response
 from gateway.http.operator_auth import admin, require_operator
-from gateway.http.query import enum_param, int_param, reject_unknown, text_param
+from gateway.http.query import enum_param, int_param, query_pointer, reject_unknown, text_param
 from gateway.http.routes import admin_common as out
 from gateway.http.routes.admin_common import ReasonIn, read_admin_body
 from gateway.http.routes.deliveries import TARGET_ID
@@ -75,7 +75,7 @@ async def audit_entries(request: web.Request) -> web.Response:
 
 def _bad(name: str, detail: str) -> ValidationFailed:
     return ValidationFailed(
-        f"query parameter {name!r}: {detail}", issues=(FieldIssue(f"/query/{name}", detail),)
+        f"query parameter {name!r}: {detail}", issues=(FieldIssue(query_pointer(name), detail),)
     )
 
 

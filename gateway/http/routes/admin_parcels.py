@@ -12,7 +12,7 @@ from gateway.domain.operators import Role
 from gateway.errors import FieldIssue, ValidationFailed
 from gateway.http.bodies import json_response
 from gateway.http.operator_auth import admin, require_operator
-from gateway.http.query import enum_param, int_param, reject_unknown, text_param
+from gateway.http.query import enum_param, int_param, query_pointer, reject_unknown, text_param
 from gateway.http.routes import admin_common as out
 from gateway.http.routes.admin_common import ReasonIn, ReassignIn, read_admin_action
 from gateway.service.admin_actions import Why
@@ -93,7 +93,7 @@ def _bool(request: web.Request, name: str) -> bool:
         return True
     raise ValidationFailed(
         f"query parameter {name!r}: must be true or false",
-        issues=(FieldIssue(f"/query/{name}", "must be true or false"),),
+        issues=(FieldIssue(query_pointer(name), "must be true or false"),),
     )
 
 
@@ -108,7 +108,7 @@ def _time(request: web.Request, name: str) -> datetime | None:
     if value is None or value.tzinfo is None:
         detail = "must be an RFC 3339 date-time with an offset, e.g. 2026-12-06T18:00:00Z"
         raise ValidationFailed(
-            f"query parameter {name!r}: {detail}", issues=(FieldIssue(f"/query/{name}", detail),)
+            f"query parameter {name!r}: {detail}", issues=(FieldIssue(query_pointer(name), detail),)
         )
     return value
 

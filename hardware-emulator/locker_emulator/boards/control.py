@@ -14,6 +14,7 @@ from aiohttp import web
 
 from locker_emulator.boards.lock_bank import LockBank, LockBankError
 from locker_emulator.boards.tcp_bus import BusFaultError, TcpBus, bus_faults_json
+from locker_emulator.json_body import BodyError, json_object
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,15 +47,10 @@ def _error(status: int, code: str, message: str) -> web.Response:
 
 
 async def _json_object(request: web.Request) -> dict[str, Any] | web.Response:
-    if not request.can_read_body:
-        return {}
     try:
-        body = await request.json()
-    except ValueError:
-        return _error(400, "BadRequest", "the body must be a JSON object")
-    if not isinstance(body, dict):
-        return _error(400, "BadRequest", "the body must be a JSON object")
-    return body
+        return await json_object(request, optional=True)
+    except BodyError as err:
+        return _error(err.status, err.code, err.message)
 
 
 class BusRoutes:
