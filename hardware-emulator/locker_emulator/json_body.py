@@ -6,6 +6,9 @@ from typing import Any
 
 from aiohttp import web
 
+# The types a cross-site page may send without a CORS preflight (the "CORS-safelisted" ones).
+_FORM_TYPES = frozenset({"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"})
+
 
 class BodyError(Exception):
     """A body the control API refuses: HTTP status, a short code and a message for humans."""
@@ -18,15 +21,14 @@ class BodyError(Exception):
 
 
 async def json_object(request: web.Request, *, optional: bool = False) -> dict[str, Any]:
-    """The body as a JSON object; `optional` allows no body and no Content-Type (then `{}`).
+    """The body as a JSON object; `optional` allows an empty body that is not a form (then `{}`).
 
     The Content-Type must say JSON: a browser sends a cross-site form (`enctype=text/plain`)
     without asking first, but never a cross-site `application/json` body (that needs a CORS
     preflight this API does not answer), so a page on another site cannot drive the emulator.
     """
-    # A form sends its Content-Type even when empty, so a stated type is checked body or not.
-    stated = "Content-Type" in request.headers
-    if optional and not stated and not request.can_read_body:
+    # An empty form still names its type; aiohttp's own client names octet-stream when empty.
+    if optional and not request.can_read_body and request.content_type not in _FORM_TYPES:
         return {}
     if request.content_type != "application/json":
         sent = request.headers.get("Content-Type", "none")
