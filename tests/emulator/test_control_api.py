@@ -220,7 +220,11 @@ async def test_a_body_must_be_sent_as_json(
         assert content_type in body["error"]["message"]
     # Body-less routes too: a form sends its Content-Type even when it carries nothing.
     status, _ = await call(
-        http, "POST", "/lockers/EMU-001/compartments/A01/deposit", raw=b"", content_type="text/plain"
+        http,
+        "POST",
+        "/lockers/EMU-001/compartments/A01/deposit",
+        raw=b"",
+        content_type="text/plain",
     )
     assert status == 415
     status, _ = await call(
