@@ -287,6 +287,7 @@ class Gateway:
             parcels=self.parcels,
             idempotency_retention=s.parcels.idempotency_retention,
             network_keys=self.network_keys,
+            operator_auth=self.operator_auth,
             clock_skew=s.tokens.clock_skew,
             clock=self.clock,
         )
@@ -468,6 +469,8 @@ class Gateway:
         await self._stack.enter_async_context(
             background(self.locker_side.pipeline.sweep_forever(), "parked-events")
         )
+        # Replay requests that got no answer are asked again from here (SPEC §9).
+        await self._stack.enter_async_context(self.locker_side.order.retries())
         await self._start_adapters(host, olp_defaults)
 
     async def _start_adapters(self, host: LockerHost, olp_defaults: dict[str, Any]) -> None:
@@ -523,6 +526,7 @@ def _keypad_policy(keypad: KeypadSettings) -> KeypadPolicy:
         backoff_cap=max(keypad.lockout_cap, keypad.lockout_base),
         quiet_reset=keypad.quiet_reset,
         daily_max_failures=keypad.daily_max_failures,
+        entry_max_age=keypad.entry_max_age,
     )
 
 

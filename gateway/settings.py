@@ -303,6 +303,13 @@ class KeypadSettings(BaseModel):
         description="Wrong codes within 24 hours (from the first) that lock a keypad until "
         "those 24 hours end; a correct code does not reset this count.",
     )
+    entry_max_age: Duration = Field(
+        default=_s(10),
+        gt=_s(0),
+        le=_s(300),
+        description="A code typed longer ago than this (locker's clock, offset-corrected) when "
+        "it arrives opens nothing: the person has walked away; the code stays usable.",
+    )
 
 
 class WebhookSettings(BaseModel):

@@ -336,6 +336,11 @@ class KerongCu16Adapter:
                 self.stale_replies,
             )
 
+    def drop_counts(self) -> dict[str, int]:
+        """`SupportsDropCounts`: replies dropped as stale (replies) and bytes skipped as line
+        noise while resynchronising (bytes, not replies: the reason says so)."""
+        return {"stale-reply": self.stale_replies, "noise-bytes": self.noise_bytes}
+
     def _locker(self, locker_id: str) -> KerongLocker:
         locker = self._config.lockers.get(locker_id)
         if locker is None:

@@ -178,6 +178,10 @@ class ModbusAdapter:
             totals.update(link.failures)
         return dict(totals)
 
+    def drop_counts(self) -> dict[str, int]:
+        """`SupportsDropCounts`: the bad replies (a request's reply missing or unusable)."""
+        return self.bad_replies()
+
     async def read_status(self, locker_id: str) -> LockerStatus:
         locker = self._locker(locker_id)
         readings = locker.tracker.readings

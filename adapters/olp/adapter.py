@@ -256,10 +256,14 @@ class OlpAdapter:
             self._too_large,
             len(self._pending),
             self._handled,
-            # Invalid State snapshots are found when read, not when received (snapshots.py).
-            self._drops.snapshot()
-            | ({"invalid-state": snapshots.refused} if snapshots.refused else {}),
+            self.drop_counts(),
         )
+
+    def drop_counts(self) -> dict[str, int]:
+        """`SupportsDropCounts`: messages refused or skipped, by DropReason (drops.py)."""
+        refused = self._snapshots.refused
+        # Invalid State snapshots are found when read, not when received (snapshots.py).
+        return self._drops.snapshot() | ({"invalid-state": refused} if refused else {})
 
     @property
     def broker_connected(self) -> bool:

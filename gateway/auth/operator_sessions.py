@@ -1,8 +1,10 @@
 """Operator sign-in: password login with attempt limits, server-side sessions, API tokens.
 
 Every outcome that matters is in the audit chain: sign-ins, failures (with the lockout they
-caused), sign-outs. Attempt counters live in the database, keyed per account and per client
-address, so the limits hold whichever instance a load balancer picks.
+caused), sign-outs. Of the sign-ins a lock refuses only the first is audited and the rest are
+counted, or anyone could grow the (hash-chained, serialised) audit chain at request rate.
+Attempt counters live in the database, keyed per account and per client address, so the
+limits hold whichever instance a load balancer picks.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from gateway.auth.operator_secrets import (
 )
 from gateway.clock import Clock, utc_now
 from gateway.domain.audit import AuditAction
-from gateway.domain.operators import LoginPolicy, Operator, Role, SessionPolicy
+from gateway.domain.operators import LoginCounter, LoginPolicy, Operator, Role, SessionPolicy
 from gateway.errors import AuthenticationFailed
 from gateway.store import Store, UnitOfWork
 from gateway.store.operators import SessionRecord
@@ -75,6 +77,9 @@ class _Attempt:
     refused_until: datetime | None = None  # locked before this attempt: not even checked
     locks_until: datetime | None = None  # this attempt, if wrong, starts a lock
     address_lock: datetime | None = None  # the lock it started on the client address
+    first_refusal: bool = False  # the first this lock refused: audited (later ones counted)
+    # Sign-ins refused by locks now over, per key: reported in this attempt's audit entry.
+    refused_before: tuple[tuple[str, int], ...] = ()
 
 
 class OperatorAuth:
@@ -111,7 +116,7 @@ class OperatorAuth:
         keys = (f"address:{client}", f"account:{operator_id}")
         async with self._store.transaction() as tx:
             attempt = await self._count_attempt(tx, keys, now)
-            if attempt.refused_until is not None:
+            if attempt.first_refusal:
                 await _audit_failure(tx, operator_id, client, "locked", None)
             record = await tx.operators.get(operator_id)
         if attempt.refused_until is not None:
@@ -124,7 +129,9 @@ class OperatorAuth:
         if not good or record is None or not record.operator.active:
             reason = "disabled" if good and record is not None else "wrong-credentials"
             async with self._store.transaction() as tx:
-                await _audit_failure(tx, operator_id, client, reason, attempt.locks_until)
+                await _audit_failure(
+                    tx, operator_id, client, reason, attempt.locks_until, attempt.refused_before
+                )
             if attempt.locks_until is not None:
                 raise LoginLocked(attempt.locks_until)
             raise AuthenticationFailed("wrong operator id or password")
@@ -137,7 +144,9 @@ class OperatorAuth:
             stale = again is None or again.password_hash != stored or not again.operator.active
             record = again or record
             if stale:
-                await _audit_failure(tx, operator_id, client, "changed-meanwhile", None)
+                await _audit_failure(
+                    tx, operator_id, client, "changed-meanwhile", None, attempt.refused_before
+                )
             else:
                 await self._start_session(tx, attempt, session_id, operator_id, now, client)
                 if rehashed is not None and stored is not None:
@@ -177,24 +186,35 @@ class OperatorAuth:
         await tx.operators.add_session(session, client)
         # Expired sessions are refused on use; sign-ins sweep them away (indexed, cheap).
         await tx.operators.purge_sessions(now)
+        details: dict[str, object] = {"client": client}
+        if attempt.refused_before:
+            details["refusedWhileLocked"] = dict(attempt.refused_before)
         await tx.audit.append(
             AuditAction.OPERATOR_LOGIN,
             actor=f"operator:{operator_id}",
             subject=operator_id,
-            details={"client": client},
+            details=details,
         )
 
     async def _count_attempt(
         self, tx: UnitOfWork, keys: tuple[str, ...], now: datetime
     ) -> _Attempt:
-        """Refused if a key is locked; else counted as a failure on every key (a lock this
-        attempt starts applies if the password proves wrong)."""
+        """Refused if a key is locked (the refusal counted on its row); else counted as a
+        failure on every key (a lock this attempt starts applies if the password proves
+        wrong)."""
         counters = []
         for key in keys:
             counter = await tx.operators.claim_counter(key)
             if counter.locked(now) and counter.locked_until is not None:
-                return _Attempt(refused_until=counter.locked_until)
+                refused = counter.refused()
+                await tx.operators.save_counter(refused)
+                first = refused.failures == 1
+                return _Attempt(refused_until=counter.locked_until, first_refusal=first)
             counters.append(counter)
+        # Read before `failed` below starts a new window and with it forgets the count.
+        refused_before = tuple(
+            (c.key, n) for c in counters if (n := c.refused_by_last_lock(now)) > 0
+        )
         locks_until: datetime | None = None
         address_lock: datetime | None = None
         for counter in counters:
@@ -204,7 +224,9 @@ class OperatorAuth:
                 locks_until = max(locks_until or after.locked_until, after.locked_until)
                 if counter.key.startswith("address:"):
                     address_lock = after.locked_until
-        return _Attempt(locks_until=locks_until, address_lock=address_lock)
+        return _Attempt(
+            locks_until=locks_until, address_lock=address_lock, refused_before=refused_before
+        )
 
     async def session(self, session_id: str) -> Principal | None:
         """The session's operator, None if unknown, expired (idle or absolute) or disabled.
@@ -264,8 +286,21 @@ class OperatorAuth:
         return Principal(operator, role, Via.TOKEN, token_id=found.id, expires_at=found.expires_at)
 
     async def purge_expired(self) -> int:
+        """Expired sessions and stale attempt counters; returns how many counters it purged.
+
+        A counter is stale once untouched for a window plus the longest lock: it is neither
+        locked nor counting, and a back-off that old is forgotten. Refusals its last lock
+        counted and no later attempt reported are audited as it goes."""
+        now = self._clock()
+        stale_before = now - self._logins.window - self._logins.lockout_cap
         async with self._store.transaction() as tx:
-            return await tx.operators.purge_sessions(self._clock())
+            await tx.operators.purge_sessions(now)
+            purged = await tx.operators.purge_counters(stale_before)
+            for counter in purged:
+                refused = counter.refused_by_last_lock(now)
+                if refused > 1:  # the first refusal has its own entry already
+                    await _audit_refusals(tx, counter, refused)
+        return len(purged)
 
 
 # Sessions used more often than this are not written back on every request.
@@ -273,15 +308,41 @@ _MAX_TOUCH_LAG = SessionPolicy().idle / 30  # one minute with the default idle t
 
 
 async def _audit_failure(
-    tx: UnitOfWork, operator_id: str, client: str, reason: str, until: datetime | None
+    tx: UnitOfWork,
+    operator_id: str,
+    client: str,
+    reason: str,
+    until: datetime | None,
+    refused_before: tuple[tuple[str, int], ...] = (),
 ) -> None:
     details: dict[str, object] = {"client": client, "reason": reason}
     if until is not None:
         details["lockedUntil"] = until.isoformat()
+    if refused_before:
+        details["refusedWhileLocked"] = dict(refused_before)
     # The subject is the id typed, which may not exist: the trail shows what was tried.
     await tx.audit.append(
         AuditAction.OPERATOR_LOGIN_FAILED,
         actor="operator",
         subject=operator_id or "-",
+        details=details,
+    )
+
+
+async def _audit_refusals(tx: UnitOfWork, counter: LoginCounter, refused: int) -> None:
+    """The count of a lock's refusals no later attempt reported, as its counter is purged."""
+    kind, _, value = counter.key.partition(":")
+    details: dict[str, object] = {
+        "reason": "locked",
+        "refusedWhileLocked": {counter.key: refused},
+    }
+    if counter.locked_until is not None:
+        details["lockedUntil"] = counter.locked_until.isoformat()
+    if kind == "address":
+        details["client"] = value
+    await tx.audit.append(
+        AuditAction.OPERATOR_LOGIN_FAILED,
+        actor="operator",
+        subject=value if kind == "account" else "-",
         details=details,
     )

@@ -35,6 +35,8 @@ class KeypadPolicy:
     quiet_reset: timedelta = timedelta(hours=1)
     daily_max_failures: int = 100
     daily_window: timedelta = timedelta(hours=24)
+    # A keypad entry older than this when it reaches the gateway opens nothing (SPEC §9).
+    entry_max_age: timedelta = timedelta(seconds=10)
 
     def __post_init__(self) -> None:
         if self.max_failures < 1 or self.daily_max_failures < 1:

@@ -147,6 +147,17 @@ class LoginCounter:
             locked_until=now + policy.backoff(number),
         )
 
+    def refused(self) -> LoginCounter:
+        """One more sign-in refused by the lock. While locked no window runs (`failed` starts a
+        new one after the lock), so `failures` counts these refusals: only the first of a lock
+        is audited, the count is reported once the lock is over (`refused_by_last_lock`)."""
+        return replace(self, failures=self.failures + 1)
+
+    def refused_by_last_lock(self, now: datetime) -> int:
+        """How many sign-ins the lock now over refused (0: none, or still locked)."""
+        over = self.locked_until is not None and now >= self.locked_until
+        return self.failures if over and self.window_started_at is None else 0
+
     def succeeded(self) -> LoginCounter:
         """The right password: the window and the back-off start afresh."""
         return LoginCounter(self.key)

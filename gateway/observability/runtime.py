@@ -2,7 +2,8 @@
 
 The event pipeline counts what became of each locker event (`PipelineCounts`), the lanes
 count refusals and handler errors (`LaneStats`), the OLP adapter counts oversized messages and
-commands waiting for a reply. This collector reads them at scrape time; the figures are this
+commands waiting for a reply, and adapters that implement `SupportsDropCounts` count what they
+refused or skipped by reason. This collector reads them at scrape time; the figures are this
 instance's, since it started.
 """
 
@@ -14,7 +15,7 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from gateway.sdk import LaneStats
+from gateway.sdk import LaneStats, SupportsDropCounts
 
 # PipelineCounts field -> the outcome label of openlocker_locker_events_total.
 EVENT_OUTCOMES = {
@@ -67,6 +68,21 @@ class RuntimeCounters(Collector):
         retried.add_metric(["failed"], counts.get("parked_failed_again", 0))
         yield retried
         yield from self._lanes()
+        yield self._drops()
+
+    def _drops(self) -> Metric:
+        dropped = CounterMetricFamily(
+            "openlocker_adapter_dropped",
+            "What an adapter refused or skipped of what its lockers or boards sent, by reason"
+            " (OLP: MQTT messages, too-large included; serial boards: replies, or bytes for"
+            " reason noise-bytes).",
+            labels=["adapter", "reason"],
+        )
+        for name, adapter in sorted(self._adapters().items()):
+            if isinstance(adapter, SupportsDropCounts):
+                for reason, count in sorted(adapter.drop_counts().items()):
+                    dropped.add_metric([name, reason], count)
+        return dropped
 
     def _lanes(self) -> Iterator[Metric]:
         refused = CounterMetricFamily(

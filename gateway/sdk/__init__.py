@@ -8,8 +8,8 @@ docs/adapters/GUIDE.md, which names every export below (a test keeps the two in 
 What is here, by concern:
 - the contract: `LockerAdapter`, `AdapterFeatures`, `AdapterConfig`, `AdapterHost` and what
   they exchange (`BootInfo`, `BootDecision`, `BootStatus`, `CompartmentInfo`, `LockerStatus`),
-  the optional `SupportsDisplay`, `SupportsAvailability`, `SupportsKeySet` (with `KeySet`)
-  and `SupportsEventReplay` (with `ReplayReport`);
+  the optional `SupportsDisplay`, `SupportsAvailability`, `SupportsKeySet` (with `KeySet`),
+  `SupportsEventReplay` (with `ReplayReport`) and `SupportsDropCounts` (for /metrics);
 - events and their vocabulary (`LockerEvent` and its kinds, `OpenOutcome`, `DoorState`...);
 - errors: `OpenLockerError` and the adapter errors derived from it;
 - running: `LockerLanes` (one ordered, bounded lane per locker, for `host.locker_event`),
@@ -35,6 +35,7 @@ from gateway.sdk.adapter import (
     LockerStatus,
     SupportsAvailability,
     SupportsDisplay,
+    SupportsDropCounts,
 )
 from gateway.sdk.boards import BoardEvents, PolledLocker, poll_forever, seconds_left
 from gateway.sdk.domain import DoorState, ItemSensor, SizeClass
@@ -115,6 +116,7 @@ __all__ = [
     "SizeClass",
     "SupportsAvailability",
     "SupportsDisplay",
+    "SupportsDropCounts",
     "SupportsEventReplay",
     "SupportsKeySet",
     "TaskSet",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Flag, StrEnum, auto
@@ -169,6 +170,18 @@ class SupportsAvailability(Protocol):
         deadline: datetime,
     ) -> None:
         """Take one compartment out of service or back; returns once the locker confirmed."""
+        ...
+
+
+@runtime_checkable
+class SupportsDropCounts(Protocol):
+    """Adapters that count what they refuse or skip of what lockers or boards send (forged or
+    malformed messages, stale replies, line noise): exported on /metrics as
+    `openlocker_adapter_dropped_total{adapter,reason}`, read at each scrape."""
+
+    def drop_counts(self) -> Mapping[str, int]:
+        """Counts since start by reason (a short, fixed set of kebab-case names; a count
+        never goes down). Called from the scrape: cheap, no I/O."""
         ...
 
 

@@ -9,9 +9,10 @@ broker's PUBACK and its commit has not moved it: the locker's next Heartbeat rep
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import timedelta
 
@@ -25,6 +26,7 @@ from gateway.sdk import (
     ReplayReport,
     SupportsEventReplay,
 )
+from gateway.sdk.lifetime import TaskSet
 from gateway.service.adapters import AdapterDirectory
 from gateway.store import Store, UnitOfWork
 
@@ -95,6 +97,9 @@ class EventOrder:
         clock: Clock = utc_now,
         monotonic: Callable[[], float] = time.monotonic,
         marks: EventMarks | None = None,
+        retry_attempts: int = 8,
+        retry_base_s: float = 1.0,
+        retry_cap_s: float = 30.0,
     ) -> None:
         self._store = store
         self.marks = marks or EventMarks(monotonic=monotonic)
@@ -111,6 +116,26 @@ class EventOrder:
         # (lost on the way, or a single instance), so the events queued behind the same gap
         # must not each wait again — the lane would be held gap_wait_s per event.
         self._waited_in_vain: dict[str, int] = {}
+        # A replay request that failed (no reply: broker restart, link cut) is asked again
+        # with back-off from a task of its own, or the locker's later events wait behind the
+        # gap until the next Heartbeat or Boot (the chaos run saw ~2 minutes). Worst case with
+        # the defaults: 8 tries over ~2.5 minutes, then the Heartbeat takes over.
+        self._retry_attempts = retry_attempts
+        self._retry_base_s = retry_base_s
+        self._retry_cap_s = retry_cap_s
+        self._in_flight: set[str] = set()  # lockers with a replay request out: never two
+        self._retrying: dict[str, asyncio.Task[None]] = {}
+        self._tasks: TaskSet | None = None
+
+    @contextlib.asynccontextmanager
+    async def retries(self) -> AsyncIterator[None]:
+        """Failed replay requests are retried while this block runs (the app holds it)."""
+        async with TaskSet("event-replay") as tasks:
+            self._tasks = tasks
+            try:
+                yield
+            finally:
+                self._tasks = None
 
     async def admit(self, tx: UnitOfWork, event: LockerEvent) -> bool:
         """In the event's own transaction: True to apply it (the mark moved with it), False
@@ -161,6 +186,8 @@ class EventOrder:
 
     async def reported(self, event: JournalReported) -> None:
         """Boot or Heartbeat said which event the locker sent last: catch up if behind."""
+        if event.at_boot:
+            self._stop_retrying(event.locker_id)  # the Boot's own report decides from here
         if self.marks.up_to_date(event.locker_id, event.last_event_seq):
             return  # the usual Heartbeat, and every Boot of an up-to-date locker: no transaction
         async with self._store.transaction() as tx:
@@ -194,34 +221,77 @@ class EventOrder:
             self.marks.saw(event.locker_id, event.last_event_seq)
 
     async def replay(self, locker_id: str, after_seq: int) -> None:
-        """Ask the locker for its events after `after_seq`; failures wait for the next try."""
+        """Ask the locker for its events after `after_seq`; a request that fails is retried
+        with back-off in the background (`retries`)."""
+        if locker_id in self._in_flight:
+            # The request out brings every event after an older mark, this gap's too.
+            log.debug("locker %s: a replay is already in flight", locker_id)
+            return
         now = self._monotonic()
         asked = self._asked.get(locker_id)
         if asked is not None and asked[0] == after_seq and now < asked[1]:
             log.debug("locker %s: replay after %d already requested", locker_id, after_seq)
             return
+        adapter = await self._replayer(locker_id, after_seq)
+        if adapter is None:
+            return
+        err = await self._request(adapter, locker_id, after_seq)
+        if err is None:
+            return
+        if locker_id in self._retrying:
+            log.debug("locker %s: replay after %d failed again: %s", locker_id, after_seq, err)
+            return
+        if self._tasks is None:
+            log.warning(
+                "locker %s did not replay events after %d: %s; the next gap or Heartbeat asks "
+                "again",
+                locker_id,
+                after_seq,
+                err,
+            )
+            return
+        log.warning(
+            "locker %s did not replay events after %d: %s; asking again with back-off "
+            "(up to %d tries) until the gap closes",
+            locker_id,
+            after_seq,
+            err,
+            self._retry_attempts,
+        )
+        self._retrying[locker_id] = self._tasks.start(
+            self._retry(locker_id, after_seq), name=f"event-replay:{locker_id}"
+        )
+
+    async def _replayer(self, locker_id: str, after_seq: int) -> SupportsEventReplay | None:
         try:
             adapter = await self._adapters.for_locker(locker_id)
         except OpenLockerError as err:
             log.warning("locker %s: no adapter to ask for a replay: %s", locker_id, err)
-            return
+            return None
         if AdapterFeatures.EVENT_REPLAY not in adapter.features or not isinstance(
             adapter, SupportsEventReplay
         ):
             log.warning(
                 "locker %s cannot replay events; %d onwards stay missing", locker_id, after_seq + 1
             )
-            return
-        self._asked[locker_id] = (after_seq, now + self._hold_s)
+            return None
+        return adapter
+
+    async def _request(
+        self, adapter: SupportsEventReplay, locker_id: str, after_seq: int
+    ) -> OpenLockerError | None:
+        """One replay request; the error when it got no (good) answer, None when answered."""
+        self._in_flight.add(locker_id)
+        self._asked[locker_id] = (after_seq, self._monotonic() + self._hold_s)
         try:
             report = await adapter.replay_events(
                 locker_id, after_seq, self._clock() + self._replay_timeout
             )
         except OpenLockerError as err:
-            # The next gap or Heartbeat asks again.
             self._asked.pop(locker_id, None)
-            log.warning("locker %s did not replay events after %d: %s", locker_id, after_seq, err)
-            return
+            return err
+        finally:
+            self._in_flight.discard(locker_id)
         log.info(
             "locker %s replayed %d event(s) after %d (journal %d..%d)",
             locker_id,
@@ -232,6 +302,60 @@ class EventOrder:
         )
         if report.lost:
             await self._lost(locker_id, report)
+        return None
+
+    async def _retry(self, locker_id: str, after_seq: int) -> None:
+        """One episode: ask again after back-off until answered, the gap closed (the mark moved
+        past `after_seq`: another instance's replay, or a Heartbeat's), or the locker went
+        offline or rebooted (its Boot reports its journal and that decides). Bounded; one log
+        line when it starts (in `replay`) and one when it ends."""
+        try:
+            booted_at = None
+            for attempt in range(1, self._retry_attempts + 1):
+                async with self._store.transaction() as tx:
+                    session = await tx.sessions.get(locker_id)
+                    mark = await tx.sessions.event_mark(locker_id)
+                if attempt == 1 and session is not None:
+                    booted_at = session.booted_at
+                if session is None or not session.online or session.booted_at != booted_at:
+                    log.info("locker %s offline or rebooted: replay retries end", locker_id)
+                    return
+                if mark is None or mark > after_seq:
+                    log.info(
+                        "locker %s: the gap after %d closed; replay retries end",
+                        locker_id,
+                        after_seq,
+                    )
+                    return
+                await asyncio.sleep(
+                    backoff_s(attempt, base_s=self._retry_base_s, cap_s=self._retry_cap_s)
+                )
+                if locker_id in self._in_flight:
+                    continue  # a gap in the lane asked meanwhile; see what it brought
+                adapter = await self._replayer(locker_id, mark)
+                if adapter is None:
+                    return
+                err = await self._request(adapter, locker_id, mark)
+                if err is None:
+                    log.info("locker %s answered the replay on try %d", locker_id, attempt + 1)
+                    return
+                log.debug("locker %s: replay try %d failed: %s", locker_id, attempt + 1, err)
+            log.warning(
+                "locker %s: replay after %d unanswered %d times; the next Heartbeat asks again",
+                locker_id,
+                after_seq,
+                self._retry_attempts + 1,
+            )
+        except Exception:
+            # Never takes the TaskSet (and every other locker's retries) down with it.
+            log.exception("locker %s: replay retries failed", locker_id)
+        finally:
+            self._retrying.pop(locker_id, None)
+
+    def _stop_retrying(self, locker_id: str) -> None:
+        task = self._retrying.pop(locker_id, None)
+        if task is not None:
+            task.cancel()
 
     async def _lost(self, locker_id: str, report: ReplayReport) -> None:
         first, last = report.lost[0], report.lost[-1]

@@ -10,6 +10,7 @@ from gateway.domain.audit import AuditAction
 from gateway.domain.door import PURPOSE_FOR_STATE, OpenPurpose
 from gateway.domain.parcel import Parcel
 from gateway.errors import IllegalTransition, NotFound
+from gateway.service.out_of_service import refuse_into_out_of_service
 from gateway.store import GrantRecord, Store
 from gateway.tokens.grants import (
     ACTION_FOR_PURPOSE,
@@ -82,6 +83,7 @@ class GrantService:
                     f"a parcel that is {parcel.state} has no {purpose_required} opening",
                     details={"state": str(parcel.state)},
                 )
+            await refuse_into_out_of_service(tx, parcel, purpose)
             # NumericDate has whole seconds; exp is rounded down, never past the deadline.
             not_before = now.replace(microsecond=0)
             expires = self._expiry(parcel, purpose, now).replace(microsecond=0)

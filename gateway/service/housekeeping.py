@@ -10,6 +10,7 @@ import asyncio
 import logging
 from datetime import timedelta
 
+from gateway.auth.operator_sessions import OperatorAuth
 from gateway.clock import Clock, utc_now
 from gateway.errors import OpenLockerError
 from gateway.service.parcels import ParcelService
@@ -30,6 +31,7 @@ class Housekeeping:
         parcels: ParcelService,
         idempotency_retention: timedelta,
         network_keys: NetworkKeys | None = None,
+        operator_auth: OperatorAuth | None = None,
         clock_skew: timedelta = timedelta(seconds=30),
         clock: Clock = utc_now,
     ) -> None:
@@ -37,6 +39,7 @@ class Housekeeping:
         self._parcels = parcels
         self._retention = idempotency_retention
         self._keys = network_keys
+        self._operator_auth = operator_auth
         self._skew = clock_skew
         self._clock = clock
 
@@ -51,6 +54,9 @@ class Housekeeping:
             await tx.inbox.purge(now - INBOX_RETENTION)
             # A locker may still accept a grant within the leeway, and report it later.
             await tx.grants.purge(now - self._skew - GRANT_REPORT_GRACE)
+        if self._operator_auth is not None:
+            # Every failed sign-in leaves a counter per account id and client address typed.
+            await self._operator_auth.purge_expired()
         if self._keys is not None:
             # Another instance may have rotated or retired a key.
             await self._keys.refresh()

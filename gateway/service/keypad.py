@@ -27,6 +27,9 @@ class KeypadVerdict(StrEnum):
     # A right code to put a parcel into a compartment an operator (or a door fault) took out
     # of service: nothing goes in; not a guess (no failure counted), the code stays usable.
     OUT_OF_SERVICE = "out-of-service"
+    # Typed longer ago than `KeypadPolicy.entry_max_age` (a replayed journal, a gateway that
+    # was down): nobody waits at the door any more. Not a guess, the code stays usable.
+    STALE = "stale"
 
 
 @dataclass(frozen=True, slots=True)

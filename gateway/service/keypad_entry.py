@@ -11,6 +11,7 @@ import logging
 from datetime import timedelta
 
 from gateway.clock import Clock, utc_now
+from gateway.domain.audit import AuditAction
 from gateway.domain.door import OpenOutcome
 from gateway.domain.keypad import KeypadPolicy
 from gateway.errors import OpenLockerError, OperationTimeout
@@ -19,6 +20,7 @@ from gateway.sdk import AdapterFeatures, CodeEntered, SupportsDisplay
 from gateway.service.adapters import AdapterDirectory
 from gateway.service.codes import CodeService
 from gateway.service.keypad import KeypadOutcome, KeypadVerdict, try_code
+from gateway.service.locker_clocks import LockerClocks
 from gateway.service.unlocks import Unlocks
 from gateway.store import Store, UnitOfWork
 
@@ -38,8 +40,10 @@ class KeypadEntry:
         policy: KeypadPolicy | None = None,
         clock: Clock = utc_now,
         metrics: Metrics | None = None,
+        clocks: LockerClocks | None = None,
     ) -> None:
         self._metrics = metrics or Metrics()
+        self.clocks = clocks or LockerClocks()
         self._store = store
         self._codes = codes
         self._unlocks = unlocks
@@ -48,6 +52,24 @@ class KeypadEntry:
         self._clock = clock
 
     async def decide(self, tx: UnitOfWork, event: CodeEntered) -> KeypadOutcome:
+        age = self.clocks.age(event.locker_id, event.at, self._clock())
+        if age > self._policy.entry_max_age:
+            # Typed long ago (a journal replayed after an outage): a door opening now opens
+            # for nobody. The code is not looked up, so not used up, and no failure counts.
+            await tx.audit.append(
+                AuditAction.CODE_TRIED,
+                actor=f"locker:{event.locker_id}",
+                subject=event.locker_id,
+                details={"result": KeypadVerdict.STALE.value, "ageS": round(age.total_seconds())},
+            )
+            log.warning(
+                "locker %s: keypad entry %s typed %.0f s ago (limit %.0f s) refused as stale",
+                event.locker_id,
+                event.event_id,
+                age.total_seconds(),
+                self._policy.entry_max_age.total_seconds(),
+            )
+            return KeypadOutcome(KeypadVerdict.STALE)
         return await try_code(
             tx, codes=self._codes, policy=self._policy, locker_id=event.locker_id, typed=event.code
         )

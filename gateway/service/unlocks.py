@@ -28,7 +28,7 @@ from gateway.domain.door import (
     OpenOutcome,
     OpenPurpose,
 )
-from gateway.domain.enums import CompartmentState, ParcelState
+from gateway.domain.enums import ParcelState
 from gateway.domain.parcel import Parcel
 from gateway.errors import (
     IdempotencyConflict,
@@ -48,6 +48,7 @@ from gateway.service.idempotency import (
     prior_answer,
     settle,
 )
+from gateway.service.out_of_service import refuse_into_out_of_service
 from gateway.service.parcels import ParcelService
 from gateway.store import IdempotencyRace, Store, UnitOfWork
 
@@ -108,7 +109,7 @@ class Unlocks:
             if parcel is None:
                 raise NotFound(f"no parcel {parcel_id!r}")
             purpose = _purpose(parcel)
-            await _refuse_out_of_service(tx, parcel, purpose)
+            await refuse_into_out_of_service(tx, parcel, purpose)
             return parcel, purpose
 
         return await self.open_once(carrier_id, f"carrier:{carrier_id}", find, request)
@@ -148,7 +149,7 @@ class Unlocks:
             if parcel is None:
                 raise NotFound(f"no parcel {parcel_id!r}")
             purpose = _purpose(parcel)
-            await _refuse_out_of_service(tx, parcel, purpose)
+            await refuse_into_out_of_service(tx, parcel, purpose)
             session = await self._start(tx, parcel, purpose)
         return await self._finish(session, f"carrier:{carrier_id}")
 
@@ -343,24 +344,6 @@ class Unlocks:
             session.compartment_code,
             session.purpose,
             outcome,
-        )
-
-
-# Purposes that put something into the compartment (as the keypad's, gateway/service/keypad.py).
-_INTO = frozenset({OpenPurpose.DEPOSIT, OpenPurpose.DROPOFF})
-
-
-async def _refuse_out_of_service(tx: UnitOfWork, parcel: Parcel, purpose: OpenPurpose) -> None:
-    """A carrier cannot put a parcel into a compartment held out of service, as its drop-off
-    code and offline grant cannot: the locker's Unlock opens whatever it is told (a board's
-    too). Taking a parcel out stays possible; an operator's open is not refused (inspection)."""
-    if purpose not in _INTO or parcel.compartment_code is None:
-        return
-    compartment = await tx.lockers.compartment(parcel.locker_id, parcel.compartment_code)
-    if compartment is not None and compartment.state is CompartmentState.OUT_OF_SERVICE:
-        raise IllegalTransition(
-            f"compartment {parcel.compartment_code} is out of service: nothing goes in",
-            details={"state": str(parcel.state), "compartmentCode": parcel.compartment_code},
         )
 
 

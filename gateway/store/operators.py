@@ -210,14 +210,14 @@ class OperatorRepository(Repository):
         stmt = select(la).where(la.c.key == key)
         if self._postgres:
             stmt = stmt.with_for_update()
-        row = (await self._conn.execute(stmt)).mappings().one()
-        return LoginCounter(
-            key=row["key"],
-            failures=row["failures"],
-            window_started_at=row["window_started_at"],
-            lockouts=row["lockouts"],
-            locked_until=row["locked_until"],
-        )
+        return _counter((await self._conn.execute(stmt)).mappings().one())
+
+    async def purge_counters(self, untouched_before: datetime) -> builtins.list[LoginCounter]:
+        """Delete the counters not written since `untouched_before`; returns them. A counter
+        a sign-in claims meanwhile is written with a later time, so the delete skips it."""
+        stmt = delete(la).where(la.c.updated_at < untouched_before).returning(*la.c)
+        rows = (await self._conn.execute(stmt)).mappings().all()
+        return [_counter(row) for row in rows]
 
     async def save_counter(self, counter: LoginCounter) -> None:
         await self._conn.execute(
@@ -231,6 +231,16 @@ class OperatorRepository(Repository):
                 updated_at=self._clock(),
             )
         )
+
+
+def _counter(row: RowMapping) -> LoginCounter:
+    return LoginCounter(
+        key=row["key"],
+        failures=row["failures"],
+        window_started_at=row["window_started_at"],
+        lockouts=row["lockouts"],
+        locked_until=row["locked_until"],
+    )
 
 
 def _operator(row: RowMapping) -> Operator:

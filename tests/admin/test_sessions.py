@@ -4,14 +4,18 @@ expiry, sign-out — each refusal a problem+json, each outcome in the audit chai
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from http.cookies import SimpleCookie
 
 import httpx
+from sqlalchemy import func, select
 
 from gateway.app import Gateway
 from gateway.domain.audit import AuditAction
 from gateway.http.operator_auth import CookiePolicy
+from gateway.service.housekeeping import Housekeeping
 from gateway.service.operators import OperatorService
+from gateway.store.tables import login_attempts
 from tests.admin.conftest import (
     ABSOLUTE_S,
     IDLE_S,
@@ -101,14 +105,60 @@ async def test_a_burst_of_guesses_gets_no_more_checks_than_the_limit(
     admin_site: AdminSite,
 ) -> None:
     """Concurrent attempts are counted before their (slow) password check, one by one: only
-    the first MAX_FAILURES are checked at all, the others are refused as locked."""
+    the first MAX_FAILURES are checked at all, the others are refused as locked. Only the
+    first refusal of the lock is audited; the others are counted, and the count is in the
+    audit entry of the first attempt after the lock."""
     desks = [await admin_site.desk() for _ in range(3 * MAX_FAILURES)]
     answers = await asyncio.gather(*(d.login("oscar", f"guess {n}") for n, d in enumerate(desks)))
     assert {a.status_code for a in answers} == {401}
     failures = await admin_site.audit(AuditAction.OPERATOR_LOGIN_FAILED, limit=100)
     checked = [e for e in failures if e.details["reason"] == "wrong-credentials"]
     refused = [e for e in failures if e.details["reason"] == "locked"]
-    assert (len(checked), len(refused)) == (MAX_FAILURES, 2 * MAX_FAILURES)
+    assert (len(checked), len(refused)) == (MAX_FAILURES, 1)
+    admin_site.clock.advance(LOCKOUT_S + 1)
+    assert (await desks[0].login("oscar")).status_code == 200
+    (signed_in,) = await admin_site.audit(AuditAction.OPERATOR_LOGIN)
+    assert sum(signed_in.details["refusedWhileLocked"].values()) == 2 * MAX_FAILURES
+
+
+async def test_refusals_while_locked_do_not_grow_the_audit_chain(admin_site: AdminSite) -> None:
+    """A client hammering a locked key adds one audit entry, not one per request; the
+    housekeeping pass purges counters gone stale and audits the refusals none reported."""
+    desk = await admin_site.desk()
+    for _ in range(MAX_FAILURES):
+        problem(await desk.login("nobody", "guess"), 401, "SecurityError")
+    before = len(await admin_site.audit(AuditAction.OPERATOR_LOGIN_FAILED, limit=100))
+    for _ in range(30):
+        problem(await desk.login("nobody", "guess"), 401, "SecurityError")
+    after = await admin_site.audit(AuditAction.OPERATOR_LOGIN_FAILED, limit=100)
+    assert len(after) == before + 1
+    assert after[-1].details["reason"] == "locked"
+    assert await counters(admin_site) == 2  # the account and the client address
+
+    gateway = admin_site.gateway
+    housekeeping = Housekeeping(
+        store=gateway.store,
+        parcels=gateway.parcels,
+        idempotency_retention=timedelta(days=1),
+        operator_auth=gateway.operator_auth,
+        clock=admin_site.clock,
+    )
+    await housekeeping.run_once()
+    assert await counters(admin_site) == 2  # still locked, and still counting: kept
+    window = admin_site.gateway.settings.operators.login_window
+    cap = admin_site.gateway.settings.operators.login_lockout_cap
+    admin_site.clock.advance((window + cap).total_seconds() + LOCKOUT_S + 1)
+    await housekeeping.run_once()
+    assert await counters(admin_site) == 0
+    reported = await admin_site.audit(AuditAction.OPERATOR_LOGIN_FAILED, limit=100)
+    assert len(reported) == before + 2
+    assert reported[-1].details["refusedWhileLocked"] == {"address:127.0.0.1": 30}
+    assert reported[-1].details["client"] == "127.0.0.1"
+
+
+async def counters(site: AdminSite) -> int:
+    async with site.gateway.store.engine.connect() as conn:
+        return (await conn.execute(select(func.count()).select_from(login_attempts))).scalar_one()
 
 
 async def test_one_address_trying_many_accounts_is_locked(admin_site: AdminSite) -> None:

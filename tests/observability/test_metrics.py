@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
+import aiomqtt
 from sqlalchemy import func, select
 
+from adapters.olp.adapter import OlpAdapter
 from gateway.domain.enums import CompartmentState, ParcelState
 from gateway.domain.parcel import TERMINAL_STATES
 from gateway.store.tables import compartments, outbox, parcels
@@ -113,3 +116,33 @@ async def test_requests_count_by_route_template(telemetry_site: TelemetrySite) -
     # Never the raw path: no series names a parcel.
     assert not any("OBS-H" in str(key) for key in after.samples)
     assert after.value(HISTOGRAM_COUNT, route=f"/v1/lockers/{LOCKER}") == 0
+
+
+async def test_a_forged_locker_message_raises_the_adapters_drop_counter(
+    telemetry_site: TelemetrySite,
+) -> None:
+    """What the OLP adapter refuses is counted by reason (`OlpStats.dropped`) and exposed as
+    it stands, read at scrape time (never counted a second time on the way)."""
+    site = telemetry_site
+    series = {"adapter": "olp", "reason": "forged-src"}
+    before = (await site.scrape()).value("openlocker_adapter_dropped_total", **series)
+    forged = {
+        "olp": "1.0",
+        "id": "forged-1",
+        "kind": "event",
+        "action": "DoorClosed",
+        "ts": "2026-11-21T10:00:00Z",
+        "src": "SOMEONE-ELSE",  # not the locker whose topic carries it
+        "seq": 1,
+        "payload": {"compartmentCode": "A01", "itemSensor": "present"},
+    }
+    async with aiomqtt.Client("127.0.0.1", site.broker.port, identifier="forger") as mqtt:
+        await mqtt.publish(f"olp/v1/{LOCKER}/evt/DoorClosed", json.dumps(forged), qos=1)
+
+    async def dropped() -> float:
+        return (await site.scrape()).value("openlocker_adapter_dropped_total", **series)
+
+    await eventually(dropped, before + 1)
+    olp = site.gateway.adapters.running["olp"]
+    assert isinstance(olp, OlpAdapter)
+    assert olp.stats().dropped["forged-src"] == before + 1  # the adapter's own count, once
