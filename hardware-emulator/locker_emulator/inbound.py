@@ -205,6 +205,10 @@ class Inbound:
         if "exp" not in message:
             refuse(ErrorCode.FORMAT_VIOLATION, "a command must carry exp")
             return
+        if self.model.lose_commands.get(topic_action, 0) > 0:
+            self.model.lose_commands[topic_action] -= 1
+            self._drop(topic, message, "lost on the way in (lose_next_commands)")
+            return
         exp = parse_ts(message["exp"])
         if received > exp:
             # SPEC §9: a late "open" is a physical security hole; no reply either.

@@ -140,6 +140,8 @@ class LockerModel:
         self.journal = EventJournal()
         # Events still to be lost on the wire: the locker believes them sent, nobody gets them.
         self.lose_events = 0
+        # Commands (by action) still to be lost on the way in: never acted on, never answered.
+        self.lose_commands: dict[str, int] = {}
         self.outbox = Outbox()
         self.log: deque[dict[str, Any]] = deque(maxlen=LOG_LIMIT)
         self.display: dict[str, Any] | None = None

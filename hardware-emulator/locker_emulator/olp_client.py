@@ -229,6 +229,14 @@ class EmulatedLocker:
             raise ValueError("count must not be negative")
         self.model.lose_replies = count
 
+    def lose_next_commands(self, action: str, count: int = 1) -> None:
+        """The next `count` `action` calls reach the locker's link but not the locker (a
+        broker restart or a cut link at that moment): no effect and no reply, so the sender
+        times out."""
+        if count < 0:
+            raise ValueError("count must not be negative")
+        self.model.lose_commands[action] = count
+
     def lose_next_events(self, count: int = 1) -> None:
         """The next `count` journaled events count as sent but reach no one, as if the broker
         acknowledged them and then lost them (or a gateway died before its commit)."""
