@@ -175,8 +175,11 @@ async def test_the_rate_limit_bounds_throughput(store: Store, receiver: FakeCarr
     limited = sorted(r.at - started for r in receiver.delivered("/hooks"))
     # A burst of 2, then 10 per second: the 20th cannot come before ~1.8 s.
     assert limited[-1] >= 1.6, limited
+    # Times are arrivals at the receiver, on the same loop: a loaded host delays some and
+    # bunches them, so a window may hold a few more than the bucket lets out (without the
+    # limit, all 20 arrive within a fraction of a second).
     for start in limited:
-        assert sum(1 for t in limited if start <= t < start + 1.0) <= 10 + 2
+        assert sum(1 for t in limited if start <= t < start + 1.0) <= 10 + 2 + 3
     assert free_done < limited[-1]  # another target does not wait for the limited one
     assert {d.attempts for d in items} == {1}  # waiting for the budget spends no attempt
 
