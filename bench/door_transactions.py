@@ -20,6 +20,9 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -74,24 +77,37 @@ class Counter:
         return self.begins, len(self.statements)
 
 
-async def measure(kind: str, parcels: int, show: bool) -> None:
+@dataclass(frozen=True, slots=True)
+class CountedSite:
+    """A gateway, its emulated locker and a carrier's HTTP client, with statements counted."""
+
+    counter: Counter
+    reader: Store  # a second engine the hooks do not see: waits read through it
+    locker: Any  # the emulated locker (locker_emulator's EmulatedLocker)
+    post: Callable[[str, object], Awaitable[dict[str, Any]]]
+
+    async def state(self, pid: str) -> str:
+        async with self.reader.transaction() as tx:
+            parcel = await tx.parcels.get("bench", pid)
+        return "" if parcel is None else str(parcel.state)
+
+
+@asynccontextmanager
+async def counted_site(kind: str, locker_id: str, parcels: int) -> AsyncIterator[CountedSite]:
+    """A private Mosquitto, the gateway on `kind` and one emulated locker of `parcels` S
+    compartments, booted; the carrier "bench" registered. Shared by the counting benches."""
     carrier = TestCarrier.ed25519("bench", GATEWAY_NETWORK)
     spec = STANDARD_SIZES[SizeClass.S]
     doors = [
-        Compartment(LOCKER, f"C{n:03d}", SizeClass.S, spec.inside, spec.max_weight_g)
+        Compartment(locker_id, f"C{n:03d}", SizeClass.S, spec.inside, spec.max_weight_g)
         for n in range(parcels)
     ]
     hardware = [
         LockerConfig(
-            locker_id=LOCKER, compartments=tuple(CompartmentConfig(d.code, "S") for d in doors)
+            locker_id=locker_id,
+            compartments=tuple(CompartmentConfig(d.code, "S") for d in doors),
         )
     ]
-    figures: dict[str, list[tuple[int, int]]] = {
-        "POST /open": [],
-        "+DoorOpened": [],
-        "DoorClosed": [],
-    }
-    shown: dict[str, list[str]] = {}
     counter = Counter()
     with tempfile.TemporaryDirectory() as tmp, Mosquitto(Path(tmp) / "mqtt") as broker:
         async with (
@@ -101,7 +117,7 @@ async def measure(kind: str, parcels: int, show: bool) -> None:
             ) as gateway,
         ):
             await gateway.carriers.register("bench", carrier.jwks)
-            await gateway.lockers.provision(Locker(LOCKER, "Bench", Location(0, 0)), doors)
+            await gateway.lockers.provision(Locker(locker_id, "Bench", Location(0, 0)), doors)
             async with (
                 Store.connect(url) as reader,
                 EmulatorBank(
@@ -112,7 +128,6 @@ async def measure(kind: str, parcels: int, show: bool) -> None:
                 ) as http,
             ):
                 await asyncio.wait_for(bank.wait_all_booted(), 15)
-                locker = bank[LOCKER]
                 counter.engine = gateway.store.engine.sync_engine
 
                 async def post(path: str, body: object) -> dict[str, Any]:
@@ -122,39 +137,47 @@ async def measure(kind: str, parcels: int, show: bool) -> None:
                     answer: dict[str, Any] = response.json()
                     return answer
 
-                async def settled(since: tuple[int, int], name: str) -> None:
-                    """Wait until the gateway's statements stop for a moment, then count."""
-                    last = counter.mark()
-                    quiet_since = time.monotonic()
-                    while time.monotonic() - quiet_since < 0.3:
-                        await asyncio.sleep(0.02)
-                        if counter.mark() != last:
-                            last, quiet_since = counter.mark(), time.monotonic()
-                    figures[name].append((last[0] - since[0], last[1] - since[1]))
-                    shown[name] = counter.statements[since[1] : last[1]]
+                yield CountedSite(counter, reader, bank[locker_id], post)
 
-                async def state(pid: str) -> str:
-                    async with reader.transaction() as tx:
-                        parcel = await tx.parcels.get("bench", pid)
-                    return "" if parcel is None else str(parcel.state)
 
-                for n in range(parcels):
-                    pid = f"TX-{n:04d}"
-                    body = {"parcelId": pid, "lockerId": LOCKER, "sizeClass": "S"}
-                    booked = await post("/v1/parcels", body)
-                    door = str(booked["compartmentCode"])
-                    before = counter.mark()
-                    result = await post(f"/v1/parcels/{pid}/open", {})
-                    answered = counter.mark()
-                    assert result["outcome"] == "Unlocked", result
-                    figures["POST /open"].append(_minus(answered, before))
-                    await asyncio.wait_for(locker.wait_door(door, "open"), 10)
-                    await settled(before, "+DoorOpened")
-                    before = counter.mark()
-                    locker.deposit(door)
-                    while await state(pid) != "ready_for_pickup":  # noqa: ASYNC110
-                        await asyncio.sleep(0.01)
-                    await settled(before, "DoorClosed")
+async def measure(kind: str, parcels: int, show: bool) -> None:
+    figures: dict[str, list[tuple[int, int]]] = {
+        "POST /open": [],
+        "+DoorOpened": [],
+        "DoorClosed": [],
+    }
+    shown: dict[str, list[str]] = {}
+    async with counted_site(kind, LOCKER, parcels) as site:
+        counter, locker, post = site.counter, site.locker, site.post
+
+        async def settled(since: tuple[int, int], name: str) -> None:
+            """Wait until the gateway's statements stop for a moment, then count."""
+            last = counter.mark()
+            quiet_since = time.monotonic()
+            while time.monotonic() - quiet_since < 0.3:
+                await asyncio.sleep(0.02)
+                if counter.mark() != last:
+                    last, quiet_since = counter.mark(), time.monotonic()
+            figures[name].append((last[0] - since[0], last[1] - since[1]))
+            shown[name] = counter.statements[since[1] : last[1]]
+
+        for n in range(parcels):
+            pid = f"TX-{n:04d}"
+            body = {"parcelId": pid, "lockerId": LOCKER, "sizeClass": "S"}
+            booked = await post("/v1/parcels", body)
+            door = str(booked["compartmentCode"])
+            before = counter.mark()
+            result = await post(f"/v1/parcels/{pid}/open", {})
+            answered = counter.mark()
+            assert result["outcome"] == "Unlocked", result
+            figures["POST /open"].append(_minus(answered, before))
+            await asyncio.wait_for(locker.wait_door(door, "open"), 10)
+            await settled(before, "+DoorOpened")
+            before = counter.mark()
+            locker.deposit(door)
+            while await site.state(pid) != "ready_for_pickup":  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+            await settled(before, "DoorClosed")
 
     print(f"door transitions on {kind}, {parcels} parcels (median per transition)")
     for name, samples in figures.items():
