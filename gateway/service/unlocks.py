@@ -34,6 +34,7 @@ from gateway.errors import (
     IdempotencyConflict,
     IllegalTransition,
     NotFound,
+    OpenLockerError,
     OperationTimeout,
 )
 from gateway.service.adapters import AdapterDirectory
@@ -256,8 +257,28 @@ class Unlocks:
 
     async def _finish(self, session: DoorSession, actor: str) -> OpenResult:
         outcome = await self._operate(session)
-        async with self._store.transaction() as tx:
-            result = await self._record(tx, session, outcome, actor)
+        try:
+            async with self._store.transaction() as tx:
+                result = await self._record(tx, session, outcome, actor)
+        except OpenLockerError as err:
+            # The locker has answered but the database would not take the outcome (an
+            # outage, a collision). The door may stand open: to a caller this must read like
+            # a lost reply, never like "did not open" — a keypad code given back would open
+            # the door a second time (found by the long chaos run). The session stays live,
+            # so the locker's own door events settle it.
+            log.warning(
+                "unlock %s/%s (door session %d): the locker answered %s but it could not be "
+                "recorded (%s); the session stays open until the locker reports the door",
+                session.locker_id,
+                session.compartment_code,
+                session.id,
+                outcome,
+                err,
+            )
+            raise OperationTimeout(
+                f"locker {session.locker_id} answered {outcome} but the gateway could not "
+                "record it; the door events will"
+            ) from err
         self._log(session, outcome)
         return result
 
