@@ -31,6 +31,7 @@ from gateway.domain.door import (
 from gateway.domain.enums import ParcelState
 from gateway.domain.parcel import Parcel
 from gateway.errors import (
+    ConcurrentUpdate,
     IdempotencyConflict,
     IllegalTransition,
     NotFound,
@@ -58,6 +59,8 @@ log = logging.getLogger(__name__)
 # A claimed key is freed this long after its door session's deadline: the locker checks a
 # command's `exp` (the deadline) on its own clock, which may run a little behind ours.
 EXP_GRACE = timedelta(seconds=2)
+# A claiming transaction that collided is read again this many times (see `_claim`).
+CLAIM_ATTEMPTS = 3
 # The door reported open for the session: the locker acted.
 _ACTED = (DoorSessionState.OPEN, DoorSessionState.CLOSED)
 
@@ -125,13 +128,7 @@ class Unlocks:
         """`remote_open_once` for any caller: the key is `scope`'s (a carrier id, or
         `operator:<id>`), `find` reads the parcel and its purpose in the claiming transaction
         (and may write there what belongs with the claim: an operator's audited intent)."""
-        try:
-            async with self._store.transaction() as tx:
-                claimed = await self._claim_and_start(tx, scope, actor, find, request)
-        except IdempotencyRace as err:
-            raise IdempotencyConflict(
-                "the first request with this Idempotency-Key is still running"
-            ) from err
+        claimed = await self._claim(scope, actor, find, request)
         if claimed.prior is not None:
             return Answered(None, claimed.prior)
         session = claimed.session
@@ -142,6 +139,29 @@ class Unlocks:
             answered = await settle(tx, scope, request, result)
         self._log(session, outcome)
         return answered
+
+    async def _claim(
+        self,
+        scope: str,
+        actor: str,
+        find: Callable[[UnitOfWork], Awaitable[tuple[Parcel, OpenPurpose]]],
+        request: Idempotent[OpenResult],
+    ) -> _Claimed:
+        """The claiming transaction, read again after a collision: nothing has been sent to
+        the locker yet, so a retry is safe, and it finds what the winner decided (two replays
+        of one key at the same moment on PostgreSQL; seen under CI load)."""
+        for attempt in range(1, CLAIM_ATTEMPTS + 1):
+            try:
+                async with self._store.transaction() as tx:
+                    return await self._claim_and_start(tx, scope, actor, find, request)
+            except IdempotencyRace as err:
+                raise IdempotencyConflict(
+                    "the first request with this Idempotency-Key is still running"
+                ) from err
+            except ConcurrentUpdate:
+                if attempt == CLAIM_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def remote_open(self, carrier_id: str, parcel_id: str) -> OpenResult:
         """A carrier opens its parcel's door; answers the locker's real outcome or a timeout."""
