@@ -4,6 +4,7 @@ time for one code. Only an answer that says the door stayed shut gives the code 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -34,7 +35,10 @@ class Hardware(InstantAdapter):
         return self._then
 
 
-async def _type_code_twice(rig: Rig, hardware: Hardware) -> None:
+async def _type_code_twice(
+    rig: Rig, hardware: Hardware, between: Callable[[], Awaitable[None]] | None = None
+) -> None:
+    """Book a parcel, issue its code and type it twice; `between` runs after each entry."""
     side = LockerSide.build(
         store=rig.store,
         parcels=rig.parcels,
@@ -51,6 +55,8 @@ async def _type_code_twice(rig: Rig, hardware: Hardware) -> None:
                 locker_id=LOCKER, at=datetime.now(UTC), event_id=f"kp-{n}", code=issued.code
             )
         )
+        if between is not None:
+            await between()
 
 
 async def test_a_code_whose_unlock_got_no_answer_opens_once(rig: Rig) -> None:
@@ -94,21 +100,6 @@ async def test_a_code_whose_open_could_not_be_recorded_opens_once(
     if not rig.postgres:
         pytest.skip("a busy SQLite file is locked whole: no outage of one table to stage")
     hardware = OpensThenDatabaseFails(faults)
-    side = LockerSide.build(
-        store=rig.store,
-        parcels=rig.parcels,
-        codes=CodeService(store=rig.store),
-        adapters=AdapterDirectory(store=rig.store, adapters={"olp": hardware}),
-    )
-    need = SizeRequirement(SizeClass.S)
-    cmd = NewParcel(carrier_id=CARRIER, parcel_id="K-1", locker_id=LOCKER, need=need)
-    await rig.parcels.create(cmd, booking("book-K-1"))
-    issued = await CodeService(store=rig.store).issue(CARRIER, "K-1")
-    for n in (1, 2):
-        await side.host.locker_event(
-            CodeEntered(
-                locker_id=LOCKER, at=datetime.now(UTC), event_id=f"kp-{n}", code=issued.code
-            )
-        )
-        await faults.heal()  # the database is back before the code is typed again
+    # The database is back before the code is typed again.
+    await _type_code_twice(rig, hardware, between=faults.heal)
     assert hardware.opens == 1, "one keypad code unlocked the door twice"
