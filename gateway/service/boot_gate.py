@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from gateway.clock import Clock, utc_now
 from gateway.sdk import BootDecision, BootInfo, BootStatus
+from gateway.service.boot_admission import BootAdmission
 from gateway.service.event_order import EventMarks
 from gateway.service.presence import Presence
 from gateway.store import Store
@@ -15,6 +16,9 @@ log = logging.getLogger(__name__)
 
 # Told of every accepted Boot: (locker id, key-set version the locker reported).
 BootListener = Callable[[str, int | None], None]
+
+# Boots in the database at once per instance ([lockers] boot_concurrency).
+DEFAULT_BOOT_CONCURRENCY = 32
 
 
 class BootGate:
@@ -27,10 +31,13 @@ class BootGate:
         clock: Clock = utc_now,
         marks: EventMarks | None = None,
         presence: Presence | None = None,
+        admission: BootAdmission | None = None,
     ) -> None:
         """`marks` learns the event mark each accepted Boot read (EventOrder's), `presence`
-        that the Boot wrote the session online."""
+        that the Boot wrote the session online; `admission` bounds the Boots in the database
+        at once (the others are answered `Pending`; see boot_admission.py)."""
         self._store = store
+        self._admission = admission or BootAdmission(limit=DEFAULT_BOOT_CONCURRENCY)
         self._marks = marks
         self._presence = presence
         self._heartbeat_s = heartbeat_interval_s
@@ -38,12 +45,34 @@ class BootGate:
         self._clock = clock
 
     async def authorize_boot(self, locker_id: str, info: BootInfo) -> BootDecision:
-        """A provisioned locker is accepted (its boot recorded); any other is rejected.
+        """A provisioned locker is accepted (its boot recorded); any other is rejected; while
+        the admission is full, any is answered `Pending` with a least wait, unread.
 
         One transaction, one statement (a second one only to name compartments the Boot
         reports that are not provisioned): the boot storm is paid per round trip
         (bench/boot_storm.py). The event mark it reads is handed to EventOrder, so the Boot's
         journal report that follows needs no transaction of its own."""
+        turned_away = self._admission.enter(locker_id)
+        if turned_away is not None:
+            # Before any database work: that is the point (boot_admission.py).
+            log.debug(
+                "locker %s Boot pending: %d in the database, %d waiting; back in %d s",
+                locker_id,
+                turned_away.in_flight,
+                turned_away.backlog,
+                turned_away.wait_s,
+            )
+            return BootDecision(BootStatus.PENDING, turned_away.wait_s, "gateway busy")
+        try:
+            return await self._admitted_boot(locker_id, info)
+        finally:
+            self._admission.leave()
+
+    @property
+    def admission(self) -> BootAdmission:
+        return self._admission
+
+    async def _admitted_boot(self, locker_id: str, info: BootInfo) -> BootDecision:
         details = {"vendor": info.vendor, "model": info.model, "serial": info.serial_number}
         reported = [c.code for c in info.compartments]
         async with self._store.transaction() as tx:

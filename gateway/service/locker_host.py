@@ -12,7 +12,8 @@ from gateway.observability import correlation
 from gateway.observability.metrics import Metrics
 from gateway.sdk import BootDecision, BootInfo, LockerEvent
 from gateway.service.adapters import AdapterDirectory
-from gateway.service.boot_gate import BootGate, BootListener
+from gateway.service.boot_admission import BootAdmission
+from gateway.service.boot_gate import DEFAULT_BOOT_CONCURRENCY, BootGate, BootListener
 from gateway.service.codes import CodeService
 from gateway.service.door_events import DoorEvents
 from gateway.service.event_order import EventOrder
@@ -87,6 +88,7 @@ class LockerSide:
         on_booted: BootListener | None = None,
         open_timeout: timedelta = timedelta(seconds=10),
         heartbeat_interval_s: int = 60,
+        boot_concurrency: int = DEFAULT_BOOT_CONCURRENCY,
         keypad_policy: KeypadPolicy | None = None,
         retry: RetryPolicy | None = None,
         sweep_interval_s: float = 5.0,
@@ -105,6 +107,7 @@ class LockerSide:
             clock=clock,
             marks=order.marks,
             presence=presence,
+            admission=BootAdmission(limit=boot_concurrency),
         )
         unlocks = Unlocks(
             store=store, parcels=parcels, adapters=adapters, open_timeout=open_timeout, clock=clock
