@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
+from gateway.observability.burst_log import BurstLog
 from gateway.observability.correlation import bind as correlated
 from gateway.observability.correlation import current as correlation_id
 
-__all__ = ["MessageTimer", "correlated", "correlation_id", "message_timer"]
+__all__ = ["BurstLog", "MessageTimer", "correlated", "correlation_id", "message_timer"]
 
 
 @runtime_checkable
