@@ -96,7 +96,7 @@ from gateway.sdk.olp_messages import (
     UnknownMessage,
     WireModel,
 )
-from gateway.sdk.telemetry import correlated, message_timer
+from gateway.sdk.telemetry import BurstLog, correlated, message_timer
 
 log = logging.getLogger(__name__)
 Channel = topics.Channel
@@ -167,6 +167,7 @@ class OlpAdapter:
         self._src = f"gw:{config.instance}"
         self._seq = itertools.count()
         self._pending: PendingCalls[OlpMessage] = PendingCalls()
+        self._expired_log = BurstLog(log)
         self._dedupe = Deduper()
         self._gaps = SequenceTracker()
         self._lanes: LockerLanes[Inbound] = LockerLanes(
@@ -655,7 +656,8 @@ class OlpAdapter:
     async def _request(self, locker_id: str, call: OlpMessage) -> None:
         if call.exp is not None and call.exp < self._host.now():
             self._drops.count(DropReason.EXPIRED_CALL)
-            log.warning("dropping expired %s call from %s", call.action, locker_id)
+            # A storm expires thousands at once: the first of a burst in full, then a count.
+            self._expired_log.log("dropping expired %s call from %s", call.action, locker_id)
             return
         if isinstance(call, BootCall):
             await self._boot(locker_id, call)
