@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from types import TracebackType
 from typing import Any
 
@@ -23,6 +24,7 @@ from gateway.delivery.transports.http import HttpTransport
 from gateway.delivery.transports.mqtt import MqttTransport
 from gateway.delivery.transports.smtp import SmtpTransport
 from gateway.delivery.webhook_routes import CompositeRoutes, WebhookRoutes
+from gateway.domain.hold_policy import settings_hold
 from gateway.domain.keypad import KeypadPolicy
 from gateway.domain.operators import LoginPolicy, SessionPolicy
 from gateway.http.app import build_http_app, server_limits
@@ -48,8 +50,11 @@ from gateway.service.bus_lease import BusOwner
 from gateway.service.carriers import CarrierService
 from gateway.service.codes import CodeService
 from gateway.service.connectors import ConnectorService
+from gateway.service.courier_sessions import CourierSessions
 from gateway.service.deliveries import DeliveryService
 from gateway.service.grants import GrantService
+from gateway.service.hold_policies import HoldPolicies
+from gateway.service.holds import HoldService
 from gateway.service.housekeeping import Housekeeping
 from gateway.service.key_distribution import KeyDistributor
 from gateway.service.keypad import KeypadLockouts
@@ -61,6 +66,7 @@ from gateway.service.parcel_batch import BatchBooking
 from gateway.service.parcels import ParcelService
 from gateway.service.recovery import Recovery
 from gateway.service.reminders import ReminderScheduler
+from gateway.service.self_service import SelfService
 from gateway.service.webhooks import WebhookService
 from gateway.settings import KeypadSettings, Settings
 from gateway.spec import Spec
@@ -130,14 +136,28 @@ class Gateway:
     def _build_services(self) -> None:
         """The services over the store that the locker side and the HTTP API share."""
         s = self.settings
+        # Hold-time policies per network, carrier and locker over the [parcels] defaults.
+        self.hold_policies = HoldPolicies(
+            store=self.store,
+            base=settings_hold(
+                s.parcels.pickup_window,
+                s.parcels.reminder_lead,
+                timedelta(days=s.parcels.recipient_extension_days),
+            ),
+            network_id=s.network_id,
+            clock=self.clock,
+        )
         self.parcels = ParcelService(
             store=self.store,
             reservation_ttl=s.parcels.reservation_ttl,
             pickup_window=s.parcels.pickup_window,
             clock=self.clock,
             network_id=s.network_id,
+            hold_policies=self.hold_policies,
         )
         self.lockers = LockerService(store=self.store)
+        # Pre-check and soft holds; their capacity is kept by every allocation (parcels.py).
+        self.holds = HoldService(store=self.store, default_ttl=s.parcels.hold_ttl, clock=self.clock)
         self.carriers = CarrierService(store=self.store, clock=self.clock)
         self.codes = CodeService(store=self.store, clock=self.clock, keyring=self.custody.keyring)
         self.adapters = AdapterDirectory(store=self.store, adapters={})
@@ -194,6 +214,17 @@ class Gateway:
             deliveries=DeliveryService(store=self.store, clock=self.clock),
             connectors=self.connectors,
             batches=BatchBooking(store=self.store, parcels=self.parcels, clock=self.clock),
+            holds=self.holds,
+            hold_policies=self.hold_policies,
+            self_service=SelfService(
+                store=self.store,
+                parcels=self.parcels,
+                codes=self.codes,
+                keys=self.network_keys,
+                network_id=s.network_id,
+                link_ttl=s.parcels.self_service_link_ttl,
+                clock=self.clock,
+            ),
         )
         app = build_http_app(
             deps,
@@ -285,6 +316,8 @@ class Gateway:
         housekeeping = Housekeeping(
             store=self.store,
             parcels=self.parcels,
+            holds=self.holds,
+            courier_sessions=CourierSessions(store=self.store, codes=self.codes, clock=self.clock),
             idempotency_retention=s.parcels.idempotency_retention,
             network_keys=self.network_keys,
             operator_auth=self.operator_auth,
@@ -309,16 +342,17 @@ class Gateway:
         await self._stack.enter_async_context(
             background(monitor_loop_lag(self.metrics.loop_lag), "event-loop-lag")
         )
-        if s.parcels.reminder_lead:
-            reminders = ReminderScheduler(
-                store=self.store,
-                lead=s.parcels.reminder_lead,
-                network_id=s.network_id,
-                clock=self.clock,
-            )
-            await self._stack.enter_async_context(
-                background(reminders.run_forever(interval_s), "pickup-reminders")
-            )
+        # Always on: a carrier's or locker's hold-time policy may name reminders even when the
+        # network's `reminder_lead` is 0 (which then only leaves pre-0016 parcels without).
+        reminders = ReminderScheduler(
+            store=self.store,
+            lead=s.parcels.reminder_lead or None,
+            network_id=s.network_id,
+            clock=self.clock,
+        )
+        await self._stack.enter_async_context(
+            background(reminders.run_forever(interval_s), "pickup-reminders")
+        )
 
     async def _start_connectors(self) -> None:
         """Sync and build every connector attachment before serving: a bad one stops here."""
@@ -427,6 +461,7 @@ class Gateway:
             "instance": s.instance,
             "protocol_version": protocol,
             "shared_subscriptions": shared,
+            "session_expiry_s": int(mqtt.session_expiry.total_seconds()),
             "lane_capacity": s.lockers.lane_capacity,
             # The broker's identity and ours (docs/mqtt-security.md); unset = anonymous, no TLS.
             "username": mqtt.username,
@@ -460,6 +495,7 @@ class Gateway:
             on_booted=booted,
             open_timeout=s.lockers.open_timeout,
             heartbeat_interval_s=int(s.lockers.heartbeat_interval.total_seconds()),
+            boot_concurrency=s.lockers.boot_concurrency,
             keypad_policy=_keypad_policy(s.keypad),
             clock=self.clock,
             metrics=self.metrics,

@@ -29,6 +29,7 @@ from gateway.settings import (
     Settings,
     StoreSettings,
 )
+from gateway.wire import ParcelOut
 
 LOCKER = "DEMO-WAW-01"
 LAYOUT = f"""
@@ -129,6 +130,12 @@ async def run_demo(write: Callable[[str], None] = print) -> int:
     return 0
 
 
+def _door_of(parcel: ParcelOut) -> str:
+    if parcel.compartment_code is None:
+        raise RuntimeError(f"{parcel.parcel_id} was booked without a compartment")
+    return parcel.compartment_code
+
+
 class Script:
     """The scripted carrier, courier and recipient."""
 
@@ -149,7 +156,7 @@ class Script:
 
     async def keypad_delivery(self, parcel_id: str) -> None:
         parcel = await self.carrier.book(parcel_id, locker_id=LOCKER, size_class="S")
-        door = parcel["compartmentCode"]
+        door = _door_of(parcel)
         self.say("carrier", f"booked {parcel_id} -> compartment {door}")
         await self.lifecycle(parcel_id)
         await self.enter_code(parcel_id, "courier", door)
@@ -164,7 +171,7 @@ class Script:
     async def offline_grant_delivery(self, parcel_id: str) -> None:
         """The locker loses its network; a courier still gets in with a signed grant."""
         parcel = await self.carrier.book(parcel_id, locker_id=LOCKER, size_class="S")
-        door = parcel["compartmentCode"]
+        door = _door_of(parcel)
         self.say("carrier", f"booked {parcel_id} -> compartment {door}")
         await self.lifecycle(parcel_id)
         async with asyncio.timeout(10):
@@ -173,20 +180,20 @@ class Script:
         grant = await self.carrier.grant(parcel_id)
         self.say(
             "carrier",
-            f"sends the courier a signed grant for {parcel_id} ({grant['action']} at "
-            f"{grant['lockerId']}/{grant['compartmentCode']}, QR of {len(grant['qr'])} chars)",
+            f"sends the courier a signed grant for {parcel_id} ({grant.action} at "
+            f"{grant.locker_id}/{grant.compartment_code}, QR of {len(grant.qr)} chars)",
         )
         self.locker.go_offline(2.0)
         async with asyncio.timeout(5):
             await self.locker.wait_until(lambda: not self.locker.online)
         self.say("locker", f"{LOCKER} loses its network")
-        verdict = self.locker.present_grant(grant["qr"])
+        verdict = self.locker.present_grant(grant.qr)
         self.say("courier", f"scans the grant at the offline locker: {verdict.message}")
         async with asyncio.timeout(10):
             await self.locker.wait_door(door, "open")
         self.say("courier", f"puts {parcel_id} into {door} and shuts the door")
         self.locker.deposit(door)
-        again = self.locker.present_grant(grant["qr"])
+        again = self.locker.present_grant(grant.qr)
         self.say("courier", f"scans the same grant again: {again.message}")
         self.say("locker", "back online: reports the door session it kept")
         await self.until(parcel_id, "ready_for_pickup")
@@ -197,11 +204,11 @@ class Script:
 
     async def remote_open_then_expiry(self, parcel_id: str) -> None:
         parcel = await self.carrier.book(parcel_id, locker_id=LOCKER, size_class="M")
-        door = parcel["compartmentCode"]
+        door = _door_of(parcel)
         self.say("carrier", f"booked {parcel_id} -> compartment {door}")
         await self.lifecycle(parcel_id)
         result = await self.carrier.open_door(parcel_id)
-        self.say("carrier", f"remote open for the courier: {result['outcome']}")
+        self.say("carrier", f"remote open for the courier: {result.outcome}")
         await self.locker.wait_door(door, "open")
         self.say("courier", f"puts {parcel_id} into {door} and shuts the door")
         self.locker.deposit(door)
@@ -220,7 +227,7 @@ class Script:
         await self.until(parcel_id, "collected")
 
     async def enter_code(self, parcel_id: str, who: str, door: str) -> None:
-        code = (await self.carrier.code(parcel_id))["code"]
+        code = (await self.carrier.code(parcel_id)).code
         self.say("carrier", f"sends the {who} code {code} for {parcel_id}")
         self.say(who, f"types {code} on the keypad of {LOCKER}")
         self.locker.enter_code(code)
@@ -234,11 +241,11 @@ class Script:
 
     async def lifecycle(self, parcel_id: str) -> str:
         """Print the parcel's new history entries; returns its current state."""
-        history = (await self.carrier.events(parcel_id))["items"]
+        history = (await self.carrier.events(parcel_id)).items
         for event in history[self._seen.get(parcel_id, 0) :]:
-            self.say("parcel", f"{parcel_id}: {event['fromState'] or '-'} -> {event['toState']}")
+            self.say("parcel", f"{parcel_id}: {event.from_state or '-'} -> {event.to_state}")
         self._seen[parcel_id] = len(history)
-        return str(history[-1]["toState"]) if history else ""
+        return str(history[-1].to_state) if history else ""
 
 
 @contextlib.asynccontextmanager

@@ -24,6 +24,9 @@ class ErrorCode(StrEnum):
     METHOD_NOT_ALLOWED = "MethodNotAllowed"
     ILLEGAL_TRANSITION = "IllegalTransition"
     NO_COMPARTMENT_AVAILABLE = "NoCompartmentAvailable"
+    REQUIREMENT_NOT_MET = "RequirementNotMet"
+    HOLD_NOT_ACTIVE = "HoldNotActive"
+    BUNDLE_OVER_CAPACITY = "BundleOverCapacity"
     ALREADY_EXISTS = "AlreadyExists"
     IDEMPOTENCY_KEY_MISSING = "IdempotencyKeyMissing"
     IDEMPOTENCY_CONFLICT = "IdempotencyConflict"
@@ -120,6 +123,39 @@ class NoCompartmentAvailable(_Simple):
     """No free compartment fits the parcel at this locker."""
 
     wire_code = ErrorCode.NO_COMPARTMENT_AVAILABLE
+
+
+class HoldNotActive(_Simple):
+    """A soft hold was used after it expired, was released or converted, or by another parcel."""
+
+    wire_code = ErrorCode.HOLD_NOT_ACTIVE
+
+
+class BundleOverCapacity(OpenLockerError):
+    """The locker cannot take every parcel of a bundle now; `issues` name the ones left out."""
+
+    def __init__(
+        self,
+        description: str,
+        *,
+        issues: tuple[FieldIssue, ...] = (),
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(description, ErrorCode.BUNDLE_OVER_CAPACITY, issues, details or {})
+
+
+class RequirementNotMet(OpenLockerError):
+    """No compartment of the locker, free or not, meets a delivery requirement: waiting will
+    not help, unlike NoCompartmentAvailable. `issues` point at the requirements."""
+
+    def __init__(
+        self,
+        description: str,
+        *,
+        issues: tuple[FieldIssue, ...],
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(description, ErrorCode.REQUIREMENT_NOT_MET, issues, details or {})
 
 
 class AlreadyExists(_Simple):

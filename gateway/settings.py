@@ -177,6 +177,15 @@ class MqttSettings(BaseModel):
     )
     protocol: int = Field(default=5, description="4 = MQTT 3.1.1, 5 = MQTT 5")
     shared_subscriptions: bool = True
+    session_expiry: WholeSeconds = Field(
+        default=_s(3600),
+        ge=_s(0),
+        le=_s(2**32 - 1),
+        description="How long the broker keeps this instance's session (and queues what comes "
+        "for it) after its connection ends; 0 ends it with the connection. With several "
+        "instances set 0: the broker keeps sending a dead instance's live session its share of "
+        "every locker's events until it returns (tests/chaos/test_dead_instance_events.py).",
+    )
     embedded_host: str = "127.0.0.1"
     embedded_port: int = Field(default=1884, ge=0, le=65535)
     public_urls: list[str] = Field(
@@ -199,6 +208,13 @@ class LockerSettings(BaseModel):
         le=100_000,
         description="Events queued per locker; beyond it the locker is refused and retries "
         "(back-pressure) and an overload is logged once per episode.",
+    )
+    boot_concurrency: int = Field(
+        default=32,
+        ge=1,
+        le=10_000,
+        description="Boots in the database at once; beyond it a Boot is answered Pending with "
+        "a least wait spread over the backlog's drain time (a broker restart's boot storm).",
     )
     bus_lease: Duration = Field(
         default=_s(15),
@@ -262,6 +278,26 @@ class ParcelSettings(BaseModel):
         "ends (once per deadline); 0 sends no reminders.",
     )
     idempotency_retention: WholeSeconds = Field(default=_s(24 * 3600), ge=_s(60))
+    hold_ttl: WholeSeconds = Field(
+        default=_s(15 * 60),
+        ge=_s(60),
+        le=_s(24 * 3600),
+        description="How long a soft hold (`POST /v1/holds`) lasts when the carrier gives no "
+        "ttlSeconds.",
+    )
+    recipient_extension_days: int = Field(
+        default=2,
+        ge=0,
+        le=14,
+        description="How many days a recipient may add to a pickup window, once, through the "
+        "self-service link, where no hold-time policy says otherwise; 0 allows none.",
+    )
+    self_service_link_ttl: WholeSeconds = Field(
+        default=_s(24 * 3600),
+        ge=_s(300),
+        le=_s(7 * 24 * 3600),
+        description="How long a recipient's self-service link (a signed token) stays valid.",
+    )
     batch_max: int = Field(
         default=200,
         ge=1,

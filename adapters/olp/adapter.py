@@ -52,6 +52,7 @@ from gateway.sdk import (
     LockerStatus,
     OpenOutcome,
     OpenPurpose,
+    PickupCheck,
     ReplayReport,
 )
 from gateway.sdk.errors import (
@@ -63,7 +64,6 @@ from gateway.sdk.errors import (
 from gateway.sdk.errors import ValidationFailed as SchemaViolation
 from gateway.sdk.keys import KeySet
 from gateway.sdk.mqtt import (
-    ConnectionOptions,
     Deduper,
     MqttConnection,
     PendingCalls,
@@ -84,6 +84,7 @@ from gateway.sdk.olp_messages import (
     OlpMessage,
     OpenCompartmentPayload,
     OpenCompartmentResult,
+    PickupCheckWire,
     PublicJwk,
     ReplayEventsPayload,
     ReplayEventsResult,
@@ -155,6 +156,7 @@ class OlpAdapter:
         | AdapterFeatures.DISPLAY
         | AdapterFeatures.EVENT_REPLAY
         | AdapterFeatures.OFFLINE_GRANTS
+        | AdapterFeatures.PICKUP_CHECK
     )
     # Declared as the Protocol declares it (ClassVars are invariant), so OlpAdapter type-checks
     # as a LockerAdapter.
@@ -197,15 +199,7 @@ class OlpAdapter:
     # ---- lifecycle -----------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
-        options = ConnectionOptions(
-            address=self._config.broker_address(),
-            client_id=f"openlocker-{self._config.instance}",
-            protocol_version=self._config.protocol_version,
-            subscriptions=topics.gateway_subscriptions(
-                self._config.instance, shared_events=self._config.shared_subscriptions
-            ),
-            tls_context=await self._tls_context(),
-        )
+        options = self._config.connection_options(await self._tls_context())
         async with contextlib.AsyncExitStack() as stack:
             # Left in reverse: the connection first (nothing new comes in), then waiting
             # callers learn it, then the lanes' tasks are cancelled and awaited.
@@ -287,6 +281,27 @@ class OlpAdapter:
     ) -> OpenOutcome:
         await self._require_booted(locker_id)
         payload = OpenCompartmentPayload(compartment_code=compartment_code, purpose=purpose)
+        reply = await self._call(locker_id, "OpenCompartment", payload, deadline)
+        return _expect(reply, OpenCompartmentResult).payload.outcome
+
+    async def open_with_check(
+        self,
+        locker_id: str,
+        compartment_code: str,
+        *,
+        check: PickupCheck,
+        deadline: datetime,
+    ) -> OpenOutcome:
+        """A pickup whose recipient must show an age or identity check: OpenCompartment with
+        `pickupCheck`, which the locker shows on its screen (feature PICKUP_CHECK)."""
+        await self._require_booted(locker_id)
+        payload = OpenCompartmentPayload(
+            compartment_code=compartment_code,
+            purpose=OpenPurpose.PICKUP,
+            pickup_check=PickupCheckWire(
+                minimum_age=check.minimum_age, identity=True if check.identity else None
+            ),
+        )
         reply = await self._call(locker_id, "OpenCompartment", payload, deadline)
         return _expect(reply, OpenCompartmentResult).payload.outcome
 

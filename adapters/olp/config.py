@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import replace
 from pathlib import Path
 from typing import Self
@@ -9,7 +10,7 @@ from typing import Self
 from pydantic import Field, SecretStr, model_validator
 
 from gateway.sdk import AdapterConfig
-from gateway.sdk.mqtt import BrokerAddress, TlsFiles
+from gateway.sdk.mqtt import BrokerAddress, ConnectionOptions, TlsFiles, topics
 
 
 class OlpConfig(AdapterConfig):
@@ -23,6 +24,15 @@ class OlpConfig(AdapterConfig):
     shared_subscriptions: bool = Field(
         default=True,
         description="Share events among instances ($share); off for brokers without it.",
+    )
+    session_expiry_s: int = Field(
+        default=3600,
+        ge=0,
+        le=2**32 - 1,
+        description="How long the broker keeps this instance's MQTT session, and queues what "
+        "comes for it, after its connection ends; 0 ends the session with the connection. "
+        "Behind shared subscriptions set 0: the broker keeps routing a share of every "
+        "locker's events to a dead instance's live session until it returns.",
     )
     max_message_bytes: int = Field(default=64 * 1024, ge=1024)
     connect_timeout_s: float = Field(default=5.0, gt=0)
@@ -63,6 +73,22 @@ class OlpConfig(AdapterConfig):
             address,
             username=self.username or address.username,
             password=password or address.password,
+        )
+
+    def connection_options(self, tls_context: ssl.SSLContext | None = None) -> ConnectionOptions:
+        """The instance's MQTT session: its subscriptions, and a persistent session unless
+        `session_expiry_s` is 0 (then the broker forgets it, and its share of the events
+        goes to the live instances, when its connection ends)."""
+        return ConnectionOptions(
+            address=self.broker_address(),
+            client_id=f"openlocker-{self.instance}",
+            protocol_version=self.protocol_version,
+            subscriptions=topics.gateway_subscriptions(
+                self.instance, shared_events=self.shared_subscriptions
+            ),
+            tls_context=tls_context,
+            persistent_session=self.session_expiry_s > 0,
+            session_expiry_s=self.session_expiry_s,
         )
 
     def tls_files(self) -> TlsFiles:

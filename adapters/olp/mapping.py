@@ -85,6 +85,7 @@ def event_from(locker_id: str, message: OlpMessage) -> LockerEvent | None:
             compartment_code=message.payload.compartment_code,
             description=message.payload.description,
             cleared=message.payload.cleared,
+            temperature_c=message.payload.temperature_c,
         )
     return None
 

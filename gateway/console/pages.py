@@ -91,15 +91,15 @@ async def parcels(request: web.Request) -> web.StreamResponse:
 @page()
 async def manifest(request: web.Request) -> web.StreamResponse:
     deps, _ = deps_of(request)
-    now = deps.clock()
     locker_id = request.query.get("locker") or None
-    overdue, _, more = await views.due_parcels(deps.views, now)
-    lockers = sorted({p.locker_id for p in overdue})
+    # The carriers' manifest (GET /v1/collection-manifest), every carrier's parcels.
+    lines, more = await deps.views.collection()
+    lockers = sorted({line.parcel.locker_id for line in lines})
     return render(
         request,
         "manifest.html",
         principal=request[ME],
-        rounds=views.manifest(overdue, locker_id),
+        rounds=views.manifest(lines, locker_id),
         lockers=lockers,
         chosen=locker_id,
         more=more,

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 
 from gateway.console.reads import RETRYING, ConsoleReads, TargetLag
+from gateway.domain.courier import ManifestLine as CollectLine
 from gateway.domain.enums import CompartmentState, DoorState, ParcelState, SizeClass
 from gateway.domain.keypad import KeypadCounter
 from gateway.domain.parcel import Parcel
@@ -55,7 +56,9 @@ class ManifestLine:
     locker_id: str
     compartment: str
     parcel: Parcel
-    reason: str  # "expired" or "overdue" (the window ran out, expiry not yet recorded)
+    # expired, overdue (the window ran out, expiry not yet recorded), redirected,
+    # pickup_failed, dropped_off (first mile): gateway/domain/courier.py CollectReason
+    reason: str
 
 
 async def overview(views: AdminViews, reads: ConsoleReads, now: datetime) -> Overview:
@@ -146,17 +149,17 @@ async def due_parcels(views: AdminViews, now: datetime) -> tuple[list[Parcel], l
     return overdue, expiring, more or more_today
 
 
-def manifest(overdue: list[Parcel], locker_id: str | None) -> dict[str, list[ManifestLine]]:
+def manifest(collect: list[CollectLine], locker_id: str | None) -> dict[str, list[ManifestLine]]:
     """The courier's round: per locker, each parcel to take back with its compartment."""
     rounds: dict[str, list[ManifestLine]] = defaultdict(list)
-    for parcel in overdue:
+    for line in collect:
+        parcel = line.parcel
         if locker_id and parcel.locker_id != locker_id:
             continue
         if parcel.compartment_code is None:
             continue  # nothing inside to collect
-        reason = "expired" if parcel.state is ParcelState.EXPIRED else "overdue"
         rounds[parcel.locker_id].append(
-            ManifestLine(parcel.locker_id, parcel.compartment_code, parcel, reason)
+            ManifestLine(parcel.locker_id, parcel.compartment_code, parcel, line.reason.value)
         )
     for lines in rounds.values():
         lines.sort(key=lambda line: line.compartment)

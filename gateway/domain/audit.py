@@ -40,3 +40,7 @@ class AuditAction(StrEnum):
     OPERATOR_TOKEN_CREATED = "operator.token_created"  # noqa: S105 - an action name
     OPERATOR_TOKEN_REVOKED = "operator.token_revoked"  # noqa: S105 - an action name
     ADMIN_ACTION = "admin.action"  # details: {"what": ..., "reason": ..., ...}
+    # A courier's round at a locker (gateway/service/courier_sessions.py); never the code.
+    COURIER_SESSION_OPENED = "courier_session.opened"
+    COURIER_SESSION_CODE = "courier_session.code_issued"
+    COURIER_SESSION_CLOSED = "courier_session.closed"

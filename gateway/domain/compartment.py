@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from gateway.domain.enums import CompartmentState, DoorState, ItemSensor, SizeClass
 from gateway.domain.errors import IllegalCompartmentTransition
+from gateway.domain.requirements import CompartmentTraits, TemperatureClass, TemperatureSample
 from gateway.domain.sizes import Dimensions, SizeRequirement
 
 
@@ -32,6 +33,21 @@ class Compartment:
     door: DoorState = DoorState.CLOSED
     item: ItemSensor = ItemSensor.UNKNOWN
     parcel_uid: str | None = None
+    # Delivery requirements (migration 0017): the declared temperature class and height of
+    # the floor above the ground, and whether the locker reports the temperature out of range.
+    temperature: TemperatureClass = TemperatureClass.AMBIENT
+    floor_mm: int | None = None
+    temperature_alarm: bool = False
+    reading: TemperatureSample | None = None
+
+    @property
+    def traits(self) -> CompartmentTraits:
+        return CompartmentTraits(
+            temperature=self.temperature,
+            floor_mm=self.floor_mm,
+            inside_height_mm=self.inside.height_mm,
+            temperature_alarm=self.temperature_alarm,
+        )
 
     def reserve(self, parcel_uid: str) -> Compartment:
         self._require(CompartmentState.AVAILABLE, "reserve")
@@ -92,5 +108,6 @@ def rank_candidates(
         for c in compartments
         if c.state is CompartmentState.AVAILABLE
         and need.accepts(c.size_class, c.inside, c.max_weight_g)
+        and need.requirements.admits(c.traits)
     ]
     return sorted(fitting, key=lambda c: (c.size_class.rank, c.inside.volume_mm3, c.code))

@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from gateway.domain.enums import ItemSensor, ParcelAction, ParcelState
+from gateway.domain.requirements import PickupCheck
 
 
 class OpenPurpose(StrEnum):
@@ -32,6 +33,7 @@ class FaultKind(StrEnum):
     SENSOR_FAULT = "SensorFault"
     LOCK_FAULT = "LockFault"
     POWER_LOSS = "PowerLoss"
+    TEMPERATURE_OUT_OF_RANGE = "TemperatureOutOfRange"
 
 
 class DoorSessionState(StrEnum):
@@ -67,6 +69,8 @@ class DoorSession:
     item: ItemSensor | None = None
     opened_at: datetime | None = None
     closed_at: datetime | None = None
+    # Not stored: the pickup check to show with this session's unlock, set where it starts.
+    pickup_check: PickupCheck | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from gateway.domain.compartment import Compartment
 from gateway.domain.enums import CompartmentState, SizeClass
+from gateway.domain.requirements import TemperatureClass
 
 EARTH_RADIUS_M = 6_371_008.8
 
@@ -46,14 +47,23 @@ class SizeAvailability:
     size_class: SizeClass
     available: int
     total: int
+    # Delivery requirements: one entry per size class and temperature class (ambient first).
+    temperature: TemperatureClass = TemperatureClass.AMBIENT
 
 
 def availability(compartments: Iterable[Compartment]) -> list[SizeAvailability]:
-    """Per size class: how many compartments exist and how many are free, XS first."""
-    total: Counter[SizeClass] = Counter()
-    free: Counter[SizeClass] = Counter()
+    """Per size class and temperature class: how many compartments exist and how many are
+    free (a door whose temperature is out of range is not), XS and ambient first."""
+    total: Counter[tuple[SizeClass, TemperatureClass]] = Counter()
+    free: Counter[tuple[SizeClass, TemperatureClass]] = Counter()
     for c in compartments:
-        total[c.size_class] += 1
-        if c.state is CompartmentState.AVAILABLE:
-            free[c.size_class] += 1
-    return [SizeAvailability(s, free[s], total[s]) for s in SizeClass if total[s]]
+        key = (c.size_class, c.temperature)
+        total[key] += 1
+        if c.state is CompartmentState.AVAILABLE and not c.temperature_alarm:
+            free[key] += 1
+    return [
+        SizeAvailability(s, free[(s, t)], total[(s, t)], t)
+        for s in SizeClass
+        for t in TemperatureClass
+        if total[(s, t)]
+    ]

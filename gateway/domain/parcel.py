@@ -9,7 +9,9 @@ from typing import Any
 from gateway.domain.compartment import CompartmentEffect
 from gateway.domain.enums import Direction, ParcelAction, ParcelState
 from gateway.domain.errors import IllegalParcelTransition
+from gateway.domain.hold_policy import AppliedHold
 from gateway.domain.recipients import Recipient
+from gateway.domain.self_service import RecipientRequests
 from gateway.domain.sizes import SizeRequirement
 
 S = ParcelState
@@ -110,6 +112,11 @@ class Parcel:
     last_seq: int = 0
     # Personal data for notifiers, when the carrier sent it; never in parcel responses.
     recipient: Recipient | None = None
+    # Hold-time policy (migration 0016): fixed at booking; the next reminder it calls for;
+    # what the recipient asked for through the self-service link.
+    hold: AppliedHold | None = None
+    next_reminder_at: datetime | None = None
+    recipient_requests: RecipientRequests = field(default_factory=RecipientRequests)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +213,21 @@ def _timers(
         return {"reserved_until": now + parcel.reservation_ttl}
     if action in (A.DEPOSIT, A.DROP_OFF):
         until = now + parcel.pickup_window if action is A.DEPOSIT else None
-        return {"reserved_until": None, "pickup_until": until}
+        return {
+            "reserved_until": None,
+            "pickup_until": until,
+            "next_reminder_at": _next_reminder(parcel, until, now),
+        }
     if action is A.EXTEND:
-        return {"pickup_until": pickup_until}
+        return {
+            "pickup_until": pickup_until,
+            "next_reminder_at": _next_reminder(parcel, pickup_until, now),
+        }
     return {}
+
+
+def _next_reminder(parcel: Parcel, pickup_until: datetime | None, now: datetime) -> datetime | None:
+    """The first reminder the parcel's hold policy calls for before this deadline."""
+    if parcel.hold is None or pickup_until is None:
+        return None
+    return parcel.hold.next_reminder(pickup_until, now)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gateway.domain.enums import SizeClass
+from gateway.domain.requirements import NO_REQUIREMENTS, DeliveryRequirements
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,8 @@ class SizeRequirement:
     size_class: SizeClass | None = None
     dimensions: Dimensions | None = None
     weight_g: int | None = None
+    # Delivery requirements (domain/requirements.py): which compartments qualify besides room.
+    requirements: DeliveryRequirements = NO_REQUIREMENTS
 
     def __post_init__(self) -> None:
         if self.size_class is None and self.dimensions is None:

@@ -28,6 +28,21 @@ class WebhookEventType(StrEnum):
     # subscriptions that name them: a subscription for "every type" means every parcel type.
     KEYPAD_LOCKED = "locker.keypad_locked"
     KEYPAD_CLEARED = "locker.keypad_cleared"
+    TEMPERATURE_ALARM = "locker.temperature_alarm"
+    TEMPERATURE_CLEARED = "locker.temperature_cleared"
+    # Bundle events (webhook-bundle-event.json): a bundle's parcels picked up, some or all.
+    # Like network events they carry no parcel event and go only to subscriptions naming them.
+    BUNDLE_PARTIALLY_PICKED_UP = "bundle.partially_picked_up"
+    BUNDLE_PICKED_UP = "bundle.picked_up"
+    # A carrier's own courier round (webhook-courier-event.json); also sent only to
+    # subscriptions that name them, and only the carrier's.
+    COURIER_SESSION_OPENED = "courier.session_opened"
+    COURIER_SESSION_CLOSED = "courier.session_closed"
+    # A soft hold's end (webhook-hold-event.json): the carrier's own hold converted into a
+    # reservation, released, or expired; sent only to the carrier's subscriptions naming them.
+    HOLD_CONVERTED = "hold.converted"
+    HOLD_RELEASED = "hold.released"
+    HOLD_EXPIRED = "hold.expired"
 
     @classmethod
     def entering(cls, state: ParcelState) -> WebhookEventType:
@@ -35,12 +50,18 @@ class WebhookEventType(StrEnum):
 
     @property
     def is_network_event(self) -> bool:
-        return self.value.startswith("locker.")
+        return is_network_event(self.value)
+
+
+# Event types whose outbox row carries its whole body rather than a parcel's event.
+_NETWORK_EVENT_PREFIXES = ("locker.", "bundle.", "courier.", "hold.")
 
 
 def is_network_event(event_type: str) -> bool:
-    """A `locker.*` event: its outbox row carries a locker, not a parcel."""
-    return event_type.startswith("locker.")
+    """A `locker.*`, `bundle.*`, `courier.*` or `hold.*` event: its outbox row carries a
+    locker, a bundle, a courier session or a soft hold, not a parcel, and its stored body
+    is sent as it is (gateway/delivery/network_events.py)."""
+    return event_type.startswith(_NETWORK_EVENT_PREFIXES)
 
 
 class DeliveryState(StrEnum):

@@ -10,20 +10,26 @@ from gateway.http.context import DEPS, HttpDeps
 from gateway.http.discovery import DISCOVERY, Discovery
 from gateway.http.middleware import auth_middleware, problem_middleware
 from gateway.http.operator_auth import ADMIN, AdminDeps
+from gateway.http.recipient_page import mount_recipient_page
 from gateway.http.routes import (
+    admin_hold_policies,
     admin_lockers,
     admin_ops,
     admin_parcels,
     admin_session,
+    bundles,
     connectors,
+    courier_sessions,
     deliveries,
     doors,
     grants,
+    holds,
     lockers,
     meta,
     ops,
     parcel_batch,
     parcels,
+    self_service,
     webhooks,
     wellknown,
 )
@@ -68,6 +74,10 @@ def build_http_app(
     parcel_batch.add_routes(app)
     doors.add_routes(app)
     grants.add_routes(app)
+    self_service.add_routes(app)
+    holds.add_routes(app)
+    bundles.add_routes(app)
+    courier_sessions.add_routes(app)
     webhooks.add_routes(app)
     deliveries.add_routes(app)
     connectors.add_routes(
@@ -75,9 +85,16 @@ def build_http_app(
         InboundService(parcels=deps.parcels, spec=deps.spec, attachments=deps.connectors),
     )
     wellknown.add_routes(app)
+    mount_recipient_page(app)  # the recipient's self-service page (no /v1: HTML)
     if admin is not None:
         # The operators' API (/v1/admin/): its own sign-in, see gateway/http/operator_auth.py.
         app[ADMIN] = admin
-        for routes in (admin_session, admin_lockers, admin_parcels, admin_ops):
+        for routes in (
+            admin_session,
+            admin_lockers,
+            admin_parcels,
+            admin_ops,
+            admin_hold_policies,
+        ):
             routes.add_routes(app)
     return app

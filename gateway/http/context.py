@@ -11,9 +11,12 @@ from gateway.service.codes import CodeService
 from gateway.service.connectors import ConnectorService
 from gateway.service.deliveries import DeliveryService
 from gateway.service.grants import GrantService
+from gateway.service.hold_policies import HoldPolicies
+from gateway.service.holds import HoldService
 from gateway.service.lockers import LockerService
 from gateway.service.parcel_batch import BatchBooking
 from gateway.service.parcels import ParcelService
+from gateway.service.self_service import SelfService
 from gateway.service.unlocks import Unlocks
 from gateway.service.webhooks import WebhookService
 from gateway.spec import Spec
@@ -38,6 +41,9 @@ class HttpDeps:
     deliveries: DeliveryService
     connectors: ConnectorService
     batches: BatchBooking
+    hold_policies: HoldPolicies
+    self_service: SelfService
+    holds: HoldService
 
 
 DEPS = web.AppKey("deps", HttpDeps)

@@ -40,6 +40,15 @@ FEATURE_ROUTES: dict[str, tuple[tuple[str, str], ...]] = {
     "webhooks": (("POST", "/v1/webhooks"), ("GET", "/.well-known/jwks.json")),
     "dead-letter-replay": (("POST", "/v1/deliveries/{delivery_id}/replay"),),
     "connectors": (("POST", "/v1/connectors/{attachment_id}/inbound"),),
+    "precheck": (("GET", "/v1/lockers/{locker_id}/precheck"),),
+    "soft-holds": (("POST", "/v1/holds"), ("POST", "/v1/holds/{hold_id}/release")),
+    "bundles": (("POST", "/v1/bundles"), ("POST", "/v1/bundles/{bundle_id}/codes")),
+    "bundle-grants": (("POST", "/v1/bundles/{bundle_id}/grants"),),
+    "courier-sessions": (
+        ("POST", "/v1/courier-sessions"),
+        ("POST", "/v1/courier-sessions/{session_id}/close"),
+    ),
+    "collection-manifest": (("GET", "/v1/collection-manifest"),),
 }
 
 
@@ -105,6 +114,10 @@ class Discovery:
             ),
             features=mounted_features(request.app),
         )
+
+    def base_url(self, request: web.Request) -> str:
+        """The network's public origin (links handed to people, e.g. self-service)."""
+        return self._base(request)
 
     def _base(self, request: web.Request) -> str:
         """The configured public URL, else the origin this request reached (no proxy)."""

@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 PUBLIC_PREFIXES = ("/v1/spec/", "/healthz", "/readyz", "/.well-known/")
 # The operators' API: each handler calls require_operator (gateway/http/operator_auth.py).
 OPERATOR_PREFIX = "/v1/admin/"
+# A recipient's self-service calls: the link's token, checked by the handlers
+# (gateway/http/routes/self_service.py), never a carrier's.
+RECIPIENT_PREFIX = "/v1/self-service/"
 
 
 @web.middleware
@@ -82,6 +85,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         path.startswith("/v1/")
         and not path.startswith(PUBLIC_PREFIXES)
         and not path.startswith(OPERATOR_PREFIX)
+        and not path.startswith(RECIPIENT_PREFIX)
     ):
         authorization = request.headers.get("Authorization")
         authenticator = deps(request).authenticator

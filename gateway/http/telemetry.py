@@ -71,9 +71,13 @@ async def telemetry_middleware(request: web.Request, handler: Handler) -> web.St
             # Probes and scrapes come every few seconds: their successes only at DEBUG.
             level = logging.DEBUG if route in _QUIET and status < 400 else logging.INFO
             # The path, not the query: a query string is the caller's and may hold anything.
-            access_log.log(
-                level, "%s %s %d %.1f ms", request.method, request.path, status, elapsed * 1000
-            )
+            # A self-service page's path carries its link's bearer token: logged as the template.
+            path = route if request.path.startswith(_TOKEN_IN_PATH) else request.path
+            access_log.log(level, "%s %s %d %.1f ms", request.method, path, status, elapsed * 1000)
+
+
+# Paths whose segments are credentials (gateway/http/recipient_page.py).
+_TOKEN_IN_PATH = "/self-service/"  # noqa: S105 - a path prefix, not a secret
 
 
 def _template(request: web.Request) -> str:

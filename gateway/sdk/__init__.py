@@ -9,7 +9,8 @@ What is here, by concern:
 - the contract: `LockerAdapter`, `AdapterFeatures`, `AdapterConfig`, `AdapterHost` and what
   they exchange (`BootInfo`, `BootDecision`, `BootStatus`, `CompartmentInfo`, `LockerStatus`),
   the optional `SupportsDisplay`, `SupportsAvailability`, `SupportsKeySet` (with `KeySet`),
-  `SupportsEventReplay` (with `ReplayReport`) and `SupportsDropCounts` (for /metrics);
+  `SupportsEventReplay` (with `ReplayReport`), `SupportsDropCounts` (for /metrics) and
+  `SupportsPickupCheck` (with `PickupCheck`: a pickup's age/identity check on the screen);
 - events and their vocabulary (`LockerEvent` and its kinds, `OpenOutcome`, `DoorState`...);
 - errors: `OpenLockerError` and the adapter errors derived from it;
 - running: `LockerLanes` (one ordered, bounded lane per locker, for `host.locker_event`),
@@ -36,9 +37,10 @@ from gateway.sdk.adapter import (
     SupportsAvailability,
     SupportsDisplay,
     SupportsDropCounts,
+    SupportsPickupCheck,
 )
 from gateway.sdk.boards import BoardEvents, PolledLocker, poll_forever, seconds_left
-from gateway.sdk.domain import DoorState, ItemSensor, SizeClass
+from gateway.sdk.domain import DoorState, ItemSensor, PickupCheck, SizeClass
 from gateway.sdk.errors import (
     AdapterConfigError,
     AdapterConnectionError,
@@ -106,6 +108,7 @@ __all__ = [
     "OpenLockerError",
     "OpenOutcome",
     "OpenPurpose",
+    "PickupCheck",
     "PollTracker",
     "PolledLocker",
     "PresenceChanged",
@@ -119,6 +122,7 @@ __all__ = [
     "SupportsDropCounts",
     "SupportsEventReplay",
     "SupportsKeySet",
+    "SupportsPickupCheck",
     "TaskSet",
     "available_adapters",
     "background",

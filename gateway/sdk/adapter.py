@@ -12,6 +12,7 @@ from typing import ClassVar, Protocol, Self, runtime_checkable
 from pydantic import BaseModel, ConfigDict
 
 from gateway.domain.enums import DoorState, ItemSensor, SizeClass
+from gateway.domain.requirements import PickupCheck
 from gateway.sdk.events import LockerEvent, OpenOutcome, OpenPurpose
 
 
@@ -35,6 +36,7 @@ class AdapterFeatures(Flag):
     DISPLAY = auto()
     OFFLINE_GRANTS = auto()
     EVENT_REPLAY = auto()
+    PICKUP_CHECK = auto()
 
 
 class AdapterConfig(BaseModel):
@@ -182,6 +184,24 @@ class SupportsDropCounts(Protocol):
     def drop_counts(self) -> Mapping[str, int]:
         """Counts since start by reason (a short, fixed set of kebab-case names; a count
         never goes down). Called from the scrape: cheap, no I/O."""
+        ...
+
+
+@runtime_checkable
+class SupportsPickupCheck(Protocol):
+    """Adapters whose lockers show a pickup's age/identity check on their screen with the
+    opening (feature PICKUP_CHECK; OLP's OpenCompartment `pickupCheck`)."""
+
+    async def open_with_check(
+        self,
+        locker_id: str,
+        compartment_code: str,
+        *,
+        check: PickupCheck,
+        deadline: datetime,
+    ) -> OpenOutcome:
+        """Unlock for a pickup and show `check` to the recipient, as `open_compartment` does
+        otherwise (same outcomes, same errors)."""
         ...
 
 

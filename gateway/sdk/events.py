@@ -62,6 +62,7 @@ class LockerFault(_Event):
     compartment_code: str | None = None
     description: str | None = None
     cleared: bool = False
+    temperature_c: float | None = None  # TemperatureOutOfRange: the reading, degrees Celsius
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -65,6 +65,7 @@ from gateway.wire.olp_payloads import (
     StatePayload,
     StatusPayload,
 )
+from gateway.wire.requirements import PickupCheckWire
 
 # Journaled door events and the others a locker publishes on evt/* (SPEC §9).
 LockerEventMessage = DoorOpenedEvent | DoorClosedEvent | CodeEnteredEvent | FaultEvent
@@ -105,6 +106,7 @@ __all__ = [
     "OpenCompartmentPayload",
     "OpenCompartmentResult",
     "OpenCompartmentResultPayload",
+    "PickupCheckWire",
     "PublicJwk",
     "ReplayEventsCall",
     "ReplayEventsPayload",

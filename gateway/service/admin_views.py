@@ -8,11 +8,13 @@ from datetime import datetime
 
 from gateway.clock import Clock, utc_now
 from gateway.domain.compartment import Compartment
+from gateway.domain.courier import ManifestLine
 from gateway.domain.enums import ParcelState
 from gateway.domain.keypad import KeypadCounter
 from gateway.domain.locker import Locker, SizeAvailability
 from gateway.domain.parcel import Parcel, ParcelEvent
 from gateway.errors import NotFound
+from gateway.service.collection_manifest import lines_in
 from gateway.service.cursors import decode_cursor, encode_cursor
 from gateway.store import Store
 from gateway.store.locker_sessions import LockerSession
@@ -117,6 +119,12 @@ class AdminViews:
             if parcel is None:
                 raise NotFound(f"no parcel with uid {uid!r}")
             return parcel, await tx.events.list(uid)
+
+    async def collection(self, locker_id: str | None = None) -> tuple[list[ManifestLine], bool]:
+        """Every carrier's collection manifest (the carrier API's, gateway/service/
+        collection_manifest.py): what couriers should take back; whether there was more."""
+        async with self._store.transaction() as tx:
+            return await lines_in(tx, self._clock(), carrier_id=None, locker_id=locker_id)
 
     async def keypad_lockouts(self) -> list[KeypadCounter]:
         async with self._store.transaction() as tx:

@@ -87,29 +87,57 @@ class CodeService:
             if replace:
                 await tx.codes.revoke(parcel.uid, purpose)
             expires = self._expiry(parcel, purpose)
-            key = await self._key(tx)
-            for _ in range(10):
-                code = new_pin()
-                stored = await tx.codes.add(
-                    locker_id=parcel.locker_id,
-                    parcel_uid=parcel.uid,
-                    purpose=purpose,
-                    code_hash=pin_hash(key, parcel.locker_id, code),
-                    expires_at=expires,
+            code = await self.add_in(
+                tx,
+                locker_id=parcel.locker_id,
+                subject_uid=parcel.uid,
+                purpose=purpose,
+                expires=expires,
+                actor=actor or f"carrier:{carrier_id}",
+            )
+            return IssuedCode(code, purpose, parcel.locker_id, expires)
+
+    async def add_in(
+        self,
+        tx: UnitOfWork,
+        *,
+        locker_id: str,
+        subject_uid: str,
+        purpose: OpenPurpose,
+        expires: datetime,
+        actor: str,
+        details: dict[str, str] | None = None,
+    ) -> str:
+        """A new code in clear, stored hashed for `subject_uid` (a parcel's uid, or a
+        bundle's: gateway/service/bundles.py) and audited, inside the caller's transaction."""
+        key = await self._key(tx)
+        for _ in range(10):
+            code = new_pin()
+            stored = await tx.codes.add(
+                locker_id=locker_id,
+                parcel_uid=subject_uid,
+                purpose=purpose,
+                code_hash=pin_hash(key, locker_id, code),
+                expires_at=expires,
+            )
+            if stored:
+                await tx.audit.append(
+                    AuditAction.CODE_ISSUED,
+                    actor=actor,
+                    subject=subject_uid,
+                    details={
+                        "purpose": purpose.value,
+                        "lockerId": locker_id,
+                        "expiresAt": expires.isoformat(),
+                        **(details or {}),
+                    },
                 )
-                if stored:
-                    await tx.audit.append(
-                        AuditAction.CODE_ISSUED,
-                        actor=actor or f"carrier:{carrier_id}",
-                        subject=parcel.uid,
-                        details={
-                            "purpose": purpose.value,
-                            "lockerId": parcel.locker_id,
-                            "expiresAt": expires.isoformat(),
-                        },
-                    )
-                    return IssuedCode(code, purpose, parcel.locker_id, expires)
+                return code
         raise ConcurrentUpdate("could not find an unused code; retry")
+
+    async def digest(self, tx: UnitOfWork, locker_id: str, code: str) -> str:
+        """The keyed hash of `code` at `locker_id` as stored (courier sessions keep theirs so)."""
+        return pin_hash(await self._key(tx), locker_id, code)
 
     async def redeem(self, tx: UnitOfWork, locker_id: str, code: str) -> AccessCode | None:
         """Use a code entered at `locker_id`; None if wrong, used, expired or another locker's."""

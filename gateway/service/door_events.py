@@ -17,6 +17,7 @@ from gateway.service.door_audit import audit_open, audit_unasked_open
 from gateway.service.door_state import apply_verdict, door_reading, jammed, set_door
 from gateway.service.grant_doors import grant_opened
 from gateway.service.parcels import ParcelService
+from gateway.service.temperature import temperature_fault
 from gateway.store import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,10 @@ class DoorEvents:
         await apply_verdict(tx, self._parcels, session, verdict, reading=reading)
 
     async def fault(self, tx: UnitOfWork, event: LockerFault) -> None:
+        if event.fault is FaultKind.TEMPERATURE_OUT_OF_RANGE:
+            # Not a door's fault: the compartment's temperature alarm (delivery requirements).
+            await temperature_fault(tx, event)
+            return
         log.warning(
             "locker %s fault %s on %s: %s",
             event.locker_id,

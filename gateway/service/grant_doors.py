@@ -14,6 +14,7 @@ from datetime import timedelta
 from gateway.domain.audit import AuditAction
 from gateway.domain.door import PURPOSE_FOR_STATE, DoorSession, OpenOutcome, OpenPurpose
 from gateway.sdk import DoorOpened, GrantUse
+from gateway.service.bundle_grants import bundle_grant_door
 from gateway.store import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,9 @@ async def grant_opened(tx: UnitOfWork, event: DoorOpened, grant: GrantUse) -> Do
     """Redeem the grant and open its door session; None (logged, audited) when it is not ours."""
     where = f"{event.locker_id}/{event.compartment_code}"
     record = await tx.grants.get(grant.jti)
+    if record is None:
+        # A bundle grant (gateway/service/bundle_grants.py): one jti, one record per door.
+        record, grant = await bundle_grant_door(tx, event, grant)
     problem: str | None = None
     if record is None:
         problem = "no grant with this jti was issued"
@@ -44,7 +48,7 @@ async def grant_opened(tx: UnitOfWork, event: DoorOpened, grant: GrantUse) -> Do
         # An offline locker cannot learn that the parcel was cancelled, picked up or expired
         # since: whatever lies behind that door now is not the grant's parcel.
         problem = moved
-    elif not await tx.grants.redeem(grant.jti, event.at):
+    elif not await tx.grants.redeem(record.jti, event.at):
         problem = "the grant was redeemed already"
     if record is None or problem is not None:
         # A locker opened a door for something the network never issued (or issued once):

@@ -52,6 +52,11 @@ class GrantService:
         self._max_lifetime = max_lifetime
         self._clock = clock
 
+    @property
+    def max_lifetime(self) -> timedelta:
+        """The network's longest grant validity (`[tokens] grant_max_lifetime`)."""
+        return self._max_lifetime
+
     async def issue(
         self,
         carrier_id: str,
@@ -105,6 +110,10 @@ class GrantService:
                 exp=expires,
                 iat=not_before,
                 jti=new_jti(),
+                # The locker's screen asks for the check before a pickup (SPEC: requirements).
+                chk=parcel.need.requirements.pickup_check
+                if purpose is OpenPurpose.PICKUP
+                else None,
             )
             token = encode_grant(claims, kid=signer.kid, key=signer.key)
             await tx.grants.add(

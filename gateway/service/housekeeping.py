@@ -13,6 +13,8 @@ from datetime import timedelta
 from gateway.auth.operator_sessions import OperatorAuth
 from gateway.clock import Clock, utc_now
 from gateway.errors import OpenLockerError
+from gateway.service.courier_sessions import CourierSessions
+from gateway.service.holds import HoldService
 from gateway.service.parcels import ParcelService
 from gateway.store import Store
 from gateway.tokens.network_keys import NetworkKeys
@@ -30,6 +32,8 @@ class Housekeeping:
         store: Store,
         parcels: ParcelService,
         idempotency_retention: timedelta,
+        holds: HoldService | None = None,
+        courier_sessions: CourierSessions | None = None,
         network_keys: NetworkKeys | None = None,
         operator_auth: OperatorAuth | None = None,
         clock_skew: timedelta = timedelta(seconds=30),
@@ -37,6 +41,8 @@ class Housekeeping:
     ) -> None:
         self._store = store
         self._parcels = parcels
+        self._holds = holds
+        self._courier_sessions = courier_sessions
         self._retention = idempotency_retention
         self._keys = network_keys
         self._operator_auth = operator_auth
@@ -46,6 +52,12 @@ class Housekeeping:
     async def run_once(self) -> int:
         """One pass; returns how many parcels it expired."""
         expired = await self._parcels.expire_due()
+        if self._holds is not None:
+            # Soft holds stop counting at their expiry anyway; this ends them, with the event.
+            await self._holds.expire_due()
+        if self._courier_sessions is not None:
+            # A round nobody closed: its carrier still learns what it did.
+            await self._courier_sessions.close_lapsed()
         now = self._clock()
         async with self._store.transaction() as tx:
             await tx.jtis.purge(now)

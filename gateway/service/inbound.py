@@ -50,6 +50,7 @@ def new_parcel(carrier_id: str, body: CreateParcelIn) -> NewParcel:
         pickup_window=timedelta(seconds=window) if window is not None else None,
         reference=body.reference,
         recipient=body.recipient.to_domain() if body.recipient else None,
+        hold_id=body.hold_id,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from gateway.clock import Clock, utc_now
 from gateway.domain.audit import AuditAction
@@ -14,10 +15,14 @@ from gateway.domain.keypad import KeypadPolicy, Lockout, LockoutReason
 from gateway.domain.parcel import Parcel
 from gateway.domain.webhooks import WebhookEventType
 from gateway.errors import IllegalTransition, NotFound, ValidationFailed
+from gateway.service.bundles import bundle_doors
 from gateway.service.codes import CodeService
 from gateway.service.keypad_events import record_keypad_event
 from gateway.store import Store, UnitOfWork
 from gateway.store.access_codes import AccessCode
+
+if TYPE_CHECKING:
+    from gateway.service.courier_sessions import CourierSessions, RoundDoor
 
 
 class KeypadVerdict(StrEnum):
@@ -30,6 +35,8 @@ class KeypadVerdict(StrEnum):
     # Typed longer ago than `KeypadPolicy.entry_max_age` (a replayed journal, a gateway that
     # was down): nobody waits at the door any more. Not a guess, the code stays usable.
     STALE = "stale"
+    # A courier session's code whose round has no door left to open: not a guess either.
+    ROUND_DONE = "round-done"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +47,20 @@ class KeypadOutcome:
     code: AccessCode | None = None
     parcel: Parcel | None = None
     lockout: Lockout | None = None
+    # A courier session's code (no `code`): the door of its round it opens, if any.
+    round: RoundDoor | None = None
+    # A bundle's code (gateway/service/bundles.py): every door it opens, no `parcel`.
+    bundle: tuple[Parcel, ...] = ()
 
 
 async def try_code(
-    tx: UnitOfWork, *, codes: CodeService, policy: KeypadPolicy, locker_id: str, typed: str
+    tx: UnitOfWork,
+    *,
+    codes: CodeService,
+    policy: KeypadPolicy,
+    locker_id: str,
+    typed: str,
+    rounds: CourierSessions | None = None,
 ) -> KeypadOutcome:
     """Decide one keypad entry inside `tx` and audit it (never the digits themselves).
 
@@ -58,7 +75,19 @@ async def try_code(
     else:
         code = await codes.redeem(tx, locker_id, typed)
         parcel = await tx.parcels.get_by_uid(code.parcel_uid) if code else None
-        if code is None or parcel is None or PURPOSE_FOR_STATE.get(parcel.state) != code.purpose:
+        door = await rounds.next_door(tx, locker_id, typed) if rounds and not code else None
+        bundle = await bundle_doors(tx, code) if code is not None and parcel is None else ()
+        if bundle:
+            # A bundle's code: every door of the bundle awaiting its opening, at once.
+            counter = counter.succeeded()
+            outcome = KeypadOutcome(KeypadVerdict.ACCEPTED, code=code, bundle=bundle)
+        elif door is not None:
+            # A courier session's code: the next door of its round (no code is used up).
+            counter = counter.succeeded()
+            done = door.parcel is None
+            verdict = KeypadVerdict.ROUND_DONE if done else KeypadVerdict.ACCEPTED
+            outcome = KeypadOutcome(verdict, parcel=door.parcel, round=door)
+        elif code is None or parcel is None or PURPOSE_FOR_STATE.get(parcel.state) != code.purpose:
             counter, lockout = counter.failed(now, policy)
             outcome = KeypadOutcome(KeypadVerdict.REJECTED, lockout=lockout)
         elif code.purpose in _INTO and await _out_of_service(tx, parcel):
@@ -71,6 +100,11 @@ async def try_code(
     details: dict[str, object] = {"result": outcome.verdict.value}
     if outcome.parcel is not None:
         details["parcelUid"] = outcome.parcel.uid
+    if outcome.round is not None:
+        details["courierSession"] = outcome.round.session.id
+    if outcome.bundle and outcome.code is not None:
+        details["bundleUid"] = outcome.code.parcel_uid
+        details["parcelUids"] = [p.uid for p in outcome.bundle]
     if outcome.verdict is KeypadVerdict.REJECTED:
         details["failures"] = counter.failures
         details["dailyFailures"] = counter.day_failures

@@ -18,7 +18,9 @@ from gateway.errors import OpenLockerError, OperationTimeout
 from gateway.observability.metrics import Metrics
 from gateway.sdk import AdapterFeatures, CodeEntered, SupportsDisplay
 from gateway.service.adapters import AdapterDirectory
+from gateway.service.bundle_doors import open_doors
 from gateway.service.codes import CodeService
+from gateway.service.courier_sessions import CourierSessions, RoundDoor
 from gateway.service.keypad import KeypadOutcome, KeypadVerdict, try_code
 from gateway.service.locker_clocks import LockerClocks
 from gateway.service.unlocks import Unlocks
@@ -41,8 +43,11 @@ class KeypadEntry:
         clock: Clock = utc_now,
         metrics: Metrics | None = None,
         clocks: LockerClocks | None = None,
+        rounds: CourierSessions | None = None,
     ) -> None:
         self._metrics = metrics or Metrics()
+        # Courier sessions' codes are tried where a parcel code is not found.
+        self._rounds = rounds or CourierSessions(store=store, codes=codes, clock=clock)
         self.clocks = clocks or LockerClocks()
         self._store = store
         self._codes = codes
@@ -71,7 +76,12 @@ class KeypadEntry:
             )
             return KeypadOutcome(KeypadVerdict.STALE)
         return await try_code(
-            tx, codes=self._codes, policy=self._policy, locker_id=event.locker_id, typed=event.code
+            tx,
+            codes=self._codes,
+            policy=self._policy,
+            locker_id=event.locker_id,
+            typed=event.code,
+            rounds=self._rounds,
         )
 
     async def answer(self, event: CodeEntered, entry: KeypadOutcome) -> None:
@@ -87,6 +97,16 @@ class KeypadEntry:
                 entry.lockout.until.isoformat(),
                 entry.lockout.number,
             )
+        if entry.round is not None:
+            await self._open_round_door(event, entry.round)
+            return
+        if entry.bundle and entry.code is not None:
+            # A bundle's code: all its doors; given back only if none can have opened.
+            actor = f"locker:{event.locker_id}"
+            doors = await open_doors(self._unlocks, entry.bundle, entry.code.purpose, actor=actor)
+            if not doors.spent:
+                await self._give_back(entry.code.id)
+            return
         code, parcel = entry.code, entry.parcel
         if entry.verdict is not KeypadVerdict.ACCEPTED or code is None or parcel is None:
             log.warning("locker %s: code %s", event.locker_id, entry.verdict)
@@ -115,6 +135,48 @@ class KeypadEntry:
             return
         if result.outcome not in (OpenOutcome.UNLOCKED, OpenOutcome.ALREADY_OPEN):
             await self._give_back(code.id)
+
+    async def _open_round_door(self, event: CodeEntered, door: RoundDoor) -> None:
+        """A courier session's code: open the next door of its round; a door that did not
+        open is offered again by the next entry. Nothing left: the keypad says Welcome."""
+        parcel, purpose = door.parcel, door.purpose
+        if parcel is None or purpose is None:
+            log.info(
+                "locker %s: courier session %s has no door left", event.locker_id, door.session.id
+            )
+            await self._show(event.locker_id, "Welcome")
+            return
+        actor = f"locker:{event.locker_id}"
+        try:
+            result = await self._unlocks.open_for(parcel, purpose, actor=actor)
+        except OperationTimeout as err:
+            # As for a parcel code: the door may have opened; the session's door stays taken.
+            log.warning(
+                "locker %s: no answer to the unlock for courier session %s (%s)",
+                event.locker_id,
+                door.session.id,
+                err,
+            )
+            return
+        except OpenLockerError as err:
+            log.warning(
+                "locker %s: door of courier session %s did not open: %s",
+                event.locker_id,
+                door.session.id,
+                err,
+            )
+            await self._give_back_round(door.session.id, parcel.uid)
+            return
+        if result.outcome not in (OpenOutcome.UNLOCKED, OpenOutcome.ALREADY_OPEN):
+            await self._give_back_round(door.session.id, parcel.uid)
+
+    async def _give_back_round(self, session_id: str, parcel_uid: str) -> None:
+        try:
+            await self._rounds.give_back(session_id, parcel_uid)
+        except OpenLockerError as err:
+            log.error(
+                "courier session %s: door not given back after a failed open: %s", session_id, err
+            )
 
     async def _show(self, locker_id: str, message: str) -> None:
         """Tell the person at the keypad, where the locker has a display; best effort."""

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from gateway.domain.compartment import Compartment
 from gateway.domain.enums import SizeClass
 from gateway.domain.locker import Location, Locker
+from gateway.domain.requirements import TemperatureClass
 from gateway.domain.sizes import STANDARD_SIZES, Dimensions
 from gateway.errors import FieldIssue, ValidationFailed
 
@@ -31,6 +32,12 @@ class CompartmentLayout(_Strict):
     size_class: SizeClass = Field(alias="sizeClass")
     inside_mm: InsideMm | None = Field(default=None, alias="insideMm")
     max_weight_g: int | None = Field(default=None, alias="maxWeightG", gt=0)
+    # Delivery requirements: what the door keeps its contents at, and the height of its floor
+    # above the ground (absent: unknown, so never offered as an accessible compartment).
+    temperature_class: TemperatureClass = Field(
+        default=TemperatureClass.AMBIENT, alias="temperatureClass"
+    )
+    floor_mm: int | None = Field(default=None, alias="floorMm", ge=0, le=3000)
 
 
 class BankLayout(_Strict):
@@ -39,6 +46,9 @@ class BankLayout(_Strict):
     prefix: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,16}$")
     count: int = Field(gt=0, le=500)
     size_class: SizeClass = Field(alias="sizeClass")
+    temperature_class: TemperatureClass = Field(
+        default=TemperatureClass.AMBIENT, alias="temperatureClass"
+    )
 
 
 class LocationLayout(_Strict):
@@ -67,7 +77,11 @@ class LockerLayout(_Strict):
 
     def all_compartments(self) -> list[CompartmentLayout]:
         expanded = [
-            CompartmentLayout(code=f"{bank.prefix}{i:02d}", size_class=bank.size_class)
+            CompartmentLayout(
+                code=f"{bank.prefix}{i:02d}",
+                size_class=bank.size_class,
+                temperature_class=bank.temperature_class,
+            )
             for bank in self.banks
             for i in range(1, bank.count + 1)
         ]
@@ -96,6 +110,8 @@ class LockerLayout(_Strict):
                     size_class=c.size_class,
                     inside=inside,
                     max_weight_g=c.max_weight_g or spec.max_weight_g,
+                    temperature=c.temperature_class,
+                    floor_mm=c.floor_mm,
                 )
             )
         return locker, doors

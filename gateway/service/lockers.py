@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from gateway.domain.compartment import Compartment
 from gateway.domain.enums import SizeClass
 from gateway.domain.locker import Location, Locker, SizeAvailability
+from gateway.domain.requirements import TemperatureClass
 from gateway.errors import NotFound
 from gateway.service.cursors import decode_cursor, encode_cursor
 from gateway.store import Store
@@ -84,4 +85,10 @@ class LockerService:
 
 
 def _has_room(availability: list[SizeAvailability], wanted: SizeClass) -> bool:
-    return any(a.available > 0 and a.size_class.rank >= wanted.rank for a in availability)
+    """Room for a parcel without requirements: ambient doors only (a chilled one is not)."""
+    return any(
+        a.available > 0
+        and a.size_class.rank >= wanted.rank
+        and a.temperature is TemperatureClass.AMBIENT
+        for a in availability
+    )

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from gateway.clock import Clock, utc_now
 from gateway.domain.compartment import Compartment, CompartmentEffect
 from gateway.domain.enums import Direction, ParcelAction, ParcelState
+from gateway.domain.hold_policy import HoldSource
 from gateway.domain.parcel import Parcel, ParcelEvent, Transition, announce, transition
 from gateway.domain.recipients import Recipient
 from gateway.domain.s10 import looks_like_s10, s10_problem
@@ -22,9 +23,20 @@ from gateway.errors import (
     NotFound,
     ValidationFailed,
 )
+from gateway.service.bundle_events import record_bundle_pickup
 from gateway.service.cursors import decode_cursor, encode_cursor
+from gateway.service.hold_policies import HoldPolicies
+from gateway.service.holds import (
+    allocate_compartment,
+    attach_hold,
+    attached_hold,
+    convert_hold,
+    hold_for_booking,
+    release_attached,
+)
 from gateway.service.idempotency import Answered, Idempotent, run_idempotent
 from gateway.service.notifications import carrier_targets, record_parcel_event
+from gateway.service.requirements import check_announcement, explain_no_compartment
 from gateway.store import Store, UnitOfWork
 
 # A mutation that lost an optimistic-locking race is retried from a fresh read this often.
@@ -47,6 +59,7 @@ class NewParcel:
     pickup_window: timedelta | None = None
     reference: str | None = None
     recipient: Recipient | None = None  # personal data, for notifiers only
+    hold_id: str | None = None  # a soft hold to book against (gateway/service/holds.py)
 
 
 class ParcelService:
@@ -58,8 +71,12 @@ class ParcelService:
         pickup_window: timedelta,
         clock: Clock = utc_now,
         network_id: str = "openlocker-local",  # the settings' default; events carry it
+        hold_policies: HoldPolicies | None = None,
     ) -> None:
+        """`hold_policies`: applied to every new parcel (gateway/service/hold_policies.py);
+        without it a parcel gets `pickup_window` and no policy, as before migration 0016."""
         self._store = store
+        self._hold_policies = hold_policies
         self._network_id = network_id
         self._reservation_ttl = reservation_ttl
         self._pickup_window = pickup_window
@@ -151,7 +168,8 @@ class ParcelService:
                 locker_id=locker_id,
                 need=old.need,
                 reservation_ttl=old.reservation_ttl,
-                pickup_window=old.pickup_window,
+                # The new locker's hold policy applies, unless the carrier chose the window.
+                pickup_window=_chosen_window(old),
                 reference=old.reference,
                 recipient=old.recipient,  # the same person collects it elsewhere
             )
@@ -233,22 +251,42 @@ class ParcelService:
             redirected_from=redirected_from,
             recipient=cmd.recipient,
         )
+        if self._hold_policies is not None:
+            hold = await self._hold_policies.applied(
+                tx,
+                carrier_id=cmd.carrier_id,
+                locker_id=cmd.locker_id,
+                requested_window=cmd.pickup_window,
+            )
+            fresh = replace(fresh, hold=hold, pickup_window=hold.pickup_window)
         steps = [announce(fresh, now)]
         if cmd.reserve and not first_mile:
             steps.append(transition(steps[-1].parcel, ParcelAction.RESERVE, now))
         parcel = steps[-1].parcel
+        soft_hold = None
+        if cmd.hold_id is not None:
+            soft_hold = await hold_for_booking(
+                tx, cmd.carrier_id, cmd.locker_id, cmd.hold_id, fresh.uid, now
+            )
         if any(step.effect is CompartmentEffect.RESERVE for step in steps):
             try:
-                compartment = await tx.lockers.allocate(cmd.locker_id, cmd.need, fresh.uid)
-            except NoCompartmentAvailable:
+                compartment = await allocate_compartment(
+                    tx, cmd.locker_id, cmd.need, fresh.uid, now, hold=soft_hold
+                )
+            except NoCompartmentAvailable as full:
                 # Only now tell a missing locker from a full one: a claimed compartment proves
                 # the locker exists, which saves the hot path a query.
                 await _known_locker(tx, cmd.locker_id)
-                raise
+                raise await explain_no_compartment(tx, cmd.locker_id, cmd.need, full) from None
             parcel = replace(parcel, compartment_code=compartment.code)
         else:
             await _known_locker(tx, cmd.locker_id)
+            await check_announcement(tx, cmd.locker_id, cmd.need)
         stored = await tx.parcels.insert(parcel)
+        if soft_hold is not None:
+            # Reserved now: the hold became a hard reservation; else it waits for the door.
+            settle_hold = convert_hold if stored.compartment_code else attach_hold
+            await settle_hold(tx, soft_hold, stored.uid, stored.parcel_id, now)
         targets = await carrier_targets(tx, stored.carrier_id)  # once for both events
         for step in steps:
             await tx.events.append(stored.uid, step.event)
@@ -293,8 +331,22 @@ class ParcelService:
                 await tx.lockers.save_compartment(*compartment)
             compartment = None
         if step.effect is CompartmentEffect.RESERVE:
-            allocated = await tx.lockers.allocate(parcel.locker_id, parcel.need, parcel.uid)
+            # Announced with a soft hold (reserve false): the compartment comes from its class.
+            announced = parcel.state is ParcelState.ANNOUNCED
+            soft_hold = await attached_hold(tx, parcel.uid, now) if announced else None
+            try:
+                allocated = await allocate_compartment(
+                    tx, parcel.locker_id, parcel.need, parcel.uid, now, hold=soft_hold
+                )
+            except NoCompartmentAvailable as full:
+                raise await explain_no_compartment(
+                    tx, parcel.locker_id, parcel.need, full
+                ) from None
             after = replace(after, compartment_code=allocated.code)
+            if soft_hold is not None:
+                await convert_hold(tx, soft_hold, parcel.uid, parcel.parcel_id, now)
+        elif action is ParcelAction.CANCEL and parcel.state is ParcelState.ANNOUNCED:
+            await release_attached(tx, parcel.uid, now)
         elif compartment is not None:
             # Door reading and parcel effect in one update (the row was read in this tx).
             read, door = compartment
@@ -308,6 +360,9 @@ class ParcelService:
         stored = await tx.parcels.update(parcel, after)
         await tx.events.append(parcel.uid, step.event)
         await record_parcel_event(tx, stored, step.event, network_id=self._network_id)
+        if action is ParcelAction.PICK_UP:
+            # A bundle reports each pickup of its parcels (one lookup, pickups only).
+            await record_bundle_pickup(tx, stored, at=now)
         return stored
 
     async def _carrier_action(
@@ -354,11 +409,25 @@ def _check_booking(cmd: NewParcel) -> None:
             f"parcelId claims to be a UPU S10 id but {problem}",
             issues=(FieldIssue("/parcelId", problem),),
         )
+    if cmd.direction is Direction.FIRST_MILE and cmd.need.requirements.pickup_check:
+        raise ValidationFailed(
+            "a pickup check applies to last-mile parcels only (a courier collects a drop-off)",
+            issues=(
+                FieldIssue("/requirements/pickupCheck", "not allowed for direction first_mile"),
+            ),
+        )
     if cmd.direction is Direction.FIRST_MILE and not cmd.reserve:
         raise ValidationFailed(
             "a first-mile drop-off always reserves a compartment",
             issues=(FieldIssue("/reserve", "must be true for direction first_mile"),),
         )
+
+
+def _chosen_window(parcel: Parcel) -> timedelta | None:
+    """The pickup window a carrier chose for this parcel itself, if it did."""
+    if parcel.hold is None:
+        return parcel.pickup_window  # booked before hold-time policies: kept as it was
+    return parcel.pickup_window if parcel.hold.window_from is HoldSource.REQUEST else None
 
 
 def _is_due(parcel: Parcel, action: ParcelAction, now: datetime) -> bool:

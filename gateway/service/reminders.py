@@ -1,4 +1,5 @@
-"""Pickup reminders: a `parcel.pickup_reminder` for the recipient's notifiers, once per deadline.
+"""Pickup reminders: a `parcel.pickup_reminder` for the recipient's notifiers, at the times
+the parcel's hold-time policy names (hours before the deadline), once each.
 
 Not a state change, so not a parcel event: it is queued straight into the outbox, for the
 carrier's active attachments whose connector notifies recipients and wants the type. The
@@ -6,6 +7,11 @@ parcel row records the `pickupUntil` it was queued for, claimed by a conditional
 the same transaction as the rows, so N instances scanning at once queue it once; a carrier
 that extends the window re-arms it for the new deadline. Parcels whose pickup window is no
 longer than the lead get none (the ready message already named the deadline).
+
+A parcel booked under a hold-time policy (gateway/domain/hold_policy.py) carries its next
+reminder time (`next_reminder_at`), set at the deposit and at each extension; taking a reminder
+arms the following one in the same conditional update. Parcels booked before policies existed
+(migration 0016) get the one reminder `lead` ahead of the deadline, as before.
 """
 
 from __future__ import annotations
@@ -33,9 +39,15 @@ __all__ = ["ReminderScheduler", "reminder_event_id"]
 log = logging.getLogger(__name__)
 
 
-def reminder_event_id(parcel_uid: str, pickup_until: datetime) -> str:
-    """One id per parcel and deadline, the same on every instance."""
-    return str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{parcel_uid}/reminder/{pickup_until.isoformat()}"))
+def reminder_event_id(
+    parcel_uid: str, pickup_until: datetime, due_at: datetime | None = None
+) -> str:
+    """One id per parcel, deadline (and reminder time, for policy reminders), the same on
+    every instance."""
+    name = f"{parcel_uid}/reminder/{pickup_until.isoformat()}"
+    if due_at is not None:
+        name += f"/{due_at.isoformat()}"
+    return str(uuid.uuid5(EVENT_ID_NAMESPACE, name))
 
 
 class ReminderScheduler:
@@ -43,13 +55,13 @@ class ReminderScheduler:
         self,
         *,
         store: Store,
-        lead: timedelta,
+        lead: timedelta | None,
         network_id: str,
         batch: int = 100,
         clock: Clock = utc_now,
     ) -> None:
-        if lead <= timedelta(0):
-            raise ValueError("the reminder lead must be positive")
+        if lead is not None and lead <= timedelta(0):
+            raise ValueError("the reminder lead must be positive (None: no legacy reminders)")
         self._store = store
         self._lead = lead
         self._network_id = network_id
@@ -60,9 +72,16 @@ class ReminderScheduler:
         """Queue every reminder that is due; returns how many parcels got one."""
         now = self._clock()
         async with self._store.transaction() as tx:
-            due = await tx.parcels.due_reminders(now, self._lead, self._batch)
+            due = await tx.parcels.due_policy_reminders(now, self._batch)
+            legacy = []
+            if self._lead is not None:
+                legacy = await tx.parcels.due_reminders(now, self._lead, self._batch)
         queued = 0
         for parcel in due:
+            async with self._store.transaction() as tx:
+                if await self._queue_policy(tx, parcel, now):
+                    queued += 1
+        for parcel in legacy:
             async with self._store.transaction() as tx:
                 if await self._queue(tx, parcel, now):
                     queued += 1
@@ -83,21 +102,41 @@ class ReminderScheduler:
                 log.exception("pickup reminder pass failed; trying again in %g s", interval_s)
             await asyncio.sleep(interval_s)
 
+    async def _queue_policy(self, tx: UnitOfWork, parcel: Parcel, now: datetime) -> bool:
+        # due_policy_reminders selects only parcels with a deadline and a reminder time.
+        assert parcel.pickup_until is not None
+        assert parcel.next_reminder_at is not None
+        due_at = parcel.next_reminder_at
+        # Reminders missed while no instance ran are not sent late one by one: the latest
+        # one due goes out and the next future one is armed.
+        following = parcel.hold.next_reminder(parcel.pickup_until, now) if parcel.hold else None
+        if not await tx.parcels.claim_policy_reminder(
+            parcel.uid, due_at, parcel.pickup_until, following
+        ):
+            return False  # another instance queued it, or the parcel moved on
+        eid = reminder_event_id(parcel.uid, parcel.pickup_until, due_at)
+        await self._send(tx, parcel, now, eid)
+        return True
+
     async def _queue(self, tx: UnitOfWork, parcel: Parcel, now: datetime) -> bool:
         assert parcel.pickup_until is not None  # due_reminders selects only those
         if not await tx.parcels.claim_reminder(parcel.uid, parcel.pickup_until):
             return False  # another instance queued it, or the parcel moved on
+        await self._send(tx, parcel, now, reminder_event_id(parcel.uid, parcel.pickup_until))
+        return True
+
+    async def _send(self, tx: UnitOfWork, parcel: Parcel, now: datetime, eid: str) -> None:
+        """The reminder's outbox rows, one per notifying attachment of the carrier."""
         recipient = connector_recipient(parcel)
         if recipient is None or recipient.opt_out:
-            return True  # claimed all the same: nobody to remind, now or on the next pass
+            return  # claimed all the same: nobody to remind, now or on the next pass
         targets = [
             a.id
             for a in await tx.connector_attachments.list_active_for(parcel.carrier_id)
             if a.wants(PICKUP_REMINDER) and connector_notifies(a.connector)
         ]
         if not targets:
-            return True
-        eid = reminder_event_id(parcel.uid, parcel.pickup_until)
+            return
         # Not a state change: `event` is the one that made (or kept) the parcel ready, as the
         # SDK's samples show it; the deadline is the parcel's `pickupUntil`.
         latest = (await tx.events.list(parcel.uid))[-1]
@@ -128,4 +167,3 @@ class ReminderScheduler:
                 target_kind=TargetKind.CONNECTOR,
             )
             await tx.outbox.enqueue(delivery, at=now)
-        return True

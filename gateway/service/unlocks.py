@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from gateway.clock import Clock, utc_now
@@ -28,7 +28,7 @@ from gateway.domain.door import (
     OpenOutcome,
     OpenPurpose,
 )
-from gateway.domain.enums import ParcelState
+from gateway.domain.enums import ParcelAction, ParcelState
 from gateway.domain.parcel import Parcel
 from gateway.errors import (
     ConcurrentUpdate,
@@ -41,6 +41,7 @@ from gateway.errors import (
 from gateway.service.adapters import AdapterDirectory
 from gateway.service.door_audit import audit_open
 from gateway.service.door_state import jammed
+from gateway.service.holds import attached_hold
 from gateway.service.idempotency import (
     Answered,
     Idempotent,
@@ -52,6 +53,7 @@ from gateway.service.idempotency import (
 )
 from gateway.service.out_of_service import refuse_into_out_of_service
 from gateway.service.parcels import ParcelService
+from gateway.service.pickup_checks import check_for, open_door
 from gateway.store import IdempotencyRace, Store, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -112,11 +114,21 @@ class Unlocks:
             parcel = await tx.parcels.get(carrier_id, parcel_id)
             if parcel is None:
                 raise NotFound(f"no parcel {parcel_id!r}")
+            parcel = await self._reserve_at_door(tx, parcel)
             purpose = _purpose(parcel)
             await refuse_into_out_of_service(tx, parcel, purpose)
             return parcel, purpose
 
         return await self.open_once(carrier_id, f"carrier:{carrier_id}", find, request)
+
+    async def _reserve_at_door(self, tx: UnitOfWork, parcel: Parcel) -> Parcel:
+        """A parcel announced with a soft hold (reserve false) takes its compartment now, at
+        the door, from the held class: the hold becomes a hard reservation (holds.py)."""
+        if parcel.state is not ParcelState.ANNOUNCED:
+            return parcel
+        if await attached_hold(tx, parcel.uid, self._clock()) is None:
+            return parcel
+        return await self._parcels.apply_in(tx, parcel, ParcelAction.RESERVE)
 
     async def open_once(
         self,
@@ -267,13 +279,16 @@ class Unlocks:
     async def _start(self, tx: UnitOfWork, parcel: Parcel, purpose: OpenPurpose) -> DoorSession:
         if parcel.compartment_code is None:
             raise IllegalTransition(f"parcel {parcel.parcel_id} holds no compartment")
-        return await tx.doors.start(
+        session = await tx.doors.start(
             locker_id=parcel.locker_id,
             compartment_code=parcel.compartment_code,
             parcel_uid=parcel.uid,
             purpose=purpose,
             deadline=self._clock() + self._open_timeout,
         )
+        # Delivery requirements: a pickup's age/identity check goes out with the unlock.
+        check = check_for(parcel, purpose)
+        return session if check is None else replace(session, pickup_check=check)
 
     async def _finish(self, session: DoorSession, actor: str) -> OpenResult:
         outcome = await self._operate(session)
@@ -320,12 +335,7 @@ class Unlocks:
             # The adapter honours the deadline; the outer bound keeps a faulty adapter from
             # ever making a carrier's request hang.
             return await asyncio.wait_for(
-                adapter.open_compartment(
-                    session.locker_id,
-                    session.compartment_code,
-                    purpose=session.purpose,
-                    deadline=session.deadline,
-                ),
+                open_door(adapter, session, session.pickup_check),
                 self._open_timeout.total_seconds() + 1.0,
             )
         except BaseException as err:

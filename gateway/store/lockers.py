@@ -23,6 +23,7 @@ from sqlalchemy import (
 from gateway.domain.compartment import Compartment, rank_candidates
 from gateway.domain.enums import CompartmentState
 from gateway.domain.locker import Location, Locker, SizeAvailability
+from gateway.domain.requirements import DeliveryRequirements, TemperatureClass, TemperatureSample
 from gateway.domain.sizes import Dimensions, SizeRequirement
 from gateway.errors import AlreadyExists, ConcurrentUpdate, NoCompartmentAvailable
 from gateway.store._sql import Repository, insert_if_absent
@@ -107,31 +108,61 @@ class LockerRepository(Repository):
                 details={"lockerId": before.locker_id, "compartment": before.code},
             )
 
+    async def record_temperature(
+        self, locker_id: str, code: str, *, celsius: float | None, at: datetime, alarm: bool
+    ) -> None:
+        """A locker's temperature report: the alarm flag (allocation skips an alarmed door)
+        and, when it came with one, the reading. Door, occupancy and parcel are untouched."""
+        values: dict[str, Any] = {"temperature_alarm": alarm, "updated_at": self._clock()}
+        if celsius is not None:
+            values |= {"temperature_c": celsius, "temperature_at": at}
+        stmt = update(c).where(c.c.locker_id == locker_id, c.c.code == code).values(values)
+        await self._conn.execute(stmt)
+
     async def availability(
         self, locker_ids: Sequence[str] | None = None
     ) -> dict[str, builtins.list[SizeAvailability]]:
-        """Per locker, per size class (XS first): free and total compartments.
+        """Per locker, per size class (XS first) and temperature class (ambient first): free
+        and total compartments. A door whose temperature is out of range is not free.
 
         Only lockers that have compartments appear in the result.
         """
         if locker_ids is not None and not locker_ids:
             return {}
-        free = func.sum(case((c.c.state == AVAILABLE, 1), else_=0))
+        takes = (c.c.state == AVAILABLE) & c.c.temperature_alarm.is_(False)
+        free = func.sum(case((takes, 1), else_=0))
+        heat = c.c.temperature_class
+        # Ambient, chilled, frozen: the enum's order, not the alphabet's.
+        heat_rank = case({t.value: n for n, t in enumerate(TemperatureClass)}, value=heat)
         stmt = (
-            select(c.c.locker_id, c.c.size_class, func.count().label("total"), free.label("free"))
-            .group_by(c.c.locker_id, c.c.size_class, c.c.size_rank)
-            .order_by(c.c.locker_id, c.c.size_rank)
+            select(c.c.locker_id, c.c.size_class, heat, func.count().label("total"))
+            .add_columns(free.label("free"))
+            .group_by(c.c.locker_id, c.c.size_class, c.c.size_rank, heat)
+            .order_by(c.c.locker_id, c.c.size_rank, heat_rank)
         )
         if locker_ids is not None:
             stmt = stmt.where(c.c.locker_id.in_(locker_ids))
         result: dict[str, builtins.list[SizeAvailability]] = {}
         for row in (await self._conn.execute(stmt)).mappings():
-            entry = SizeAvailability(row["size_class"], int(row["free"]), int(row["total"]))
+            entry = SizeAvailability(
+                row["size_class"], int(row["free"]), int(row["total"]), row["temperature_class"]
+            )
             result.setdefault(row["locker_id"], []).append(entry)
         return result
 
-    async def allocate(self, locker_id: str, need: SizeRequirement, parcel_uid: str) -> Compartment:
+    async def allocate(
+        self,
+        locker_id: str,
+        need: SizeRequirement,
+        parcel_uid: str,
+        *,
+        only: ColumnElement[bool] | None = None,
+    ) -> Compartment:
         """Reserve the smallest free compartment that fits; NoCompartmentAvailable if none.
+
+        `only`: a further condition on the candidate rows, part of the claiming statement:
+        soft holds (gateway/store/holds.py) keep bookings out of a fully held size class and
+        a hold's parcel in its class.
 
         The conditional UPDATE (`... AND state = 'available'`) is what makes this race-free:
         of two transactions claiming one row, the second matches nothing and moves on. On
@@ -146,6 +177,9 @@ class LockerRepository(Repository):
             stmt = stmt.where(c.c.size_rank >= need.size_class.rank)
         if need.weight_g is not None:
             stmt = stmt.where(c.c.max_weight_g >= need.weight_g)
+        stmt = stmt.where(*_meets(need.requirements))
+        if only is not None:
+            stmt = stmt.where(only)
         # Pages in the domain's own order (class rank, inside volume, code), keyed on that
         # order so rows claimed meanwhile cannot shift a candidate past us: a big locker
         # costs one small page per booking, not a read of every free door.
@@ -223,6 +257,16 @@ class LockerRepository(Repository):
         return (await self._conn.execute(stmt)).rowcount == 1
 
 
+def _meets(wanted: DeliveryRequirements) -> list[ColumnElement[bool]]:
+    """The delivery requirements as SQL filters: the whole test (domain admits() agrees)."""
+    where = [c.c.temperature_class == wanted.temperature_class, c.c.temperature_alarm.is_(False)]
+    reach = wanted.accessible
+    if reach is not None:
+        where.append(c.c.floor_mm >= reach.min_mm)
+        where.append(c.c.floor_mm + c.c.height_mm <= reach.max_mm)
+    return where
+
+
 def _same_parcel(parcel_uid: str | None) -> ColumnElement[bool]:
     return c.c.parcel_uid.is_(None) if parcel_uid is None else c.c.parcel_uid == parcel_uid
 
@@ -243,6 +287,12 @@ def _compartment(row: RowMapping) -> Compartment:
         door=row["door"],
         item=row["item_sensor"],
         parcel_uid=row["parcel_uid"],
+        temperature=row["temperature_class"],
+        floor_mm=row["floor_mm"],
+        temperature_alarm=row["temperature_alarm"],
+        reading=None
+        if row["temperature_c"] is None
+        else TemperatureSample(row["temperature_c"], row["temperature_at"]),
     )
 
 
@@ -261,4 +311,9 @@ def _compartment_row(comp: Compartment, now: datetime) -> dict[str, Any]:
         "item_sensor": comp.item,
         "parcel_uid": comp.parcel_uid,
         "updated_at": now,
+        "temperature_class": comp.temperature,
+        "floor_mm": comp.floor_mm,
+        "temperature_alarm": comp.temperature_alarm,
+        "temperature_c": None if comp.reading is None else comp.reading.celsius,
+        "temperature_at": None if comp.reading is None else comp.reading.at,
     }

@@ -12,15 +12,18 @@ from typing import Any
 from sqlalchemy import RowMapping, Select, Update, bindparam, select, update
 
 from gateway.domain.enums import ParcelState
+from gateway.domain.hold_policy import AppliedHold
 from gateway.domain.parcel import Parcel
 from gateway.domain.recipients import Recipient
+from gateway.domain.requirements import DeliveryRequirements
+from gateway.domain.self_service import RecipientRequests
 from gateway.domain.sizes import Dimensions, SizeRequirement
 from gateway.errors import AlreadyExists, ConcurrentUpdate
 from gateway.store._sql import Repository, insert_if_absent
 from gateway.store.tables import parcels as t
 
 # Columns fixed at insert; update() refuses to change them.
-_IDENTITY = ("uid", "carrier_id", "parcel_id", "direction", "created_at")
+_IDENTITY = ("uid", "carrier_id", "parcel_id", "direction", "created_at", "requirements")
 
 # The hot statements, built once with bound parameters: a statement object keeps its
 # compiled-cache key, so reusing it skips the construction and key generation SQLAlchemy
@@ -154,11 +157,13 @@ class ParcelRepository(Repository):
     async def due_reminders(
         self, now: datetime, lead: timedelta, limit: int
     ) -> builtins.list[Parcel]:
-        """Parcels ready for pickup whose window ends within `lead` and that have had no
-        reminder for their current deadline; windows no longer than `lead` get none."""
+        """Parcels booked before hold-time policies (migration 0016) that are ready for
+        pickup, whose window ends within `lead` and that have had no reminder for their
+        current deadline; windows no longer than `lead` get none."""
         stmt = (
             select(t)
             .where(
+                t.c.hold_policy.is_(None),
                 t.c.state == ParcelState.READY_FOR_PICKUP,
                 t.c.pickup_until > now,
                 t.c.pickup_until <= now + lead,
@@ -168,6 +173,36 @@ class ParcelRepository(Repository):
             .order_by(t.c.pickup_until, t.c.seq)
         )
         return await self._due(stmt, limit, False)
+
+    async def due_policy_reminders(self, now: datetime, limit: int) -> builtins.list[Parcel]:
+        """Parcels ready for pickup whose hold policy's next reminder time has come."""
+        stmt = (
+            select(t)
+            .where(
+                t.c.state == ParcelState.READY_FOR_PICKUP,
+                t.c.next_reminder_at <= now,
+                t.c.pickup_until > now,
+            )
+            .order_by(t.c.next_reminder_at, t.c.seq)
+        )
+        return await self._due(stmt, limit, False)
+
+    async def claim_policy_reminder(
+        self, uid: str, due_at: datetime, pickup_until: datetime, following: datetime | None
+    ) -> bool:
+        """Take the reminder due at `due_at` and arm the `following` one; False when another
+        instance took it, or the parcel moved on (a new deadline re-arms its own)."""
+        stmt = (
+            update(t)
+            .where(
+                t.c.uid == uid,
+                t.c.state == ParcelState.READY_FOR_PICKUP,
+                t.c.pickup_until == pickup_until,
+                t.c.next_reminder_at == due_at,
+            )
+            .values(next_reminder_at=following, reminded_for=pickup_until)
+        )
+        return bool((await self._conn.execute(stmt)).rowcount == 1)
 
     async def claim_reminder(self, uid: str, pickup_until: datetime) -> bool:
         """Mark the reminder for this deadline as queued; False when another instance did,
@@ -240,6 +275,10 @@ def _row(p: Parcel) -> dict[str, Any]:
         "version": p.version,
         "last_seq": p.last_seq,
         "recipient": p.recipient.to_json() if p.recipient else None,
+        "requirements": p.need.requirements.to_json(),
+        "hold_policy": p.hold.to_json() if p.hold else None,
+        "next_reminder_at": p.next_reminder_at,
+        "recipient_requests": p.recipient_requests.to_json(),
     }
 
 
@@ -249,7 +288,12 @@ def _parcel(row: RowMapping) -> Parcel:
         dims = Dimensions(
             width_mm=row["width_mm"], height_mm=row["height_mm"], depth_mm=row["length_mm"]
         )
-    need = SizeRequirement(row["size_class"], dims, row["weight_g"])
+    need = SizeRequirement(
+        row["size_class"],
+        dims,
+        row["weight_g"],
+        DeliveryRequirements.from_json(row["requirements"]),
+    )
     return Parcel(
         uid=row["uid"],
         carrier_id=row["carrier_id"],
@@ -271,4 +315,7 @@ def _parcel(row: RowMapping) -> Parcel:
         version=row["version"],
         last_seq=row["last_seq"],
         recipient=Recipient.from_json(row["recipient"]) if row["recipient"] else None,
+        hold=AppliedHold.from_json(row["hold_policy"]) if row["hold_policy"] else None,
+        next_reminder_at=row["next_reminder_at"],
+        recipient_requests=RecipientRequests.from_json(row["recipient_requests"] or {}),
     )

@@ -19,13 +19,17 @@ from gateway.errors import ConcurrentUpdate, Unavailable
 from gateway.store._sql import Clock, utcnow
 from gateway.store.access_codes import AccessCodeRepository
 from gateway.store.audit import AuditRepository
+from gateway.store.bundles import BundleRepository
 from gateway.store.bus_leases import BusLeaseRepository
 from gateway.store.carriers import CarrierRepository
 from gateway.store.connector_attachments import ConnectorAttachmentRepository
+from gateway.store.courier_sessions import CourierSessionRepository
 from gateway.store.door_sessions import DoorSessionRepository
 from gateway.store.engine import create_engine
 from gateway.store.events import EventRepository
 from gateway.store.grants import GrantRepository
+from gateway.store.hold_policies import HoldPolicyRepository
+from gateway.store.holds import HoldRepository
 from gateway.store.idempotency import IdempotencyRepository
 from gateway.store.inbox import InboxRepository
 from gateway.store.jtis import JtiRepository, claim_pending
@@ -87,6 +91,10 @@ class UnitOfWork:
         self.bus_leases = BusLeaseRepository(conn, clock=clock)
         self.parked_events = ParkedEventRepository(conn, clock=clock)
         self.operators = OperatorRepository(conn, clock=clock)
+        self.hold_policies = HoldPolicyRepository(conn, clock=clock)
+        self.holds = HoldRepository(conn, clock=clock)
+        self.courier_sessions = CourierSessionRepository(conn, clock=clock)
+        self.bundles = BundleRepository(conn, clock=clock)
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 from gateway.domain.delivery import AttachmentSource, TargetKind
@@ -27,7 +28,9 @@ from gateway.domain.enums import (
     ParcelState,
     SizeClass,
 )
+from gateway.domain.holds import HoldState
 from gateway.domain.operators import Role
+from gateway.domain.requirements import TemperatureClass
 from gateway.domain.webhooks import DeliveryState
 from gateway.store.types import StrEnumType, UTCDateTime
 
@@ -86,6 +89,19 @@ compartments = Table(
     Column("item_sensor", StrEnumType(ItemSensor), nullable=False),
     Column("parcel_uid", Text),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Migration 0017 (delivery requirements): the declared temperature class and floor height
+    # above the ground (null: not declared, never accessible), the last temperature reading
+    # and whether the locker reports it out of the class's range (no allocation meanwhile).
+    Column(
+        "temperature_class",
+        StrEnumType(TemperatureClass),
+        nullable=False,
+        server_default=TemperatureClass.AMBIENT.value,
+    ),
+    Column("floor_mm", Integer),
+    Column("temperature_c", Double),
+    Column("temperature_at", UTCDateTime),
+    Column("temperature_alarm", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("locker_id", "code"),
     Index("ix_compartments_allocation", "locker_id", "state", "size_rank"),
 )
@@ -122,10 +138,18 @@ parcels = Table(
     # was queued for; the latter is written only by the reminder's conditional update.
     Column("recipient", JSON),
     Column("reminded_for", UTCDateTime),
+    # Migration 0017: the parcel's delivery requirements (delivery-requirements.json), or null.
+    Column("requirements", JSON),
+    # Migration 0016: the hold-time policy fixed at booking, the next reminder it calls for,
+    # and what the recipient asked for through the self-service link (JSON).
+    Column("hold_policy", JSON(none_as_null=True)),  # SQL NULL: booked before 0016
+    Column("next_reminder_at", UTCDateTime),
+    Column("recipient_requests", JSON),
     UniqueConstraint("carrier_id", "parcel_id"),
     Index("ix_parcels_state_reserved_until", "state", "reserved_until"),
     Index("ix_parcels_state_pickup_until", "state", "pickup_until"),
     Index("ix_parcels_carrier_id_seq", "carrier_id", "seq"),
+    Index("ix_parcels_state_next_reminder_at", "state", "next_reminder_at"),
 )
 
 parcel_events = Table(
@@ -140,6 +164,38 @@ parcel_events = Table(
     Column("at", UTCDateTime, nullable=False),
     Column("details", JSON, nullable=False),
     UniqueConstraint("parcel_uid", "seq"),
+)
+
+# ---- soft holds (migration 0015) --------------------------------------------------------------
+
+holds = Table(
+    "holds",
+    metadata,
+    # Capacity of one size class at one locker, held for a carrier without a compartment
+    # (gateway/domain/holds.py). Active rows count against their class until `expires_at`.
+    Column("hold_id", Text, primary_key=True),
+    Column("carrier_id", Text, ForeignKey("carriers.id"), nullable=False),
+    Column("locker_id", Text, ForeignKey("lockers.id"), nullable=False),
+    Column("size_class", StrEnumType(SizeClass), nullable=False),
+    # What the carrier asked for (a class, or dimensions and weight): a parcel booked with the
+    # hold is checked against the held class, not against this.
+    Column("requested_class", StrEnumType(SizeClass)),
+    Column("length_mm", Integer),
+    Column("width_mm", Integer),
+    Column("height_mm", Integer),
+    Column("weight_g", Integer),
+    Column("state", StrEnumType(HoldState), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("ended_at", UTCDateTime),
+    # The parcel announced with the hold (attached while it waits for the door, or converted).
+    Column("parcel_uid", Text),
+    Column("parcel_id", Text),
+    Column("reference", Text),
+    Index("ix_holds_locker_id_state_expires_at", "locker_id", "state", "expires_at"),
+    Index("ix_holds_state_expires_at", "state", "expires_at"),
+    Index("ix_holds_parcel_uid", "parcel_uid"),
 )
 
 idempotency_keys = Table(
@@ -227,6 +283,34 @@ access_codes = Table(
     Column("used_at", UTCDateTime),
     UniqueConstraint("locker_id", "code_hash"),
     Index("ix_access_codes_parcel_uid", "parcel_uid"),
+)
+
+# ---- bundles (migration 0018) -----------------------------------------------------------------
+
+bundles = Table(
+    "bundles",
+    metadata,
+    # Several parcels of one carrier for one recipient at one locker (gateway/domain/bundles.py).
+    # A bundle's keypad code is an `access_codes` row whose `parcel_uid` is the bundle's `uid`.
+    Column("uid", Text, primary_key=True),
+    Column("carrier_id", Text, ForeignKey("carriers.id"), nullable=False),
+    Column("bundle_id", Text, nullable=False),
+    Column("locker_id", Text, nullable=False),
+    Column("reference", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    # The number of the bundle's last webhook event: orders its outbox rows per receiver.
+    Column("event_seq", Integer, nullable=False, server_default="0"),
+    UniqueConstraint("carrier_id", "bundle_id"),
+)
+
+bundle_parcels = Table(
+    "bundle_parcels",
+    metadata,
+    # A parcel belongs to at most one bundle; `position` keeps the booking's order.
+    Column("bundle_uid", Text, ForeignKey("bundles.uid"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("parcel_uid", Text, nullable=False, unique=True),
+    PrimaryKeyConstraint("bundle_uid", "position"),
 )
 
 inbox = Table(
@@ -532,4 +616,48 @@ login_attempts = Table(
     Column("lockouts", Integer, nullable=False),
     Column("locked_until", UTCDateTime),
     Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Hold-time policies per network, carrier and locker (migration 0016); a NULL field leaves
+# the value to the less specific scope (gateway/domain/hold_policy.py).
+hold_policies = Table(
+    "hold_policies",
+    metadata,
+    Column("scope", Text, nullable=False),  # network | carrier | locker
+    Column("scope_id", Text, nullable=False),
+    Column("hold_days", Integer),
+    Column("reminder_hours", JSON),
+    Column("extension_days", Integer),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("updated_by", Text, nullable=False),
+    PrimaryKeyConstraint("scope", "scope_id"),
+)
+
+courier_sessions = Table(
+    "courier_sessions",
+    metadata,
+    # Migration 0019: a courier's round at one locker; one code (a keyed hash, cleared when
+    # the session closes) opens the doors of the carrier's deposits and collections there.
+    Column("id", Text, primary_key=True),
+    Column("carrier_id", Text, nullable=False),
+    Column("locker_id", Text, nullable=False),
+    Column("courier_ref", Text),
+    Column("code_hash", Text),
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("closed_at", UTCDateTime),
+    UniqueConstraint("locker_id", "code_hash"),
+    Index("ix_courier_sessions_carrier_id_locker_id", "carrier_id", "locker_id"),
+)
+
+courier_session_doors = Table(
+    "courier_session_doors",
+    metadata,
+    # Each parcel whose door a session's code opened: once per parcel and session.
+    Column("session_id", Text, ForeignKey("courier_sessions.id"), nullable=False),
+    Column("parcel_uid", Text, nullable=False),
+    Column("task", Text, nullable=False),
+    Column("compartment_code", Text, nullable=False),
+    Column("opened_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("session_id", "parcel_uid"),
 )

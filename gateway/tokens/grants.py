@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from gateway.clock import Clock, utc_now
 from gateway.domain.grants import ACTION_FOR_PURPOSE, GrantAction
+from gateway.domain.requirements import PickupCheck
 from gateway.errors import AuthenticationFailed
 from gateway.sdk.keys import KeySet
 
@@ -95,9 +96,11 @@ class GrantClaims:
     exp: datetime
     iat: datetime
     jti: str
+    # Pickup grants of a parcel with a pickup check: what the locker's screen must ask for.
+    chk: PickupCheck | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        claims: dict[str, Any] = {
             "iss": self.iss,
             "aud": self.aud,
             "sub": self.sub,
@@ -108,6 +111,9 @@ class GrantClaims:
             "iat": _seconds(self.iat),
             "jti": self.jti,
         }
+        if self.chk is not None:
+            claims["chk"] = self.chk.to_json()
+        return claims
 
 
 def new_jti() -> str:
@@ -271,6 +277,7 @@ def _claims(raw: dict[str, Any]) -> GrantClaims:
     if exp <= nbf:
         raise GrantRefused(GrantRefusal.MALFORMED, "`exp` must be after `nbf`")
     return GrantClaims(
+        chk=_pickup_check(raw.get("chk")),
         iss=raw["iss"],
         aud=raw["aud"],
         sub=raw["sub"],
@@ -281,6 +288,22 @@ def _claims(raw: dict[str, Any]) -> GrantClaims:
         iat=iat,
         jti=raw["jti"],
     )
+
+
+def _pickup_check(raw: Any) -> PickupCheck | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or set(raw) - {"minimumAge", "identity"}:
+        raise GrantRefused(GrantRefusal.MALFORMED, "`chk` must be a PickupCheck object")
+    age, identity = raw.get("minimumAge"), raw.get("identity", False)
+    if (age is not None and (isinstance(age, bool) or not isinstance(age, int))) or not (
+        isinstance(identity, bool)
+    ):
+        raise GrantRefused(GrantRefusal.MALFORMED, "`chk` has a member of the wrong type")
+    try:
+        return PickupCheck(minimum_age=age, identity=identity)
+    except ValueError as err:
+        raise GrantRefused(GrantRefusal.MALFORMED, f"`chk`: {err}") from err
 
 
 def _numeric_date(raw: dict[str, Any], name: str) -> datetime:

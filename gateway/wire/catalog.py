@@ -6,12 +6,40 @@ from types import MappingProxyType
 
 from gateway.wire.base import WireModel
 from gateway.wire.batch import OlpConfigurationOut, ParcelBatchIn, ParcelBatchOut
+from gateway.wire.bundles import (
+    BundleCodeOut,
+    BundleGrantClaimsWire,
+    BundleGrantOut,
+    BundleOut,
+    CreateBundleIn,
+    IssueBundleCodeIn,
+    IssueBundleGrantIn,
+    WebhookBundleEventOut,
+)
 from gateway.wire.connector_events import ConnectorEvent
+from gateway.wire.courier import (
+    CloseCourierSessionIn,
+    CollectionManifestOut,
+    CourierSessionCodeOut,
+    CourierSessionOut,
+    IssueSessionCodeIn,
+    OpenCourierSessionIn,
+    OpenNextDoorIn,
+    WebhookCourierEventOut,
+)
 from gateway.wire.deliveries import DeliveryListOut, DeliveryOut, ReplayDeliveryIn
 from gateway.wire.doors import AccessCodeOut, IssueCodeIn, OpenParcelIn, OpenResultOut
 from gateway.wire.envelope import Envelope, MessageKind
 from gateway.wire.grants import AccessGrantOut, GrantClaimsWire, IssueGrantIn
 from gateway.wire.health import HealthOut, ReadinessOut
+from gateway.wire.hold_policies import HoldPolicyListOut, HoldPolicyOut, SetHoldPolicyIn
+from gateway.wire.holds import (
+    CreateHoldIn,
+    HoldOut,
+    PrecheckOut,
+    ReleaseHoldIn,
+    WebhookHoldEventOut,
+)
 from gateway.wire.lockers import (
     CompartmentOut,
     LocationOut,
@@ -74,6 +102,13 @@ from gateway.wire.requests import (
     RedirectParcelIn,
     ReserveParcelIn,
 )
+from gateway.wire.requirements import DeliveryRequirementsWire
+from gateway.wire.self_service import (
+    SelfServiceExtendIn,
+    SelfServiceLinkOut,
+    SelfServiceParcelOut,
+    SelfServiceRedirectIn,
+)
 from gateway.wire.webhooks import (
     CreateWebhookIn,
     RetryDeliveryIn,
@@ -99,6 +134,15 @@ SCHEMA_MODELS: MappingProxyType[str, type[WireModel]] = MappingProxyType(
         "parcel-batch-request": ParcelBatchIn,
         "parcel-batch-result": ParcelBatchOut,
         "discovery": OlpConfigurationOut,
+        # Bundles: several parcels for one recipient, one code.
+        "create-bundle-request": CreateBundleIn,
+        "bundle": BundleOut,
+        "issue-bundle-code-request": IssueBundleCodeIn,
+        "bundle-code": BundleCodeOut,
+        "issue-bundle-grant-request": IssueBundleGrantIn,
+        "bundle-grant": BundleGrantOut,
+        "bundle-grant-claims": BundleGrantClaimsWire,
+        "webhook-bundle-event": WebhookBundleEventOut,
         "parcel-event": ParcelEventOut,
         "parcel-event-list": ParcelEventListOut,
         "open-parcel-request": OpenParcelIn,
@@ -109,10 +153,26 @@ SCHEMA_MODELS: MappingProxyType[str, type[WireModel]] = MappingProxyType(
         "access-grant": AccessGrantOut,
         "olp-grant": GrantClaimsWire,
         "create-parcel-request": CreateParcelIn,
+        "delivery-requirements": DeliveryRequirementsWire,
         "reserve-parcel-request": ReserveParcelIn,
         "cancel-parcel-request": CancelParcelIn,
         "extend-parcel-request": ExtendParcelIn,
         "redirect-parcel-request": RedirectParcelIn,
+        # Hold-time policies and recipient self-service (gateway/wire/hold_policies.py,
+        # gateway/wire/self_service.py).
+        "hold-policy": HoldPolicyOut,
+        "hold-policy-list": HoldPolicyListOut,
+        "set-hold-policy-request": SetHoldPolicyIn,
+        "self-service-link": SelfServiceLinkOut,
+        "self-service-parcel": SelfServiceParcelOut,
+        "self-service-extend-request": SelfServiceExtendIn,
+        "self-service-redirect-request": SelfServiceRedirectIn,
+        # Pre-check and soft holds (gateway/service/holds.py).
+        "precheck-result": PrecheckOut,
+        "create-hold-request": CreateHoldIn,
+        "release-hold-request": ReleaseHoldIn,
+        "hold": HoldOut,
+        "webhook-hold-event": WebhookHoldEventOut,
         "health": HealthOut,
         "readiness": ReadinessOut,
         # Webhooks: the subscription API and the delivered event.
@@ -123,6 +183,15 @@ SCHEMA_MODELS: MappingProxyType[str, type[WireModel]] = MappingProxyType(
         "webhook-delivery-list": WebhookDeliveryListOut,
         "webhook-event": WebhookEventOut,
         "webhook-locker-event": WebhookLockerEventOut,
+        # Courier sessions and the collection manifest (gateway/wire/courier.py).
+        "open-courier-session-request": OpenCourierSessionIn,
+        "courier-session": CourierSessionOut,
+        "issue-session-code-request": IssueSessionCodeIn,
+        "courier-session-code": CourierSessionCodeOut,
+        "close-courier-session-request": CloseCourierSessionIn,
+        "open-next-door-request": OpenNextDoorIn,
+        "collection-manifest": CollectionManifestOut,
+        "webhook-courier-event": WebhookCourierEventOut,
         "retry-delivery-request": RetryDeliveryIn,
         # Deliveries over every target of a carrier (webhooks and connectors).
         "delivery": DeliveryOut,

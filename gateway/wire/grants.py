@@ -6,6 +6,7 @@ from pydantic import Field
 
 from gateway.domain.grants import GrantAction
 from gateway.wire.base import UtcDateTime, WireModel
+from gateway.wire.requirements import PickupCheckWire
 
 
 class IssueGrantIn(WireModel):
@@ -37,3 +38,4 @@ class GrantClaimsWire(WireModel):
     exp: int
     iat: int
     jti: str
+    chk: PickupCheckWire | None = None  # pickup grants: the age/identity check to show

@@ -9,7 +9,8 @@ from pydantic import Field
 from gateway.domain.compartment import Compartment
 from gateway.domain.enums import CompartmentState, DoorState, ItemSensor, SizeClass
 from gateway.domain.locker import Locker, SizeAvailability
-from gateway.wire.base import WireModel
+from gateway.domain.requirements import TemperatureClass
+from gateway.wire.base import UtcDateTime, WireModel
 from gateway.wire.common import InsideMm
 
 
@@ -23,6 +24,8 @@ class SizeAvailabilityOut(WireModel):
     size_class: SizeClass = Field(alias="sizeClass")
     available: int
     total: int
+    # Absent for ambient compartments (what a booking without requirements takes).
+    temperature_class: TemperatureClass | None = Field(default=None, alias="temperatureClass")
 
 
 class LockerOut(WireModel):
@@ -40,6 +43,12 @@ class LockerListOut(WireModel):
     next_cursor: str | None = Field(alias="nextCursor")
 
 
+class TemperatureReadingOut(WireModel):
+    celsius: float
+    at: UtcDateTime
+    alarm: bool
+
+
 class CompartmentOut(WireModel):
     code: str
     size_class: SizeClass = Field(alias="sizeClass")
@@ -48,6 +57,11 @@ class CompartmentOut(WireModel):
     state: CompartmentState
     door: DoorState
     item_sensor: ItemSensor = Field(alias="itemSensor")
+    temperature_class: TemperatureClass = Field(
+        default=TemperatureClass.AMBIENT, alias="temperatureClass"
+    )
+    floor_mm: int | None = Field(default=None, alias="floorMm")
+    temperature: TemperatureReadingOut | None = None
 
 
 def locker_to_wire(
@@ -62,7 +76,14 @@ def locker_to_wire(
         adapter=locker.adapter,
         features=sorted(locker.features),  # sets have no order; keep responses stable
         availability=[
-            SizeAvailabilityOut(size_class=a.size_class, available=a.available, total=a.total)
+            SizeAvailabilityOut(
+                size_class=a.size_class,
+                available=a.available,
+                total=a.total,
+                temperature_class=None
+                if a.temperature is TemperatureClass.AMBIENT
+                else a.temperature,
+            )
             for a in sorted(availability, key=lambda a: a.size_class.rank)
         ],
         distance_m=None if distance_m is None else round(distance_m, 1),
@@ -78,4 +99,13 @@ def compartment_to_wire(compartment: Compartment) -> CompartmentOut:
         state=compartment.state,
         door=compartment.door,
         item_sensor=compartment.item,
+        temperature_class=compartment.temperature,
+        floor_mm=compartment.floor_mm,
+        temperature=None
+        if compartment.reading is None
+        else TemperatureReadingOut(
+            celsius=compartment.reading.celsius,
+            at=compartment.reading.at,
+            alarm=compartment.temperature_alarm,
+        ),
     )

@@ -18,6 +18,7 @@ from gateway.wire.olp_enums import (
     OpenOutcome,
     OpenPurpose,
 )
+from gateway.wire.requirements import PickupCheckWire
 
 
 class BootCompartment(WireModel):
@@ -65,6 +66,8 @@ class OpenCompartmentPayload(WireModel):
 
     compartment_code: str = Field(alias="compartmentCode")
     purpose: OpenPurpose
+    # Delivery requirements: the age/identity check the locker shows with a pickup.
+    pickup_check: PickupCheckWire | None = Field(default=None, alias="pickupCheck")
 
 
 class OpenCompartmentResultPayload(WireModel):
@@ -171,6 +174,7 @@ class StateCompartment(WireModel):
     door: DoorState
     item_sensor: ItemSensor = Field(alias="itemSensor")
     enabled: bool
+    temperature_c: float | None = Field(default=None, alias="temperatureC")
 
 
 class StatePayload(WireModel):
@@ -217,3 +221,4 @@ class FaultPayload(WireModel):
     fault: FaultKind
     description: str | None = None
     cleared: bool = False
+    temperature_c: float | None = Field(default=None, alias="temperatureC")

@@ -11,6 +11,13 @@ from gateway.domain.parcel import Parcel, ParcelEvent
 from gateway.domain.sizes import SizeRequirement
 from gateway.wire.base import UtcDateTime, WireModel
 from gateway.wire.common import DimensionsMm
+from gateway.wire.hold_policies import (
+    AppliedHoldOut,
+    RecipientRequestsOut,
+    applied_hold_to_wire,
+    recipient_requests_to_wire,
+)
+from gateway.wire.requirements import DeliveryRequirementsWire
 
 
 class RequestedOut(WireModel):
@@ -19,6 +26,7 @@ class RequestedOut(WireModel):
     size_class: SizeClass | None = Field(default=None, alias="sizeClass")
     dimensions_mm: DimensionsMm | None = Field(default=None, alias="dimensionsMm")
     weight_g: int | None = Field(default=None, alias="weightG")
+    requirements: DeliveryRequirementsWire | None = None
 
 
 class ParcelOut(WireModel):
@@ -35,6 +43,9 @@ class ParcelOut(WireModel):
     redirected_to: str | None = Field(alias="redirectedTo")
     created_at: UtcDateTime = Field(alias="createdAt")
     updated_at: UtcDateTime = Field(alias="updatedAt")
+    # Absent on parcels booked before hold-time policies (migration 0016).
+    hold_policy: AppliedHoldOut | None = Field(default=None, alias="holdPolicy")
+    recipient_requests: RecipientRequestsOut | None = Field(default=None, alias="recipientRequests")
 
 
 class ParcelListOut(WireModel):
@@ -62,6 +73,7 @@ def requested_to_wire(need: SizeRequirement) -> RequestedOut:
         size_class=need.size_class,
         dimensions_mm=None if dims is None else DimensionsMm.from_domain(dims),
         weight_g=need.weight_g,
+        requirements=DeliveryRequirementsWire.from_domain(need.requirements),
     )
 
 
@@ -81,6 +93,14 @@ def parcel_to_wire(parcel: Parcel) -> ParcelOut:
         redirected_to=parcel.redirected_to,
         created_at=parcel.created_at,
         updated_at=parcel.updated_at,
+        hold_policy=(
+            None
+            if parcel.hold is None
+            else applied_hold_to_wire(parcel.hold, parcel.next_reminder_at)
+        ),
+        recipient_requests=(
+            None if parcel.hold is None else recipient_requests_to_wire(parcel.recipient_requests)
+        ),
     )
 
 

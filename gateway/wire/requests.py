@@ -7,10 +7,12 @@ from datetime import timedelta
 from pydantic import Field, model_validator
 
 from gateway.domain.enums import Direction, SizeClass
+from gateway.domain.requirements import NO_REQUIREMENTS
 from gateway.domain.sizes import SizeRequirement
 from gateway.wire.base import UtcDateTime, WireModel
 from gateway.wire.common import DimensionsMm
 from gateway.wire.recipients import RecipientWire
+from gateway.wire.requirements import DeliveryRequirementsWire
 
 
 class CreateParcelIn(WireModel):
@@ -25,6 +27,8 @@ class CreateParcelIn(WireModel):
     pickup_window_seconds: int | None = Field(default=None, alias="pickupWindowSeconds")
     reference: str | None = None
     recipient: RecipientWire | None = None
+    requirements: DeliveryRequirementsWire | None = None
+    hold_id: str | None = Field(default=None, alias="holdId")
 
     @model_validator(mode="after")
     def _mirror_schema_rules(self) -> CreateParcelIn:
@@ -37,7 +41,14 @@ class CreateParcelIn(WireModel):
 
     def size_requirement(self) -> SizeRequirement:
         dims = None if self.dimensions_mm is None else self.dimensions_mm.to_domain()
-        return SizeRequirement(size_class=self.size_class, dimensions=dims, weight_g=self.weight_g)
+        return SizeRequirement(
+            size_class=self.size_class,
+            dimensions=dims,
+            weight_g=self.weight_g,
+            requirements=NO_REQUIREMENTS
+            if self.requirements is None
+            else self.requirements.to_domain(),
+        )
 
     def reservation_ttl(self) -> timedelta | None:
         """None: the network's default applies."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from gateway.domain.keypad import LockoutReason
+from gateway.domain.requirements import TemperatureClass
 from gateway.domain.webhooks import DeliveryState, WebhookEventType
 from gateway.wire.base import UtcDateTime, WireModel
 from gateway.wire.parcels import ParcelEventOut, ParcelOut
@@ -74,14 +75,31 @@ class KeypadLockoutOut(WireModel):
     daily_failures: int = Field(alias="dailyFailures")
 
 
+class TemperatureRangeOut(WireModel):
+    low: float
+    high: float
+
+
+class TemperatureAlarmOut(WireModel):
+    """A compartment's temperature alarm as a network event tells it."""
+
+    compartment_code: str = Field(alias="compartmentCode")
+    temperature_class: TemperatureClass = Field(alias="temperatureClass")
+    celsius: float | None
+    range_c: TemperatureRangeOut | None = Field(alias="rangeC")
+
+
 class WebhookLockerEventOut(WireModel):
-    """The body POSTed for a network event: a locker's keypad locked out or cleared."""
+    """The body POSTed for a network event: a locker's keypad locked out or cleared, a
+    compartment's temperature alarm raised or cleared."""
 
     event_id: str = Field(alias="eventId")
     type: WebhookEventType
     occurred_at: UtcDateTime = Field(alias="occurredAt")
     locker_id: str = Field(alias="lockerId")
-    keypad: KeypadLockoutOut
+    keypad: KeypadLockoutOut | None = None  # keypad_* only
+    temperature: TemperatureAlarmOut | None = None  # temperature_* only
+    parcel_id: str | None = Field(default=None, alias="parcelId")  # temperature_*: owner only
     # keypad_cleared only: who cleared it and why (the audit trail has the same).
     cleared_by: str | None = Field(default=None, alias="clearedBy")
     reason: str | None = None

@@ -99,6 +99,9 @@ class ControlApi:
         app.router.add_post("/lockers/{locker}/grant", self._grant)
         app.router.add_put("/lockers/{locker}/faults", self._locker_faults)
         app.router.add_put("/lockers/{locker}/compartments/{code}/faults", self._compartment_faults)
+        app.router.add_put(
+            "/lockers/{locker}/compartments/{code}/temperature", self._compartment_temperature
+        )
         app.router.add_post("/lockers/{locker}/offline", self._offline)
         app.router.add_get("/lockers/{locker}/log", self._log)
         # The kiosk page per locker (/kiosk/{locker}): the same lockers, for a person to click.
@@ -224,6 +227,28 @@ class ControlApi:
             locker.update_compartment_faults(code, body)
         except FaultError as err:
             raise ApiError(400, "BadRequest", str(err)) from None
+        return web.json_response(
+            {"compartment": locker.model.compartment_json(locker.compartment(code))}
+        )
+
+    async def _compartment_temperature(self, request: web.Request) -> web.Response:
+        """`{"celsius": 11.5}`: what the compartment's thermometer reads from now on."""
+        locker = self._locker(request)
+        code = self._compartment_code(request, locker)
+        body = await self._body(request)
+        celsius = body.get("celsius")
+        if (
+            set(body) != {"celsius"}
+            or isinstance(celsius, bool)
+            or not isinstance(celsius, int | float)
+        ):
+            raise ApiError(400, "BadRequest", 'the body is {"celsius": <number>}')
+        if not -100 <= celsius <= 100:
+            raise ApiError(400, "BadRequest", "celsius must be within -100..100")
+        try:
+            locker.set_temperature(code, float(celsius))
+        except PhysicsError as err:
+            raise ApiError(409, "Conflict", str(err)) from None
         return web.json_response(
             {"compartment": locker.model.compartment_json(locker.compartment(code))}
         )

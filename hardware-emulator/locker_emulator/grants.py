@@ -20,9 +20,12 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from locker_emulator.messages import PayloadError, pickup_check
 from locker_emulator.physics import Compartment, DoorState, ItemSensor
 
 GRANT_TYPE = "olp-grant+jwt"
+# A bundle grant opens several compartments at once (SPEC.md, section "Bundles").
+BUNDLE_GRANT_TYPE = "olp-bundle-grant+jwt"
 QR_PREFIX = "OLPG1:"
 # A QR code a person holds up is small; anything larger is refused before it is parsed.
 MAX_TOKEN_BYTES = 1024
@@ -34,6 +37,8 @@ USED_LIMIT = 50_000
 _SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "k", "oth"})
 _CLAIMS = ("iss", "aud", "sub", "cmp", "act", "nbf", "exp", "iat", "jti")
+_BUNDLE_CLAIMS = ("iss", "aud", "sub", "cmps", "act", "nbf", "exp", "iat", "jti")
+_BUNDLE_ACTIONS = frozenset({"deposit", "pickup"})
 
 
 class Refusal(StrEnum):
@@ -87,6 +92,9 @@ class Grant:
     cmp: str
     act: GrantAction
     exp: int
+    # A bundle grant's doors to open now, in order (`cmp` is the first); a grant's: (cmp,).
+    doors: tuple[str, ...] = ()
+    chk: dict[str, Any] | None = None  # pickup grants: the age/identity check to show
 
     def report(self) -> dict[str, str]:
         """The `grant` member of the DoorOpened event."""
@@ -241,8 +249,9 @@ class GrantVault:
         # The algorithm is fixed before any key is touched: the token never picks it.
         if header.get("alg") != "EdDSA":
             raise _refuse(Refusal.BAD_ALGORITHM, f"alg {header.get('alg')!r}; only EdDSA")
-        if header.get("typ") != GRANT_TYPE:
-            raise _refuse(Refusal.BAD_TYPE, f"typ {header.get('typ')!r}; expected {GRANT_TYPE}")
+        typ = header.get("typ")
+        if typ not in (GRANT_TYPE, BUNDLE_GRANT_TYPE):
+            raise _refuse(Refusal.BAD_TYPE, f"typ {typ!r}; expected {GRANT_TYPE}")
         if "crit" in header:
             raise _refuse(Refusal.MALFORMED, "a grant header has no crit member")
         if self.key_set is None:
@@ -255,6 +264,10 @@ class GrantVault:
             key.verify(_b64decode(parts[2]), f"{parts[0]}.{parts[1]}".encode("ascii"))
         except (InvalidSignature, ValueError, binascii.Error):
             raise _refuse(Refusal.BAD_SIGNATURE, "the signature does not verify") from None
+        if typ == BUNDLE_GRANT_TYPE:
+            return self._bundle_claims(
+                claims, locker_id=locker_id, compartments=compartments, now=now
+            )
         return self._claims(claims, locker_id=locker_id, compartments=compartments, now=now)
 
     def _claims(
@@ -299,7 +312,73 @@ class GrantVault:
             raise _refuse(
                 Refusal.JTI_MEMORY_FULL, "too many grants in use; try again once some expired"
             )
-        return Grant(jti=jti, sub=sub, cmp=cmp, act=act, exp=exp)
+        check = claims.get("chk")
+        if check is not None:
+            try:
+                check = pickup_check(check)
+            except PayloadError as err:
+                raise _refuse(Refusal.MALFORMED, f"chk: {err}") from None
+        return Grant(jti=jti, sub=sub, cmp=cmp, act=act, exp=exp, doors=(cmp,), chk=check)
+
+    def _bundle_claims(
+        self,
+        claims: Mapping[str, Any],
+        *,
+        locker_id: str,
+        compartments: Mapping[str, Compartment],
+        now: int,
+    ) -> Grant:
+        """A bundle grant: every listed compartment must be this locker's; the doors whose
+        compartment suits `act` now open (one already emptied or filled is skipped), and
+        at least one must."""
+        missing = [name for name in _BUNDLE_CLAIMS if name not in claims]
+        if missing:
+            raise _refuse(Refusal.MALFORMED, f"missing claim(s) {', '.join(missing)}")
+        cmps = claims.get("cmps")
+        if (
+            not isinstance(cmps, list)
+            or not cmps
+            or len(cmps) > 20
+            or len(set(map(str, cmps))) != len(cmps)
+        ):
+            raise _refuse(Refusal.MALFORMED, "claim cmps is not a list of 1 to 20 compartments")
+        one = {name: claims[name] for name in _CLAIMS if name in claims}
+        suitable: list[str] = []
+        last: GrantRefused | None = None
+        for code in cmps:
+            if not isinstance(code, str):
+                raise _refuse(Refusal.MALFORMED, "claim cmps holds a non-string")
+            if code not in compartments:
+                raise _refuse(Refusal.WRONG_COMPARTMENT, f"this locker has no compartment {code!r}")
+            if claims.get("act") not in _BUNDLE_ACTIONS:
+                raise _refuse(
+                    Refusal.WRONG_ACTION, f"act {claims.get('act')!r} is not a bundle action"
+                )
+            try:
+                # The one-door checks for this door (issuer, audience, action, window, jti).
+                self._claims(
+                    {**one, "cmp": code}, locker_id=locker_id, compartments=compartments, now=now
+                )
+            except GrantRefused as err:
+                if err.reason is not Refusal.WRONG_ACTION:
+                    raise
+                last = err
+                continue
+            suitable.append(code)
+        if not suitable:
+            assert last is not None
+            raise last
+        grant = self._claims(
+            {**one, "cmp": suitable[0]}, locker_id=locker_id, compartments=compartments, now=now
+        )
+        return Grant(
+            jti=grant.jti,
+            sub=grant.sub,
+            cmp=grant.cmp,
+            act=grant.act,
+            exp=grant.exp,
+            doors=tuple(suitable),
+        )
 
     def mark_used(self, grant: Grant, now: int) -> None:
         """Remember a grant that opened a door, until it could no longer be accepted anyway."""

@@ -27,6 +27,7 @@ from locker_emulator.messages import (
     ReplayEvents,
     SetAvailability,
     SetKeySet,
+    check_text,
     envelope,
     error_body,
     format_ts,
@@ -390,6 +391,17 @@ class Inbound:
                 self.model.unlocks[comp.code] = self.model.unlocks.get(comp.code, 0) + 1
             self.model.compartments[comp.code] = transition.compartment
             self.model.purposes[comp.code] = str(command.purpose)
+            if command.pickup_check is not None:
+                # The screen asks the recipient for the check (staff or a kiosk verifies it).
+                self.model.display = {
+                    "message": "Info",
+                    "text": f"{check_text(command.pickup_check)}. Compartment {comp.code}",
+                    "pickupCheck": command.pickup_check,
+                    "at": format_ts(self.model.now()),
+                }
+            elif self.model.display is not None and "pickupCheck" in self.model.display:
+                # An earlier opening's check must not linger for the next person at the door.
+                self.model.display = None
             self.model.touch()
             assert transition.outcome is not None
             return {

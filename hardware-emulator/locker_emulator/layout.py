@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 SIZE_CLASSES = ("XS", "S", "M", "L", "XL")
+TEMPERATURE_CLASSES = ("ambient", "chilled", "frozen")
 # Compartment mixes per preset, smallest first; codes run A01, A02... in this order.
 PRESETS: Mapping[str, Sequence[tuple[str, int]]] = {
     "small": (("S", 1), ("M", 1), ("L", 1)),
@@ -20,6 +21,8 @@ DEFAULT_FEATURES = ("keypad", "display", "item-sensor", "offline-grants")
 _LOCKER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
 
+
+_BANK = frozenset({"prefix", "count", "sizeClass"})
 
 # Members of the gateway's site layout that concern the network, not the controller.
 _SITE_ONLY = frozenset({"name", "location", "adapter"})
@@ -37,6 +40,7 @@ class CompartmentConfig:
     size_class: str
     inside_mm: tuple[int, int, int] | None = None  # width, height, depth
     has_sensor: bool = True
+    temperature_class: str = "ambient"  # ambient, chilled or frozen (a thermometer if cold)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +101,9 @@ def _compartment(locker_id: str, raw: object) -> CompartmentConfig:
             f"locker {locker_id}: each compartment is a mapping with code and sizeClass"
         )
     # maxWeightG: the gateway's (a site layout, see load_layout); the hardware does not weigh.
-    unknown = sorted(set(raw) - {"code", "sizeClass", "insideMm", "sensor", "maxWeightG"})
+    # floorMm: the gateway's too (where the door is, for accessible bookings).
+    known = {"code", "sizeClass", "insideMm", "sensor", "maxWeightG", "floorMm", "temperatureClass"}
+    unknown = sorted(set(raw) - known)
     if unknown:
         raise LayoutError(f"locker {locker_id}: unknown compartment member(s) {unknown}")
     inside = raw.get("insideMm")
@@ -112,7 +118,22 @@ def _compartment(locker_id: str, raw: object) -> CompartmentConfig:
     sensor = raw.get("sensor", True)
     if not isinstance(sensor, bool):
         raise LayoutError(f"locker {locker_id}: sensor is true or false")
-    return CompartmentConfig(str(raw.get("code", "")), str(raw.get("sizeClass", "")), dims, sensor)
+    return CompartmentConfig(
+        str(raw.get("code", "")),
+        str(raw.get("sizeClass", "")),
+        dims,
+        sensor,
+        _temperature_class(locker_id, raw.get("temperatureClass", "ambient")),
+    )
+
+
+def _temperature_class(locker_id: str, raw: object) -> str:
+    if raw not in TEMPERATURE_CLASSES:
+        raise LayoutError(
+            f"locker {locker_id}: temperatureClass {raw!r} is not one of "
+            f"{', '.join(TEMPERATURE_CLASSES)}"
+        )
+    return str(raw)
 
 
 def _banks(locker_id: str, raw: object) -> tuple[CompartmentConfig, ...]:
@@ -122,13 +143,23 @@ def _banks(locker_id: str, raw: object) -> tuple[CompartmentConfig, ...]:
         raise LayoutError(f"locker {locker_id}: banks is a list")
     doors: list[CompartmentConfig] = []
     for bank in raw:
-        if not isinstance(bank, Mapping) or set(bank) != {"prefix", "count", "sizeClass"}:
-            raise LayoutError(f"locker {locker_id}: a bank has exactly prefix, count, sizeClass")
+        if not isinstance(bank, Mapping) or not (
+            _BANK <= set(bank) <= _BANK | {"temperatureClass"}
+        ):
+            raise LayoutError(
+                f"locker {locker_id}: a bank has prefix, count, sizeClass (and temperatureClass)"
+            )
         count = bank["count"]
         if not isinstance(count, int) or isinstance(count, bool) or count < 1:
             raise LayoutError(f"locker {locker_id}: a bank's count is a whole number >= 1")
         doors += [
-            CompartmentConfig(f"{bank['prefix']}{n:02d}", str(bank["sizeClass"]))
+            CompartmentConfig(
+                f"{bank['prefix']}{n:02d}",
+                str(bank["sizeClass"]),
+                temperature_class=_temperature_class(
+                    locker_id, bank.get("temperatureClass", "ambient")
+                ),
+            )
             for n in range(1, count + 1)
         ]
     return tuple(doors)

@@ -98,6 +98,8 @@ def event_payload(event: Event) -> tuple[str, dict[str, Any]]:
         payload["compartmentCode"] = event.compartment_code
     if event.cleared:
         payload["cleared"] = True
+    if event.temperature_c is not None:
+        payload["temperatureC"] = event.temperature_c
     return "Fault", payload
 
 
@@ -123,6 +125,8 @@ class LockerModel:
                 size_class=c.size_class,
                 has_sensor=c.has_sensor,
                 faults=compartment_faults.get(c.code, CompartmentFaults()),
+                temperature_class=c.temperature_class,
+                celsius=physics.SET_POINTS.get(c.temperature_class),
             )
             for c in config.compartments
         }
@@ -276,25 +280,30 @@ class LockerModel:
         return payload
 
     def state_payload(self) -> dict[str, Any]:
-        """The retained State: door and sensor as reported (a lying sensor lies here too)."""
+        """The retained State: door and sensor as reported (a lying sensor lies here too), and
+        the thermometer of each cold compartment (temperature telemetry)."""
+        compartments: list[dict[str, Any]] = []
+        for c in self.compartments.values():
+            item: dict[str, Any] = {
+                "code": c.code,
+                "sizeClass": c.size_class,
+                "door": str(c.door),
+                "itemSensor": str(c.item_sensor),
+                "enabled": c.enabled,
+            }
+            if c.celsius is not None:
+                item["temperatureC"] = c.celsius
+            compartments.append(item)
         return {
             "firmware": self.config.firmware,
             "keySetVersion": self.grants.version,
-            "compartments": [
-                {
-                    "code": c.code,
-                    "sizeClass": c.size_class,
-                    "door": str(c.door),
-                    "itemSensor": str(c.item_sensor),
-                    "enabled": c.enabled,
-                }
-                for c in self.compartments.values()
-            ],
+            "compartments": compartments,
         }
 
     def compartment_json(self, comp: Compartment) -> dict[str, Any]:
-        """One compartment for the control API: the truth next to what the sensor says."""
-        return {
+        """One compartment for the control API: the truth next to what the sensor says (and
+        the thermometer's reading of a chilled or frozen one)."""
+        body: dict[str, Any] = {
             "code": comp.code,
             "sizeClass": comp.size_class,
             "door": str(comp.door),
@@ -305,6 +314,9 @@ class LockerModel:
             "activeFaults": sorted(str(f) for f in comp.raised),
             "faults": compartment_faults_json(comp.faults),
         }
+        if comp.celsius is not None:
+            body |= {"temperatureClass": comp.temperature_class, "temperatureC": comp.celsius}
+        return body
 
     def snapshot(self) -> dict[str, Any]:
         """The whole locker for the control API."""

@@ -189,6 +189,8 @@ class OpenCompartment:
 
     compartment_code: str
     purpose: Purpose
+    # Delivery requirements: the age/identity check to show with a pickup (None: none).
+    pickup_check: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,14 +258,42 @@ def _optional_text(payload: dict[str, Any], name: str, limit: int) -> str | None
     return value
 
 
+def pickup_check(raw: object) -> dict[str, Any]:
+    """A PickupCheck (delivery-requirements.json): {minimumAge?: 16..21, identity?: bool},
+    asking for at least one; PayloadError otherwise."""
+    if not isinstance(raw, dict) or not raw or set(raw) - {"minimumAge", "identity"}:
+        raise PayloadError("pickupCheck has minimumAge and/or identity only")
+    age, identity = raw.get("minimumAge"), raw.get("identity", False)
+    if age is not None and (
+        isinstance(age, bool) or not isinstance(age, int) or not 16 <= age <= 21
+    ):
+        raise PayloadError("pickupCheck.minimumAge is a whole number of years, 16..21")
+    if not isinstance(identity, bool) or (age is None and not identity):
+        raise PayloadError("pickupCheck asks for minimumAge or identity: true")
+    return dict(raw)
+
+
+def check_text(check: dict[str, Any]) -> str:
+    """What the screen says for a pickup check, e.g. "ID check: proof of age 18+ and identity"."""
+    wanted = []
+    if check.get("minimumAge") is not None:
+        wanted.append(f"proof of age {check['minimumAge']}+")
+    if check.get("identity"):
+        wanted.append("identity")
+    return "ID check: show " + " and ".join(wanted)
+
+
 def parse_command(action: str, payload: dict[str, Any]) -> Command:
     """Typed command from a payload already checked against its schema (if the spec has one)."""
     if action == "OpenCompartment":
-        _members(payload, {"compartmentCode", "purpose"}, set())
+        _members(payload, {"compartmentCode", "purpose"}, {"pickupCheck"})
         purpose = payload["purpose"]
         if purpose not in set(Purpose):
             raise PayloadError(f"purpose must be one of {', '.join(Purpose)}")
-        return OpenCompartment(_code(payload), Purpose(purpose))
+        check = payload.get("pickupCheck")
+        if check is not None:
+            check = pickup_check(check)
+        return OpenCompartment(_code(payload), Purpose(purpose), check)
     if action == "SetAvailability":
         _members(payload, {"compartmentCode", "available"}, {"reason"})
         if not isinstance(payload["available"], bool):

@@ -218,6 +218,11 @@ class EmulatedLocker:
         comp = self.model.compartment(code)
         self.model.apply(physics.set_faults(comp, update_compartment_faults(comp.faults, changes)))
 
+    def set_temperature(self, code: str, celsius: float) -> None:
+        """The compartment's thermometer reads `celsius` (a failing or recovering cooler): a
+        fresh State carries the reading, a Fault TemperatureOutOfRange its leaving the range."""
+        self.model.apply(physics.read_temperature(self.model.compartment(code), celsius))
+
     def unlock_count(self, code: str) -> int:
         """How often this compartment's lock really released since the locker started."""
         self.model.compartment(code)

@@ -39,6 +39,17 @@ class FaultKind(StrEnum):
     SENSOR_FAULT = "SensorFault"
     LOCK_FAULT = "LockFault"
     POWER_LOSS = "PowerLoss"
+    TEMPERATURE_OUT_OF_RANGE = "TemperatureOutOfRange"
+
+
+# What a compartment of each temperature class must stay within, in degrees Celsius (SPEC.md
+# "Delivery requirements"); ambient compartments have no thermometer and never alarm. A cold
+# compartment starts at its set point.
+TEMPERATURE_RANGES: dict[str, tuple[float, float]] = {
+    "chilled": (2.0, 8.0),
+    "frozen": (-30.0, -15.0),
+}
+SET_POINTS: dict[str, float] = {"chilled": 5.0, "frozen": -20.0}
 
 
 class PhysicsError(Exception):
@@ -79,6 +90,7 @@ class FaultRaised:
     fault: FaultKind
     description: str
     cleared: bool = False
+    temperature_c: float | None = None  # TemperatureOutOfRange: the reading
 
 
 Event = DoorOpened | DoorClosed | FaultRaised
@@ -99,6 +111,10 @@ class Compartment:
     opened_at: float | None = None
     # Faults reported and not yet reported cleared, so that clearing is reported exactly once.
     raised: frozenset[FaultKind] = frozenset()
+    # Delivery requirements: the class the compartment keeps, and its thermometer's reading
+    # (None: an ambient compartment without one).
+    temperature_class: str = "ambient"
+    celsius: float | None = None
 
     @property
     def item_sensor(self) -> ItemSensor:
@@ -233,3 +249,33 @@ def set_faults(comp: Compartment, faults: CompartmentFaults) -> Transition:
 def set_enabled(comp: Compartment, enabled: bool) -> Transition:
     """Take the compartment in or out of service (SetAvailability); no hardware event."""
     return Transition(replace(comp, enabled=enabled))
+
+
+def read_temperature(comp: Compartment, celsius: float) -> Transition:
+    """The thermometer reads `celsius`: TemperatureOutOfRange is raised when the reading leaves
+    the class's range and reported cleared, once, when it is back."""
+    bounds = TEMPERATURE_RANGES.get(comp.temperature_class)
+    if bounds is None:
+        raise PhysicsError(f"compartment {comp.code} is ambient: it has no thermometer")
+    low, high = bounds
+    after = replace(comp, celsius=celsius)
+    kind = FaultKind.TEMPERATURE_OUT_OF_RANGE
+    inside = low <= celsius <= high
+    if not inside and kind not in comp.raised:
+        fault = FaultRaised(
+            comp.code,
+            kind,
+            f"{celsius:g} \u00b0C is outside {comp.temperature_class} {low:g}..{high:g} \u00b0C",
+            temperature_c=celsius,
+        )
+        return Transition(replace(after, raised=after.raised | {kind}), (fault,))
+    if inside and kind in comp.raised:
+        fault = FaultRaised(
+            comp.code,
+            kind,
+            f"{celsius:g} \u00b0C is back within {low:g}..{high:g} \u00b0C",
+            cleared=True,
+            temperature_c=celsius,
+        )
+        return Transition(replace(after, raised=after.raised - {kind}), (fault,))
+    return Transition(after)

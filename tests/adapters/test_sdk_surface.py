@@ -32,7 +32,7 @@ PUBLIC = {
     "PolledLocker", "BoardEvents", "poll_forever", "seconds_left",
     # optional features
     "SupportsKeySet", "KeySet", "KeySetRefused", "SupportsEventReplay", "ReplayReport",
-    "SupportsAvailability", "SupportsDropCounts",
+    "SupportsAvailability", "SupportsDropCounts", "SupportsPickupCheck", "PickupCheck",
     # registration
     "ENTRY_POINT_GROUP", "available_adapters", "load_adapter_class",
 }  # fmt: skip

@@ -7,6 +7,7 @@ answered. A check never trusts the gateway's own account when a witness can say 
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -76,6 +77,7 @@ class Answer:
     key: str
     status: int
     body: str  # canonical JSON (sorted keys) or the raw text
+    via: str = ""  # which instance answered, when (evidence for a changed answer)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -118,16 +120,39 @@ def duplicate_parcels(
         for parcel_id, stored in rows.items()
         if len(stored) > 1
     ]
-    by_key: dict[str, set[tuple[int, str]]] = defaultdict(set)
+    by_key: dict[str, dict[tuple[int, str], list[str]]] = defaultdict(dict)
     for answer in answers:
-        by_key[answer.key].add((answer.status, answer.body))
+        by_key[answer.key].setdefault((answer.status, answer.body), []).append(answer.via)
     for key, distinct in sorted(by_key.items()):
         if len(distinct) > 1:
             statuses = sorted(status for status, _ in distinct)
+            # The evidence: every distinct answer in full, where it came from, what differs.
+            shown = "; ".join(
+                f"{status} {body} (from {', '.join(filter(None, vias)) or '?'})"
+                for (status, body), vias in distinct.items()
+            )
             found.append(
-                Violation("idempotency", key, f"{len(distinct)} different answers {statuses}")
+                Violation(
+                    "idempotency",
+                    key,
+                    f"{len(distinct)} different answers {statuses}"
+                    f"{_differing(list(distinct))}: {shown}",
+                )
             )
     return found
+
+
+def _differing(answers: Sequence[tuple[int, str]]) -> str:
+    """The top-level JSON fields whose values differ between the answers ('' if not JSON)."""
+    try:
+        bodies = [json.loads(body) for _, body in answers]
+    except ValueError:
+        return ""
+    if not all(isinstance(body, dict) for body in bodies):
+        return ""
+    fields = sorted({name for body in bodies for name in body})
+    differ = [f for f in fields if len({json.dumps(b.get(f), sort_keys=True) for b in bodies}) > 1]
+    return f", differing in {differ}" if differ else ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -69,6 +69,9 @@ GATEWAY_ENV = {
     "OPENLOCKER_WEBHOOKS__BACKOFF_CAP": "2",
     "OPENLOCKER_WEBHOOKS__BREAKER_RESET": "2",
     "OPENLOCKER_WEBHOOKS__MAX_ATTEMPTS": "100",
+    # Two instances behind $share: a killed one must not keep a share of the lockers' events
+    # in a session that outlives it (tests/chaos/test_dead_instance_events.py).
+    "OPENLOCKER_MQTT__SESSION_EXPIRY": "0",
     ALLOW_ENV: '["127.0.0.0/8"]',
     # Every instance seals with one KEK from the environment (none made on disk, no race).
     "OPENLOCKER_SECRETS__KEK_ENV": "OPENLOCKER_CHAOS_KEK",

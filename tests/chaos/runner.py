@@ -12,12 +12,14 @@ import random
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
 from gateway.service.audit import AuditService
 from gateway.store import Store
+from tests.chaos import evidence
 from tests.chaos import invariants as inv
 from tests.chaos.rig import Site, running_site
 from tests.chaos.workload import Workload
@@ -69,6 +71,14 @@ class Report:
     seconds: float = 0.0
     slowest_s: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)
+    # Per parcel a violation is about: what every witness recorded of it.
+    evidence: dict[str, list[str]] = field(default_factory=dict)
+    # Every fault as it began (UTC), for the evidence.
+    timeline: list[tuple[datetime, str]] = field(default_factory=list)
+
+    def fault(self, kind: str, detail: str = "") -> None:
+        self.faults[kind] += 1
+        self.timeline.append((datetime.now(UTC), f"{kind} {detail}".rstrip()))
 
     def lines(self) -> list[str]:
         faults = ", ".join(f"{k} {v}" for k, v in sorted(self.faults.items())) or "none"
@@ -88,6 +98,9 @@ class Report:
         ]
         out += [f"  VIOLATION {v}" for v in self.violations]
         out += [f"  finding: {f}" for f in self.findings]
+        for parcel_id, lines in self.evidence.items():
+            out.append(f"evidence for {parcel_id}:")
+            out += [f"    {line}" for line in lines]
         return out
 
 
@@ -132,35 +145,39 @@ class Faults:
         gateway = self.site.gateways[self.rng.randrange(len(self.site.gateways))]
         await self._door_in_flight(2.0)
         gateway.kill()
-        self.report.faults["gateway SIGKILL"] += 1
+        self.report.fault("gateway SIGKILL", gateway.instance)
         await asyncio.sleep(self.rng.random())
         await gateway.start()
+        self.report.timeline.append((datetime.now(UTC), f"{gateway.instance} serving again"))
 
     async def restart_broker(self) -> None:
+        self.report.fault("broker restart")
         await asyncio.to_thread(self.site.broker.restart)
-        self.report.faults["broker restart"] += 1
 
     async def restart_postgres(self) -> None:
+        self.report.fault("postgres restart")
         await asyncio.to_thread(self.site.pg.restart, "immediate")
-        self.report.faults["postgres restart"] += 1
 
     async def partition(self) -> None:
         self.site.link.partition()
-        self.report.faults["locker-broker partition"] += 1
+        self.report.fault("locker-broker partition")
         await asyncio.sleep(1.0 + 2 * self.rng.random())
         self.site.link.heal()
+        self.report.timeline.append((datetime.now(UTC), "locker-broker link healed"))
 
     async def slow_link(self) -> None:
         if self.rng.random() < 0.5:
             self.site.link.latency_s = 0.2 + 0.3 * self.rng.random()
-            self.report.faults["locker-broker latency"] += 1
+            self.report.fault("locker-broker latency", f"{self.site.link.latency_s:.2f} s")
             await asyncio.sleep(3.0)
             self.site.link.latency_s = 0.0
+            self.report.timeline.append((datetime.now(UTC), "locker-broker latency over"))
         else:
             self.site.link.stall()
-            self.report.faults["locker-broker stall"] += 1
+            self.report.fault("locker-broker stall")
             await asyncio.sleep(1.0 + self.rng.random())
             self.site.link.heal()
+            self.report.timeline.append((datetime.now(UTC), "locker-broker link healed"))
 
 
 async def _collect(site: Site) -> tuple[dict[str, list[inv.ParcelRow]], dict[str, list[int]]]:
@@ -222,6 +239,55 @@ async def _audit(site: Site, report: Report) -> str | None:
     )
 
 
+async def _evidence(
+    site: Site,
+    workload: Workload,
+    report: Report,
+    opens: list[inv.PhysicalOpen],
+) -> dict[str, list[str]]:
+    """For each parcel a violation is about, what the database, the hardware, the workload
+    and the gateways' logs recorded of it."""
+    known = [o.parcel_id for o in workload.outcomes]
+    found: dict[str, list[str]] = {}
+    for violation in report.violations:
+        parcel_id = evidence.parcel_of(violation, known)
+        if parcel_id is None or parcel_id in found:
+            continue
+        lines = [f"workload {line}" for line in workload.trace.get(parcel_id, [])]
+        try:
+            stored = await evidence.from_database(site.database_url, parcel_id)
+        except (OSError, asyncpg.PostgresError) as err:
+            stored = [f"database unreadable: {err!r}"]
+        lines += stored
+        rows = await _parcel_rows(site, parcel_id)
+        for locker_id, code, _uid, since in rows:
+            lines += evidence.from_hardware(opens, locker_id, code, since)
+            lines += evidence.faults_during(report.timeline, since)
+        logs = [log for g in site.gateways for log in g.logs()]
+        keypad = [f"locker {row[0]}: {what}" for row in rows for what in ("keypad", "code")]
+        since = min((row[3] for row in rows), default=datetime.now(UTC))
+        lines += evidence.from_logs(logs, [parcel_id, *(row[2] for row in rows), *keypad], since)
+        found[parcel_id] = lines
+    return found
+
+
+async def _parcel_rows(site: Site, parcel_id: str) -> list[tuple[str, str | None, str, datetime]]:
+    with contextlib.suppress(OSError, asyncpg.PostgresError):
+        conn = await asyncpg.connect(site.database_url, timeout=10)
+        try:
+            return [
+                (r["locker_id"], r["compartment_code"], r["uid"], r["created_at"])
+                for r in await conn.fetch(
+                    "SELECT locker_id, compartment_code, uid, created_at FROM parcels"
+                    " WHERE parcel_id = $1",
+                    parcel_id,
+                )
+            ]
+        finally:
+            await conn.close()
+    return []
+
+
 async def run(plan: Plan, *, log: Callable[[str], None] = print) -> Report:
     report = Report()
     began = time.monotonic()
@@ -259,6 +325,7 @@ async def run(plan: Plan, *, log: Callable[[str], None] = print) -> Report:
         report.violations += inv.late_opens(opens)
         report.violations += inv.webhooks_in_order(events, site.receiver.deliveries)
         report.violations += inv.audit_chain(await _audit(site, report))
+        report.evidence = await _evidence(site, workload, report, opens)
         site.keep = bool(report.violations)
         if site.keep:
             workload.findings.append(f"logs and database files kept in {site.workdir}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import contextvars
 import json
 import random
 import time
@@ -34,6 +35,8 @@ STATE_PATIENCE_S = 120.0
 # Documented exceptions (OpenAPI): each call issues a new code or grant; no key is kept.
 NOT_IDEMPOTENT = ("/codes", "/grants")
 NEW_CODES = 3  # codes a recipient is sent before the workload calls the pickup stuck
+# The parcel whose lifecycle the current task runs: its requests go into its trace.
+_PARCEL: contextvars.ContextVar[str | None] = contextvars.ContextVar("chaos_parcel", default=None)
 
 
 class Stuck(Exception):
@@ -50,7 +53,17 @@ class Workload:
     holdings: list[Holding] = field(default_factory=list)
     findings: list[str] = field(default_factory=list)
     slowest_s: float = 0.0  # the longest wait for a door close to show in a parcel's state
+    # Per parcel, what its people did and were answered (the evidence behind a violation).
+    trace: collections.defaultdict[str, list[str]] = field(
+        default_factory=lambda: collections.defaultdict(list)
+    )
     _turn: int = 0
+
+    def note(self, what: str) -> None:
+        """One line in the current parcel's trace, stamped with the wall clock (UTC, as the
+        gateways' logs are)."""
+        if (pid := _PARCEL.get()) is not None:
+            self.trace[pid].append(f"{datetime.now(UTC):%H:%M:%S.%f} {what}")
 
     # ----- HTTP as a carrier's client does it -----
 
@@ -64,10 +77,18 @@ class Workload:
         self._turn += 1
         url = urls[self._turn % len(urls)]
         self.requests[method] += 1
-        async with httpx.AsyncClient(base_url=url, timeout=OPEN_TIMEOUT_S + 10) as http:
-            return await http.request(
-                method, path, headers=carrier.auth() | kw.pop("headers", {}), **kw
-            )
+        headers = kw.pop("headers", {})
+        key = headers.get("Idempotency-Key")
+        what = f"{method} {path}" + (f" key={key}" if key else "") + f" to {url}"
+        try:
+            async with httpx.AsyncClient(base_url=url, timeout=OPEN_TIMEOUT_S + 10) as http:
+                answer = await http.request(method, path, headers=carrier.auth() | headers, **kw)
+        except httpx.HTTPError as err:
+            self.note(f"{what}: {type(err).__name__}")
+            raise
+        if method != "GET" or answer.status_code != 200:
+            self.note(f"{what}: {answer.status_code} {answer.text[:300]}")
+        return answer
 
     async def post(
         self, carrier: TestCarrier, path: str, key: str, body: Any = None
@@ -84,7 +105,13 @@ class Workload:
             if answer is not None and not _transient(answer):
                 if not path.endswith(NOT_IDEMPOTENT):
                     self.answers.append(
-                        Answer(key=key, status=answer.status_code, body=_canonical(answer))
+                        Answer(
+                            key=key,
+                            status=answer.status_code,
+                            body=_canonical(answer),
+                            via=f"{answer.request.url.host}:{answer.request.url.port} at "
+                            f"{datetime.now(UTC):%H:%M:%S.%f}",
+                        )
                     )
                 return answer
             if time.monotonic() > deadline:
@@ -108,8 +135,10 @@ class Workload:
     async def until_state(self, carrier: TestCarrier, parcel_id: str, wanted: str) -> None:
         """Until the door's close shows in the parcel's state (the slowest wait is a figure)."""
         began = time.monotonic()
+        self.note(f"waiting for {wanted}")
         while (now := await self.state(carrier, parcel_id)) != wanted:
             if time.monotonic() > began + STATE_PATIENCE_S:
+                self.note(f"gave up: still {now}")
                 raise Stuck(f"{parcel_id} still {now}, not {wanted}")
             await asyncio.sleep(0.2)
         self.slowest_s = max(self.slowest_s, time.monotonic() - began)
@@ -140,6 +169,7 @@ class Workload:
         token = answer.json()["token"]
         for _ in range(2):
             verdict = locker.present_grant(token).to_json()
+            self.note(f"grant scanned at {locker.locker_id}: {verdict.get('outcome')}")
             self.requests["grant scans"] += 1
             self.site.ledger.grant_used(locker.locker_id, verdict)
         return locker.compartment(code).door is DoorState.OPEN
@@ -168,6 +198,7 @@ class Workload:
                     )
 
                 locker.enter_code(typed)
+                self.note(f"code typed at {locker.locker_id}")
                 self.requests["keypad"] += 1
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(OPEN_TIMEOUT_S * 2):
@@ -191,6 +222,7 @@ class Workload:
         locker_id = self.site.lockers[n % len(self.site.lockers)]
         locker = self.site.bank[locker_id]
         booked, completed, reason = False, False, None
+        _PARCEL.set(pid)
         try:
             body = {"parcelId": pid, "lockerId": locker_id, "sizeClass": "S"}
             answer = await self.post(carrier, "/v1/parcels", f"book-{pid}", body)
@@ -201,6 +233,7 @@ class Workload:
             again = await self.post(carrier, "/v1/parcels", f"book-{pid}", body)  # a lost answer
             assert again.status_code == 201 or again is not None
             code = str(answer.json()["compartmentCode"])
+            self.note(f"holds {locker_id}/{code}")
             # Given to this parcel before the answer, after the previous holder's last open.
             held = datetime.now(UTC)
             self.holdings.append(
@@ -210,16 +243,19 @@ class Workload:
                 rng.random() < 0.4 and await self.grant_door(carrier, pid, locker, code, "deposit")
             ):
                 await self.open_door(carrier, pid, locker, code, "deposit")
+            self.note(f"depositing (door {locker.compartment(code).door.value})")
             locker.deposit(code)
             await self.until_state(carrier, pid, "ready_for_pickup")
             if rng.random() < 0.5:
                 await self.code_door(carrier, pid, locker, code)
             else:
                 await self.open_door(carrier, pid, locker, code, "pickup")
+            self.note(f"taking (door {locker.compartment(code).door.value})")
             locker.take(code)
             await self.until_state(carrier, pid, "picked_up")
             completed = True
         except Stuck as err:
+            self.note(f"stuck: {err}")
             self.findings.append(str(err))
         finally:
             self.outcomes.append(

@@ -210,6 +210,11 @@ async def test_every_promised_location_is_sent(site: Site) -> None:
     assert made.status_code == 201, made.text
     assert made.headers.get("Location") == f"/v1/webhooks/{made.json()['id']}"
     checked.add("POST /v1/webhooks")
+    hold = {"lockerId": "WAW-CENTRAL-01", "sizeClass": "S"}
+    held = await site.post("/v1/holds", hold, key="loc-hold-01")
+    assert held.status_code == 201, held.text
+    assert held.headers.get("Location") == f"/v1/holds/{held.json()['holdId']}"
+    checked.add("POST /v1/holds")
     # The connector route's Location needs a connector attachment: it is checked in
     # tests/connectors/test_inbound_http.py. Every other promise must be checked here.
     checked.add("POST /v1/connectors/{attachmentId}/inbound")

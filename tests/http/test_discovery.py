@@ -139,13 +139,13 @@ async def test_the_client_configures_itself_from_the_document(network: Network) 
     async with client:
         # The audience came from the document: the gateway accepts the client's tokens.
         booked = await client.book("DISC-1", locker_id="WAW-CENTRAL-01", size_class="S")
-        assert booked["state"] == "reserved"
+        assert booked.state == "reserved"
         entries = [
             {"parcelId": f"DISC-B{n}", "lockerId": locker, "sizeClass": "XS"}
             for n, locker in enumerate(["WAW-CENTRAL-01", "WAW-CENTRAL-01", "NOWHERE-1"])
         ]
         first = await client.book_batch(entries, idempotency_key="disc-batch-1")
-        assert [item["status"] for item in first["items"]] == [201, 201, 404]
+        assert [item.status for item in first.items] == [201, 201, 404]
         assert await client.book_batch(entries, idempotency_key="disc-batch-1") == first
         with pytest.raises(ValueError, match="at most 7 parcels"):
             await client.book_batch(entries * 3)

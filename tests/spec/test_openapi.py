@@ -113,11 +113,29 @@ def test_every_post_requires_an_idempotency_key(doc: dict[str, Any]) -> None:
     posts = [(p, op) for p, op in posts if not p.startswith("/v1/admin/")]
     # Parcels 6 (with the batch), locker side 3 (open, codes, grants), webhooks 2 (create,
     # retry), deliveries 1 (replay), connectors 1 (inbound pre-advice).
-    assert len(posts) == 6 + 3 + 2 + 1 + 1
+    courier = 4  # courier sessions: open, new code, open the next door, close
+    holds = 2  # soft holds: create, release
+    self_service = 4  # the carrier's link; the recipient's extend, new code, redirect request
+    bundles = 3  # book a bundle, a code and a grant for its doors
+    assert len(posts) == 6 + 3 + 2 + 1 + 1 + courier + holds + self_service + bundles
     # Issuing a code replaces the previous one, and each grant is single use, so a retry is
     # harmless; a stored answer would keep a clear-text code or a bearer grant around for
     # replays (SPEC §6).
     exempt = {"/v1/parcels/{parcelId}/codes", "/v1/parcels/{parcelId}/grants"}
+    # A courier session's answer holds its code in clear; a second open is a 409 naming it.
+    exempt |= {"/v1/courier-sessions", "/v1/courier-sessions/{sessionId}/code"}
+    # A bundle's code replaces the bundle's previous one, as a parcel's does; its grant is a
+    # bearer token, as a parcel's is.
+    exempt |= {"/v1/bundles/{bundleId}/codes", "/v1/bundles/{bundleId}/grants"}
+    # A self-service link is a bearer token (a stored answer would keep it); the recipient's
+    # extension is once only (a retry is 409 already_extended), a new code replaces the last,
+    # a redirect request is once only.
+    exempt |= {
+        "/v1/parcels/{parcelId}/self-service-link",
+        "/v1/self-service/parcel/extend",
+        "/v1/self-service/parcel/code",
+        "/v1/self-service/parcel/redirect",
+    }
     for path, op in posts:
         params = [deref(doc, p) for p in op.get("parameters", [])]
         if path in exempt:
@@ -144,7 +162,15 @@ def test_operations_are_named_and_secured(doc: dict[str, Any]) -> None:
     # Parcels and lockers 14 (with the batch), locker side 3, webhooks 7 (with the JWKS),
     # deliveries 2, connectors 2 (inbound pre-advice, status pull), metrics 1, discovery 1,
     # the operators' admin API 24.
-    assert len(ids) == len(set(ids)) == 14 + 3 + 7 + 2 + 2 + 1 + 1 + 24
+    # Courier sessions (open, read, new code, open the next door, close), the manifest.
+    courier = 6
+    holds = 4  # the pre-check and soft holds (create, read, release)
+    # Hold-time policies (admin: list, get, set, delete) and recipient self-service (the
+    # carrier's link; the recipient's view, extend, new code, redirect request).
+    policies = 4 + 5
+    bundles = 4  # book, read, a code and a grant for its doors
+    expected = 14 + 3 + 7 + 2 + 2 + 1 + 1 + 24 + courier + holds + policies + bundles
+    assert len(ids) == len(set(ids)) == expected
     public = {p for p, _, op in operations(doc) if op.get("security") == []}
     assert public == {
         "/healthz",
@@ -174,6 +200,13 @@ def test_creations_answer_201_and_transitions_200(doc: dict[str, Any]) -> None:
             "/v1/parcels/{parcelId}/redirect",
             "/v1/parcels/{parcelId}/codes",
             "/v1/parcels/{parcelId}/grants",
+            "/v1/parcels/{parcelId}/self-service-link",
+            "/v1/bundles",
+            "/v1/bundles/{bundleId}/codes",
+            "/v1/bundles/{bundleId}/grants",
+            "/v1/courier-sessions",
+            "/v1/courier-sessions/{sessionId}/code",
+            "/v1/holds",
             "/v1/webhooks",
             "/v1/connectors/{attachmentId}/inbound",
             "/v1/admin/tokens",

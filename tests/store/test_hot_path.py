@@ -97,7 +97,10 @@ async def test_a_booking_sends_eight_statements(store: Store) -> None:
             _booking("ACME-1"), Idempotent(IdempotencyKey("k-1", "f-1"), render.parcel)
         )
     assert answered.answer["compartmentCode"] == "C01"
-    assert len(sent) == 8, "\n".join(sent)
+    # Soft holds (gateway/service/holds.py) ride in the claim's own statement; PostgreSQL
+    # counts them once more after the claim, since a hold may commit in between.
+    postgres = store.dialect == "postgresql"
+    assert len(sent) == 8 + postgres, "\n".join(sent)
 
 
 async def test_booking_at_an_unknown_locker_is_not_found(store: Store) -> None:

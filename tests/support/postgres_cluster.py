@@ -98,7 +98,11 @@ class PostgresCluster:
                 f"port = {self.port}\n"
                 "listen_addresses = '127.0.0.1'\n"
                 f"unix_socket_directories = '{self.workdir}'\n"
-                # A test cluster: durability is not what is measured, speed on 2 cores is.
+                # A test cluster, fast on 2 cores. Its crashes are process crashes (`pg_ctl
+                # stop -m immediate`): what was written survives in the OS without fsync. An
+                # asynchronous commit is not written when answered, so `off` here loses answered
+                # commits in a crash, unless the client asks for `on` in its session, as the
+                # gateway does (gateway/store/engine.py; tests/chaos/test_crash_durability.py).
                 "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
                 "max_connections = 200\nshared_buffers = 64MB\n"
             )

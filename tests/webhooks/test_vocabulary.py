@@ -12,7 +12,19 @@ def test_one_event_type_per_parcel_state_in_order() -> None:
     assert parcel_types == [f"parcel.{s}" for s in ParcelState]
     # The rest are network events about a locker, never a parcel state.
     network = [t.value for t in WebhookEventType if t.is_network_event]
-    assert network == ["locker.keypad_locked", "locker.keypad_cleared"]
+    assert network == [
+        "locker.keypad_locked",
+        "locker.keypad_cleared",
+        "locker.temperature_alarm",
+        "locker.temperature_cleared",
+        "bundle.partially_picked_up",
+        "bundle.picked_up",
+        "courier.session_opened",
+        "courier.session_closed",
+        "hold.converted",
+        "hold.released",
+        "hold.expired",
+    ]
     assert WebhookEventType.entering(ParcelState.READY_FOR_PICKUP) == "parcel.ready_for_pickup"
 
 

@@ -441,7 +441,7 @@ async def _unwrap(task: asyncio.Task[T | Exception]) -> T:
 
 def _feature_protocols() -> list[tuple[AdapterFeatures, type]]:
     """Each optional feature and the Protocol an adapter declaring it must implement."""
-    from gateway.sdk.adapter import SupportsAvailability, SupportsDisplay
+    from gateway.sdk.adapter import SupportsAvailability, SupportsDisplay, SupportsPickupCheck
     from gateway.sdk.keys import SupportsKeySet
 
     pairs: list[tuple[AdapterFeatures, type]] = [
@@ -449,6 +449,9 @@ def _feature_protocols() -> list[tuple[AdapterFeatures, type]]:
         (F.SET_AVAILABILITY, SupportsAvailability),
         (F.OFFLINE_GRANTS, SupportsKeySet),
     ]
+    check = getattr(F, "PICKUP_CHECK", None)
+    if check is not None:
+        pairs.append((check, SupportsPickupCheck))
     replay = getattr(F, "EVENT_REPLAY", None)
     if replay is not None:
         from gateway.sdk import journal

@@ -1,0 +1,578 @@
+"""The blocking carrier client: the same calls as `CarrierClient`, for scripts and WSGI apps.
+
+with SyncCarrierClient.discover(base_url, carrier_id="acme", private_key=key,
+                                kid="k1") as client:
+    parcel = client.book("ACME-1", locker_id="WAW-1", size_class="S")
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+
+from gateway.client import calls, feature_calls
+from gateway.client.calls import Call
+from gateway.client.discovery import DiscoveryCache, NetworkConfiguration, discover_sync
+from gateway.client.errors import CarrierApiError, NetworkUnreachable, problem_of
+from gateway.client.models import UnreadableAnswer
+from gateway.client.retry import RetryPolicy
+from gateway.client.signing import (
+    DEFAULT_RETRY,
+    Credentials,
+    check_algorithm,
+    log_retry,
+    wait_before_retry,
+)
+from gateway.client.tokens import PrivateKey
+from gateway.client.transport import nodelay_sync_transport
+from gateway.wire import (
+    AccessCodeOut,
+    AccessGrantOut,
+    CreateParcelIn,
+    DeliveryListOut,
+    DeliveryOut,
+    LockerListOut,
+    LockerOut,
+    OpenResultOut,
+    ParcelBatchOut,
+    ParcelEventListOut,
+    ParcelListOut,
+    ParcelOut,
+    WebhookDeliveryListOut,
+    WebhookDeliveryOut,
+    WebhookListOut,
+    WebhookSubscriptionOut,
+)
+from gateway.wire.bundles import BundleCodeOut, BundleGrantOut, BundleOut, BundleParcelIn
+from gateway.wire.courier import CollectionManifestOut, CourierSessionCodeOut, CourierSessionOut
+from gateway.wire.holds import HoldOut, PrecheckOut
+from gateway.wire.self_service import SelfServiceLinkOut
+
+T = TypeVar("T")
+
+__all__ = ["SyncCarrierClient"]
+
+
+class SyncCarrierClient:
+    """One carrier at one network, blocking (httpx.Client). Same methods, same retries, same
+    Idempotency-Key handling as the asyncio `CarrierClient`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        carrier_id: str,
+        private_key: PrivateKey,
+        kid: str,
+        audience: str,
+        timeout_s: float = 30.0,
+        clock: Callable[[], float] = time.time,
+        network: NetworkConfiguration | None = None,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.network = network
+        self._discovered: tuple[str, DiscoveryCache | None] | None = None
+        self.base_url = base_url.rstrip("/")
+        self.credentials = Credentials(carrier_id, private_key, kid, audience, clock)
+        self.retry = retry
+        self._sleep = sleep
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            timeout=timeout_s,
+            transport=transport or nodelay_sync_transport(),
+        )
+
+    @classmethod
+    def discover(
+        cls,
+        base_url: str,
+        *,
+        carrier_id: str,
+        private_key: PrivateKey,
+        kid: str,
+        timeout_s: float = 30.0,
+        clock: Callable[[], float] = time.time,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        cache: DiscoveryCache | None = None,
+    ) -> SyncCarrierClient:
+        """A client configured from the network's discovery document (see CarrierClient)."""
+        network = discover_sync(base_url, timeout_s=timeout_s, cache=cache)
+        client = cls(
+            network.api_url,
+            carrier_id=carrier_id,
+            private_key=private_key,
+            kid=kid,
+            audience=network.network_id,
+            timeout_s=timeout_s,
+            clock=clock,
+            network=network,
+            retry=retry,
+        )
+        client._discovered = (base_url, cache)
+        try:
+            check_algorithm(client.credentials, network.carrier_token_algorithms)
+        except ValueError:
+            client.close()
+            raise
+        return client
+
+    def __enter__(self) -> SyncCarrierClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    @property
+    def network_id(self) -> str:
+        return self.credentials.audience
+
+    def token(self, lifetime_s: int = 120) -> str:
+        """A fresh single-use request token (new `jti` every time)."""
+        return self.credentials.token(lifetime_s)
+
+    def send(self, call: Call[T]) -> T:
+        """Send `call`, retrying as `self.retry` says (see CarrierClient.send)."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self._http.request(
+                    call.method,
+                    call.path,
+                    params=dict(call.params),
+                    json=call.body,
+                    headers=self.credentials.headers(call),
+                )
+            except httpx.TransportError as err:
+                if not self.retry.may_retry(attempt):
+                    raise NetworkUnreachable(self.base_url + call.path, attempt, repr(err)) from err
+                wait = self.retry.after_failure(attempt)
+                log_retry(call, attempt, wait, type(err).__name__)
+                self._sleep(wait)
+                continue
+            if response.status_code < 400:
+                try:
+                    return call.parse(response)
+                except UnreadableAnswer:
+                    raise
+                except ValueError as err:  # not JSON at all (a proxy's page?)
+                    raise UnreadableAnswer(f"{call.method} {call.path}: {err}") from err
+            wait_or_none = wait_before_retry(self.retry, call, attempt, response)
+            if wait_or_none is None:
+                raise CarrierApiError(response.status_code, problem_of(response), attempts=attempt)
+            log_retry(call, attempt, wait_or_none, str(response.status_code))
+            self._sleep(wait_or_none)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        idempotent: bool = True,
+        idempotency_key: str | None = None,
+    ) -> Any:
+        """A signed request to any path, answered as parsed JSON (for what has no method)."""
+        key = None
+        if method == "POST" and idempotent:
+            key = idempotency_key or calls.new_key()
+        call: Call[Any] = Call(
+            "raw",
+            method,
+            path,
+            lambda r: r.json() if r.content else None,
+            body=body,
+            idempotency_key=key,
+        )
+        return self.send(call)
+
+    def refresh_configuration(self) -> NetworkConfiguration:
+        """Fetch the discovery document again (past any cache) and use its limits from now
+        on: SPEC §13.1 asks a client to do so when an answer contradicts the document."""
+        base, cache = self._discovered or (self.base_url, None)
+        if cache is not None:
+            cache.invalidate(base)
+        self.network = discover_sync(base, cache=cache)
+        return self.network
+
+    # ---- lockers ----------------------------------------------------------------------------
+
+    def list_lockers(
+        self,
+        *,
+        near: tuple[float, float] | None = None,
+        radius_m: int | None = None,
+        size_class: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> LockerListOut:
+        """One page of lockers; with `near` (lat, lon) nearest first, with `distance_m`."""
+        return self.send(
+            calls.list_lockers(
+                near=near, radius_m=radius_m, size_class=size_class, limit=limit, cursor=cursor
+            )
+        )
+
+    def iter_lockers(
+        self,
+        *,
+        near: tuple[float, float] | None = None,
+        radius_m: int | None = None,
+        size_class: str | None = None,
+    ) -> Iterator[LockerOut]:
+        """Every locker, page after page."""
+        cursor: str | None = None
+        while True:
+            page = self.list_lockers(
+                near=near, radius_m=radius_m, size_class=size_class, cursor=cursor
+            )
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    def locker(self, locker_id: str) -> LockerOut:
+        return self.send(calls.locker(locker_id))
+
+    # ---- parcels ----------------------------------------------------------------------------
+
+    def book(
+        self,
+        parcel_id: str,
+        *,
+        locker_id: str,
+        idempotency_key: str | None = None,
+        **members: Any,
+    ) -> ParcelOut:
+        """Announce a parcel (and by default reserve a compartment). `members` are those of
+        create-parcel-request.json, by Python or wire name: `size_class="S"`,
+        `dimensions_mm={"length": 300, "width": 200, "height": 100}`, `weight_g=900`..."""
+        request = calls.parcel_request(parcel_id, locker_id=locker_id, **members)
+        return self.create_parcel(request, idempotency_key=idempotency_key)
+
+    def create_parcel(
+        self, request: CreateParcelIn, *, idempotency_key: str | None = None
+    ) -> ParcelOut:
+        return self.send(calls.create_parcel(request, idempotency_key=idempotency_key))
+
+    def book_batch(
+        self,
+        parcels: Sequence[CreateParcelIn | Mapping[str, Any]],
+        *,
+        idempotency_key: str | None = None,
+    ) -> ParcelBatchOut:
+        """Book many parcels at once (POST /v1/parcels:batch); the answer holds one item per
+        parcel, in order, each booked (201, `parcel`) or refused (`problem`). Send the same
+        `idempotency_key` again to retry safely: the answer is replayed, nothing is booked
+        twice. A batch over the network's published limit is refused here, before sending."""
+        limit = self.network.limits.get("batchMaxItems") if self.network else None
+        call = calls.book_batch(parcels, idempotency_key=idempotency_key, max_items=limit)
+        try:
+            return self.send(call)
+        except CarrierApiError as err:
+            if err.code == "PayloadTooLarge" and self.network is not None:
+                self.refresh_configuration()  # the published limit changed
+            raise
+
+    def list_parcels(
+        self,
+        *,
+        state: str | None = None,
+        locker_id: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> ParcelListOut:
+        return self.send(
+            calls.list_parcels(state=state, locker_id=locker_id, limit=limit, cursor=cursor)
+        )
+
+    def iter_parcels(
+        self, *, state: str | None = None, locker_id: str | None = None
+    ) -> Iterator[ParcelOut]:
+        """Every parcel of yours (in the order they were created), page after page."""
+        cursor: str | None = None
+        while True:
+            page = self.list_parcels(state=state, locker_id=locker_id, cursor=cursor)
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    def parcel(self, parcel_id: str) -> ParcelOut:
+        return self.send(calls.parcel(parcel_id))
+
+    def reserve(self, parcel_id: str, *, idempotency_key: str | None = None) -> ParcelOut:
+        return self.send(calls.reserve(parcel_id, idempotency_key=idempotency_key))
+
+    def cancel(
+        self, parcel_id: str, *, reason: str | None = None, idempotency_key: str | None = None
+    ) -> ParcelOut:
+        return self.send(calls.cancel(parcel_id, reason=reason, idempotency_key=idempotency_key))
+
+    def extend(
+        self, parcel_id: str, *, pickup_until: datetime, idempotency_key: str | None = None
+    ) -> ParcelOut:
+        return self.send(
+            calls.extend(parcel_id, pickup_until=pickup_until, idempotency_key=idempotency_key)
+        )
+
+    def redirect(
+        self,
+        parcel_id: str,
+        *,
+        locker_id: str,
+        new_parcel_id: str,
+        idempotency_key: str | None = None,
+    ) -> ParcelOut:
+        """Send a waiting parcel to another locker of this network; answers the new parcel."""
+        return self.send(
+            calls.redirect(
+                parcel_id,
+                locker_id=locker_id,
+                new_parcel_id=new_parcel_id,
+                idempotency_key=idempotency_key,
+            )
+        )
+
+    def open_door(self, parcel_id: str, *, idempotency_key: str | None = None) -> OpenResultOut:
+        return self.send(calls.open_door(parcel_id, idempotency_key=idempotency_key))
+
+    def code(self, parcel_id: str) -> AccessCodeOut:
+        """A keypad code for the parcel's next door opening (replaces the previous one)."""
+        return self.send(calls.code(parcel_id))
+
+    def grant(self, parcel_id: str) -> AccessGrantOut:
+        """A signed access grant for the parcel's next door opening (QR text in `qr`)."""
+        return self.send(calls.grant(parcel_id))
+
+    def events(self, parcel_id: str) -> ParcelEventListOut:
+        return self.send(calls.events(parcel_id))
+
+    # ---- webhooks and deliveries ------------------------------------------------------------
+
+    def subscribe(
+        self,
+        url: str,
+        *,
+        events: Sequence[str] | None = None,
+        description: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> WebhookSubscriptionOut:
+        return self.send(
+            calls.subscribe(
+                url, events=events, description=description, idempotency_key=idempotency_key
+            )
+        )
+
+    def webhooks(self) -> WebhookListOut:
+        return self.send(calls.webhooks())
+
+    def webhook(self, webhook_id: str) -> WebhookSubscriptionOut:
+        return self.send(calls.webhook(webhook_id))
+
+    def unsubscribe(self, webhook_id: str) -> None:
+        self.send(calls.unsubscribe(webhook_id))
+
+    def webhook_deliveries(
+        self,
+        webhook_id: str,
+        *,
+        state: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> WebhookDeliveryListOut:
+        return self.send(
+            calls.webhook_deliveries(webhook_id, state=state, limit=limit, cursor=cursor)
+        )
+
+    def retry_webhook_delivery(
+        self, webhook_id: str, delivery_id: int, *, idempotency_key: str | None = None
+    ) -> WebhookDeliveryOut:
+        return self.send(
+            calls.retry_webhook_delivery(webhook_id, delivery_id, idempotency_key=idempotency_key)
+        )
+
+    def deliveries(
+        self,
+        *,
+        state: str | None = None,
+        target: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> DeliveryListOut:
+        return self.send(calls.deliveries(state=state, target=target, limit=limit, cursor=cursor))
+
+    def replay_delivery(
+        self, delivery_id: int, *, idempotency_key: str | None = None
+    ) -> DeliveryOut:
+        return self.send(calls.replay_delivery(delivery_id, idempotency_key=idempotency_key))
+
+    def iter_deliveries(
+        self, *, state: str | None = None, target: str | None = None
+    ) -> Iterator[DeliveryOut]:
+        """Every delivery to your targets (webhooks and connectors), oldest first, page after
+        page; `state="dead"` walks the dead letters."""
+        cursor: str | None = None
+        while True:
+            page = self.deliveries(state=state, target=target, cursor=cursor)
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    def iter_webhook_deliveries(
+        self, webhook_id: str, *, state: str | None = None
+    ) -> Iterator[WebhookDeliveryOut]:
+        """Every delivery of one subscription, oldest first, page after page."""
+        cursor: str | None = None
+        while True:
+            page = self.webhook_deliveries(webhook_id, state=state, cursor=cursor)
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    # ---- connectors and public documents ----------------------------------------------------
+
+    def connector_preadvice(
+        self,
+        attachment_id: str,
+        document: Mapping[str, Any],
+        *,
+        idempotency_key: str | None = None,
+    ) -> ParcelOut:
+        return self.send(
+            calls.connector_preadvice(attachment_id, document, idempotency_key=idempotency_key)
+        )
+
+    def connector_status(self, attachment_id: str, parcel_id: str) -> dict[str, Any]:
+        return self.send(calls.connector_status(attachment_id, parcel_id))
+
+    def configuration(self) -> NetworkConfiguration:
+        return self.send(calls.configuration())
+
+    def network_keys(self) -> dict[str, Any]:
+        return self.send(calls.network_keys())
+
+    def spec_file(self, name: str) -> str:
+        return self.send(calls.spec_file(name))
+
+    # ---- pre-check and holds, courier sessions, self-service (feature_calls.py) -----------
+
+    def precheck(
+        self,
+        locker_id: str,
+        *,
+        size_class: str | None = None,
+        dimensions_mm: Mapping[str, int] | None = None,
+        weight_g: int | None = None,
+        at: datetime | None = None,
+    ) -> PrecheckOut:
+        """Could the locker take this parcel at `at` (now when None)? Books nothing."""
+        return self.send(
+            feature_calls.precheck(
+                locker_id,
+                size_class=size_class,
+                dimensions_mm=dimensions_mm,
+                weight_g=weight_g,
+                at=at,
+            )
+        )
+
+    def create_hold(
+        self, locker_id: str, *, idempotency_key: str | None = None, **members: Any
+    ) -> HoldOut:
+        """Hold capacity of a size class for a short TTL, without a compartment."""
+        return self.send(
+            feature_calls.create_hold(locker_id, idempotency_key=idempotency_key, **members)
+        )
+
+    def hold(self, hold_id: str) -> HoldOut:
+        return self.send(feature_calls.hold(hold_id))
+
+    def release_hold(self, hold_id: str, *, idempotency_key: str | None = None) -> HoldOut:
+        return self.send(feature_calls.release_hold(hold_id, idempotency_key=idempotency_key))
+
+    def open_courier_session(
+        self, locker_id: str, *, courier_ref: str | None = None, ttl_seconds: int | None = None
+    ) -> CourierSessionOut:
+        """One code for a courier's whole round at the locker (shown once, in `code`)."""
+        return self.send(
+            feature_calls.open_courier_session(
+                locker_id, courier_ref=courier_ref, ttl_seconds=ttl_seconds
+            )
+        )
+
+    def courier_session(self, session_id: str) -> CourierSessionOut:
+        return self.send(feature_calls.courier_session(session_id))
+
+    def courier_session_code(self, session_id: str) -> CourierSessionCodeOut:
+        return self.send(feature_calls.courier_session_code(session_id))
+
+    def close_courier_session(
+        self, session_id: str, *, idempotency_key: str | None = None
+    ) -> CourierSessionOut:
+        return self.send(
+            feature_calls.close_courier_session(session_id, idempotency_key=idempotency_key)
+        )
+
+    def collection_manifest(self, locker_ids: Sequence[str] = ()) -> CollectionManifestOut:
+        """What to take back: per locker of the route (in driving order), or everywhere."""
+        return self.send(feature_calls.collection_manifest(locker_ids))
+
+    def self_service_link(self, parcel_id: str) -> SelfServiceLinkOut:
+        """A signed, short-lived link for the recipient (extend once, new code, redirect)."""
+        return self.send(feature_calls.self_service_link(parcel_id))
+
+    def create_bundle(
+        self,
+        bundle_id: str,
+        *,
+        locker_id: str,
+        parcels: Sequence[BundleParcelIn | Mapping[str, Any]],
+        idempotency_key: str | None = None,
+        **members: Any,
+    ) -> BundleOut:
+        """Several parcels for one recipient at one locker, opened with one code."""
+        return self.send(
+            feature_calls.create_bundle(
+                bundle_id,
+                locker_id=locker_id,
+                parcels=parcels,
+                idempotency_key=idempotency_key,
+                **members,
+            )
+        )
+
+    def bundle(self, bundle_id: str) -> BundleOut:
+        return self.send(feature_calls.bundle(bundle_id))
+
+    def bundle_code(self, bundle_id: str, *, purpose: str | None = None) -> BundleCodeOut:
+        return self.send(feature_calls.bundle_code(bundle_id, purpose=purpose))
+
+    def bundle_grant(self, bundle_id: str, *, purpose: str | None = None) -> BundleGrantOut:
+        """One signed grant opening every compartment of the bundle awaiting that opening."""
+        return self.send(feature_calls.bundle_grant(bundle_id, purpose=purpose))
+
+    def open_courier_next_door(
+        self, session_id: str, *, idempotency_key: str | None = None
+    ) -> OpenResultOut:
+        """Open the door the session's code would open next (a locker without a keypad)."""
+        return self.send(
+            feature_calls.open_courier_next_door(session_id, idempotency_key=idempotency_key)
+        )
