@@ -47,7 +47,10 @@ async def _locker_add(args: argparse.Namespace, settings: Settings) -> int:
     locker, doors = layout.to_domain()
     async with open_store(settings) as store:
         await LockerService(store=store).provision(locker, doors)
-    sizes = ", ".join(f"{a.total}x{a.size_class}" for a in availability(doors))
+    sizes = ", ".join(
+        f"{a.total}x{a.size_class}" + ("" if a.temperature == "ambient" else f" {a.temperature}")
+        for a in availability(doors)
+    )
     print(f"locker {locker.id!r} provisioned with {len(doors)} compartments ({sizes})")
     return 0
 

@@ -49,6 +49,10 @@ FEATURE_ROUTES: dict[str, tuple[tuple[str, str], ...]] = {
         ("POST", "/v1/courier-sessions/{session_id}/close"),
     ),
     "collection-manifest": (("GET", "/v1/collection-manifest"),),
+    "self-service": (
+        ("POST", "/v1/parcels/{parcel_id}/self-service-link"),
+        ("GET", "/v1/self-service/parcel"),
+    ),
 }
 
 

@@ -127,6 +127,29 @@ class BundleService:
             raise AlreadyExists(
                 f"bundle {cmd.bundle_id!r} exists already", details={"pointer": "/bundleId"}
             )
+        try:
+            # Undone whole when a parcel is left out, so the refusal can say what is free.
+            async with tx.savepoint():
+                booked = await self._book_each(tx, cmd, now)
+        except _LeftOut as short:
+            raise await _over_capacity(tx, cmd, short.indexes, short.fitted) from None
+        record = BundleRecord(
+            uid=str(uuid.uuid4()),
+            carrier_id=cmd.carrier_id,
+            bundle_id=cmd.bundle_id,
+            locker_id=cmd.locker_id,
+            reference=cmd.reference,
+            created_at=now,
+            parcel_uids=tuple(booked[i].uid for i in range(len(cmd.parcels))),
+        )
+        if not await tx.bundles.insert(record):
+            # Another request booked this bundle id since the check above.
+            raise AlreadyExists(f"bundle {cmd.bundle_id!r} exists already")
+        return _bundle(record, [booked[i] for i in range(len(cmd.parcels))])
+
+    async def _book_each(self, tx: UnitOfWork, cmd: NewBundle, now: datetime) -> dict[int, Parcel]:
+        """Each parcel through the single booking, largest first; _LeftOut names the parcels
+        no free compartment took (after trying every one)."""
         booked: dict[int, Parcel] = {}
         left_out: list[int] = []
         for i in allocation_order([p.need for p in cmd.parcels]):
@@ -145,40 +168,48 @@ class BundleService:
                 err.issues = inside or (FieldIssue(f"/parcels/{i}", err.description),)
                 raise
         if left_out:
-            raise await _over_capacity(tx, cmd, sorted(left_out), len(booked))
-        record = BundleRecord(
-            uid=str(uuid.uuid4()),
-            carrier_id=cmd.carrier_id,
-            bundle_id=cmd.bundle_id,
-            locker_id=cmd.locker_id,
-            reference=cmd.reference,
-            created_at=now,
-            parcel_uids=tuple(booked[i].uid for i in range(len(cmd.parcels))),
-        )
-        if not await tx.bundles.insert(record):
-            # Another request booked this bundle id since the check above.
-            raise AlreadyExists(f"bundle {cmd.bundle_id!r} exists already")
-        return _bundle(record, [booked[i] for i in range(len(cmd.parcels))])
+            raise _LeftOut(sorted(left_out), len(booked))
+        return booked
 
 
-async def bundle_doors(tx: UnitOfWork, code: AccessCode) -> tuple[Parcel, ...]:
+class _LeftOut(Exception):
+    """Some parcels of a bundle found no compartment: the booking is undone and refused."""
+
+    def __init__(self, indexes: list[int], fitted: int) -> None:
+        super().__init__(f"{len(indexes)} parcels left out")
+        self.indexes = indexes
+        self.fitted = fitted
+
+
+@dataclass(frozen=True, slots=True)
+class BundleDoors:
+    """What a redeemed bundle code opens now, and the deposits it leaves shut."""
+
+    doors: tuple[Parcel, ...] = ()
+    # Deposits into a compartment out of service: nothing goes in there (as for a parcel code).
+    out_of_service: tuple[Parcel, ...] = ()
+
+
+async def bundle_doors(tx: UnitOfWork, code: AccessCode) -> BundleDoors:
     """The parcels a redeemed bundle code opens now: those of its bundle awaiting the code's
     opening, at the code's locker; for a deposit, not into a compartment out of service.
     Empty when `code` is not a bundle's (its subject is a parcel) or nothing awaits it."""
     record = await tx.bundles.get_by_uid(code.parcel_uid)
     if record is None or record.locker_id != code.locker_id:
-        return ()
+        return BundleDoors()
     bundle = await _read(tx, record)
     doors = bundle.awaiting(code.purpose)
-    if code.purpose is OpenPurpose.DEPOSIT:
-        usable = []
-        for parcel in doors:
-            assert parcel.compartment_code is not None  # `awaiting` keeps only those
-            compartment = await tx.lockers.compartment(parcel.locker_id, parcel.compartment_code)
-            if compartment is None or compartment.state is not CompartmentState.OUT_OF_SERVICE:
-                usable.append(parcel)
-        doors = tuple(usable)
-    return doors
+    if code.purpose is not OpenPurpose.DEPOSIT:
+        return BundleDoors(doors)
+    usable, disabled = [], []
+    for parcel in doors:
+        assert parcel.compartment_code is not None  # `awaiting` keeps only those
+        compartment = await tx.lockers.compartment(parcel.locker_id, parcel.compartment_code)
+        if compartment is not None and compartment.state is CompartmentState.OUT_OF_SERVICE:
+            disabled.append(parcel)
+        else:
+            usable.append(parcel)
+    return BundleDoors(tuple(usable), tuple(disabled))
 
 
 async def own_bundle(tx: UnitOfWork, carrier_id: str, bundle_id: str) -> Bundle:
@@ -209,12 +240,20 @@ async def _over_capacity(
     if await tx.lockers.get(cmd.locker_id) is None:
         return NotFound(f"no locker {cmd.locker_id!r}", details={"pointer": "/lockerId"})
     names = ", ".join(cmd.parcels[i].parcel_id for i in left_out)
+    free: dict[str, int] = {}
+    for entry in (await tx.lockers.availability([cmd.locker_id])).get(cmd.locker_id, []):
+        free[entry.size_class.value] = free.get(entry.size_class.value, 0) + entry.available
+    now_free = ", ".join(f"{size} {count}" for size, count in free.items())
     return BundleOverCapacity(
         f"locker {cmd.locker_id} cannot take bundle {cmd.bundle_id!r} now: "
         f"{fitted} of its {len(cmd.parcels)} parcels fit, no free compartment is left for "
-        f"{names}; nothing was booked",
+        f"{names}; nothing was booked (free compartments now: {now_free})",
         issues=tuple(
-            FieldIssue(f"/parcels/{i}", "no free compartment fits this parcel with the others")
+            FieldIssue(
+                f"/parcels/{i}",
+                f"no free compartment takes this parcel ({_need(cmd.parcels[i])}) "
+                "besides those the others take",
+            )
             for i in left_out
         ),
         details={"parcels": len(cmd.parcels), "fitting": fitted},
@@ -249,6 +288,20 @@ def _bundle(record: BundleRecord, parcels: Sequence[Parcel]) -> Bundle:
         parcels=tuple(parcels),
         reference=record.reference,
     )
+
+
+def _need(parcel: NewParcel) -> str:
+    """What the parcel asked for, in the carrier's terms."""
+    need = parcel.need
+    parts = []
+    if need.size_class is not None:
+        parts.append(f"size {need.size_class.value} or larger")
+    if need.dimensions is not None:
+        d = need.dimensions
+        parts.append(f"{d.width_mm}x{d.height_mm}x{d.depth_mm} mm")
+    if need.weight_g is not None:
+        parts.append(f"{need.weight_g} g")
+    return ", ".join(parts)
 
 
 def _deadline(parcel: Parcel, purpose: OpenPurpose, now: datetime) -> datetime:

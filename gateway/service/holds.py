@@ -14,6 +14,8 @@ and gives up its transaction (ConcurrentUpdate: retried) if it took a held compa
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import uuid
 from collections.abc import Mapping
@@ -119,6 +121,27 @@ class HoldService:
     async def get(self, carrier_id: str, hold_id: str) -> Hold:
         async with self._store.transaction() as tx:
             return await _own(tx, carrier_id, hold_id)
+
+    async def page(
+        self,
+        carrier_id: str,
+        *,
+        state: HoldState | None = None,
+        locker_id: str | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> tuple[list[Hold], str | None]:
+        """One page of the carrier's holds, newest first, and the cursor of the next."""
+        after = _decode_cursor(cursor) if cursor else None
+        async with self._store.transaction() as tx:
+            # One more than asked tells whether another page follows.
+            items = await tx.holds.page(
+                carrier_id, state=state, locker_id=locker_id, after=after, limit=limit + 1
+            )
+        if len(items) <= limit:
+            return items, None
+        last = items[limit - 1]
+        return items[:limit], _encode_cursor(last.created_at, last.hold_id)
 
     async def release(
         self, carrier_id: str, hold_id: str, idem: Idempotent[Hold]
@@ -320,6 +343,27 @@ def _no_capacity(locker_id: str, *, fits: bool, held: Mapping[SizeClass, int]) -
             "held": {str(k): v for k, v in held.items()},
         },
     )
+
+
+def _encode_cursor(created_at: datetime, hold_id: str) -> str:
+    raw = f"h:{created_at.isoformat()}|{hold_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        tag, _, rest = base64.urlsafe_b64decode(padded).decode().partition(":")
+        at, _, hold_id = rest.partition("|")
+        when = datetime.fromisoformat(at)
+        if tag != "h" or not hold_id or when.tzinfo is None:
+            raise ValueError(cursor)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise ValidationFailed(
+            "cursor is not one this API handed out",
+            issues=(FieldIssue("/query/cursor", "invalid cursor"),),
+        ) from None
+    return when, hold_id
 
 
 def _held_text(held: Mapping[SizeClass, int]) -> str:

@@ -76,11 +76,16 @@ async def try_code(
         code = await codes.redeem(tx, locker_id, typed)
         parcel = await tx.parcels.get_by_uid(code.parcel_uid) if code else None
         door = await rounds.next_door(tx, locker_id, typed) if rounds and not code else None
-        bundle = await bundle_doors(tx, code) if code is not None and parcel is None else ()
-        if bundle:
+        bundle = await bundle_doors(tx, code) if code is not None and parcel is None else None
+        if bundle is not None and bundle.doors:
             # A bundle's code: every door of the bundle awaiting its opening, at once.
             counter = counter.succeeded()
-            outcome = KeypadOutcome(KeypadVerdict.ACCEPTED, code=code, bundle=bundle)
+            outcome = KeypadOutcome(KeypadVerdict.ACCEPTED, code=code, bundle=bundle.doors)
+        elif code is not None and bundle is not None and bundle.out_of_service:
+            # Every deposit of the bundle goes into a compartment out of service: not a
+            # guess, and the code stays usable (as a parcel's code, below).
+            await tx.codes.restore(code.id)
+            outcome = KeypadOutcome(KeypadVerdict.OUT_OF_SERVICE, code=code)
         elif door is not None:
             # A courier session's code: the next door of its round (no code is used up).
             counter = counter.succeeded()
@@ -102,7 +107,7 @@ async def try_code(
         details["parcelUid"] = outcome.parcel.uid
     if outcome.round is not None:
         details["courierSession"] = outcome.round.session.id
-    if outcome.bundle and outcome.code is not None:
+    if outcome.code is not None and outcome.parcel is None:
         details["bundleUid"] = outcome.code.parcel_uid
         details["parcelUids"] = [p.uid for p in outcome.bundle]
     if outcome.verdict is KeypadVerdict.REJECTED:

@@ -3,14 +3,13 @@
 A parcel whose delivery requirements ask for a pickup check (domain/requirements.py) opens
 through `SupportsPickupCheck.open_with_check` (OLP: OpenCompartment with `pickupCheck`) when
 the locker's adapter declares PICKUP_CHECK. A locker that cannot show it still opens: a bare
-lock board has no screen, and refusing would strand the parcel; the gateway logs it and counts
-it, so an operator can route such parcels to staffed lockers (ROADMAP).
+lock board has no screen, and refusing would strand the parcel; the gateway logs a warning, so
+an operator can route such parcels to staffed lockers (ROADMAP).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 from gateway.domain.door import DoorSession, OpenOutcome, OpenPurpose
 from gateway.domain.parcel import Parcel
@@ -18,17 +17,6 @@ from gateway.domain.requirements import PickupCheck
 from gateway.sdk import AdapterFeatures, LockerAdapter, SupportsPickupCheck
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(slots=True)
-class PickupCheckCounts:
-    """Since start: pickups opened with the check shown, and without (no screen for it)."""
-
-    shown: int = 0
-    not_shown: int = 0
-
-
-COUNTS = PickupCheckCounts()
 
 
 def check_for(parcel: Parcel, purpose: OpenPurpose) -> PickupCheck | None:
@@ -46,14 +34,12 @@ async def open_door(
         if AdapterFeatures.PICKUP_CHECK in adapter.features and isinstance(
             adapter, SupportsPickupCheck
         ):
-            COUNTS.shown += 1
             return await adapter.open_with_check(
                 session.locker_id,
                 session.compartment_code,
                 check=check,
                 deadline=session.deadline,
             )
-        COUNTS.not_shown += 1
         log.warning(
             "locker %s cannot show the pickup check of door session %d (%s); the door opens "
             "without it",

@@ -11,6 +11,8 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from gateway.store.sqlite_connection import RollbackOnClose
+
 SQLITE_DRIVER = "sqlite+aiosqlite"
 POSTGRES_DRIVER = "postgresql+asyncpg"
 _DRIVERS = {"sqlite": SQLITE_DRIVER, "postgresql": POSTGRES_DRIVER, "postgres": POSTGRES_DRIVER}
@@ -47,6 +49,9 @@ def create_engine(url: str | URL, *, echo: bool = False, **kwargs: Any) -> Async
         # busy timeout.
         kwargs.setdefault("pool_size", 1)
         kwargs.setdefault("max_overflow", 0)
+        # Closing a connection releases its write lock even if a cancelled statement is
+        # still pending (see sqlite_connection.py).
+        kwargs["connect_args"] = {"factory": RollbackOnClose, **kwargs.get("connect_args", {})}
         engine = create_async_engine(parsed, echo=echo, **kwargs)
         _tune_sqlite(engine)
         return engine

@@ -153,6 +153,29 @@ class HoldRepository(Repository):
         if (await self._conn.execute(stmt)).rowcount != 1:
             raise ConcurrentUpdate(f"hold {before.hold_id} changed meanwhile")
 
+    async def page(
+        self,
+        carrier_id: str,
+        *,
+        state: HoldState | None = None,
+        locker_id: str | None = None,
+        after: tuple[datetime, str] | None = None,
+        limit: int = 50,
+    ) -> builtins.list[Hold]:
+        """A carrier's holds, newest first; `after`: the (createdAt, holdId) to go on from."""
+        stmt = select(h).where(h.c.carrier_id == carrier_id)
+        if state is not None:
+            stmt = stmt.where(h.c.state == state)
+        if locker_id is not None:
+            stmt = stmt.where(h.c.locker_id == locker_id)
+        if after is not None:
+            at, hold_id = after
+            stmt = stmt.where(
+                (h.c.created_at < at) | ((h.c.created_at == at) & (h.c.hold_id < hold_id))
+            )
+        stmt = stmt.order_by(h.c.created_at.desc(), h.c.hold_id.desc()).limit(limit)
+        return [_hold(row) for row in (await self._conn.execute(stmt)).mappings()]
+
     async def due(self, now: datetime, limit: int) -> builtins.list[Hold]:
         """Active holds whose time ran out, oldest first."""
         stmt = (

@@ -42,6 +42,7 @@ from gateway.store.operators import OperatorRepository
 from gateway.store.outbox import OutboxRepository
 from gateway.store.parcels import ParcelRepository
 from gateway.store.parked_events import ParkedEventRepository
+from gateway.store.returns import ReturnRepository
 from gateway.store.secrets import SecretRepository
 from gateway.store.types import NaiveDatetimeError
 from gateway.store.webhooks import WebhookRepository
@@ -95,6 +96,7 @@ class UnitOfWork:
         self.holds = HoldRepository(conn, clock=clock)
         self.courier_sessions = CourierSessionRepository(conn, clock=clock)
         self.bundles = BundleRepository(conn, clock=clock)
+        self.returns = ReturnRepository(conn, clock=clock)
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:

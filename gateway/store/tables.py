@@ -196,6 +196,7 @@ holds = Table(
     Index("ix_holds_locker_id_state_expires_at", "locker_id", "state", "expires_at"),
     Index("ix_holds_state_expires_at", "state", "expires_at"),
     Index("ix_holds_parcel_uid", "parcel_uid"),
+    Index("ix_holds_carrier_id_created_at", "carrier_id", "created_at"),
 )
 
 idempotency_keys = Table(
@@ -660,4 +661,21 @@ courier_session_doors = Table(
     Column("compartment_code", Text, nullable=False),
     Column("opened_at", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("session_id", "parcel_uid"),
+)
+
+returns = Table(
+    "returns",
+    metadata,
+    # Migration 0020: a return announced without a label. Its parcel (first mile) carries the
+    # return id as parcel id until the label is bound at the locker or by the courier.
+    Column("id", Text, primary_key=True),
+    Column("carrier_id", Text, nullable=False),
+    Column("locker_id", Text, nullable=False),
+    Column("parcel_uid", Text, nullable=False, unique=True),
+    Column("reference", Text, nullable=False),  # the shop's return (RMA) number
+    Column("label", Text),
+    Column("label_source", Text),  # locker | courier
+    Column("label_bound_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("carrier_id", "reference"),
 )

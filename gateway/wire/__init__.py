@@ -19,6 +19,7 @@ from gateway.wire.grants import AccessGrantOut, GrantClaimsWire, IssueGrantIn
 from gateway.wire.health import HealthOut, ReadinessOut
 from gateway.wire.holds import (
     CreateHoldIn,
+    HoldListOut,
     HoldOut,
     PrecheckOut,
     ReleaseHoldIn,
@@ -179,6 +180,7 @@ __all__ = [
     "HeartbeatPayload",
     "HeartbeatResult",
     "HeartbeatResultPayload",
+    "HoldListOut",
     "HoldOut",
     "InsideMm",
     "IssueCodeIn",

@@ -35,6 +35,7 @@ from gateway.wire.health import HealthOut, ReadinessOut
 from gateway.wire.hold_policies import HoldPolicyListOut, HoldPolicyOut, SetHoldPolicyIn
 from gateway.wire.holds import (
     CreateHoldIn,
+    HoldListOut,
     HoldOut,
     PrecheckOut,
     ReleaseHoldIn,
@@ -172,6 +173,7 @@ SCHEMA_MODELS: MappingProxyType[str, type[WireModel]] = MappingProxyType(
         "create-hold-request": CreateHoldIn,
         "release-hold-request": ReleaseHoldIn,
         "hold": HoldOut,
+        "hold-list": HoldListOut,
         "webhook-hold-event": WebhookHoldEventOut,
         "health": HealthOut,
         "readiness": ReadinessOut,

@@ -69,6 +69,11 @@ class HoldOut(WireModel):
     ended_at: UtcDateTime | None = Field(alias="endedAt")
 
 
+class HoldListOut(WireModel):
+    items: list[HoldOut]
+    next_cursor: str | None = Field(alias="nextCursor")
+
+
 class WebhookHoldEventOut(WireModel):
     """The body POSTed when a soft hold ends."""
 

@@ -32,6 +32,8 @@ def admin_routes(site: AdminSite) -> list[tuple[str, str]]:
                 .replace("{uid}", "no-such-uid")
                 .replace("{token_id}", "ot_000000000000")
                 .replace("{delivery_id}", "1")
+                .replace("{scope}", "carrier")  # hold-time policies
+                .replace("{scope_id}", "acme")
             )
             found.append((route.method, filled))
     return found

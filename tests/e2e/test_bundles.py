@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 from gateway.domain.audit import AuditAction
+from gateway.domain.compartment import Compartment
 from gateway.service.audit import AuditService
 from tests.e2e.conftest import LOCKER, Site, eventually
 from tests.webhooks.conftest import FakeCarrier
@@ -44,6 +45,8 @@ async def test_one_code_opens_every_door_and_a_partial_pickup_is_reported_per_pa
             key="sub-bundles-1",
         )
         assert hook.status_code == 201, hook.text
+        every = await site.post("/v1/webhooks", {"url": receiver.url("/all")}, key="sub-all-1")
+        assert every.status_code == 201, every.text
         booked = await site.post(
             "/v1/bundles",
             {
@@ -114,6 +117,11 @@ async def test_one_code_opens_every_door_and_a_partial_pickup_is_reported_per_pa
         assert (last["type"], last["pickedUp"]) == ("bundle.picked_up", "ORDER-77-B")
         assert last["bundle"]["counts"]["pickedUp"] == 2
         assert last["eventId"] != event["eventId"]
+        # A subscription for every type gets the parcels' own events, never a bundle's.
+        await receiver.wait_for(2 + 2 + 2 + 2, path="/all", patience_s=20)
+        kinds = [r.json()["type"] for r in receiver.delivered("/all")]
+        assert kinds.count("parcel.picked_up") == 2
+        assert not [k for k in kinds if k.startswith("bundle.")]
 
 
 async def test_a_bundle_code_skips_a_door_whose_parcel_moved_on(site: Site) -> None:
@@ -195,3 +203,48 @@ async def _code_usable(site: Site) -> bool:
         record = await tx.bundles.get("acme", "ORDER-79")
         assert record is not None
         return await tx.codes.active_count(record.uid, site.clock()) == 1
+
+
+async def test_a_deposit_code_for_doors_out_of_service_opens_nothing_and_stays_usable(
+    site: Site,
+) -> None:
+    booked = await site.post(
+        "/v1/bundles",
+        {
+            "bundleId": "ORDER-80",
+            "lockerId": LOCKER,
+            "parcels": [{"parcelId": "ORDER-80-A", "sizeClass": "S"}],
+        },
+        key="bundle-order-80",
+    )
+    assert booked.status_code == 201, booked.text
+    (door,) = [p["compartmentCode"] for p in booked.json()["parcels"]]
+    code = (await _code(site, "ORDER-80"))["code"]
+    reserved = await _set_compartment(site, door, disable=True)
+
+    refused = await site.answer_to_code(code)
+    assert refused["message"] == "CodeRejected"
+    assert site.locker.compartment(door).door == "closed"
+    tried = await AuditService(store=site.gateway.store).latest(1, action=AuditAction.CODE_TRIED)
+    assert tried[0].details["result"] == "out-of-service"
+    assert "failures" not in tried[0].details  # not counted as a guess
+
+    await _set_compartment(site, door, back_to=reserved)
+    site.locker.enter_code(code)  # the same code, kept usable
+    await asyncio.wait_for(site.locker.wait_door(door, "open"), 10)
+    site.locker.deposit(door)
+    await site.wait_state("ORDER-80-A", "ready_for_pickup")
+
+
+async def _set_compartment(
+    site: Site, door: str, *, disable: bool = False, back_to: Compartment | None = None
+) -> Compartment:
+    """Take the compartment out of service as the database records it (the locker is told
+    separately), or put back the row as it was; the row before."""
+    async with site.gateway.store.transaction() as tx:
+        before = await tx.lockers.compartment(LOCKER, door)
+        assert before is not None
+        after = before.disable() if disable else back_to
+        assert after is not None
+        await tx.lockers.save_compartment(before, after)
+    return before

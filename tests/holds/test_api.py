@@ -122,6 +122,10 @@ async def test_an_expired_hold_stops_counting_and_ends_with_its_event(site: Site
     later = site.clock() + timedelta(seconds=120)
     ahead = (await precheck(site, sizeClass="M", at=later.isoformat())).json()
     assert (ahead["verdict"], ahead["classes"][0]["held"]) == ("accepted", 1)
+    # The same instant written with an unencoded "+" offset (read as a space) means the same.
+    raw = f"/v1/lockers/{KRK}/precheck?sizeClass=M&at={later.isoformat()}"
+    unencoded = (await site.client.get(raw, headers=site.acme.auth())).json()
+    assert unencoded == ahead
     site.clock.advance(61)
     # Past its TTL the hold no longer counts, even before the sweep has ended it...
     assert (await book(site, "ACME-E1")).status_code == 201
@@ -251,3 +255,29 @@ async def test_bad_input_gets_specific_problems(site: Site) -> None:
         400,
         "IdempotencyKeyMissing",
     )
+
+
+async def test_holds_are_listed_newest_first_page_by_page(site: Site) -> None:
+    made = [await hold(site, WAW, sizeClass="XS", reference=f"r{n}") for n in range(3)]
+    await hold(site, KRK)
+    release = f"/v1/holds/{made[0]['holdId']}/release"
+    assert (await site.post(release, {}, key=key())).status_code == 200
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        params: dict[str, Any] = {"lockerId": WAW, "limit": 2}
+        if cursor is not None:
+            params["cursor"] = cursor
+        page = await site.get("/v1/holds", **params)
+        assert page.status_code == 200, page.text
+        site.spec.validate("hold-list", page.json())
+        seen += [h["holdId"] for h in page.json()["items"]]
+        cursor = page.json()["nextCursor"]
+        if cursor is None:
+            break
+    assert seen == [h["holdId"] for h in reversed(made)]
+    active = (await site.get("/v1/holds", state="active", lockerId=WAW)).json()["items"]
+    assert [h["holdId"] for h in active] == [h["holdId"] for h in reversed(made[1:])]
+    assert (await site.get("/v1/holds", carrier=site.globex)).json()["items"] == []
+    for params in ({"cursor": "bm90LWEtY3Vyc29y"}, {"state": "gone"}, {"limit": 0}):
+        problem(await site.get("/v1/holds", **params), 422, "PropertyConstraintViolation")

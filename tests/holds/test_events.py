@@ -63,3 +63,31 @@ async def test_each_end_of_a_hold_is_one_signed_event(hooks: Hooks, receiver: Fa
         "parcel.announced",
         "parcel.reserved",
     }
+
+
+async def test_a_reservation_made_from_a_hold_expires_with_its_own_event(
+    hooks: Hooks, receiver: FakeCarrier
+) -> None:
+    site = hooks.site
+    sub = await hooks.subscribe(
+        receiver.url("/ends"), events=["hold.converted", "parcel.reservation_expired"]
+    )
+    hold_id = await new_hold(hooks)
+    await hooks.book(
+        "HOLD-EV-2", lockerId=KRK, sizeClass="M", holdId=hold_id, reservationTtlSeconds=60
+    )
+    await hooks.settled(sub["id"], 1)  # hold.converted, before the clock jumps
+    site.clock.advance(61)
+    assert await site.gateway.parcels.expire_due() == 1
+    await receiver.wait_for(2, path="/ends")
+    converted, expired = (r.json() for r in receiver.delivered("/ends"))
+    assert (converted["type"], converted["hold"]["parcelId"]) == ("hold.converted", "HOLD-EV-2")
+    site.spec.validate("webhook-event", expired)
+    assert expired["type"] == "parcel.reservation_expired"
+    assert (expired["parcel"]["parcelId"], expired["parcel"]["state"]) == (
+        "HOLD-EV-2",
+        "reservation_expired",
+    )
+    # The compartment is free again, for anyone.
+    check = await site.get(f"/v1/lockers/{KRK}/precheck", sizeClass="M")
+    assert check.json()["classes"][0]["spare"] == 2

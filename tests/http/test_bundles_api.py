@@ -85,10 +85,17 @@ async def test_a_bundle_over_capacity_is_refused_whole_and_names_the_parcels(sit
 
     problem = _problem(site, response, 409, "BundleOverCapacity")
     assert problem["errors"] == [
-        {"pointer": "/parcels/2", "detail": "no free compartment fits this parcel with the others"}
+        {
+            "pointer": "/parcels/2",
+            "detail": "no free compartment takes this parcel (size XL or larger) "
+            "besides those the others take",
+        }
     ]
     assert "2 of its 3 parcels fit" in problem["detail"]
     assert "ORDER-2-X2" in problem["detail"]
+    # What is free as the bundle is refused: every compartment (nothing stays held).
+    free = ", ".join(f"{size} {count}" for size, count in before.items())
+    assert problem["detail"].endswith(f"(free compartments now: {free})")
     # Nothing was booked: no parcel, no bundle, every compartment still free.
     for pid in ("ORDER-2-L", "ORDER-2-X1", "ORDER-2-X2"):
         assert (await site.get(f"/v1/parcels/{pid}")).status_code == 404

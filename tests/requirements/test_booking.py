@@ -234,3 +234,30 @@ async def test_availability_lists_cold_doors_apart(cold: Site) -> None:
     detail = (await cold.get(f"/v1/lockers/{LOCKER}")).json()
     ambient = [a for a in detail["availability"] if "temperatureClass" not in a]
     assert [a["available"] for a in ambient] == [0, 0]
+
+
+async def test_a_batch_item_no_door_can_meet_is_refused_alone(cold: Site) -> None:
+    entries = [
+        {"parcelId": "GDA-B-1", "lockerId": LOCKER, "sizeClass": "S"},
+        {
+            "parcelId": "GDA-B-2",
+            "lockerId": "WAW-CENTRAL-01",
+            "sizeClass": "S",
+            "requirements": {"temperatureClass": "chilled"},
+        },
+        {
+            "parcelId": "GDA-B-3",
+            "lockerId": LOCKER,
+            "sizeClass": "S",
+            "requirements": {"temperatureClass": "chilled"},
+        },
+    ]
+    answer = await cold.post("/v1/parcels:batch", {"parcels": entries}, key=uuid.uuid4().hex)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    cold.spec.validate("parcel-batch-result", body)
+    assert [i["status"] for i in body["items"]] == [201, 422, 201]
+    problem = body["items"][1]["problem"]
+    assert problem["code"] == "RequirementNotMet"
+    assert [e["pointer"] for e in problem["errors"]] == ["/parcels/1/requirements/temperatureClass"]
+    assert body["items"][2]["parcel"]["compartmentCode"] == "K02"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from gateway.domain.compartment import Compartment, rank_candidates
@@ -97,3 +99,15 @@ def test_json_round_trip_and_emptiness() -> None:
 def test_a_pickup_check_must_ask_something_sensible(age: int | None, identity: bool) -> None:
     with pytest.raises(ValueError, match=r"pickup check needs|minimumAge must be"):
         PickupCheck(minimum_age=age, identity=identity)
+
+
+def test_the_cli_names_cold_doors_when_it_provisions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gateway.cli import main
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    layout = Path(__file__).resolve().parents[1] / "fixtures" / "gda-cold.yaml"
+    assert main(["--database-url", url, "locker", "add", str(layout)]) == 0
+    out = capsys.readouterr().out
+    assert "7 compartments (3xS, 1xS chilled, 1xM, 1xM chilled, 1xM frozen)" in out

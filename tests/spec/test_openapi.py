@@ -164,7 +164,7 @@ def test_operations_are_named_and_secured(doc: dict[str, Any]) -> None:
     # the operators' admin API 24.
     # Courier sessions (open, read, new code, open the next door, close), the manifest.
     courier = 6
-    holds = 4  # the pre-check and soft holds (create, read, release)
+    holds = 5  # the pre-check and soft holds (create, list, read, release)
     # Hold-time policies (admin: list, get, set, delete) and recipient self-service (the
     # carrier's link; the recipient's view, extend, new code, redirect request).
     policies = 4 + 5

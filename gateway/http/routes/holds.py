@@ -9,15 +9,30 @@ from urllib.parse import quote
 from aiohttp import web
 
 from gateway.domain.enums import SizeClass
-from gateway.domain.holds import Hold
+from gateway.domain.holds import Hold, HoldState
 from gateway.domain.sizes import Dimensions, SizeRequirement
 from gateway.errors import FieldIssue, ValidationFailed
 from gateway.http.bodies import idempotent, json_response, read_body
 from gateway.http.context import carrier, deps
-from gateway.http.query import enum_param, int_param, query_pointer, reject_unknown
+from gateway.http.query import (
+    PAGE_SIZE_DEFAULT,
+    PAGE_SIZE_MAX,
+    enum_param,
+    int_param,
+    query_pointer,
+    reject_unknown,
+    text_param,
+)
 from gateway.service.holds import NewHold
 from gateway.service.idempotency import JsonBody
-from gateway.wire import CreateHoldIn, ReleaseHoldIn, dump, hold_to_wire, precheck_to_wire
+from gateway.wire import (
+    CreateHoldIn,
+    HoldListOut,
+    ReleaseHoldIn,
+    dump,
+    hold_to_wire,
+    precheck_to_wire,
+)
 
 PRECHECK_PARAMS = {"sizeClass", "lengthMm", "widthMm", "heightMm", "weightG", "at"}
 _DIMENSIONS = ("lengthMm", "widthMm", "heightMm")
@@ -56,6 +71,19 @@ async def create_hold(request: web.Request) -> web.Response:
     response = json_response(answered.answer, status=201)
     response.headers["Location"] = hold_location(answered.answer["holdId"])
     return response
+
+
+async def list_holds(request: web.Request) -> web.Response:
+    reject_unknown(request, {"state", "lockerId", "limit", "cursor"})
+    items, next_cursor = await deps(request).holds.page(
+        carrier(request).carrier_id,
+        state=enum_param(request, "state", HoldState),
+        locker_id=text_param(request, "lockerId", 64),
+        cursor=text_param(request, "cursor", 512),
+        limit=int_param(request, "limit", PAGE_SIZE_DEFAULT, 1, PAGE_SIZE_MAX),
+    )
+    page = HoldListOut(items=[hold_to_wire(h) for h in items], next_cursor=next_cursor)
+    return json_response(dump(page))
 
 
 async def get_hold(request: web.Request) -> web.Response:
@@ -100,6 +128,8 @@ def _at(request: web.Request) -> datetime | None:
     raw = request.query.get("at")
     if raw is None:
         return None
+    # An unencoded "+01:00" offset arrives as " 01:00" (form encoding): read it as meant.
+    raw = raw.replace(" ", "+")
     try:
         if not _RFC3339.match(raw):
             raise ValueError(raw)
@@ -115,5 +145,6 @@ def _at(request: web.Request) -> datetime | None:
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/lockers/{locker_id}/precheck", precheck)
     app.router.add_post("/v1/holds", create_hold)
+    app.router.add_get("/v1/holds", list_holds)
     app.router.add_get("/v1/holds/{hold_id}", get_hold)
     app.router.add_post("/v1/holds/{hold_id}/release", release_hold)

@@ -54,9 +54,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_holds_state_expires_at", "holds", ["state", "expires_at"])
     op.create_index("ix_holds_parcel_uid", "holds", ["parcel_uid"])
+    op.create_index("ix_holds_carrier_id_created_at", "holds", ["carrier_id", "created_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_holds_carrier_id_created_at", table_name="holds")
     op.drop_index("ix_holds_parcel_uid", table_name="holds")
     op.drop_index("ix_holds_state_expires_at", table_name="holds")
     op.drop_index("ix_holds_locker_id_state_expires_at", table_name="holds")
