@@ -97,6 +97,8 @@ from gateway.sdk.olp_messages import (
     UnknownMessage,
     WireModel,
 )
+from gateway.sdk.scan import ScanParcelCall, ScanQuery
+from gateway.sdk.scan import result_payload as scan_result_payload
 from gateway.sdk.telemetry import BurstLog, correlated, message_timer
 
 log = logging.getLogger(__name__)
@@ -686,6 +688,8 @@ class OlpAdapter:
                 locker_id, call, HeartbeatResultPayload(current_time=self._host.now())
             )
             await self._report_journal(locker_id, call, at_boot=False)
+        elif isinstance(call, ScanParcelCall):
+            await self._scan(locker_id, call)
         else:
             self._drops.count(DropReason.UNKNOWN_CALL)
             description = f"unknown call {call.action}"
@@ -707,6 +711,19 @@ class OlpAdapter:
         await self._reply(locker_id, call, result)
         if accepted:
             await self._report_journal(locker_id, call, at_boot=True)
+
+    async def _scan(self, locker_id: str, call: ScanParcelCall) -> None:
+        """Query on scan: the gateway decides; after Accepted it opens the door itself."""
+        query = ScanQuery(locker_id, call.payload.parcel_id, call.payload.size_class)
+        try:
+            answer = await self._host.scan_parcel(query)
+        except OpenLockerError as err:
+            # The database or a dependency failed: nothing was decided, the locker may ask again.
+            log.warning("locker %s: scan of %s not answered: %s", locker_id, query.parcel_id, err)
+            code = err.code if err.code is not ErrorCode.INTERNAL_ERROR else ErrorCode.UNAVAILABLE
+            await self._refuse_call(locker_id, call.id, call.action, code, err.description)
+            return
+        await self._reply(locker_id, call, scan_result_payload(answer))
 
     async def _event(self, locker_id: str, message: OlpMessage) -> None:
         if not await self._is_booted(locker_id):

@@ -73,6 +73,7 @@ def event_from(locker_id: str, message: OlpMessage) -> LockerEvent | None:
             event_seq=event_seq,
             code=message.payload.code,
             compartment_code=message.payload.compartment_code,
+            label=message.payload.label,
         )
     if isinstance(message, FaultEvent):
         return LockerFault(

@@ -52,7 +52,8 @@ from gateway.wire import (
 )
 from gateway.wire.bundles import BundleCodeOut, BundleGrantOut, BundleOut, BundleParcelIn
 from gateway.wire.courier import CollectionManifestOut, CourierSessionCodeOut, CourierSessionOut
-from gateway.wire.holds import HoldOut, PrecheckOut
+from gateway.wire.holds import HoldListOut, HoldOut, PrecheckOut
+from gateway.wire.returns import ReturnOut
 from gateway.wire.self_service import SelfServiceLinkOut
 
 T = TypeVar("T")
@@ -591,3 +592,33 @@ class CarrierClient:
         return await self.send(
             feature_calls.open_courier_next_door(session_id, idempotency_key=idempotency_key)
         )
+
+    async def list_holds(
+        self,
+        *,
+        state: str | None = None,
+        locker_id: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> HoldListOut:
+        return await self.send(
+            feature_calls.list_holds(state=state, locker_id=locker_id, limit=limit, cursor=cursor)
+        )
+
+    async def create_return(self, locker_id: str, *, reference: str, **members: Any) -> ReturnOut:
+        """Announce a return without a label: its drop-off code and QR, shown this once.
+        `members`: `size_class=` or `dimensions_mm=`, `weight_g=`, `valid_for_seconds=`."""
+        return await self.send(
+            feature_calls.create_return(locker_id, reference=reference, **members)
+        )
+
+    async def get_return(self, return_id: str) -> ReturnOut:
+        return await self.send(feature_calls.get_return(return_id))
+
+    async def return_code(self, return_id: str) -> ReturnOut:
+        """A new drop-off code (replaces the previous one)."""
+        return await self.send(feature_calls.return_code(return_id))
+
+    async def bind_return_label(self, return_id: str, label: str) -> ReturnOut:
+        """Bind the label the locker could not read (the same label again changes nothing)."""
+        return await self.send(feature_calls.bind_return_label(return_id, label))

@@ -1,5 +1,6 @@
 """Calls of the network features of issue 14: pre-check and soft holds, bundles, courier
-sessions and the collection manifest, recipient self-service links (calls.py: the rest)."""
+sessions and the collection manifest, recipient self-service links, returns without a label
+(calls.py: the rest)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ from gateway.wire.courier import (
     CourierSessionOut,
     OpenCourierSessionIn,
 )
-from gateway.wire.holds import CreateHoldIn, HoldOut, PrecheckOut
+from gateway.wire.holds import CreateHoldIn, HoldListOut, HoldOut, PrecheckOut
+from gateway.wire.returns import BindReturnLabelIn, CreateReturnIn, ReturnOut
 from gateway.wire.self_service import SelfServiceLinkOut
 
 
@@ -195,3 +197,43 @@ def open_courier_next_door(
         idempotency_key=idempotency_key or new_key(),
         waits_for_first=True,
     )
+
+
+def list_holds(
+    *,
+    state: str | None = None,
+    locker_id: str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Call[HoldListOut]:
+    params = query(state=state, lockerId=locker_id, limit=limit, cursor=cursor)
+    return Call("listHolds", "GET", "/v1/holds", reads(HoldListOut), params=params)
+
+
+# ---- returns without a label --------------------------------------------------------------
+
+
+def create_return(locker_id: str, *, reference: str, **members: Any) -> Call[ReturnOut]:
+    """A return's drop-off code and QR (in clear, this once). No Idempotency-Key: the shop's
+    `reference` is unique per carrier, so a retry is 409 AlreadyExists naming the return."""
+    request = CreateReturnIn.model_validate(
+        {"lockerId": locker_id, "reference": reference, **members}
+    )
+    return Call("createReturn", "POST", "/v1/returns", reads(ReturnOut), body=dump(request))
+
+
+def get_return(return_id: str) -> Call[ReturnOut]:
+    return Call("getReturn", "GET", f"/v1/returns/{segment(return_id)}", reads(ReturnOut))
+
+
+def return_code(return_id: str) -> Call[ReturnOut]:
+    # No Idempotency-Key: asking again replaces the previous code.
+    path = f"/v1/returns/{segment(return_id)}/code"
+    return Call("issueReturnCode", "POST", path, reads(ReturnOut), body={})
+
+
+def bind_return_label(return_id: str, label: str) -> Call[ReturnOut]:
+    # No Idempotency-Key: the same label again answers the return unchanged.
+    body = dump(BindReturnLabelIn(label=label))
+    path = f"/v1/returns/{segment(return_id)}/label"
+    return Call("bindReturnLabel", "POST", path, reads(ReturnOut), body=body)

@@ -35,7 +35,7 @@ from gateway.delivery.settle import Settler
 from gateway.delivery.stored_events import read_event
 from gateway.delivery.transports.base import Outcome, Transport
 from gateway.domain.webhooks import is_network_event
-from gateway.errors import OpenLockerError
+from gateway.errors import ConcurrentUpdate, OpenLockerError, Unavailable
 from gateway.observability import correlation
 from gateway.observability.metrics import Metrics
 from gateway.sdk.connectors import (
@@ -57,6 +57,9 @@ AccessHook = Callable[[ConnectorEvent, Route], Awaitable[ConnectorEvent]]
 _PURGE_EVERY = timedelta(hours=1)
 _LEASE_MARGIN_S = 1.0  # an attempt gives up this long before its lease ends
 _MAX_SETTLE_DELAY_S = 0.1  # well inside the lease margin above
+# The database could not do it now (an outage, a busy SQLite file, an exhausted pool): an
+# expected condition, one WARNING line and a count, never an ERROR with a traceback.
+_DATABASE_WEATHER = (Unavailable, ConcurrentUpdate)
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,8 +215,11 @@ class DeliveryEngine:
                     targets = {(TargetKind(d.target_kind), d.target_id) for d in claimed}
                     await self._routes.refresh(tx, targets)
                 return claimed
-        except OpenLockerError as err:
+        except _DATABASE_WEATHER as err:
             # A database hiccup must not end the loop; the next poll catches up.
+            self._database_unavailable("claim", "claiming due deliveries", err)
+            return []
+        except OpenLockerError as err:
             log.warning("delivery engine could not claim deliveries: %s", err)
             return []
         except Exception:
@@ -249,6 +255,10 @@ class DeliveryEngine:
             # event's: every log line of this attempt carries it.
             with correlation.bind(delivery.correlation_id or delivery.event_id):
                 await self._deliver(delivery, deadline, sent)
+        except _DATABASE_WEATHER as err:
+            # The outcome could not be written: the row stays leased, then is sent again.
+            what = f"settling event {delivery.event_id}"
+            self._database_unavailable("settle", what, err)
         except Exception as err:
             # Never let one delivery take the engine down; its lease ends and it is retried.
             # Only the type: an exception's text may quote the event, personal data included.
@@ -264,6 +274,12 @@ class DeliveryEngine:
         kind = TargetKind(delivery.target_kind)
         try:
             route = await self._routes.route(kind, delivery.target_id)
+        except _DATABASE_WEATHER as err:
+            # Not the target's fault: no attempt spent; due again at once (if the database
+            # takes that), else once the lease ends.
+            self._database_unavailable("route", f"routing event {delivery.event_id}", err)
+            await self._settle.release(delivery, self._clock())
+            return
         except Exception as err:
             # A route that cannot be built now (a database hiccup, a secret file missing):
             # a failed attempt on the default schedule, so it ends dead rather than looping.
@@ -308,6 +324,15 @@ class DeliveryEngine:
         if outcome.gone:
             # Disabled now (committed): rows of this batch not yet started see it at once.
             self._routes.disabled(route.kind, route.target_id)
+
+    def _database_unavailable(self, step: str, what: str, err: Exception) -> None:
+        self._metrics.delivery_database_unavailable(step)
+        log.warning(
+            "delivery engine: database unavailable while %s (%s: %s); retried later",
+            what,
+            type(err).__name__,
+            err,
+        )
 
     def _settled(self, delivery: Delivery, result: str, status: int | None) -> None:
         self._metrics.delivery(delivery.target_kind, result)
@@ -490,6 +515,9 @@ class DeliveryEngine:
         try:
             async with self._store.transaction() as tx:
                 purged = await tx.outbox.purge(now - self._settings.retention)
+        except _DATABASE_WEATHER as err:
+            self._database_unavailable("purge", "purging settled deliveries", err)
+            return
         except OpenLockerError as err:
             log.warning("outbox purge failed: %s", err)
             return

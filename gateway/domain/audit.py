@@ -44,3 +44,6 @@ class AuditAction(StrEnum):
     COURIER_SESSION_OPENED = "courier_session.opened"
     COURIER_SESSION_CODE = "courier_session.code_issued"
     COURIER_SESSION_CLOSED = "courier_session.closed"
+    # Query on scan (gateway/service/scan_queries.py): a parcel id scanned at a locker and the
+    # gateway's answer (details: parcelId, decision, reason or compartmentCode, unadvised).
+    PARCEL_SCANNED = "parcel.scanned"

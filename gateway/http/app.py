@@ -29,6 +29,7 @@ from gateway.http.routes import (
     ops,
     parcel_batch,
     parcels,
+    returns,
     self_service,
     webhooks,
     wellknown,
@@ -78,6 +79,7 @@ def build_http_app(
     holds.add_routes(app)
     bundles.add_routes(app)
     courier_sessions.add_routes(app)
+    returns.add_routes(app)
     webhooks.add_routes(app)
     deliveries.add_routes(app)
     connectors.add_routes(

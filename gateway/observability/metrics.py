@@ -53,6 +53,14 @@ class Metrics:
             ["target_kind", "result"],
             registry=r,
         )
+        self.delivery_db_unavailable = Counter(
+            "openlocker_delivery_database_unavailable_total",
+            "Times this instance's delivery engine found the database unavailable (an outage, "
+            "a busy SQLite file, an exhausted pool), by step (claim, route, settle, purge); "
+            "the rows concerned are retried once it answers again.",
+            ["step"],
+            registry=r,
+        )
         self.keypad_entries = Counter(
             "openlocker_keypad_entries_total",
             "Codes typed at locker keypads and decided by this instance, by verdict; every "
@@ -88,6 +96,9 @@ class Metrics:
 
     def delivery(self, target_kind: str, result: str) -> None:
         self.delivery_attempts.labels(target_kind, result).inc()
+
+    def delivery_database_unavailable(self, step: str) -> None:
+        self.delivery_db_unavailable.labels(step).inc()
 
     def keypad(self, verdict: str, *, lockout: bool) -> None:
         self.keypad_entries.labels(verdict).inc()

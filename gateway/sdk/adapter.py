@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from gateway.domain.enums import DoorState, ItemSensor, SizeClass
 from gateway.domain.requirements import PickupCheck
+from gateway.domain.scan import ScanAnswer, ScanQuery
 from gateway.sdk.events import LockerEvent, OpenOutcome, OpenPurpose
 
 
@@ -114,6 +115,14 @@ class AdapterHost(Protocol):
 
         Call it from the locker's own lane (`gateway.sdk.LockerLanes`): that keeps a locker's
         events in order, and a locker whose events are slow to apply holds up only itself.
+        """
+        ...
+
+    async def scan_parcel(self, query: ScanQuery) -> ScanAnswer:
+        """Query on scan: where a parcel a courier scanned at the locker goes (or why not).
+
+        After an Accepted answer the gateway opens the compartment for the deposit itself
+        (`open_compartment`, purpose deposit), once the adapter has relayed the answer.
         """
         ...
 

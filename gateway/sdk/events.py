@@ -52,6 +52,8 @@ class CodeEntered(_Event):
 
     code: str
     compartment_code: str | None = None
+    # The parcel label the locker scanned with a drop-off code (a return without a label).
+    label: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

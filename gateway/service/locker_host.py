@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from gateway.clock import Clock, utc_now
 from gateway.domain.keypad import KeypadPolicy
+from gateway.domain.scan import ScanAnswer, ScanQuery, ScanRules
 from gateway.observability import correlation
 from gateway.observability.metrics import Metrics
 from gateway.sdk import BootDecision, BootInfo, LockerEvent
@@ -21,6 +22,7 @@ from gateway.service.event_pipeline import EventPipeline, RetryPolicy, Sleep
 from gateway.service.keypad_entry import KeypadEntry
 from gateway.service.parcels import ParcelService
 from gateway.service.presence import Presence
+from gateway.service.scan_queries import ScanQueries
 from gateway.service.unlocks import Unlocks
 from gateway.store import Store
 
@@ -36,9 +38,11 @@ class LockerHost:
         pipeline: EventPipeline,
         clock: Clock,
         metrics: Metrics | None = None,
+        scans: ScanQueries | None = None,
     ) -> None:
         self._boot_gate = boot_gate
         self._pipeline = pipeline
+        self._scans = scans
         self._clock = clock
         self._metrics = metrics or Metrics()
 
@@ -56,6 +60,11 @@ class LockerHost:
 
     def now(self) -> datetime:
         return self._clock()
+
+    async def scan_parcel(self, query: ScanQuery) -> ScanAnswer:
+        if self._scans is None:
+            raise NotImplementedError("this gateway was built without query on scan")
+        return await self._scans.answer(query)
 
     async def locker_event(self, event: LockerEvent) -> None:
         # An adapter that bound its message's id keeps it; a board adapter's polled event
@@ -76,6 +85,7 @@ class LockerSide:
     keypad: KeypadEntry
     pipeline: EventPipeline
     host: LockerHost
+    scans: ScanQueries
 
     @classmethod
     def build(
@@ -95,6 +105,7 @@ class LockerSide:
         sleep: Sleep = asyncio.sleep,
         clock: Clock = utc_now,
         metrics: Metrics | None = None,
+        scan_rules: ScanRules | None = None,
     ) -> LockerSide:
         """`on_booted` is told of every accepted Boot (key distribution); `sleep` is the wait
         between an event's attempts and between sweeps of parked events."""
@@ -133,5 +144,11 @@ class LockerSide:
             sleep=sleep,
             clock=clock,
         )
-        host = LockerHost(boot_gate=boot_gate, pipeline=pipeline, clock=clock, metrics=metrics)
-        return cls(boot_gate, unlocks, order, doors, presence, keypad, pipeline, host)
+        # Query on scan: the network's and the carriers' policies (`[scan]` settings).
+        scans = ScanQueries(
+            store=store, parcels=parcels, unlocks=unlocks, rules=scan_rules, clock=clock
+        )
+        host = LockerHost(
+            boot_gate=boot_gate, pipeline=pipeline, clock=clock, metrics=metrics, scans=scans
+        )
+        return cls(boot_gate, unlocks, order, doors, presence, keypad, pipeline, host, scans)

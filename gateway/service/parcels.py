@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -60,6 +60,9 @@ class NewParcel:
     reference: str | None = None
     recipient: Recipient | None = None  # personal data, for notifiers only
     hold_id: str | None = None  # a soft hold to book against (gateway/service/holds.py)
+    # Details of the parcel's first history event (how it came in: a scan at the locker,
+    # gateway/service/scan_queries.py); none for a carrier's announcement.
+    announced_details: Mapping[str, Any] | None = None
 
 
 class ParcelService:
@@ -260,6 +263,11 @@ class ParcelService:
             )
             fresh = replace(fresh, hold=hold, pickup_window=hold.pickup_window)
         steps = [announce(fresh, now)]
+        if cmd.announced_details:
+            first = steps[0]
+            steps[0] = replace(
+                first, event=replace(first.event, details=dict(cmd.announced_details))
+            )
         if cmd.reserve and not first_mile:
             steps.append(transition(steps[-1].parcel, ParcelAction.RESERVE, now))
         parcel = steps[-1].parcel

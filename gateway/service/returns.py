@@ -91,7 +91,7 @@ class ReturnService:
             existing = await tx.returns.by_reference(cmd.carrier_id, cmd.reference)
             if existing is not None:
                 raise AlreadyExists(
-                    f"a return with reference {cmd.reference!r} exists already",
+                    f"a return with reference {cmd.reference!r} exists already: {existing.id}",
                     details={"pointer": "/reference", "returnId": existing.id},
                 )
             return_id = new_return_id()
@@ -155,7 +155,9 @@ class ReturnService:
         malformed, another parcel's) is logged and left for the courier; False then."""
         ret = await tx.returns.by_parcel(parcel.uid)
         if ret is None or ret.label is not None:
-            log.info("locker %s: label %s ignored (not an unlabelled return)", parcel.locker_id, label)
+            log.info(
+                "locker %s: label %s ignored: not an unlabelled return", parcel.locker_id, label
+            )
             return False
         try:
             check_label(label, "/payload/label")
@@ -236,7 +238,9 @@ async def _own(
     tx: UnitOfWork, carrier_id: str, return_id: str, *, for_update: bool = False
 ) -> tuple[Return, Parcel]:
     ret = await tx.returns.get(carrier_id, return_id)
-    parcel = None if ret is None else await tx.parcels.get_by_uid(ret.parcel_uid, for_update=for_update)
-    if ret is None or parcel is None:
+    if ret is None:
+        raise NotFound(f"no return {return_id!r}")
+    parcel = await tx.parcels.get_by_uid(ret.parcel_uid, for_update=for_update)
+    if parcel is None:
         raise NotFound(f"no return {return_id!r}")
     return ret, parcel

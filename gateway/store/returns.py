@@ -31,7 +31,8 @@ class ReturnRepository(Repository):
         if not await insert_if_absent(self._conn, t, values):
             existing = await self.by_reference(ret.carrier_id, ret.reference)
             raise AlreadyExists(
-                f"a return with reference {ret.reference!r} exists already",
+                f"a return with reference {ret.reference!r} exists already: "
+                f"{existing.id if existing else 'announced at the same moment'}",
                 details={
                     "pointer": "/reference",
                     "returnId": existing.id if existing else None,

@@ -13,6 +13,7 @@ from alembic import command
 from sqlalchemy import text
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, StatementError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.errors import ConcurrentUpdate, Unavailable
@@ -43,6 +44,7 @@ from gateway.store.outbox import OutboxRepository
 from gateway.store.parcels import ParcelRepository
 from gateway.store.parked_events import ParkedEventRepository
 from gateway.store.returns import ReturnRepository
+from gateway.store.scans import ScanRepository
 from gateway.store.secrets import SecretRepository
 from gateway.store.types import NaiveDatetimeError
 from gateway.store.webhooks import WebhookRepository
@@ -97,6 +99,7 @@ class UnitOfWork:
         self.courier_sessions = CourierSessionRepository(conn, clock=clock)
         self.bundles = BundleRepository(conn, clock=clock)
         self.returns = ReturnRepository(conn, clock=clock)
+        self.scans = ScanRepository(conn, clock=clock)  # query on scan (gateway/store/scans.py)
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
@@ -201,6 +204,10 @@ class Store:
         """A connection inside a transaction; database errors leave as gateway errors."""
         try:
             conn = await self._engine.connect()
+        except PoolTimeout as err:
+            # Every pooled connection stayed busy for `pool_timeout` (SQLAlchemy's own
+            # TimeoutError, not the builtin one): the database's weather, not a bug.
+            raise Unavailable(f"no database connection free in time ({self.dialect})") from err
         except (DBAPIError, OSError, TimeoutError) as err:
             raise Unavailable(f"cannot connect to the {self.dialect} database") from err
         try:

@@ -64,6 +64,8 @@ from gateway.wire.olp_messages import (
     OpenCompartmentResult,
     ReplayEventsCall,
     ReplayEventsResult,
+    ScanParcelCall,
+    ScanParcelResult,
     SetAvailabilityCall,
     SetAvailabilityResult,
     SetKeySetCall,
@@ -94,6 +96,7 @@ from gateway.wire.olp_payloads import (
     StatePayload,
     StatusPayload,
 )
+from gateway.wire.olp_scan import ScanParcelPayload, ScanParcelResultPayload
 from gateway.wire.parcels import ParcelEventListOut, ParcelEventOut, ParcelListOut, ParcelOut
 from gateway.wire.problem import ProblemOut
 from gateway.wire.requests import (
@@ -104,6 +107,7 @@ from gateway.wire.requests import (
     ReserveParcelIn,
 )
 from gateway.wire.requirements import DeliveryRequirementsWire
+from gateway.wire.returns import BindReturnLabelIn, CreateReturnIn, IssueReturnCodeIn, ReturnOut
 from gateway.wire.self_service import (
     SelfServiceExtendIn,
     SelfServiceLinkOut,
@@ -193,6 +197,11 @@ SCHEMA_MODELS: MappingProxyType[str, type[WireModel]] = MappingProxyType(
         "close-courier-session-request": CloseCourierSessionIn,
         "open-next-door-request": OpenNextDoorIn,
         "collection-manifest": CollectionManifestOut,
+        # Returns without a label (gateway/wire/returns.py).
+        "create-return-request": CreateReturnIn,
+        "return": ReturnOut,
+        "issue-return-code-request": IssueReturnCodeIn,
+        "bind-return-label-request": BindReturnLabelIn,
         "webhook-courier-event": WebhookCourierEventOut,
         "retry-delivery-request": RetryDeliveryIn,
         # Deliveries over every target of a carrier (webhooks and connectors).
@@ -206,6 +215,8 @@ SCHEMA_MODELS: MappingProxyType[str, type[WireModel]] = MappingProxyType(
         "olp-boot-result": BootResultPayload,
         "olp-heartbeat": HeartbeatPayload,
         "olp-heartbeat-result": HeartbeatResultPayload,
+        "olp-scan-parcel": ScanParcelPayload,
+        "olp-scan-parcel-result": ScanParcelResultPayload,
         "olp-open-compartment": OpenCompartmentPayload,
         "olp-open-compartment-result": OpenCompartmentResultPayload,
         "olp-set-availability": SetAvailabilityPayload,
@@ -227,6 +238,8 @@ SCHEMA_MODELS: MappingProxyType[str, type[WireModel]] = MappingProxyType(
         "olp-message-boot-result": BootResult,
         "olp-message-heartbeat": HeartbeatCall,
         "olp-message-heartbeat-result": HeartbeatResult,
+        "olp-message-scan-parcel": ScanParcelCall,
+        "olp-message-scan-parcel-result": ScanParcelResult,
         "olp-message-open-compartment": OpenCompartmentCall,
         "olp-message-open-compartment-result": OpenCompartmentResult,
         "olp-message-set-availability": SetAvailabilityCall,

@@ -35,6 +35,7 @@ from gateway.wire.olp_payloads import (
     StatePayload,
     StatusPayload,
 )
+from gateway.wire.olp_scan import ScanParcelPayload, ScanParcelResultPayload
 
 
 class OlpMessage(WireModel):
@@ -87,6 +88,16 @@ class HeartbeatCall(_Call):
 class HeartbeatResult(_Result):
     action: Literal["Heartbeat"] = "Heartbeat"
     payload: HeartbeatResultPayload
+
+
+class ScanParcelCall(_Call):
+    action: Literal["ScanParcel"] = "ScanParcel"
+    payload: ScanParcelPayload
+
+
+class ScanParcelResult(_Result):
+    action: Literal["ScanParcel"] = "ScanParcel"
+    payload: ScanParcelResultPayload
 
 
 class OpenCompartmentCall(_Command):
@@ -191,6 +202,8 @@ _TYPED: tuple[type[OlpMessage], ...] = (
     BootResult,
     HeartbeatCall,
     HeartbeatResult,
+    ScanParcelCall,
+    ScanParcelResult,
     OpenCompartmentCall,
     OpenCompartmentResult,
     SetAvailabilityCall,

@@ -212,6 +212,7 @@ class CodeEnteredPayload(WireModel):
 
     code: str
     compartment_code: str | None = Field(default=None, alias="compartmentCode")
+    label: str | None = None  # scanned with a return's drop-off code
 
 
 class FaultPayload(WireModel):

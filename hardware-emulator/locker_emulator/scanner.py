@@ -45,6 +45,8 @@ class GrantVerdict:
             body["reason"] = self.reason
         if self.accepted:
             body |= {"compartmentCode": self.compartment_code, "act": self.act, "jti": self.jti}
+            # Every door a bundle grant tried (a one-door grant: its compartment).
+            body["compartmentCodes"] = list(self.compartment_codes or (self.compartment_code,))
             body["outcome"] = self.outcome
         return body
 

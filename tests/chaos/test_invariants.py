@@ -51,6 +51,21 @@ def test_duplicate_parcels() -> None:
     assert [v.check for v in inv.duplicate_parcels({}, differ)] == ["idempotency"]
 
 
+def test_a_changed_answer_is_reported_with_both_bodies_and_what_differs() -> None:
+    first = '{"compartmentCode": "C001", "createdAt": "12:00:00", "parcelId": "P1"}'
+    again = '{"compartmentCode": "C004", "createdAt": "12:00:07", "parcelId": "P1"}'
+    answers = [
+        inv.Answer(key="book-P1", status=201, body=first, via="gw-1 at 12:00:00"),
+        inv.Answer(key="book-P1", status=201, body=again, via="gw-2 at 12:00:08"),
+    ]
+    [violation] = inv.duplicate_parcels({}, answers)
+    assert first in violation.message
+    assert again in violation.message
+    assert "differing in ['compartmentCode', 'createdAt']" in violation.message
+    assert "gw-1 at 12:00:00" in violation.message
+    assert "gw-2 at 12:00:08" in violation.message
+
+
 def test_double_opens() -> None:
     holdings = [
         inv.Holding(parcel_id="P1", locker_id="L1", compartment_code="C01", since=T0),

@@ -120,3 +120,25 @@ def test_every_published_webhook_example_parses_to_its_family(example: Path) -> 
 def test_every_webhook_body_schema_has_a_family() -> None:
     schemas = {p.stem for p in DEFAULT_SPEC_DIR.glob("webhook-*event.json")}
     assert schemas == set(EVENT_BODIES)
+
+
+async def test_holds_listed_and_returns_without_a_label(acme: CarrierClient) -> None:
+    await acme.create_hold("WAW-CENTRAL-01", size_class="S")
+    await acme.create_hold("KRK-MAIN-01", size_class="M")
+    held = await acme.list_holds(locker_id="KRK-MAIN-01", state="active")
+    assert [h.locker_id for h in held.items] == ["KRK-MAIN-01"]
+
+    ret = await acme.create_return("WAW-CENTRAL-01", reference="RMA-1", size_class="S")
+    assert ret.state == "awaiting_dropoff"
+    assert ret.code is not None
+    assert ret.qr is not None
+    again = await acme.return_code(ret.return_id)
+    assert again.code is not None
+    assert again.code != ret.code
+    labelled = await acme.bind_return_label(ret.return_id, "JJD0001234567890")
+    assert labelled.label == "JJD0001234567890"
+    fetched = await acme.get_return(ret.return_id)
+    assert (fetched.label, fetched.code) == ("JJD0001234567890", None)  # clear code shown once
+    with pytest.raises(CarrierApiError) as twice:
+        await acme.create_return("WAW-CENTRAL-01", reference="RMA-1", size_class="S")
+    assert twice.value.code == "AlreadyExists"

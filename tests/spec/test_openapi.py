@@ -117,7 +117,8 @@ def test_every_post_requires_an_idempotency_key(doc: dict[str, Any]) -> None:
     holds = 2  # soft holds: create, release
     self_service = 4  # the carrier's link; the recipient's extend, new code, redirect request
     bundles = 3  # book a bundle, a code and a grant for its doors
-    assert len(posts) == 6 + 3 + 2 + 1 + 1 + courier + holds + self_service + bundles
+    returns = 3  # announce a return, a new drop-off code, bind the courier's label
+    assert len(posts) == 6 + 3 + 2 + 1 + 1 + courier + holds + self_service + bundles + returns
     # Issuing a code replaces the previous one, and each grant is single use, so a retry is
     # harmless; a stored answer would keep a clear-text code or a bearer grant around for
     # replays (SPEC §6).
@@ -127,6 +128,10 @@ def test_every_post_requires_an_idempotency_key(doc: dict[str, Any]) -> None:
     # A bundle's code replaces the bundle's previous one, as a parcel's does; its grant is a
     # bearer token, as a parcel's is.
     exempt |= {"/v1/bundles/{bundleId}/codes", "/v1/bundles/{bundleId}/grants"}
+    # A return's answer holds its drop-off code in clear (a second announcement of the shop's
+    # reference is a 409 naming it); a new code replaces the last; binding the same label
+    # again answers unchanged, another label is a 409.
+    exempt |= {"/v1/returns", "/v1/returns/{returnId}/code", "/v1/returns/{returnId}/label"}
     # A self-service link is a bearer token (a stored answer would keep it); the recipient's
     # extension is once only (a retry is 409 already_extended), a new code replaces the last,
     # a redirect request is once only.
@@ -169,7 +174,8 @@ def test_operations_are_named_and_secured(doc: dict[str, Any]) -> None:
     # carrier's link; the recipient's view, extend, new code, redirect request).
     policies = 4 + 5
     bundles = 4  # book, read, a code and a grant for its doors
-    expected = 14 + 3 + 7 + 2 + 2 + 1 + 1 + 24 + courier + holds + policies + bundles
+    returns = 4  # announce, read, a new drop-off code, bind the courier's label
+    expected = 14 + 3 + 7 + 2 + 2 + 1 + 1 + 24 + courier + holds + policies + bundles + returns
     assert len(ids) == len(set(ids)) == expected
     public = {p for p, _, op in operations(doc) if op.get("security") == []}
     assert public == {
@@ -206,6 +212,8 @@ def test_creations_answer_201_and_transitions_200(doc: dict[str, Any]) -> None:
             "/v1/bundles/{bundleId}/grants",
             "/v1/courier-sessions",
             "/v1/courier-sessions/{sessionId}/code",
+            "/v1/returns",
+            "/v1/returns/{returnId}/code",
             "/v1/holds",
             "/v1/webhooks",
             "/v1/connectors/{attachmentId}/inbound",

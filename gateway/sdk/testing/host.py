@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from gateway.domain.scan import ScanAnswer, ScanQuery, ScanRefusal
 from gateway.sdk.adapter import BootDecision, BootInfo, BootStatus
 from gateway.sdk.events import LockerEvent, PresenceChanged
 
@@ -52,6 +53,11 @@ class RecordingHost:
         self.handed_over: asyncio.Queue[LockerEvent] = asyncio.Queue()
         self.overlaps: list[LockerEvent] = []
         self.on_event: Callable[[LockerEvent], Awaitable[None]] | None = None
+        # Query on scan: every query asked, and the answer given (refused unless a test says).
+        self.scans: list[ScanQuery] = []
+        self.scan_answer: Callable[[ScanQuery], ScanAnswer] = lambda query: ScanAnswer.refused(
+            query.parcel_id, ScanRefusal.POLICY_REFUSED
+        )
         self._clock = clock or (lambda: datetime.now(UTC))
         self._apply_s = apply_s
         self._offset = timedelta()
@@ -73,6 +79,10 @@ class RecordingHost:
         if moment.tzinfo is None:
             raise ValueError("the host clock must be timezone-aware")
         return moment + self._offset
+
+    async def scan_parcel(self, query: ScanQuery) -> ScanAnswer:
+        self.scans.append(query)
+        return self.scan_answer(query)
 
     async def locker_event(self, event: LockerEvent) -> None:
         if not isinstance(event, LockerEvent):

@@ -1,0 +1,219 @@
+"""Query on scan: a courier scanned a parcel id at a locker; where does it go?
+
+The locker asks (OLP `ScanParcel`, through its adapter's `AdapterHost.scan_parcel`); one
+transaction decides and audits the answer:
+
+- a parcel pre-advised for this locker and waiting for its deposit is Accepted into its
+  compartment (an announced one takes a compartment now, as at the door);
+- a parcel never pre-advised belongs to the carrier whose courier round is open at the locker
+  (its courier is the one scanning); that carrier's scan policy (else the network's) refuses
+  it, or books it here into a free compartment of the scanned size to wait for the carrier's
+  confirmation (`hold`): its pickup window is the confirmation window, its first history event
+  says it came in on a scan, and the carrier hears of it through its usual parcel events;
+- anything else is Refused with a reason for the locker's display.
+
+After an Accepted answer the compartment is opened for the deposit through Unlocks (a door
+session, so the courier's DoorClosed completes the deposit as for any other parcel). The open
+runs beside the adapter's reply, never in the locker's lane.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from typing import Any
+
+from gateway.clock import Clock, utc_now
+from gateway.domain.audit import AuditAction
+from gateway.domain.door import OpenPurpose
+from gateway.domain.enums import ParcelAction, ParcelState
+from gateway.domain.parcel import Parcel
+from gateway.domain.scan import (
+    DEFAULT_SCAN_SIZE,
+    ScanAnswer,
+    ScanDecision,
+    ScanPolicy,
+    ScanQuery,
+    ScanRefusal,
+    ScanRules,
+    known_parcel_refusal,
+)
+from gateway.domain.sizes import SizeRequirement
+from gateway.errors import ConcurrentUpdate, IllegalTransition, NoCompartmentAvailable
+from gateway.service.out_of_service import refuse_into_out_of_service
+from gateway.service.parcels import NewParcel, ParcelService
+from gateway.service.unlocks import Unlocks
+from gateway.store import Store, UnitOfWork
+
+log = logging.getLogger(__name__)
+
+# A decision that lost an optimistic-locking race (the parcel or a compartment changed
+# meanwhile) is made again from a fresh read this often.
+ATTEMPTS = 3
+
+
+class ScanQueries:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        parcels: ParcelService,
+        unlocks: Unlocks,
+        rules: ScanRules | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._store = store
+        self._parcels = parcels
+        self._unlocks = unlocks
+        self.rules = rules or ScanRules()
+        self._clock = clock
+        self._opening: set[asyncio.Task[None]] = set()
+
+    async def answer(self, query: ScanQuery) -> ScanAnswer:
+        """Decide (one transaction, audited), then open an accepted parcel's door beside."""
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                async with self._store.transaction() as tx:
+                    answer, parcel = await self._decide(tx, query, self._clock())
+                    await _audit(tx, query, answer, parcel)
+                break
+            except ConcurrentUpdate:
+                if attempt == ATTEMPTS:
+                    raise
+        log.info(
+            "locker %s: scan of %s %s%s",
+            query.locker_id,
+            query.parcel_id,
+            answer.decision,
+            f" ({answer.reason})" if answer.reason else f" into {answer.compartment_code}",
+        )
+        if parcel is not None:
+            self._open_beside(parcel, query.locker_id)
+        return answer
+
+    async def settle(self) -> None:
+        """Wait for the door opens still running (shutdown, tests)."""
+        while self._opening:
+            await asyncio.gather(*self._opening, return_exceptions=True)
+
+    async def _decide(
+        self, tx: UnitOfWork, query: ScanQuery, now: datetime
+    ) -> tuple[ScanAnswer, Parcel | None]:
+        known = await tx.scans.parcels_with_id(query.parcel_id)
+        in_round = await tx.scans.carriers_in_round(query.locker_id, now)
+        if known:
+            return await self._known(tx, query, _pick(known, query.locker_id, in_round))
+        if not in_round:
+            return ScanAnswer.refused(query.parcel_id, ScanRefusal.NO_CARRIER), None
+        carrier_id = in_round[0]
+        if self.rules.policy_for(carrier_id) is ScanPolicy.REFUSE:
+            return ScanAnswer.refused(query.parcel_id, ScanRefusal.POLICY_REFUSED), None
+        return await self._take_in(tx, query, carrier_id, now)
+
+    async def _known(
+        self, tx: UnitOfWork, query: ScanQuery, parcel: Parcel
+    ) -> tuple[ScanAnswer, Parcel | None]:
+        refusal = known_parcel_refusal(parcel, query.locker_id)
+        if refusal is not None:
+            return ScanAnswer.refused(query.parcel_id, refusal), None
+        if parcel.state is ParcelState.ANNOUNCED:
+            # Pre-advised without a compartment: it takes one now, as at the door.
+            try:
+                async with tx.savepoint():
+                    parcel = await self._parcels.apply_in(tx, parcel, ParcelAction.RESERVE)
+            except NoCompartmentAvailable:
+                return ScanAnswer.refused(query.parcel_id, ScanRefusal.NO_COMPARTMENT), None
+        try:
+            await refuse_into_out_of_service(tx, parcel, OpenPurpose.DEPOSIT)
+        except IllegalTransition:
+            return ScanAnswer.refused(query.parcel_id, ScanRefusal.OUT_OF_SERVICE), None
+        assert parcel.compartment_code is not None  # reserved
+        return ScanAnswer.accepted(query.parcel_id, parcel.compartment_code, unadvised=False), (
+            parcel
+        )
+
+    async def _take_in(
+        self, tx: UnitOfWork, query: ScanQuery, carrier_id: str, now: datetime
+    ) -> tuple[ScanAnswer, Parcel | None]:
+        """Policy `hold`: book the parcel here for its carrier, to wait for confirmation."""
+        size = query.size_class or DEFAULT_SCAN_SIZE
+        cmd = NewParcel(
+            carrier_id=carrier_id,
+            parcel_id=query.parcel_id,
+            locker_id=query.locker_id,
+            need=SizeRequirement(size_class=size),
+            reserve=True,
+            pickup_window=self.rules.confirm_window,
+            announced_details={
+                "by": "scan",
+                "unadvised": True,
+                "lockerId": query.locker_id,
+                "sizeClass": str(size),
+            },
+        )
+        try:
+            async with tx.savepoint():
+                parcel = await self._parcels.book_in(tx, cmd, now)
+        except NoCompartmentAvailable:
+            return ScanAnswer.refused(query.parcel_id, ScanRefusal.NO_COMPARTMENT), None
+        assert parcel.compartment_code is not None  # booked with reserve
+        return ScanAnswer.accepted(query.parcel_id, parcel.compartment_code, unadvised=True), (
+            parcel
+        )
+
+    def _open_beside(self, parcel: Parcel, locker_id: str) -> None:
+        task = asyncio.create_task(self._open(parcel, locker_id), name=f"scan-open-{parcel.uid}")
+        self._opening.add(task)
+        task.add_done_callback(self._opening.discard)
+
+    async def _open(self, parcel: Parcel, locker_id: str) -> None:
+        try:
+            result = await self._unlocks.open_for(
+                parcel, OpenPurpose.DEPOSIT, actor=f"locker:{locker_id}"
+            )
+        except Exception:
+            # The reservation stays: the courier scans again, or the carrier opens remotely.
+            log.warning(
+                "locker %s: opening %s for the scanned parcel %s failed",
+                locker_id,
+                parcel.compartment_code,
+                parcel.parcel_id,
+                exc_info=True,
+            )
+            return
+        log.info(
+            "locker %s: %s opened for the scanned parcel %s: %s",
+            locker_id,
+            parcel.compartment_code,
+            parcel.parcel_id,
+            result.outcome,
+        )
+
+
+def _pick(known: list[Parcel], locker_id: str, in_round: list[str]) -> Parcel:
+    """The parcel a scan means among those with its id: one of this locker first, then one of
+    a carrier whose courier is here, newest first (the list's order)."""
+
+    def rank(parcel: Parcel) -> tuple[bool, bool]:
+        return (parcel.locker_id != locker_id, parcel.carrier_id not in in_round)
+
+    return min(known, key=rank)
+
+
+async def _audit(
+    tx: UnitOfWork, query: ScanQuery, answer: ScanAnswer, parcel: Parcel | None
+) -> None:
+    details: dict[str, Any] = {"parcelId": query.parcel_id, "decision": str(answer.decision)}
+    if answer.decision is ScanDecision.ACCEPTED:
+        details |= {"compartmentCode": answer.compartment_code, "unadvised": answer.unadvised}
+    else:
+        details["reason"] = str(answer.reason)
+    if parcel is not None:
+        details["carrierId"] = parcel.carrier_id
+    await tx.audit.append(
+        AuditAction.PARCEL_SCANNED,
+        actor=f"locker:{query.locker_id}",
+        subject=parcel.uid if parcel is not None else query.locker_id,
+        details=details,
+    )
