@@ -215,6 +215,22 @@ async def test_every_promised_location_is_sent(site: Site) -> None:
     assert held.status_code == 201, held.text
     assert held.headers.get("Location") == f"/v1/holds/{held.json()['holdId']}"
     checked.add("POST /v1/holds")
+    bundle = {
+        "bundleId": "LOC-BUNDLE-1",
+        "lockerId": "WAW-CENTRAL-01",
+        "parcels": [{"parcelId": "LOC-B-1", "sizeClass": "S"}],
+    }
+    bundled = await site.post("/v1/bundles", bundle, key="loc-bundle-01")
+    assert bundled.status_code == 201, bundled.text
+    assert bundled.headers.get("Location") == "/v1/bundles/LOC-BUNDLE-1"
+    checked.add("POST /v1/bundles")
+    round_ = await site.post(
+        "/v1/courier-sessions", {"lockerId": "WAW-CENTRAL-01"}, key="loc-courier-01"
+    )
+    assert round_.status_code == 201, round_.text
+    sessions = f"/v1/courier-sessions/{round_.json()['sessionId']}"
+    assert round_.headers.get("Location") == sessions
+    checked.add("POST /v1/courier-sessions")
     # The connector route's Location needs a connector attachment: it is checked in
     # tests/connectors/test_inbound_http.py. Every other promise must be checked here.
     checked.add("POST /v1/connectors/{attachmentId}/inbound")
