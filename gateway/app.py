@@ -27,6 +27,7 @@ from gateway.delivery.webhook_routes import CompositeRoutes, WebhookRoutes
 from gateway.domain.hold_policy import settings_hold
 from gateway.domain.keypad import KeypadPolicy
 from gateway.domain.operators import LoginPolicy, SessionPolicy
+from gateway.domain.scan import ScanRules
 from gateway.http.app import build_http_app, server_limits
 from gateway.http.context import HttpDeps
 from gateway.http.discovery import Discovery
@@ -499,6 +500,7 @@ class Gateway:
             keypad_policy=_keypad_policy(s.keypad),
             clock=self.clock,
             metrics=self.metrics,
+            scan_rules=ScanRules.of(s.scan.policy, s.scan.carriers, s.scan.confirm_window),
         )
         host = self.locker_side.host
         # Parked events an operator flagged (`openlocker events retry`) are applied here.

@@ -566,6 +566,30 @@ class ConnectorAttachmentSettings(BaseModel):
     active: bool = True
 
 
+class ScanSettings(BaseModel):
+    """`[scan]`: query on scan, a parcel id a courier scans that was never pre-advised
+    (gateway/service/scan_queries.py; SPEC section 17)."""
+
+    model_config = _GROUP_CONFIG
+
+    policy: Literal["refuse", "hold"] = Field(
+        default="refuse",
+        description="The network's policy: `refuse` (nothing opens) or `hold` (into a free "
+        "compartment, to wait for the carrier's confirmation).",
+    )
+    carriers: dict[str, Literal["refuse", "hold"]] = Field(
+        default_factory=dict,
+        description="Carrier id -> its own policy, over the network's.",
+    )
+    confirm_window: WholeSeconds = Field(
+        default=_s(48 * 3600),
+        ge=_s(3600),
+        le=_s(14 * 24 * 3600),
+        description="How long a parcel taken in on a scan waits for its carrier (its pickup "
+        "window): unconfirmed, it expires onto the collection manifest.",
+    )
+
+
 # The groups, by the key that holds each in `Settings` (and names it in TOML and env).
 GROUPS: dict[str, type[BaseModel]] = {
     "http": HttpSettings,
@@ -620,6 +644,7 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     secrets: SecretsSettings = Field(default_factory=SecretsSettings)
     operators: OperatorSettings = Field(default_factory=OperatorSettings)
+    scan: ScanSettings = Field(default_factory=ScanSettings)
 
     adapters: dict[str, dict[str, Any]] = Field(
         default_factory=dict,

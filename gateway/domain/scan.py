@@ -88,6 +88,15 @@ class ScanRules:
     carriers: Mapping[str, ScanPolicy] | None = None
     confirm_window: timedelta = DEFAULT_CONFIRM_WINDOW
 
+    @classmethod
+    def of(cls, network: str, carriers: Mapping[str, str], confirm_window: timedelta) -> ScanRules:
+        """From the `[scan]` settings' plain values."""
+        return cls(
+            ScanPolicy(network),
+            {carrier: ScanPolicy(policy) for carrier, policy in carriers.items()},
+            confirm_window,
+        )
+
     def policy_for(self, carrier_id: str) -> ScanPolicy:
         """The carrier's policy where it has one, else the network's."""
         if self.carriers and carrier_id in self.carriers:

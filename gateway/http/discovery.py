@@ -53,6 +53,7 @@ FEATURE_ROUTES: dict[str, tuple[tuple[str, str], ...]] = {
         ("POST", "/v1/parcels/{parcel_id}/self-service-link"),
         ("GET", "/v1/self-service/parcel"),
     ),
+    "returns": (("POST", "/v1/returns"), ("POST", "/v1/returns/{return_id}/label")),
 }
 
 

@@ -36,6 +36,7 @@ HEADERS = {
     "Cache-Control": "no-store",
 }
 PAGE_TEMPLATES = web.AppKey("self-service-templates", Environment)
+NEAREST_LOCKERS = 20  # offered for a redirect, nearest to the parcel's locker first
 STATE_WORDS = {
     "announced": "on its way to the locker",
     "reserved": "on its way to the locker",
@@ -89,9 +90,11 @@ async def _render(
         "css": str(request.app.router["self-service-static"].url_for(filename="self-service.css")),
         "lockers": [],
     }
-    if view is not None and view.can_redirect:
-        lockers = await deps(request).lockers.all()
-        context["lockers"] = [lk for lk in lockers if lk.id != view.parcel.locker_id]
+    if view is not None and view.can_redirect and view.locker is not None:
+        here = view.locker.location
+        others = [lk for lk in await deps(request).lockers.all() if lk.id != view.locker.id]
+        others.sort(key=lambda lk: here.distance_m(lk.location))
+        context["lockers"] = others[:NEAREST_LOCKERS]
     body = request.app[PAGE_TEMPLATES].get_template("self_service.html").render(**context)
     response = web.Response(text=body, content_type="text/html", status=status)
     response.headers.update(HEADERS)

@@ -27,9 +27,9 @@ def result_payload(answer: ScanAnswer) -> ScanParcelResultPayload:
     """The ScanParcel result payload that says `answer`."""
     accepted = answer.decision is ScanDecision.ACCEPTED
     return ScanParcelResultPayload(
-        parcelId=answer.parcel_id,
+        parcel_id=answer.parcel_id,
         decision=answer.decision,
-        compartmentCode=answer.compartment_code,
+        compartment_code=answer.compartment_code,
         unadvised=answer.unadvised if accepted else None,
         reason=answer.reason,
     )

@@ -33,6 +33,9 @@ async def record_bundle_pickup(tx: UnitOfWork, parcel: Parcel, *, at: datetime) 
     record = await tx.bundles.of_parcel(parcel.uid)
     if record is None:
         return 0
+    # Before reading the other parcels: two pickups committed at once would otherwise each
+    # read the other parcel as still inside, and no `bundle.picked_up` would ever be sent.
+    await tx.bundles.lock(record.uid)
     parcels = []
     for uid in record.parcel_uids:
         member = parcel if uid == parcel.uid else await tx.parcels.get_by_uid(uid)

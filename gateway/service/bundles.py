@@ -100,7 +100,11 @@ class BundleService:
         that purpose, like a parcel's code; valid until the earliest of those parcels'
         deadlines."""
         async with self._store.transaction() as tx:
-            bundle = await _read(tx, await _own(tx, carrier_id, bundle_id))
+            record = await _own(tx, carrier_id, bundle_id)
+            # Two codes asked at once: the second retires the first (PostgreSQL), not both
+            # left working.
+            await tx.bundles.lock(record.uid)
+            bundle = await _read(tx, record)
             wanted = purpose or code_purpose(p.state for p in bundle.parcels)
             doors = bundle.awaiting(wanted) if wanted in BUNDLE_PURPOSES else ()
             if wanted is None or not doors:

@@ -70,7 +70,9 @@ class CodeService:
         working: a notifier's, since each message it (or a second notifier) sent must open.
         """
         async with self._store.transaction() as tx:
-            parcel = await tx.parcels.get(carrier_id, parcel_id)
+            # Row-locked when replacing: two codes asked at once must not both stay valid
+            # (each retiring only the codes committed before it, on PostgreSQL).
+            parcel = await tx.parcels.get(carrier_id, parcel_id, for_update=replace)
             if parcel is None:
                 raise NotFound(f"no parcel {parcel_id!r}")
             purpose = PURPOSE_FOR_STATE.get(parcel.state)

@@ -118,6 +118,8 @@ class CourierSessions:
         async with self._store.transaction() as tx:
             if await tx.lockers.get(locker_id) is None:
                 raise NotFound(f"no locker {locker_id!r}", details={"lockerId": locker_id})
+            # Two opens at once must not both find no session open (PostgreSQL).
+            await tx.courier_sessions.lock_locker(locker_id)
             running = await tx.courier_sessions.open_at(carrier_id, locker_id, now)
             if running is not None:
                 # Named in the problem's detail: the carrier may ask it for a new code.

@@ -87,8 +87,9 @@ async def try_code(
             await tx.codes.restore(code.id)
             outcome = KeypadOutcome(KeypadVerdict.OUT_OF_SERVICE, code=code)
         elif door is not None:
-            # A courier session's code: the next door of its round (no code is used up).
-            counter = counter.succeeded()
+            # A courier session's code: the next door of its round (no code is used up). Not
+            # counted a failure, but it leaves the count of wrong codes alone: typed once per
+            # door for hours, it would let whoever saw it reset the window between guesses.
             done = door.parcel is None
             verdict = KeypadVerdict.ROUND_DONE if done else KeypadVerdict.ACCEPTED
             outcome = KeypadOutcome(verdict, parcel=door.parcel, round=door)

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from gateway.clock import Clock, utc_now
 from gateway.domain.audit import AuditAction
-from gateway.domain.door import OpenOutcome
+from gateway.domain.door import OpenOutcome, OpenPurpose
 from gateway.domain.keypad import KeypadPolicy
 from gateway.errors import OpenLockerError, OperationTimeout
 from gateway.observability.metrics import Metrics
@@ -23,6 +23,7 @@ from gateway.service.codes import CodeService
 from gateway.service.courier_sessions import CourierSessions, RoundDoor
 from gateway.service.keypad import KeypadOutcome, KeypadVerdict, try_code
 from gateway.service.locker_clocks import LockerClocks
+from gateway.service.returns import bind_scanned_label
 from gateway.service.unlocks import Unlocks
 from gateway.store import Store, UnitOfWork
 
@@ -75,7 +76,7 @@ class KeypadEntry:
                 self._policy.entry_max_age.total_seconds(),
             )
             return KeypadOutcome(KeypadVerdict.STALE)
-        return await try_code(
+        entry = await try_code(
             tx,
             codes=self._codes,
             policy=self._policy,
@@ -83,6 +84,17 @@ class KeypadEntry:
             typed=event.code,
             rounds=self._rounds,
         )
+        code, parcel = entry.code, entry.parcel
+        if (
+            event.label is not None
+            and entry.verdict is KeypadVerdict.ACCEPTED
+            and code is not None
+            and code.purpose is OpenPurpose.DROPOFF
+            and parcel is not None
+        ):
+            # A return announced without a label: the label scanned with its code names it.
+            await bind_scanned_label(tx, parcel, event.label, self._clock())
+        return entry
 
     async def answer(self, event: CodeEntered, entry: KeypadOutcome) -> None:
         """Open the door for an accepted code, else say why on the display. Never raises for

@@ -148,30 +148,6 @@ class ReturnService:
         assert fresh is not None  # renamed in this transaction
         return ReturnView(bound, fresh)
 
-    async def bind_at_locker(self, tx: UnitOfWork, parcel: Parcel, label: str) -> bool:
-        """Bind the label the locker scanned with a drop-off code, in the keypad's transaction.
-
-        Never refuses the drop-off: a label that cannot be bound (not a return, bound already,
-        malformed, another parcel's) is logged and left for the courier; False then."""
-        ret = await tx.returns.by_parcel(parcel.uid)
-        if ret is None or ret.label is not None:
-            log.info(
-                "locker %s: label %s ignored: not an unlabelled return", parcel.locker_id, label
-            )
-            return False
-        try:
-            check_label(label, "/payload/label")
-            await _bind(tx, ret, parcel, label, LabelSource.LOCKER, self._clock())
-        except OpenLockerError as err:
-            log.warning(
-                "return %s: label scanned at locker %s not bound (%s); the courier binds it",
-                ret.id,
-                parcel.locker_id,
-                err,
-            )
-            return False
-        return True
-
     async def _new_code(self, tx: UnitOfWork, ret: Return, parcel: Parcel) -> tuple[str, datetime]:
         if parcel.reserved_until is None or parcel.compartment_code is None:
             raise IllegalTransition(
@@ -206,6 +182,31 @@ class ReturnService:
             qr=grant.qr,
             qr_expires_at=grant.expires_at,
         )
+
+
+async def bind_scanned_label(
+    tx: UnitOfWork, parcel: Parcel, label: str, now: datetime
+) -> Return | None:
+    """Bind the label a locker scanned with a drop-off code, in the keypad's transaction.
+
+    Never refuses the drop-off (the sender stands at the locker): a label that cannot be
+    bound (not a return, labelled already, malformed, another parcel's) is logged and left
+    for the courier; None then."""
+    ret = await tx.returns.by_parcel(parcel.uid)
+    if ret is None or ret.label is not None:
+        log.info("locker %s: label %s ignored: not an unlabelled return", parcel.locker_id, label)
+        return None
+    try:
+        check_label(label, "/payload/label")
+        return await _bind(tx, ret, parcel, label, LabelSource.LOCKER, now)
+    except OpenLockerError as err:
+        log.warning(
+            "return %s: label scanned at locker %s not bound (%s); the courier binds it",
+            ret.id,
+            parcel.locker_id,
+            err,
+        )
+        return None
 
 
 def check_label(label: str, pointer: str) -> None:

@@ -26,7 +26,8 @@ from typing import Any
 
 from gateway.clock import Clock, utc_now
 from gateway.domain.audit import AuditAction
-from gateway.domain.door import OpenPurpose
+from gateway.domain.courier import CourierTask, SessionDoor
+from gateway.domain.door import OpenOutcome, OpenPurpose
 from gateway.domain.enums import ParcelAction, ParcelState
 from gateway.domain.parcel import Parcel
 from gateway.domain.scan import (
@@ -40,7 +41,12 @@ from gateway.domain.scan import (
     known_parcel_refusal,
 )
 from gateway.domain.sizes import SizeRequirement
-from gateway.errors import ConcurrentUpdate, IllegalTransition, NoCompartmentAvailable
+from gateway.errors import (
+    AlreadyExists,
+    ConcurrentUpdate,
+    IllegalTransition,
+    NoCompartmentAvailable,
+)
 from gateway.service.out_of_service import refuse_into_out_of_service
 from gateway.service.parcels import NewParcel, ParcelService
 from gateway.service.unlocks import Unlocks
@@ -48,8 +54,8 @@ from gateway.store import Store, UnitOfWork
 
 log = logging.getLogger(__name__)
 
-# A decision that lost an optimistic-locking race (the parcel or a compartment changed
-# meanwhile) is made again from a fresh read this often.
+# A decision that lost a race (the parcel or a compartment changed meanwhile; on PostgreSQL,
+# the same label scanned at another locker booked first) is made again from a fresh read.
 ATTEMPTS = 3
 
 
@@ -78,7 +84,7 @@ class ScanQueries:
                     answer, parcel = await self._decide(tx, query, self._clock())
                     await _audit(tx, query, answer, parcel)
                 break
-            except ConcurrentUpdate:
+            except (ConcurrentUpdate, AlreadyExists):
                 if attempt == ATTEMPTS:
                     raise
         log.info(
@@ -92,6 +98,14 @@ class ScanQueries:
             self._open_beside(parcel, query.locker_id)
         return answer
 
+    async def _leave_round(self, parcel: Parcel) -> None:
+        """The door did not open: the round shows the deposit pending again (courier rounds
+        do the same, gateway/service/courier_sessions.py `give_back`)."""
+        async with self._store.transaction() as tx:
+            for session_id, carrier_id in await tx.scans.rounds_at(parcel.locker_id, self._clock()):
+                if carrier_id == parcel.carrier_id:
+                    await tx.courier_sessions.forget_door(session_id, parcel.uid)
+
     async def settle(self) -> None:
         """Wait for the door opens still running (shutdown, tests)."""
         while self._opening:
@@ -101,15 +115,19 @@ class ScanQueries:
         self, tx: UnitOfWork, query: ScanQuery, now: datetime
     ) -> tuple[ScanAnswer, Parcel | None]:
         known = await tx.scans.parcels_with_id(query.parcel_id)
-        in_round = await tx.scans.carriers_in_round(query.locker_id, now)
+        rounds = await tx.scans.rounds_at(query.locker_id, now)
+        in_round = [carrier_id for _, carrier_id in rounds]
         if known:
-            return await self._known(tx, query, _pick(known, query.locker_id, in_round))
-        if not in_round:
+            answer, parcel = await self._known(tx, query, _pick(known, query.locker_id, in_round))
+        elif not rounds:
             return ScanAnswer.refused(query.parcel_id, ScanRefusal.NO_CARRIER), None
-        carrier_id = in_round[0]
-        if self.rules.policy_for(carrier_id) is ScanPolicy.REFUSE:
+        elif self.rules.policy_for(rounds[0][1]) is ScanPolicy.REFUSE:
             return ScanAnswer.refused(query.parcel_id, ScanRefusal.POLICY_REFUSED), None
-        return await self._take_in(tx, query, carrier_id, now)
+        else:
+            answer, parcel = await self._take_in(tx, query, rounds[0][1], now)
+        if parcel is not None:
+            await _join_round(tx, parcel, rounds, now)
+        return answer, parcel
 
     async def _known(
         self, tx: UnitOfWork, query: ScanQuery, parcel: Parcel
@@ -181,7 +199,10 @@ class ScanQueries:
                 parcel.parcel_id,
                 exc_info=True,
             )
+            await self._leave_round(parcel)
             return
+        if result.outcome is not OpenOutcome.UNLOCKED:
+            await self._leave_round(parcel)
         log.info(
             "locker %s: %s opened for the scanned parcel %s: %s",
             locker_id,
@@ -189,6 +210,18 @@ class ScanQueries:
             parcel.parcel_id,
             result.outcome,
         )
+
+
+async def _join_round(
+    tx: UnitOfWork, parcel: Parcel, rounds: list[tuple[str, str]], now: datetime
+) -> None:
+    """A parcel accepted while its carrier's courier round is open here is that round's
+    deposit: the session reads it as opened, then done (or failed) with its door."""
+    session_id = next((sid for sid, carrier in rounds if carrier == parcel.carrier_id), None)
+    if session_id is None or parcel.compartment_code is None:
+        return
+    door = SessionDoor(session_id, parcel.uid, CourierTask.DEPOSIT, parcel.compartment_code, now)
+    await tx.courier_sessions.add_door(door)
 
 
 def _pick(known: list[Parcel], locker_id: str, in_round: list[str]) -> Parcel:

@@ -66,6 +66,13 @@ class BundleRepository(Repository):
         bundle_uid = (await self._conn.execute(stmt)).scalar_one_or_none()
         return None if bundle_uid is None else await self.get_by_uid(bundle_uid)
 
+    async def lock(self, uid: str) -> None:
+        """Row-lock the bundle until the transaction ends (PostgreSQL; SQLite transactions are
+        serialised anyway): the pickups of two of its parcels then read each other's outcome
+        one after the other, so the last one sees every parcel taken."""
+        if self._postgres:
+            await self._conn.execute(select(t.c.uid).where(t.c.uid == uid).with_for_update())
+
     async def next_event_seq(self, uid: str) -> int:
         """The number of the bundle's next webhook event (1, 2, ...). The UPDATE takes the
         row's write lock first, so two transactions never hand out one number twice."""

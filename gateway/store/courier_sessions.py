@@ -11,6 +11,7 @@ from gateway.domain.courier import CourierSession, CourierTask, SessionDoor
 from gateway.store._sql import Repository, insert_if_absent
 from gateway.store.tables import courier_session_doors as d
 from gateway.store.tables import courier_sessions as t
+from gateway.store.tables import lockers
 
 
 class CourierSessionRepository(Repository):
@@ -34,6 +35,15 @@ class CourierSessionRepository(Repository):
             stmt = stmt.with_for_update()
         row = (await self._conn.execute(stmt)).mappings().first()
         return None if row is None else _session(row)
+
+    async def lock_locker(self, locker_id: str) -> None:
+        """Serialise the opening of sessions at one locker until the transaction ends
+        (PostgreSQL; SQLite transactions are serialised anyway): the "one open session per
+        carrier and locker" check and the insert then happen one opener after the other.
+        FOR NO KEY UPDATE, so rows referring to the locker can still be written meanwhile."""
+        if self._postgres:
+            stmt = select(lockers.c.id).where(lockers.c.id == locker_id)
+            await self._conn.execute(stmt.with_for_update(key_share=True))
 
     async def open_at(
         self, carrier_id: str, locker_id: str, now: datetime

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import RowMapping, select, update
+from sqlalchemy.exc import IntegrityError
 
 from gateway.domain.parcel import Parcel
 from gateway.domain.returns import LabelSource, Return
@@ -68,18 +69,28 @@ class ReturnRepository(Repository):
                 f"parcel {label} exists already; a label names one parcel",
                 details={"pointer": "/label", "parcelId": label},
             )
-        renamed = await self._conn.execute(
-            update(p)
-            .where(p.c.uid == parcel.uid, p.c.version == parcel.version)
-            .values(parcel_id=label, version=parcel.version + 1, updated_at=at)
-        )
-        bound = await self._conn.execute(
-            update(t)
-            .where(t.c.id == ret.id, t.c.label.is_(None))
-            .values(label=label, label_source=source.value, label_bound_at=at)
-        )
-        if renamed.rowcount != 1 or bound.rowcount != 1:
-            raise ConcurrentUpdate(f"return {ret.id} changed meanwhile; read it again")
+        # One savepoint for both writes: a lost race undoes both and leaves the caller's
+        # transaction usable (PostgreSQL aborts a transaction on a failed statement).
+        try:
+            async with self._conn.begin_nested():
+                bound = await self._conn.execute(
+                    update(t)
+                    .where(t.c.id == ret.id, t.c.label.is_(None))
+                    .values(label=label, label_source=source.value, label_bound_at=at)
+                )
+                renamed = await self._conn.execute(
+                    update(p)
+                    .where(p.c.uid == parcel.uid, p.c.version == parcel.version)
+                    .values(parcel_id=label, version=parcel.version + 1, updated_at=at)
+                )
+                if bound.rowcount != 1 or renamed.rowcount != 1:
+                    raise ConcurrentUpdate(f"return {ret.id} changed meanwhile; read it again")
+        except IntegrityError:
+            # Another parcel took the label between the check above and the rename.
+            raise AlreadyExists(
+                f"parcel {label} exists already; a label names one parcel",
+                details={"pointer": "/label", "parcelId": label},
+            ) from None
         return ret.bound(label, source, at)
 
 

@@ -1,5 +1,5 @@
 """What query on scan reads: the parcels that carry a scanned id (any carrier), and the
-carriers whose courier round is open at a locker (whose courier is standing there)."""
+courier sessions open at a locker (whose courier is standing there)."""
 
 from __future__ import annotations
 
@@ -27,10 +27,10 @@ class ScanRepository(Repository):
         )
         return [_parcel(row) for row in (await self._conn.execute(stmt)).mappings()]
 
-    async def carriers_in_round(self, locker_id: str, now: datetime) -> builtins.list[str]:
-        """The carriers with a courier session open at the locker, the newest session first."""
+    async def rounds_at(self, locker_id: str, now: datetime) -> builtins.list[tuple[str, str]]:
+        """(session id, carrier id) of the courier sessions open at the locker, newest first."""
         stmt = (
-            select(sessions.c.carrier_id, sessions.c.opened_at)
+            select(sessions.c.id, sessions.c.carrier_id)
             .where(
                 sessions.c.locker_id == locker_id,
                 sessions.c.closed_at.is_(None),
@@ -38,7 +38,5 @@ class ScanRepository(Repository):
             )
             .order_by(sessions.c.opened_at.desc())
         )
-        seen: dict[str, None] = {}
-        for row in (await self._conn.execute(stmt)).mappings():
-            seen.setdefault(row["carrier_id"], None)
-        return builtins.list(seen)
+        rows = (await self._conn.execute(stmt)).mappings()
+        return [(row["id"], row["carrier_id"]) for row in rows]

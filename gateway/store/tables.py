@@ -150,6 +150,8 @@ parcels = Table(
     Index("ix_parcels_state_pickup_until", "state", "pickup_until"),
     Index("ix_parcels_carrier_id_seq", "carrier_id", "seq"),
     Index("ix_parcels_state_next_reminder_at", "state", "next_reminder_at"),
+    # Migration 0021: query on scan looks a parcel id up across carriers (store/scans.py).
+    Index("ix_parcels_parcel_id", "parcel_id"),
 )
 
 parcel_events = Table(

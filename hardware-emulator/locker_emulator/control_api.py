@@ -14,6 +14,7 @@ from locker_emulator.json_body import BodyError, json_object
 from locker_emulator.kiosk import Kiosk
 from locker_emulator.locker_state import UnknownCompartment
 from locker_emulator.olp_client import EmulatedLocker
+from locker_emulator.parcel_scan import BadLabel, NotReady
 from locker_emulator.physics import PhysicsError
 
 logger = logging.getLogger("locker_emulator.control")
@@ -97,6 +98,7 @@ class ControlApi:
         app.router.add_post("/lockers/{locker}/compartments/{code}/{action}", self._door)
         app.router.add_post("/lockers/{locker}/keypad", self._keypad)
         app.router.add_post("/lockers/{locker}/grant", self._grant)
+        app.router.add_post("/lockers/{locker}/scan-parcel", self._scan_parcel)
         app.router.add_put("/lockers/{locker}/faults", self._locker_faults)
         app.router.add_put("/lockers/{locker}/compartments/{code}/faults", self._compartment_faults)
         app.router.add_put(
@@ -192,13 +194,35 @@ class ControlApi:
             raise ApiError(400, "BadRequest", "code is required: a string of 4 to 12 digits")
         if compartment is not None and not isinstance(compartment, str):
             raise ApiError(400, "BadRequest", "compartmentCode must be a string")
+        label = body.get("label")  # a return's label, scanned with its drop-off code
+        if label is not None and not isinstance(label, str):
+            raise ApiError(400, "BadRequest", "label must be a string")
         try:
-            locker.enter_code(code, compartment)
+            locker.enter_code(code, compartment, label)
         except UnknownCompartment as err:
             raise ApiError(404, "NotFound", str(err)) from None
         except ValueError as err:
             raise ApiError(400, "BadRequest", str(err)) from None
         return web.json_response({"queued": "CodeEntered", "code": code}, status=202)
+
+    async def _scan_parcel(self, request: web.Request) -> web.Response:
+        """A courier scans a parcel label (query on scan): the gateway's answer, once it came."""
+        locker = self._locker(request)
+        body = await self._body(request)
+        parcel_id = body.get("parcelId")
+        size_class = body.get("sizeClass")
+        if not isinstance(parcel_id, str) or not parcel_id:
+            raise ApiError(400, "BadRequest", "parcelId is required: the label as a string")
+        if size_class is not None and not isinstance(size_class, str):
+            raise ApiError(400, "BadRequest", "sizeClass must be a string (XS, S, M, L, XL)")
+        try:
+            reply = await locker.scan_parcel(parcel_id, size_class)
+        except NotReady as err:
+            raise ApiError(409, "Conflict", str(err)) from None
+        except BadLabel as err:
+            raise ApiError(400, "BadRequest", str(err)) from None
+        # No answer in time is an answer of the API too: 504 with what the screen says.
+        return web.json_response(reply.to_json(), status=200 if reply.answered else 504)
 
     async def _grant(self, request: web.Request) -> web.Response:
         locker = self._locker(request)

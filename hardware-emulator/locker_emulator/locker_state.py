@@ -16,7 +16,14 @@ from locker_emulator.fleet import LockerCounters
 from locker_emulator.grants import GrantVault
 from locker_emulator.journal import EventJournal
 from locker_emulator.layout import LockerConfig
-from locker_emulator.messages import Kind, Topics, check_keypad_code, envelope, format_ts
+from locker_emulator.messages import (
+    Kind,
+    Topics,
+    check_keypad_code,
+    check_label,
+    envelope,
+    format_ts,
+)
 from locker_emulator.physics import Compartment, CompartmentFaults, Event
 from locker_emulator.root_trust import RootKey
 
@@ -223,12 +230,17 @@ class LockerModel:
         """A person at the door: deposit, take, close, leave open."""
         self.apply(action(self.compartment(code)))
 
-    def enter_code(self, code: str, compartment_code: str | None = None) -> None:
-        """Someone typed a code on the keypad: report CodeEntered."""
+    def enter_code(
+        self, code: str, compartment_code: str | None = None, label: str | None = None
+    ) -> None:
+        """Someone typed a code on the keypad (and the scanner read a parcel label with a
+        return's drop-off code): report CodeEntered."""
         payload: dict[str, Any] = {"code": check_keypad_code(code)}
         if compartment_code is not None:
             self.compartment(compartment_code)
             payload["compartmentCode"] = compartment_code
+        if label is not None:
+            payload["label"] = check_label(label)
         self.queue_event("CodeEntered", payload)
 
     def needs_tick(self) -> bool:

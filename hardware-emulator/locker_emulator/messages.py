@@ -332,3 +332,14 @@ def check_keypad_code(code: str) -> str:
     if not _KEYPAD_CODE.fullmatch(code):
         raise ValueError("a keypad code is 4 to 12 digits")
     return code
+
+
+# common.json ParcelId: what a label scanner may report with a drop-off code.
+_PARCEL_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+
+
+def check_label(label: str) -> str:
+    """A scanned parcel label: a parcel id of 1 to 64 letters, digits and _.:- ."""
+    if not _PARCEL_LABEL.fullmatch(label):
+        raise ValueError("a parcel label is 1 to 64 letters, digits or _.:- (not first)")
+    return label

@@ -28,7 +28,8 @@ from locker_emulator.faults import (
 from locker_emulator.inbound import Inbound
 from locker_emulator.layout import LockerConfig
 from locker_emulator.locker_state import LockerModel, monotonic
-from locker_emulator.messages import ErrorCode, Kind, envelope
+from locker_emulator.messages import ErrorCode, Kind, envelope, format_ts
+from locker_emulator.parcel_scan import BadLabel, NotReady, ScanReply, read_reply, scan_payload
 from locker_emulator.physics import Compartment, CompartmentFaults, DoorState
 from locker_emulator.root_trust import RootKey
 from locker_emulator.scanner import GrantVerdict, present_grant
@@ -142,6 +143,8 @@ class EmulatedLocker:
         self._loop: asyncio.AbstractEventLoop | None = None  # while run() runs
         self._door_timer: asyncio.TimerHandle | None = None
         self._session_wake: asyncio.Event | None = None  # set to end the current session
+        self._client: aiomqtt.Client | None = None  # while a session is up: for locker calls
+        self.last_scan: ScanReply | None = None  # query on scan: the newest answer shown
 
     # ----- what tests, the control API and scenarios use -----
 
@@ -189,9 +192,12 @@ class EmulatedLocker:
         """Someone walks away from the open door."""
         self.model.actuate(code, physics.leave_open)
 
-    def enter_code(self, code: str, compartment_code: str | None = None) -> None:
-        """Someone types a code on the keypad (ValueError unless 4 to 12 digits)."""
-        self.model.enter_code(code, compartment_code)
+    def enter_code(
+        self, code: str, compartment_code: str | None = None, label: str | None = None
+    ) -> None:
+        """Someone types a code on the keypad (ValueError unless 4 to 12 digits); `label`:
+        the parcel label the scanner read with a return's drop-off code."""
+        self.model.enter_code(code, compartment_code, label)
 
     def present_grant(self, token: object) -> GrantVerdict:
         """Someone holds an access grant (QR text, `OLPG1:` prefix optional) to the scanner.
@@ -199,6 +205,32 @@ class EmulatedLocker:
         Checked offline against the key set this locker holds; opens the door when it passes.
         """
         return present_grant(self.model, token)
+
+    async def scan_parcel(self, parcel_id: str, size_class: str | None = None) -> ScanReply:
+        """A courier scans a parcel label the locker cannot place (SPEC section 17): ask the
+        gateway with ScanParcel and show its answer. Nothing opens here: after Accepted the
+        gateway's OpenCompartment follows. ScanNotPossible when offline, not booted, or the
+        label is not a valid parcel id (checked against the spec before anything is sent)."""
+        client = self._client
+        if client is None or not self.booted:
+            raise NotReady(f"locker {self.locker_id} is not booted: it cannot ask")
+        payload = scan_payload(parcel_id, size_class)
+        probe = envelope(
+            kind=Kind.CALL,
+            action="ScanParcel",
+            src=self.locker_id,
+            ts=self.model.now(),
+            payload=payload,
+        )
+        problems = self._spec.message_problems({**probe, "seq": 0})
+        if problems:
+            raise BadLabel(f"not a parcel id the protocol carries: {'; '.join(problems)}")
+        reply = read_reply(parcel_id, await self._call(client, "ScanParcel", payload))
+        self.last_scan = reply
+        screen = reply.screen_text[:200]
+        self.model.display = {"message": "Info", "text": screen, "at": format_ts(self.model.now())}
+        self.model.touch()
+        return reply
 
     @property
     def key_set_version(self) -> int | None:
@@ -441,6 +473,7 @@ class EmulatedLocker:
                             await client.subscribe(self._topics.cmd_filter, qos=QOS)
                             await client.subscribe(self._topics.res, qos=QOS)
                             keep_cancellation()
+                            self._client = client
                             status = self._status(True, session_id)
                             await self._publish(client, self._topics.status, status, retain=True)
                             tg.create_task(
@@ -464,6 +497,7 @@ class EmulatedLocker:
             logger.warning("%s: no connection to %s: %s", self.locker_id, self.broker, err)
         finally:
             self._session_wake = None
+            self._client = None
             self._on_disconnected()
 
     def _on_connected(self, session_id: str) -> None:

@@ -117,6 +117,25 @@ class LockerClient(aiomqtt.Client):
         while self._client.loop_misc() == paho.MQTT_ERR_SUCCESS:  # noqa: ASYNC110 - a timer
             await asyncio.sleep(every)
 
+    def _on_socket_close(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+        super()._on_socket_close(client, userdata, sock)
+        # The link died before the broker's CONNACK (a proxy or a firewall cut it): aiomqtt
+        # would wait its whole timeout (10 s) for a CONNACK that cannot come. Fail the
+        # connect now instead; the session logs one line and reconnects with back-off. The
+        # future is taken now: by the time the loop runs this, a new attempt may have begun.
+        # paho may call this from the executor thread that runs its connect().
+        self._loop.call_soon_threadsafe(self._lost_before_connack, self._connected)
+
+    def _lost_before_connack(self, connected: asyncio.Future[Any]) -> None:
+        if not connected.done():
+            lost = aiomqtt.MqttError("connection lost before the broker accepted it")
+            connected.set_exception(lost)
+            connected.exception()  # raised to whoever awaits it; never logged at GC time
+        if self._disconnected.done() and not self._disconnected.cancelled():
+            # Set by aiomqtt's socket callbacks; nobody awaits it before the connection was
+            # accepted, and asyncio would log it with a traceback when collected.
+            self._disconnected.exception()
+
     def when_lost(self, callback: Callable[[BaseException | None], None]) -> None:
         """Once the connection (entered with `async with`) ends: `callback(error or None)`."""
 
@@ -125,6 +144,25 @@ class LockerClient(aiomqtt.Client):
             callback(None if future.cancelled() else future.exception())
 
         self._disconnected.add_done_callback(done)
+
+
+class _SocketErrorsAsDebug(logging.Filter):
+    """paho logs a link that a peer or a proxy cut ("failed to receive on socket: [Errno
+    104] ...") as an ERROR; for a locker that is expected weather, which the session already
+    reports in one WARNING line (and reconnects), so paho's own line is demoted to DEBUG."""
+
+    PREFIXES = ("failed to receive on socket", "failed to send")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.DEBUG and str(record.msg).startswith(self.PREFIXES):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
+def _quiet_socket_errors(logger: logging.Logger) -> None:
+    if not any(isinstance(f, _SocketErrorsAsDebug) for f in logger.filters):
+        logger.addFilter(_SocketErrorsAsDebug())
 
 
 def make_client(
@@ -140,6 +178,7 @@ def make_client(
     logger: logging.Logger,
 ) -> LockerClient:
     """One clean-session client whose last will is the retained offline Status."""
+    _quiet_socket_errors(logger)
     will = aiomqtt.Will(topic=will_topic, payload=will_payload, qos=QOS, retain=True)
     common = {
         "hostname": broker.host,

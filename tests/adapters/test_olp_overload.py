@@ -37,6 +37,7 @@ from gateway.sdk import (
     OpenPurpose,
     PresenceChanged,
 )
+from gateway.sdk.scan import ScanAnswer, ScanQuery
 from tests.adapters.olp_rig import FAST
 from tests.support.mosquitto import Mosquitto
 
@@ -60,6 +61,15 @@ class JournalHost:
     presence: list[PresenceChanged] = field(default_factory=list)
     replays_asked: int = 0
     _asked: dict[str, tuple[int, float]] = field(default_factory=dict)
+    # Query on scan (tests/adapters/test_olp_scan.py): the queries asked; raised if set.
+    scans: list[ScanQuery] = field(default_factory=list)
+    scan_error: Exception | None = None
+
+    async def scan_parcel(self, query: ScanQuery) -> ScanAnswer:
+        self.scans.append(query)
+        if self.scan_error is not None:
+            raise self.scan_error
+        return ScanAnswer.accepted(query.parcel_id, "A01", unadvised=True)
 
     async def authorize_boot(self, locker_id: str, info: BootInfo) -> BootDecision:
         self.booted.add(locker_id)

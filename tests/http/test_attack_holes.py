@@ -231,6 +231,11 @@ async def test_every_promised_location_is_sent(site: Site) -> None:
     sessions = f"/v1/courier-sessions/{round_.json()['sessionId']}"
     assert round_.headers.get("Location") == sessions
     checked.add("POST /v1/courier-sessions")
+    ret = {"lockerId": "WAW-CENTRAL-01", "reference": "LOC-RMA-1", "sizeClass": "S"}
+    announced = await site.post("/v1/returns", ret)
+    assert announced.status_code == 201, announced.text
+    assert announced.headers.get("Location") == f"/v1/returns/{announced.json()['returnId']}"
+    checked.add("POST /v1/returns")
     # The connector route's Location needs a connector attachment: it is checked in
     # tests/connectors/test_inbound_http.py. Every other promise must be checked here.
     checked.add("POST /v1/connectors/{attachmentId}/inbound")

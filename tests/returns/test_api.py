@@ -44,7 +44,8 @@ async def test_announce_reserves_a_compartment_and_hands_out_code_and_qr(site: S
     assert ret["parcelState"] == "dropoff_announced"
     assert ret["compartmentCode"] is not None
     assert (ret["label"], ret["labelSource"], ret["labelBoundAt"]) == (None, None, None)
-    assert ret["code"].isdigit() and len(ret["code"]) == 8
+    assert ret["code"].isdigit()
+    assert len(ret["code"]) == 8
     assert ret["codeExpiresAt"] == ret["dropoffUntil"]
     token_from_qr(ret["qr"])  # a drop-off grant's QR text (raises if not one)
 

@@ -17,9 +17,7 @@ from gateway.store import Store
 
 
 async def test_no_free_connection_in_time_is_unavailable(database_url: str) -> None:
-    async with Store.connect(
-        database_url, pool_size=1, max_overflow=0, pool_timeout=0.2
-    ) as store:
+    async with Store.connect(database_url, pool_size=1, max_overflow=0, pool_timeout=0.2) as store:
         await store.migrate()
         holding = asyncio.Event()
         done = asyncio.Event()

@@ -26,6 +26,7 @@ from locker_emulator.kiosk.view import (
 )
 from locker_emulator.locker_state import UnknownCompartment
 from locker_emulator.olp_client import EmulatedLocker
+from locker_emulator.parcel_scan import BadLabel, NotReady
 from locker_emulator.physics import PhysicsError
 
 logger = logging.getLogger("locker_emulator.kiosk")
@@ -71,6 +72,7 @@ class Kiosk:
         app.router.add_get("/kiosk/{locker}/events", self._events)
         app.router.add_post("/kiosk/{locker}/keypad", self._keypad)
         app.router.add_post("/kiosk/{locker}/scan", self._scan)
+        app.router.add_post("/kiosk/{locker}/scan-parcel", self._scan_parcel)
         app.router.add_post("/kiosk/{locker}/doors/{code}/faults", self._door_fault)
         app.router.add_post("/kiosk/{locker}/doors/{code}/{act}", self._door)
         app.router.add_post("/kiosk/{locker}/faults", self._locker_faults)
@@ -190,12 +192,18 @@ class Kiosk:
 
     async def _keypad(self, request: web.Request) -> web.Response:
         locker = self._locker(request)
-        code = (await self._form(request)).get("code", "").strip()
+        form = await self._form(request)
+        code = form.get("code", "").strip()
+        # A return's label, scanned with its drop-off code (an empty field: nothing scanned).
+        label = form.get("label", "").strip() or None
         try:
-            locker.enter_code(code)
+            locker.enter_code(code, label=label)
         except ValueError as err:
             return await self._act(request, Outcome(f"Not sent: {err}", 400))
-        return await self._act(request, Outcome(f"Code entered; asking the gateway ({code})"))
+        scanned = f", label {label}" if label else ""
+        return await self._act(
+            request, Outcome(f"Code entered; asking the gateway ({code}{scanned})")
+        )
 
     async def _scan(self, request: web.Request) -> web.Response:
         locker = self._locker(request)
@@ -208,6 +216,23 @@ class Kiosk:
         return await self._act(
             request, Outcome(f"Grant refused ({verdict.reason}): {verdict.message}", 403)
         )
+
+    async def _scan_parcel(self, request: web.Request) -> web.Response:
+        """A courier scans a parcel label: the locker asks the gateway (query on scan)."""
+        locker = self._locker(request)
+        form = await self._form(request)
+        parcel_id = form.get("parcelId", "").strip()
+        size = form.get("sizeClass", "").strip() or None
+        if not parcel_id:
+            return await self._act(request, Outcome("Nothing scanned: type a parcel id", 400))
+        try:
+            reply = await locker.scan_parcel(parcel_id, size)
+        except NotReady as err:
+            return await self._act(request, Outcome(f"Not asked: {err}", 409))
+        except BadLabel as err:
+            return await self._act(request, Outcome(f"Not asked: {err}", 400))
+        status = 200 if reply.decision == "Accepted" else 403 if reply.answered else 504
+        return await self._act(request, Outcome(reply.screen_text, status))
 
     async def _door(self, request: web.Request) -> web.Response:
         locker = self._locker(request)

@@ -66,8 +66,8 @@
       try { message = (await response.json()).message || message; } catch (e) { /* not JSON */ }
       if (!message && !response.ok) message = "Failed (" + response.status + ")";
       say(message, !response.ok);
-      if (response.ok && form === keypad) code.value = "";
-      if (response.ok && form.id === "scanner") form.reset();
+      if (response.ok && form === keypad) keypad.reset();  // the code and a return's label
+      if (response.ok && (form.id === "scanner" || form.id === "label-scanner")) form.reset();
     } catch (error) {
       say("The emulator did not answer: " + error, true);
     } finally {
