@@ -46,6 +46,7 @@ from gateway.errors import (
     ConcurrentUpdate,
     IllegalTransition,
     NoCompartmentAvailable,
+    OpenLockerError,
 )
 from gateway.service.out_of_service import refuse_into_out_of_service
 from gateway.service.parcels import NewParcel, ParcelService
@@ -190,14 +191,24 @@ class ScanQueries:
             result = await self._unlocks.open_for(
                 parcel, OpenPurpose.DEPOSIT, actor=f"locker:{locker_id}"
             )
-        except Exception:
-            # The reservation stays: the courier scans again, or the carrier opens remotely.
+        except OpenLockerError as err:
+            # Expected (the locker went offline, no answer in time): one line. The reservation
+            # stays: the courier scans again, types the round's code, or the carrier opens.
             log.warning(
+                "locker %s: opening %s for the scanned parcel %s failed: %s",
+                locker_id,
+                parcel.compartment_code,
+                parcel.parcel_id,
+                err,
+            )
+            await self._leave_round(parcel)
+            return
+        except Exception:
+            log.exception(
                 "locker %s: opening %s for the scanned parcel %s failed",
                 locker_id,
                 parcel.compartment_code,
                 parcel.parcel_id,
-                exc_info=True,
             )
             await self._leave_round(parcel)
             return
