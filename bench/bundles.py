@@ -17,13 +17,9 @@ import uuid
 
 import httpx
 
-from bench.support import GATEWAY_NETWORK, bench_settings, database
+from bench.support import GATEWAY_NETWORK, bench_settings, database, provision_s_locker
 from gateway.app import Gateway
 from gateway.client import nodelay_transport
-from gateway.domain.compartment import Compartment
-from gateway.domain.enums import SizeClass
-from gateway.domain.locker import Location, Locker
-from gateway.domain.sizes import STANDARD_SIZES
 from tests.support.carriers import TestCarrier
 
 LOCKER = "BENCH-1"
@@ -37,12 +33,7 @@ async def _bench(kind: str, bundles: int, size: int) -> None:
         Gateway(settings=bench_settings(url, mqtt={"embedded_port": 0})) as gateway,
     ):
         await gateway.carriers.register("acme", carrier.jwks, "ACME")
-        spec = STANDARD_SIZES[SizeClass.S]
-        doors = [
-            Compartment(LOCKER, f"C{n:05d}", SizeClass.S, spec.inside, spec.max_weight_g)
-            for n in range(2 * parcels)
-        ]
-        await gateway.lockers.provision(Locker(LOCKER, "Bench", Location(0, 0)), doors)
+        await provision_s_locker(gateway, LOCKER, 2 * parcels)
         async with httpx.AsyncClient(
             base_url=gateway.base_url, timeout=120, transport=nodelay_transport()
         ) as http:

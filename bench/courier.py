@@ -17,13 +17,16 @@ import uuid
 
 import httpx
 
-from bench.support import GATEWAY_NETWORK, bench_settings, database, percentiles
+from bench.support import (
+    GATEWAY_NETWORK,
+    bench_settings,
+    database,
+    percentiles,
+    provision_s_locker,
+)
 from gateway.app import Gateway
 from gateway.client import nodelay_transport
-from gateway.domain.compartment import Compartment
-from gateway.domain.enums import ParcelAction, SizeClass
-from gateway.domain.locker import Location, Locker
-from gateway.domain.sizes import STANDARD_SIZES
+from gateway.domain.enums import ParcelAction
 from gateway.service.courier_sessions import CourierSessions
 from tests.support.carriers import TestCarrier
 from tests.support.clock import MovableClock
@@ -39,14 +42,9 @@ async def _bench(kind: str, parcels: int, lockers: int) -> None:
         Gateway(settings=bench_settings(url), clock=clock) as gateway,
     ):
         await gateway.carriers.register("acme", carrier.jwks, "ACME")
-        spec = STANDARD_SIZES[SizeClass.S]
         ids = [f"BENCH-{n}" for n in range(lockers)]
         for locker_id in ids:
-            doors = [
-                Compartment(locker_id, f"C{n:05d}", SizeClass.S, spec.inside, spec.max_weight_g)
-                for n in range(parcels)
-            ]
-            await gateway.lockers.provision(Locker(locker_id, "Bench", Location(0, 0)), doors)
+            await provision_s_locker(gateway, locker_id, parcels)
         locker = ids[0]
         async with httpx.AsyncClient(
             base_url=gateway.base_url, timeout=120, transport=nodelay_transport()

@@ -1,4 +1,5 @@
-"""What the hot-path benches share: a throw-away database, the event loop choice, percentiles."""
+"""What the hot-path benches share: a throw-away database, a bench locker of S doors, the
+event loop choice, percentiles."""
 
 from __future__ import annotations
 
@@ -10,14 +11,21 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from gateway.cli.run import run_event_loop
+from gateway.domain.compartment import Compartment
+from gateway.domain.enums import SizeClass
+from gateway.domain.locker import Location, Locker
+from gateway.domain.sizes import STANDARD_SIZES
 from gateway.settings import Settings
+
+if TYPE_CHECKING:
+    from gateway.app import Gateway
 
 GATEWAY_NETWORK = "bench-net"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -35,6 +43,16 @@ def bench_settings(database_url: str, **groups: Any) -> Settings:
         http={"port": 0},
         **groups,
     )
+
+
+async def provision_s_locker(gateway: Gateway, locker_id: str, doors: int) -> None:
+    """Provision `locker_id` ("Bench") with `doors` standard S compartments C00000, C00001..."""
+    spec = STANDARD_SIZES[SizeClass.S]
+    compartments = [
+        Compartment(locker_id, f"C{n:05d}", SizeClass.S, spec.inside, spec.max_weight_g)
+        for n in range(doors)
+    ]
+    await gateway.lockers.provision(Locker(locker_id, "Bench", Location(0, 0)), compartments)
 
 
 @contextlib.asynccontextmanager

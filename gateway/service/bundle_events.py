@@ -10,15 +10,14 @@ number, so a receiver gets one bundle's events in order.
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 
-from gateway.domain.bundles import Bundle, BundleState
-from gateway.domain.delivery import TargetKind
+from gateway.domain.bundles import BundleState
 from gateway.domain.parcel import Parcel
 from gateway.domain.webhooks import WebhookEventType
-from gateway.service.notifications import EVENT_ID_NAMESPACE
-from gateway.store import NewDelivery, UnitOfWork
+from gateway.service.named_events import enqueue_named, subscriptions_naming
+from gateway.service.notifications import event_id as notification_event_id
+from gateway.store import UnitOfWork
 from gateway.wire.bundles import WebhookBundleEventOut, body_of, bundle_to_wire
 
 
@@ -41,29 +40,17 @@ async def record_bundle_pickup(tx: UnitOfWork, parcel: Parcel, *, at: datetime) 
         member = parcel if uid == parcel.uid else await tx.parcels.get_by_uid(uid)
         if member is not None:
             parcels.append(member)
-    bundle = Bundle(
-        uid=record.uid,
-        carrier_id=record.carrier_id,
-        bundle_id=record.bundle_id,
-        locker_id=record.locker_id,
-        created_at=record.created_at,
-        parcels=tuple(parcels),
-        reference=record.reference,
-    )
+    bundle = record.with_parcels(parcels)
     kind = (
         WebhookEventType.BUNDLE_PICKED_UP
         if bundle.state is BundleState.PICKED_UP
         else WebhookEventType.BUNDLE_PARTIALLY_PICKED_UP
     )
-    subscriptions = [
-        sub
-        for sub in await tx.webhooks.list_active(record.carrier_id)
-        if sub.events is not None and kind.value in sub.events
-    ]
+    subscriptions = await subscriptions_naming(tx, record.carrier_id, kind)
     if not subscriptions:
         return 0
     seq = await tx.bundles.next_event_seq(record.uid)
-    event_id = str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{bundle_subject(record.uid)}/{seq}"))
+    event_id = notification_event_id(bundle_subject(record.uid), seq)
     body = body_of(
         WebhookBundleEventOut(
             event_id=event_id,
@@ -74,16 +61,14 @@ async def record_bundle_pickup(tx: UnitOfWork, parcel: Parcel, *, at: datetime) 
             bundle=bundle_to_wire(bundle),
         )
     )
-    for sub in subscriptions:
-        delivery = NewDelivery(
-            event_id=event_id,
-            target_id=sub.id,
-            carrier_id=record.carrier_id,
-            parcel_uid=bundle_subject(record.uid),
-            parcel_seq=seq,
-            type=kind.value,
-            body=body,
-            target_kind=TargetKind.WEBHOOK,
-        )
-        await tx.outbox.enqueue(delivery, at=at)
-    return len(subscriptions)
+    return await enqueue_named(
+        tx,
+        subscriptions,
+        carrier_id=record.carrier_id,
+        kind=kind,
+        event_id=event_id,
+        subject=bundle_subject(record.uid),
+        seq=seq,
+        body=body,
+        at=at,
+    )

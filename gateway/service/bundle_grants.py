@@ -14,13 +14,12 @@ from datetime import datetime, timedelta
 
 from gateway.clock import Clock, utc_now
 from gateway.domain.audit import AuditAction
-from gateway.domain.bundles import BUNDLE_PURPOSES, code_purpose
 from gateway.domain.door import OpenPurpose
 from gateway.domain.grants import ACTION_FOR_PURPOSE
 from gateway.domain.parcel import Parcel
 from gateway.errors import IllegalTransition, ValidationFailed
 from gateway.sdk import DoorOpened, GrantUse
-from gateway.service.bundles import own_bundle
+from gateway.service.bundles import doors_awaiting, own_bundle
 from gateway.service.out_of_service import refuse_into_out_of_service
 from gateway.store import GrantRecord, Store, UnitOfWork
 from gateway.tokens.bundle_grants import (
@@ -72,14 +71,7 @@ class BundleGrants:
         now = self._clock()
         async with self._store.transaction() as tx:
             bundle = await own_bundle(tx, carrier_id, bundle_id)
-            wanted = purpose or code_purpose(p.state for p in bundle.parcels)
-            doors = bundle.awaiting(wanted) if wanted in BUNDLE_PURPOSES else ()
-            if wanted is None or not doors:
-                raise IllegalTransition(
-                    f"no parcel of bundle {bundle_id!r} awaits "
-                    + (f"a {wanted} opening" if wanted else "a deposit or a pickup"),
-                    details={"state": str(bundle.state)},
-                )
+            wanted, doors = doors_awaiting(bundle, purpose)
             for parcel in doors:
                 await refuse_into_out_of_service(tx, parcel, wanted)
             not_before = now.replace(microsecond=0)

@@ -105,14 +105,7 @@ class BundleService:
             # left working.
             await tx.bundles.lock(record.uid)
             bundle = await _read(tx, record)
-            wanted = purpose or code_purpose(p.state for p in bundle.parcels)
-            doors = bundle.awaiting(wanted) if wanted in BUNDLE_PURPOSES else ()
-            if wanted is None or not doors:
-                raise IllegalTransition(
-                    f"no parcel of bundle {bundle_id!r} awaits "
-                    + (f"a {wanted} opening" if wanted else "a deposit or a pickup"),
-                    details={"state": str(bundle.state)},
-                )
+            wanted, doors = doors_awaiting(bundle, purpose)
             expires = min(_deadline(p, wanted, self._clock()) for p in doors)
             await tx.codes.revoke(bundle.uid, wanted)
             code = await self._codes.add_in(
@@ -149,7 +142,7 @@ class BundleService:
         if not await tx.bundles.insert(record):
             # Another request booked this bundle id since the check above.
             raise AlreadyExists(f"bundle {cmd.bundle_id!r} exists already")
-        return _bundle(record, [booked[i] for i in range(len(cmd.parcels))])
+        return record.with_parcels([booked[i] for i in range(len(cmd.parcels))])
 
     async def _book_each(self, tx: UnitOfWork, cmd: NewBundle, now: datetime) -> dict[int, Parcel]:
         """Each parcel through the single booking, largest first; _LeftOut names the parcels
@@ -216,6 +209,23 @@ async def bundle_doors(tx: UnitOfWork, code: AccessCode) -> BundleDoors:
     return BundleDoors(tuple(usable), tuple(disabled))
 
 
+def doors_awaiting(
+    bundle: Bundle, purpose: OpenPurpose | None
+) -> tuple[OpenPurpose, tuple[Parcel, ...]]:
+    """The opening a bundle code or grant is for (`purpose`, or by default the deposit while a
+    parcel waits for it, else the pickup) and the bundle's doors awaiting it;
+    IllegalTransition when no parcel of the bundle awaits it."""
+    wanted = purpose or code_purpose(p.state for p in bundle.parcels)
+    doors = bundle.awaiting(wanted) if wanted in BUNDLE_PURPOSES else ()
+    if wanted is None or not doors:
+        raise IllegalTransition(
+            f"no parcel of bundle {bundle.bundle_id!r} awaits "
+            + (f"a {wanted} opening" if wanted else "a deposit or a pickup"),
+            details={"state": str(bundle.state)},
+        )
+    return wanted, doors
+
+
 async def own_bundle(tx: UnitOfWork, carrier_id: str, bundle_id: str) -> Bundle:
     """The carrier's own bundle with its parcels as they are in `tx`; NotFound otherwise."""
     return await _read(tx, await _own(tx, carrier_id, bundle_id))
@@ -279,19 +289,7 @@ async def _read(tx: UnitOfWork, record: BundleRecord) -> Bundle:
         if parcel is None:  # pragma: no cover - parcels are never deleted
             raise NotFound(f"bundle {record.bundle_id!r} names a parcel that does not exist")
         parcels.append(parcel)
-    return _bundle(record, parcels)
-
-
-def _bundle(record: BundleRecord, parcels: Sequence[Parcel]) -> Bundle:
-    return Bundle(
-        uid=record.uid,
-        carrier_id=record.carrier_id,
-        bundle_id=record.bundle_id,
-        locker_id=record.locker_id,
-        created_at=record.created_at,
-        parcels=tuple(parcels),
-        reference=record.reference,
-    )
+    return record.with_parcels(parcels)
 
 
 def _need(parcel: NewParcel) -> str:

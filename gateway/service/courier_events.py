@@ -8,14 +8,13 @@ change is committed. A row's `parcel_uid` is the subject `courier-session:<id>` 
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from gateway.domain.delivery import TargetKind
 from gateway.domain.webhooks import WebhookEventType
-from gateway.service.notifications import EVENT_ID_NAMESPACE
-from gateway.store import NewDelivery, UnitOfWork
+from gateway.service.named_events import queue_named
+from gateway.service.notifications import event_id as notification_event_id
+from gateway.store import UnitOfWork
 from gateway.wire import dump
 from gateway.wire.courier import (
     WebhookCourierEventOut,
@@ -41,7 +40,7 @@ async def record_session_event(
     session = view.session
     seq = _SEQ[kind]
     subject = session_subject(session.id)
-    event_id = str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{subject}/{seq}"))
+    event_id = notification_event_id(subject, seq)
     manifest = None
     if view.manifest is not None:
         manifest = locker_manifest_to_wire(session.locker_id, view.manifest)
@@ -55,20 +54,13 @@ async def record_session_event(
             manifest=manifest,
         )
     )
-    queued = 0
-    for sub in await tx.webhooks.list_active(session.carrier_id):
-        if sub.events is None or kind.value not in sub.events:
-            continue
-        delivery = NewDelivery(
-            event_id=event_id,
-            target_id=sub.id,
-            carrier_id=session.carrier_id,
-            parcel_uid=subject,
-            parcel_seq=seq,
-            type=kind.value,
-            body=body,
-            target_kind=TargetKind.WEBHOOK,
-        )
-        await tx.outbox.enqueue(delivery, at=at)
-        queued += 1
-    return queued
+    return await queue_named(
+        tx,
+        session.carrier_id,
+        kind,
+        event_id=event_id,
+        subject=subject,
+        seq=seq,
+        body=body,
+        at=at,
+    )

@@ -36,8 +36,9 @@ from gateway.errors import (
     ValidationFailed,
 )
 from gateway.service.idempotency import Answered, Idempotent, run_idempotent
-from gateway.service.notifications import EVENT_ID_NAMESPACE
-from gateway.store import NewDelivery, Store, UnitOfWork
+from gateway.service.named_events import queue_named
+from gateway.service.notifications import event_id as notification_event_id
+from gateway.store import Store, UnitOfWork
 from gateway.wire import WebhookHoldEventOut, dump, hold_to_wire
 
 log = logging.getLogger(__name__)
@@ -288,7 +289,7 @@ async def record_hold_event(tx: UnitOfWork, hold: Hold, at: datetime) -> int:
     names the type; how many rows."""
     kind = _EVENT_OF[hold.state]
     # A hold ends once, so its one event is number 1 of its subject.
-    event_id = str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{hold_subject(hold.hold_id)}/1"))
+    event_id = notification_event_id(hold_subject(hold.hold_id), 1)
     body = dump(
         WebhookHoldEventOut(
             event_id=event_id,
@@ -298,22 +299,16 @@ async def record_hold_event(tx: UnitOfWork, hold: Hold, at: datetime) -> int:
             hold=hold_to_wire(hold),
         )
     )
-    queued = 0
-    for sub in await tx.webhooks.list_active(hold.carrier_id):
-        if sub.events is None or kind.value not in sub.events:
-            continue
-        delivery = NewDelivery(
-            event_id=event_id,
-            target_id=sub.id,
-            carrier_id=hold.carrier_id,
-            parcel_uid=hold_subject(hold.hold_id),
-            parcel_seq=1,
-            type=kind.value,
-            body=body,
-        )
-        await tx.outbox.enqueue(delivery, at=at)
-        queued += 1
-    return queued
+    return await queue_named(
+        tx,
+        hold.carrier_id,
+        kind,
+        event_id=event_id,
+        subject=hold_subject(hold.hold_id),
+        seq=1,
+        body=body,
+        at=at,
+    )
 
 
 async def _explain_held_miss(tx: UnitOfWork, hold: Hold, need: SizeRequirement) -> None:

@@ -13,14 +13,13 @@ events in order for each receiver.
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 
-from gateway.domain.delivery import TargetKind
 from gateway.domain.keypad import KeypadCounter, LockoutReason
 from gateway.domain.webhooks import WebhookEventType
-from gateway.service.notifications import EVENT_ID_NAMESPACE
-from gateway.store import NewDelivery, UnitOfWork
+from gateway.service.named_events import queue_named
+from gateway.service.notifications import event_id as notification_event_id
+from gateway.store import UnitOfWork
 from gateway.wire import dump
 from gateway.wire.webhooks import KeypadLockoutOut, WebhookLockerEventOut
 
@@ -43,7 +42,7 @@ async def record_keypad_event(
     """Queue `kind` about `counter`'s locker for every subscription that asked for it; how
     many rows. `counter` is the keypad as this transaction leaves it (row claimed)."""
     seq = await tx.keypads.next_event_seq(counter.locker_id)
-    event_id = str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{locker_subject(counter.locker_id)}/{seq}"))
+    event_id = notification_event_id(locker_subject(counter.locker_id), seq)
     whole = dump(
         WebhookLockerEventOut(
             event_id=event_id,
@@ -64,19 +63,14 @@ async def record_keypad_event(
     body = {key: value for key, value in whole.items() if value is not None}
     queued = 0
     for carrier in await tx.carriers.list():
-        for sub in await tx.webhooks.list_active(carrier.id):
-            if sub.events is None or kind.value not in sub.events:
-                continue
-            delivery = NewDelivery(
-                event_id=event_id,
-                target_id=sub.id,
-                carrier_id=carrier.id,
-                parcel_uid=locker_subject(counter.locker_id),
-                parcel_seq=seq,
-                type=kind.value,
-                body=body,
-                target_kind=TargetKind.WEBHOOK,
-            )
-            await tx.outbox.enqueue(delivery, at=at)
-            queued += 1
+        queued += await queue_named(
+            tx,
+            carrier.id,
+            kind,
+            event_id=event_id,
+            subject=locker_subject(counter.locker_id),
+            seq=seq,
+            body=body,
+            at=at,
+        )
     return queued

@@ -47,6 +47,7 @@ from gateway.errors import (
     IllegalTransition,
     NoCompartmentAvailable,
     OpenLockerError,
+    RequirementNotMet,
 )
 from gateway.service.out_of_service import refuse_into_out_of_service
 from gateway.service.parcels import NewParcel, ParcelService
@@ -102,10 +103,14 @@ class ScanQueries:
     async def _leave_round(self, parcel: Parcel) -> None:
         """The door did not open: the round shows the deposit pending again (courier rounds
         do the same, gateway/service/courier_sessions.py `give_back`)."""
-        async with self._store.transaction() as tx:
-            for session_id, carrier_id in await tx.scans.rounds_at(parcel.locker_id, self._clock()):
-                if carrier_id == parcel.carrier_id:
-                    await tx.courier_sessions.forget_door(session_id, parcel.uid)
+        try:
+            async with self._store.transaction() as tx:
+                rounds = await tx.scans.rounds_at(parcel.locker_id, self._clock())
+                for session_id, carrier_id in rounds:
+                    if carrier_id == parcel.carrier_id:
+                        await tx.courier_sessions.forget_door(session_id, parcel.uid)
+        except OpenLockerError as err:  # the database is down: the round shows it opened
+            log.warning("round of %s not updated after a failed open: %s", parcel.parcel_id, err)
 
     async def settle(self) -> None:
         """Wait for the door opens still running (shutdown, tests)."""
@@ -141,7 +146,8 @@ class ScanQueries:
             try:
                 async with tx.savepoint():
                     parcel = await self._parcels.apply_in(tx, parcel, ParcelAction.RESERVE)
-            except NoCompartmentAvailable:
+            except (NoCompartmentAvailable, RequirementNotMet):
+                # None free now, or none meets its delivery requirements (item 4).
                 return ScanAnswer.refused(query.parcel_id, ScanRefusal.NO_COMPARTMENT), None
         try:
             await refuse_into_out_of_service(tx, parcel, OpenPurpose.DEPOSIT)

@@ -11,15 +11,14 @@ names it. The carrier whose parcel is inside learns its parcel id; nobody else d
 from __future__ import annotations
 
 import logging
-import uuid
 
-from gateway.domain.delivery import TargetKind
 from gateway.domain.requirements import TEMPERATURE_RANGES, TemperatureClass
 from gateway.domain.webhooks import WebhookEventType
 from gateway.sdk import LockerFault
 from gateway.service.keypad_events import locker_subject
-from gateway.service.notifications import EVENT_ID_NAMESPACE
-from gateway.store import NewDelivery, UnitOfWork
+from gateway.service.named_events import queue_named
+from gateway.service.notifications import event_id as notification_event_id
+from gateway.store import UnitOfWork
 from gateway.wire import dump
 from gateway.wire.webhooks import (
     TemperatureAlarmOut,
@@ -73,7 +72,7 @@ async def temperature_fault(tx: UnitOfWork, event: LockerFault) -> int:
     await tx.keypads.claim(event.locker_id)
     seq = await tx.keypads.next_event_seq(event.locker_id)
     subject = locker_subject(event.locker_id)
-    event_id = str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{subject}/{seq}"))
+    event_id = notification_event_id(subject, seq)
     bounds = TEMPERATURE_RANGES.get(door.temperature)
     body = dump(
         WebhookLockerEventOut(
@@ -95,19 +94,14 @@ async def temperature_fault(tx: UnitOfWork, event: LockerFault) -> int:
     for carrier in await tx.carriers.list():
         mine = owner is not None and owner[0] == carrier.id
         sent = body | {"parcelId": owner[1]} if mine and owner is not None else body
-        for sub in await tx.webhooks.list_active(carrier.id):
-            if sub.events is None or kind.value not in sub.events:
-                continue
-            delivery = NewDelivery(
-                event_id=event_id,
-                target_id=sub.id,
-                carrier_id=carrier.id,
-                parcel_uid=subject,
-                parcel_seq=seq,
-                type=kind.value,
-                body=sent,
-                target_kind=TargetKind.WEBHOOK,
-            )
-            await tx.outbox.enqueue(delivery, at=event.at)
-            queued += 1
+        queued += await queue_named(
+            tx,
+            carrier.id,
+            kind,
+            event_id=event_id,
+            subject=subject,
+            seq=seq,
+            body=sent,
+            at=event.at,
+        )
     return queued

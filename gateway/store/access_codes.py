@@ -76,8 +76,22 @@ class AccessCodeRepository(Repository):
         )
 
     async def restore(self, code_id: int) -> None:
-        """Give a redeemed code back when the door it should open did not open."""
-        await self._conn.execute(update(t).where(t.c.id == code_id).values(used_at=None))
+        """Give a redeemed code back when the door it should open did not open, unless a newer
+        code for the same subject and opening was issued meanwhile: a replacement retires only
+        unused codes, so reviving this one would leave two working (fail safe: the newer one
+        stays the code)."""
+        newer = t.alias("newer")
+        replaced = (
+            select(newer.c.id)
+            .where(
+                newer.c.parcel_uid == t.c.parcel_uid,
+                newer.c.purpose == t.c.purpose,
+                newer.c.id > t.c.id,
+            )
+            .exists()
+        )
+        stmt = update(t).where(t.c.id == code_id, ~replaced).values(used_at=None)
+        await self._conn.execute(stmt)
 
     async def active_count(self, parcel_uid: str, now: datetime) -> int:
         stmt = select(t.c.id).where(

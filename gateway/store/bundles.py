@@ -8,6 +8,8 @@ from datetime import datetime
 
 from sqlalchemy import RowMapping, insert, select, update
 
+from gateway.domain.bundles import Bundle
+from gateway.domain.parcel import Parcel
 from gateway.store._sql import Repository, insert_if_absent
 from gateway.store.tables import bundle_parcels as m
 from gateway.store.tables import bundles as t
@@ -22,6 +24,18 @@ class BundleRecord:
     reference: str | None
     created_at: datetime
     parcel_uids: tuple[str, ...]  # in the booking's order
+
+    def with_parcels(self, parcels: Sequence[Parcel]) -> Bundle:
+        """The bundle as read: this record with its parcels as they are now."""
+        return Bundle(
+            uid=self.uid,
+            carrier_id=self.carrier_id,
+            bundle_id=self.bundle_id,
+            locker_id=self.locker_id,
+            created_at=self.created_at,
+            parcels=tuple(parcels),
+            reference=self.reference,
+        )
 
 
 class BundleRepository(Repository):

@@ -23,8 +23,9 @@ class RollbackOnClose(sqlite3.Connection):
     first, so that closing always releases the database's locks."""
 
     def close(self) -> None:
-        if self.in_transaction:
-            # Closing anyway: a failed rollback (the file gone, say) must not keep it open.
-            with contextlib.suppress(sqlite3.Error):
+        # Closing anyway: a failed rollback (the file gone, say) must not keep it open, and
+        # a connection closed already (ProgrammingError) has nothing left to end.
+        with contextlib.suppress(sqlite3.Error):
+            if self.in_transaction:
                 self.rollback()
         super().close()

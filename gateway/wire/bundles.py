@@ -4,33 +4,19 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from gateway.domain.bundles import Bundle, BundleState
-from gateway.domain.enums import ParcelState, SizeClass
-from gateway.domain.sizes import SizeRequirement
-from gateway.domain.webhooks import WebhookEventType
+from gateway.domain.enums import ParcelState
 from gateway.wire.base import UtcDateTime, WireModel
-from gateway.wire.common import DimensionsMm
+from gateway.wire.common import SizedIn
 from gateway.wire.recipients import RecipientWire
+from gateway.wire.webhooks import CarrierEventOut
 
 
-class BundleParcelIn(WireModel):
+class BundleParcelIn(SizedIn):
     parcel_id: str = Field(alias="parcelId")
-    size_class: SizeClass | None = Field(default=None, alias="sizeClass")
-    dimensions_mm: DimensionsMm | None = Field(default=None, alias="dimensionsMm")
-    weight_g: int | None = Field(default=None, alias="weightG")
     reference: str | None = None
-
-    @model_validator(mode="after")
-    def _mirror_schema_rules(self) -> BundleParcelIn:
-        if self.size_class is None and self.dimensions_mm is None:
-            raise ValueError("needs one of: sizeClass, dimensionsMm")
-        return self
-
-    def size_requirement(self) -> SizeRequirement:
-        dims = None if self.dimensions_mm is None else self.dimensions_mm.to_domain()
-        return SizeRequirement(size_class=self.size_class, dimensions=dims, weight_g=self.weight_g)
 
 
 class CreateBundleIn(WireModel):
@@ -118,13 +104,9 @@ class BundleGrantClaimsWire(WireModel):
     jti: str
 
 
-class WebhookBundleEventOut(WireModel):
+class WebhookBundleEventOut(CarrierEventOut):
     """The body POSTed for a bundle's progress: some or all of its parcels picked up."""
 
-    event_id: str = Field(alias="eventId")
-    type: WebhookEventType
-    occurred_at: UtcDateTime = Field(alias="occurredAt")
-    carrier_id: str = Field(alias="carrierId")
     picked_up: str | None = Field(default=None, alias="pickedUp")
     bundle: BundleOut
 

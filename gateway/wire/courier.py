@@ -16,8 +16,8 @@ from gateway.domain.courier import (
     SessionState,
 )
 from gateway.domain.enums import Direction, ParcelState
-from gateway.domain.webhooks import WebhookEventType
 from gateway.wire.base import UtcDateTime, WireModel
+from gateway.wire.webhooks import CarrierEventOut
 
 
 class OpenCourierSessionIn(WireModel):
@@ -96,13 +96,9 @@ class CollectionManifestOut(WireModel):
     truncated: bool
 
 
-class WebhookCourierEventOut(WireModel):
+class WebhookCourierEventOut(CarrierEventOut):
     """The body POSTed for `courier.session_opened` and `courier.session_closed`."""
 
-    event_id: str = Field(alias="eventId")
-    type: WebhookEventType
-    occurred_at: UtcDateTime = Field(alias="occurredAt")
-    carrier_id: str = Field(alias="carrierId")
     session: CourierSessionOut
     # session_opened only: what the courier should take back from the locker.
     manifest: LockerManifestOut | None = None

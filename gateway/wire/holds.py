@@ -2,32 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from gateway.domain.enums import SizeClass
 from gateway.domain.holds import ClassCapacity, Hold, HoldState, Precheck, PrecheckVerdict
-from gateway.domain.sizes import SizeRequirement
-from gateway.domain.webhooks import WebhookEventType
 from gateway.wire.base import UtcDateTime, WireModel
-from gateway.wire.common import DimensionsMm
+from gateway.wire.common import SizedIn
 from gateway.wire.parcels import RequestedOut, requested_to_wire
-
-
-class _Sized(WireModel):
-    size_class: SizeClass | None = Field(default=None, alias="sizeClass")
-    dimensions_mm: DimensionsMm | None = Field(default=None, alias="dimensionsMm")
-    weight_g: int | None = Field(default=None, alias="weightG")
-
-    @model_validator(mode="after")
-    def _needs_a_size(self) -> _Sized:
-        # The schema says the same; repeated so a model built in code cannot break it either.
-        if self.size_class is None and self.dimensions_mm is None:
-            raise ValueError("needs one of: sizeClass, dimensionsMm")
-        return self
-
-    def size_requirement(self) -> SizeRequirement:
-        dims = None if self.dimensions_mm is None else self.dimensions_mm.to_domain()
-        return SizeRequirement(size_class=self.size_class, dimensions=dims, weight_g=self.weight_g)
+from gateway.wire.webhooks import CarrierEventOut
 
 
 class ClassCapacityOut(WireModel):
@@ -46,7 +28,7 @@ class PrecheckOut(WireModel):
     classes: list[ClassCapacityOut]
 
 
-class CreateHoldIn(_Sized):
+class CreateHoldIn(SizedIn):
     locker_id: str = Field(alias="lockerId")
     ttl_seconds: int | None = Field(default=None, alias="ttlSeconds")
     reference: str | None = None
@@ -74,13 +56,9 @@ class HoldListOut(WireModel):
     next_cursor: str | None = Field(alias="nextCursor")
 
 
-class WebhookHoldEventOut(WireModel):
+class WebhookHoldEventOut(CarrierEventOut):
     """The body POSTed when a soft hold ends."""
 
-    event_id: str = Field(alias="eventId")
-    type: WebhookEventType
-    occurred_at: UtcDateTime = Field(alias="occurredAt")
-    carrier_id: str = Field(alias="carrierId")
     hold: HoldOut
 
 

@@ -4,39 +4,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from gateway.domain.enums import ParcelState, SizeClass
+from gateway.domain.enums import ParcelState
 from gateway.domain.parcel import Parcel
-from gateway.domain.requirements import NO_REQUIREMENTS
 from gateway.domain.returns import LabelSource, Return, ReturnState, return_state
-from gateway.domain.sizes import SizeRequirement
 from gateway.wire.base import UtcDateTime, WireModel
-from gateway.wire.common import DimensionsMm
+from gateway.wire.common import SizedIn
 
 
-class CreateReturnIn(WireModel):
+class CreateReturnIn(SizedIn):
     locker_id: str = Field(alias="lockerId")
     reference: str
-    size_class: SizeClass | None = Field(default=None, alias="sizeClass")
-    dimensions_mm: DimensionsMm | None = Field(default=None, alias="dimensionsMm")
-    weight_g: int | None = Field(default=None, alias="weightG")
     valid_for_seconds: int | None = Field(default=None, alias="validForSeconds")
-
-    @model_validator(mode="after")
-    def _mirror_schema_rules(self) -> CreateReturnIn:
-        if self.size_class is None and self.dimensions_mm is None:
-            raise ValueError("needs one of: sizeClass, dimensionsMm")
-        return self
-
-    def size_requirement(self) -> SizeRequirement:
-        dims = None if self.dimensions_mm is None else self.dimensions_mm.to_domain()
-        return SizeRequirement(
-            size_class=self.size_class,
-            dimensions=dims,
-            weight_g=self.weight_g,
-            requirements=NO_REQUIREMENTS,
-        )
 
     def valid_for(self) -> timedelta | None:
         """None: the default (gateway/service/returns.py DEFAULT_VALID_FOR)."""

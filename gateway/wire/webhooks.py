@@ -51,13 +51,19 @@ class WebhookDeliveryListOut(WireModel):
     next_cursor: str | None = Field(alias="nextCursor")
 
 
-class WebhookEventOut(WireModel):
-    """The body POSTed to a subscription's URL."""
+class CarrierEventOut(WireModel):
+    """The members every event body about one carrier's own things starts with (parcel, hold,
+    bundle and courier-session events); a subclass adds what the event is about."""
 
     event_id: str = Field(alias="eventId")
     type: WebhookEventType
     occurred_at: UtcDateTime = Field(alias="occurredAt")
     carrier_id: str = Field(alias="carrierId")
+
+
+class WebhookEventOut(CarrierEventOut):
+    """The body POSTed to a subscription's URL."""
+
     parcel: ParcelOut
     event: ParcelEventOut
 

@@ -250,3 +250,30 @@ async def test_a_door_that_does_not_open_goes_back_to_the_round(site: Site) -> N
     code = (await site.post(f"/v1/courier-sessions/{session_id}/code")).json()["code"]
     site.locker.enter_code(code)
     await asyncio.wait_for(site.locker.wait_door(door, "open"), 10)
+
+
+async def test_a_label_with_a_wrong_s10_check_digit_is_an_error_reply(site: Site) -> None:
+    await open_round(site)
+    reply = await asyncio.wait_for(site.locker.scan_parcel("RR123456789PL", "S"), 10)
+    assert not reply.answered
+    assert reply.error is not None
+    assert reply.error["code"] in {"FormatViolation", "PropertyConstraintViolation"}
+    assert "check digit" in reply.error["description"]
+    assert (await site.get("/v1/parcels/RR123456789PL")).status_code == 404
+    # A valid S10 id is taken in.
+    assert (await scanned(site, "RR123456785PL", "S")).decision == "Accepted"
+
+
+async def test_a_parcel_announced_without_a_compartment_takes_one_at_the_scan(
+    site: Site,
+) -> None:
+    body = {"parcelId": "SCAN-LATER", "lockerId": LOCKER, "sizeClass": "XS", "reserve": False}
+    booked = await site.post("/v1/parcels", body, key="book-later")
+    assert booked.status_code == 201, booked.text
+    assert booked.json()["state"] == "announced"
+    reply = await scanned(site, "SCAN-LATER")
+    assert (reply.decision, reply.unadvised) == ("Accepted", False)
+    assert reply.compartment_code in {"A01", "A02"}  # the XS doors
+    parcel = (await site.get("/v1/parcels/SCAN-LATER")).json()
+    assert (parcel["state"], parcel["compartmentCode"]) == ("reserved", reply.compartment_code)
+    await asyncio.wait_for(site.locker.wait_door(reply.compartment_code, "open"), 10)

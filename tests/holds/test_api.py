@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from tests.http.conftest import Site
+from tests.support.problems import problem
 
 WAW, KRK = "WAW-CENTRAL-01", "KRK-MAIN-01"  # KRK-MAIN-01: two M compartments, nothing else
 
@@ -36,14 +37,6 @@ async def book(
 ) -> httpx.Response:
     body = {"parcelId": parcel_id, "lockerId": locker, "sizeClass": "M", **extra}
     return await site.post("/v1/parcels", body, key=key(), carrier=carrier)
-
-
-def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, body
-    return body
 
 
 async def test_precheck_answers_for_size_class_and_dimensions_without_booking(site: Site) -> None:

@@ -17,6 +17,7 @@ from gateway.service.housekeeping import Housekeeping
 from gateway.store.tables import outbox
 from tests.http.conftest import Site
 from tests.support.carriers import TestCarrier
+from tests.support.problems import problem
 
 WAW = "WAW-CENTRAL-01"
 KRK = "KRK-MAIN-01"
@@ -57,14 +58,6 @@ async def open_session(site: Site, body: dict[str, Any], **kw: Any) -> dict[str,
     session: dict[str, Any] = response.json()
     site.spec.validate("courier-session", session)
     return session
-
-
-def problem(response: Any, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, body
-    return body
 
 
 async def typed_at(site: Site, locker_id: str, code: str) -> RoundDoor | None:

@@ -366,3 +366,29 @@ async def test_concurrent_parcel_codes_leave_one_working_code(
         assert parcel is not None
         active = await tx.codes.active_count(parcel.uid, site.clock())
     assert active == 1
+
+
+async def test_a_code_given_back_after_a_failed_open_does_not_revive_beside_its_replacement(
+    site: Site,
+) -> None:
+    """A code is redeemed, its door fails to open, and meanwhile the carrier asks for a new
+    code (which retires only unused ones). Giving the old code back made both work."""
+    booked = await site.post(
+        "/v1/parcels", {"parcelId": "RC-3-A", "lockerId": WAW, "sizeClass": "S"}, key="review-rc-3"
+    )
+    assert booked.status_code == 201, booked.text
+    first = await site.post("/v1/parcels/RC-3-A/codes", {})
+    assert first.status_code == 201, first.text
+    codes = site.gateway.codes
+    async with site.gateway.store.transaction() as tx:
+        entered = await codes.redeem(tx, WAW, first.json()["code"])
+    assert entered is not None
+    second = await site.post("/v1/parcels/RC-3-A/codes", {})
+    assert second.status_code == 201, second.text
+    async with site.gateway.store.transaction() as tx:
+        await tx.codes.restore(entered.id)  # the door of the first entry did not open
+        active = await tx.codes.active_count(entered.parcel_uid, site.clock())
+    assert active == 1
+    async with site.gateway.store.transaction() as tx:
+        assert await codes.redeem(tx, WAW, first.json()["code"]) is None
+        assert await codes.redeem(tx, WAW, second.json()["code"]) is not None

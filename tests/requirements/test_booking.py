@@ -12,6 +12,7 @@ from gateway.domain.enums import ParcelAction
 from gateway.tokens.grants import GrantVerifier
 from gateway.tokens.network_keys import public_key_of
 from tests.http.conftest import NETWORK, Site, provision
+from tests.support.problems import problem as refused
 
 LOCKER = "GDA-COLD-01"
 
@@ -33,14 +34,6 @@ async def booked(site: Site, parcel_id: str, **extra: Any) -> dict[str, Any]:
     parcel: dict[str, Any] = answer.json()
     site.spec.validate("parcel", parcel)
     return parcel
-
-
-def refused(answer: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"].startswith("application/problem+json")
-    problem: dict[str, Any] = answer.json()
-    assert problem["code"] == code, problem
-    return problem
 
 
 async def test_an_accessible_parcel_gets_a_door_within_reach(cold: Site) -> None:

@@ -10,6 +10,7 @@ import httpx
 
 from gateway.tokens.grants import token_from_qr
 from tests.http.conftest import Site
+from tests.support.problems import problem
 
 WAW = "WAW-CENTRAL-01"
 
@@ -26,14 +27,6 @@ async def announce(site: Site, reference: str, **extra: Any) -> dict[str, Any]:
 
 async def bind(site: Site, return_id: str, label: str, **kw: Any) -> httpx.Response:
     return await site.post(f"/v1/returns/{return_id}/label", {"label": label}, **kw)
-
-
-def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, body
-    return body
 
 
 async def test_announce_reserves_a_compartment_and_hands_out_code_and_qr(site: Site) -> None:
