@@ -154,3 +154,10 @@ def idempotent(
 
 def json_response(body: Any, status: int = 200) -> web.Response:
     return web.Response(status=status, text=json.dumps(body), content_type="application/json")
+
+
+def created(body: Any, location: str) -> web.Response:
+    """A 201 with the new resource and, as openapi.yaml promises, its `Location`."""
+    response = json_response(body, status=201)
+    response.headers["Location"] = location
+    return response

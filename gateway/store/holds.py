@@ -11,9 +11,10 @@ from sqlalchemy.orm import aliased
 
 from gateway.domain.enums import CompartmentState, SizeClass
 from gateway.domain.holds import Hold, HoldState
-from gateway.domain.sizes import Dimensions, SizeRequirement
+from gateway.domain.sizes import SizeRequirement
 from gateway.errors import ConcurrentUpdate
 from gateway.store._sql import Repository
+from gateway.store.dimensions import dimension_columns, dimensions_of
 from gateway.store.tables import compartments as c
 from gateway.store.tables import holds as h
 
@@ -195,9 +196,7 @@ def _row(hold: Hold) -> dict[str, Any]:
         "locker_id": hold.locker_id,
         "size_class": hold.size_class,
         "requested_class": hold.need.size_class,
-        "length_mm": dims.depth_mm if dims else None,
-        "width_mm": dims.width_mm if dims else None,
-        "height_mm": dims.height_mm if dims else None,
+        **dimension_columns(dims),
         "weight_g": hold.need.weight_g,
         "state": hold.state,
         "created_at": hold.created_at,
@@ -211,11 +210,7 @@ def _row(hold: Hold) -> dict[str, Any]:
 
 
 def _hold(row: RowMapping) -> Hold:
-    dims = None
-    if row["length_mm"] is not None:
-        dims = Dimensions(
-            width_mm=row["width_mm"], height_mm=row["height_mm"], depth_mm=row["length_mm"]
-        )
+    dims = dimensions_of(row)
     return Hold(
         hold_id=row["hold_id"],
         carrier_id=row["carrier_id"],

@@ -17,9 +17,10 @@ from gateway.domain.parcel import Parcel
 from gateway.domain.recipients import Recipient
 from gateway.domain.requirements import DeliveryRequirements
 from gateway.domain.self_service import RecipientRequests
-from gateway.domain.sizes import Dimensions, SizeRequirement
+from gateway.domain.sizes import SizeRequirement
 from gateway.errors import AlreadyExists, ConcurrentUpdate
 from gateway.store._sql import Repository, insert_if_absent
+from gateway.store.dimensions import dimension_columns, dimensions_of
 from gateway.store.tables import parcels as t
 
 # Columns fixed at insert; update() refuses to change them.
@@ -247,8 +248,6 @@ def _seconds(delta: timedelta) -> int:
 
 
 def _row(p: Parcel) -> dict[str, Any]:
-    # A parcel's dimensionsMm are length x width x height; Dimensions keeps them as
-    # depth x width x height, the way a compartment is measured from the door.
     dims = p.need.dimensions
     return {
         "uid": p.uid,
@@ -259,9 +258,7 @@ def _row(p: Parcel) -> dict[str, Any]:
         "locker_id": p.locker_id,
         "compartment_code": p.compartment_code,
         "size_class": p.need.size_class,
-        "length_mm": dims.depth_mm if dims else None,
-        "width_mm": dims.width_mm if dims else None,
-        "height_mm": dims.height_mm if dims else None,
+        **dimension_columns(dims),
         "weight_g": p.need.weight_g,
         "reference": p.reference,
         "reserved_until": p.reserved_until,
@@ -283,11 +280,7 @@ def _row(p: Parcel) -> dict[str, Any]:
 
 
 def _parcel(row: RowMapping) -> Parcel:
-    dims = None
-    if row["length_mm"] is not None:
-        dims = Dimensions(
-            width_mm=row["width_mm"], height_mm=row["height_mm"], depth_mm=row["length_mm"]
-        )
+    dims = dimensions_of(row)
     need = SizeRequirement(
         row["size_class"],
         dims,

@@ -13,6 +13,7 @@ import pytest
 from gateway.domain.enums import ParcelAction
 from gateway.domain.hold_policy import HoldPolicy, PolicyScope
 from tests.http.conftest import Site, site
+from tests.support.problems import problem as refused
 
 __all__ = ["site"]  # the fixture, used by name
 
@@ -49,14 +50,6 @@ async def call(site: Site, token: str, what: str, body: Any = None) -> httpx.Res
     if what:
         return await site.client.post(path, json=body, headers=bearer(token))
     return await site.client.get(path, headers=bearer(token))
-
-
-def refused(answer: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert answer.status_code == status, answer.text
-    assert answer.headers["Content-Type"].startswith("application/problem+json")
-    body: dict[str, Any] = answer.json()
-    assert body["code"] == code, body
-    return body
 
 
 async def test_the_recipient_sees_the_parcel_and_extends_it_once(site: Site) -> None:

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from gateway.domain.bundles import Bundle
 from gateway.domain.door import OpenPurpose
-from gateway.http.bodies import idempotent, json_response, read_body
+from gateway.http.bodies import created, idempotent, json_response, read_body
 from gateway.http.context import DEPS, carrier
 from gateway.service.bundle_grants import BundleGrants, IssuedBundleGrant
 from gateway.service.bundles import BundleService, IssuedBundleCode, NewBundle
@@ -78,9 +78,7 @@ async def create_bundle(request: web.Request) -> web.Response:
         new_bundle(carrier(request).carrier_id, body.model),
         idempotent(request, body, render_bundle),
     )
-    response = json_response(answered.answer, status=201)
-    response.headers["Location"] = f"/v1/bundles/{quote(answered.answer['bundleId'], safe='')}"
-    return response
+    return created(answered.answer, f"/v1/bundles/{quote(answered.answer['bundleId'], safe='')}")
 
 
 async def get_bundle(request: web.Request) -> web.Response:

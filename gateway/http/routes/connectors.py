@@ -8,7 +8,7 @@ from aiohttp import web
 
 from gateway.errors import ErrorCode, MalformedMessage, OpenLockerError
 from gateway.http import render
-from gateway.http.bodies import idempotency_key, json_response, parse_json
+from gateway.http.bodies import created, idempotency_key, json_response, parse_json
 from gateway.http.context import carrier
 from gateway.sdk.connectors import InboundRequest
 from gateway.service.idempotency import Idempotent
@@ -48,9 +48,7 @@ async def inbound_preadvice(request: web.Request) -> web.Response:
     answered = await request.app[INBOUND].announce(
         carrier(request).carrier_id, request.match_info["attachment_id"], shipment, idem
     )
-    response = json_response(answered.answer, status=201)
-    response.headers["Location"] = f"/v1/parcels/{answered.answer['parcelId']}"
-    return response
+    return created(answered.answer, f"/v1/parcels/{answered.answer['parcelId']}")
 
 
 async def parcel_status(request: web.Request) -> web.Response:

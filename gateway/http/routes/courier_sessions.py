@@ -10,7 +10,7 @@ from aiohttp import web
 
 from gateway.errors import FieldIssue, ValidationFailed
 from gateway.http import render
-from gateway.http.bodies import idempotent, json_response, read_body
+from gateway.http.bodies import created, idempotent, json_response, read_body
 from gateway.http.context import DEPS, carrier
 from gateway.http.query import query_pointer, reject_unknown
 from gateway.service.collection_manifest import MAX_ROUTE_LOCKERS, CollectionManifests
@@ -64,9 +64,7 @@ async def open_session(request: web.Request) -> web.Response:
         courier_ref=body.model.courier_ref,
         ttl=None if ttl is None else timedelta(seconds=ttl),
     )
-    response = json_response(render_session(view, issued.code), status=201)
-    response.headers["Location"] = session_location(view.session.id)
-    return response
+    return created(render_session(view, issued.code), session_location(view.session.id))
 
 
 async def get_session(request: web.Request) -> web.Response:

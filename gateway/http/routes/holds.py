@@ -12,7 +12,7 @@ from gateway.domain.enums import SizeClass
 from gateway.domain.holds import Hold, HoldState
 from gateway.domain.sizes import Dimensions, SizeRequirement
 from gateway.errors import FieldIssue, ValidationFailed
-from gateway.http.bodies import idempotent, json_response, read_body
+from gateway.http.bodies import created, idempotent, json_response, read_body
 from gateway.http.context import carrier, deps
 from gateway.http.query import (
     PAGE_SIZE_DEFAULT,
@@ -68,9 +68,7 @@ async def create_hold(request: web.Request) -> web.Response:
         reference=model.reference,
     )
     answered = await deps(request).holds.create(cmd, idempotent(request, body, render_hold))
-    response = json_response(answered.answer, status=201)
-    response.headers["Location"] = hold_location(answered.answer["holdId"])
-    return response
+    return created(answered.answer, hold_location(answered.answer["holdId"]))
 
 
 async def list_holds(request: web.Request) -> web.Response:

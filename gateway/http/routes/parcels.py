@@ -6,7 +6,7 @@ from aiohttp import web
 
 from gateway.domain.enums import ParcelState
 from gateway.http import render
-from gateway.http.bodies import idempotent, json_response, read_body
+from gateway.http.bodies import created, idempotent, json_response, read_body
 from gateway.http.context import carrier, deps
 from gateway.http.query import (
     PAGE_SIZE_DEFAULT,
@@ -38,9 +38,7 @@ async def create_parcel(request: web.Request) -> web.Response:
 
 def created_parcel(answer: JsonBody) -> web.Response:
     """A 201 with the new parcel and, as openapi.yaml promises, its `Location`."""
-    response = json_response(answer, status=201)
-    response.headers["Location"] = render.parcel_location(answer["parcelId"])
-    return response
+    return created(answer, render.parcel_location(answer["parcelId"]))
 
 
 async def get_parcel(request: web.Request) -> web.Response:

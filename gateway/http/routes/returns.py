@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.http.bodies import json_response, read_body
+from gateway.http.bodies import created, json_response, read_body
 from gateway.http.context import DEPS, carrier
 from gateway.service.idempotency import JsonBody
 from gateway.service.returns import NewReturn, ReturnService, ReturnView
@@ -53,9 +53,7 @@ async def create_return(request: web.Request) -> web.Response:
             valid_for=body.model.valid_for(),
         )
     )
-    response = json_response(render_return(view), status=201)
-    response.headers["Location"] = return_location(view.ret.id)
-    return response
+    return created(render_return(view), return_location(view.ret.id))
 
 
 async def get_return(request: web.Request) -> web.Response:

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from gateway.domain.webhooks import DeliveryState
 from gateway.http import render
-from gateway.http.bodies import idempotent, json_response, read_body
+from gateway.http.bodies import created, idempotent, json_response, read_body
 from gateway.http.context import carrier, deps
 from gateway.http.query import (
     PAGE_SIZE_DEFAULT,
@@ -28,9 +28,7 @@ async def create_webhook(request: web.Request) -> web.Response:
         events=body.model.events,
         description=body.model.description,
     )
-    response = json_response(answered.answer, status=201)
-    response.headers["Location"] = f"/v1/webhooks/{answered.answer['id']}"
-    return response
+    return created(answered.answer, f"/v1/webhooks/{answered.answer['id']}")
 
 
 async def list_webhooks(request: web.Request) -> web.Response:
