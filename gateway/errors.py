@@ -25,6 +25,7 @@ class ErrorCode(StrEnum):
     ILLEGAL_TRANSITION = "IllegalTransition"
     NO_COMPARTMENT_AVAILABLE = "NoCompartmentAvailable"
     REQUIREMENT_NOT_MET = "RequirementNotMet"
+    COMPARTMENT_ALARMED = "CompartmentAlarmed"
     HOLD_NOT_ACTIVE = "HoldNotActive"
     BUNDLE_OVER_CAPACITY = "BundleOverCapacity"
     ALREADY_EXISTS = "AlreadyExists"
@@ -156,6 +157,14 @@ class RequirementNotMet(OpenLockerError):
         details: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(description, ErrorCode.REQUIREMENT_NOT_MET, issues, details or {})
+
+
+class CompartmentAlarmed(_Simple):
+    """A deposit into a compartment whose temperature is out of range, with no other free
+    compartment meeting the parcel's requirements to move its reservation to: nothing goes
+    in until the alarm clears or a door frees up (the cold chain is kept)."""
+
+    wire_code = ErrorCode.COMPARTMENT_ALARMED
 
 
 class AlreadyExists(_Simple):

@@ -307,10 +307,14 @@ class OlpAdapter:
         reply = await self._call(locker_id, "OpenCompartment", payload, deadline)
         return _expect(reply, OpenCompartmentResult).payload.outcome
 
-    async def display(self, locker_id: str, message: str, deadline: datetime) -> None:
-        """Show a message on the locker's screen or keypad (feature DISPLAY)."""
+    async def display(
+        self, locker_id: str, message: str, deadline: datetime, *, text: str | None = None
+    ) -> None:
+        """Show a message on the locker's screen or keypad (feature DISPLAY); `text` with
+        Info."""
+        fields = {"message": message} if text is None else {"message": message, "text": text}
         try:
-            payload = DisplayPayload.model_validate({"message": message})
+            payload = DisplayPayload.model_validate(fields)
         except ValidationError as err:
             raise AdapterProtocolError(f"cannot display {message!r}: {err}") from err
         _expect(await self._call(locker_id, "Display", payload, deadline), DisplayResult)

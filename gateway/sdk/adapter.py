@@ -218,6 +218,10 @@ class SupportsPickupCheck(Protocol):
 class SupportsDisplay(Protocol):
     """Adapters whose lockers have a screen or keypad display (feature DISPLAY)."""
 
-    async def display(self, locker_id: str, message: str, deadline: datetime) -> None:
-        """Show a message (CodeRejected, LockedOut, Welcome, Info) before `deadline`."""
+    async def display(
+        self, locker_id: str, message: str, deadline: datetime, *, text: str | None = None
+    ) -> None:
+        """Show a message (CodeRejected, LockedOut, Welcome, Info) before `deadline`; Info
+        shows `text` (the gateway passes `text` only with Info; an adapter written before
+        `text` existed is sent CodeRejected instead)."""
         ...

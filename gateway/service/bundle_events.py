@@ -15,7 +15,7 @@ from datetime import datetime
 from gateway.domain.bundles import BundleState
 from gateway.domain.parcel import Parcel
 from gateway.domain.webhooks import WebhookEventType
-from gateway.service.named_events import enqueue_named, subscriptions_naming
+from gateway.service.named_events import queue_named, subscriptions_naming
 from gateway.service.notifications import event_id as notification_event_id
 from gateway.store import UnitOfWork
 from gateway.wire.bundles import WebhookBundleEventOut, body_of, bundle_to_wire
@@ -61,14 +61,14 @@ async def record_bundle_pickup(tx: UnitOfWork, parcel: Parcel, *, at: datetime) 
             bundle=bundle_to_wire(bundle),
         )
     )
-    return await enqueue_named(
+    return await queue_named(
         tx,
-        subscriptions,
-        carrier_id=record.carrier_id,
-        kind=kind,
+        record.carrier_id,
+        kind,
         event_id=event_id,
         subject=bundle_subject(record.uid),
         seq=seq,
         body=body,
         at=at,
+        subscriptions=subscriptions,
     )

@@ -39,6 +39,7 @@ from gateway.domain.parcel import Parcel
 from gateway.domain.webhooks import WebhookEventType
 from gateway.errors import (
     AlreadyExists,
+    CompartmentAlarmed,
     ConcurrentUpdate,
     IllegalTransition,
     NotFound,
@@ -46,6 +47,7 @@ from gateway.errors import (
     OperationTimeout,
     ValidationFailed,
 )
+from gateway.service.alarmed_doors import move_off_alarm
 from gateway.service.codes import CodeService
 from gateway.service.collection_manifest import lines_in
 from gateway.service.courier_events import record_session_event
@@ -292,7 +294,15 @@ class CourierSessions:
                 continue
             if task is CourierTask.DEPOSIT and await _out_of_service(tx, parcel):
                 continue  # nothing goes into a compartment out of service
-            door = SessionDoor(session.id, parcel.uid, task, parcel.compartment_code, now)
+            if task is CourierTask.DEPOSIT:
+                try:  # a door out of its temperature range: moved, else skipped like one
+                    parcel = await move_off_alarm(tx, parcel, _PURPOSE[task], now)
+                except CompartmentAlarmed:
+                    continue
+            where = parcel.compartment_code
+            if where is None:
+                continue
+            door = SessionDoor(session.id, parcel.uid, task, where, now)
             if await tx.courier_sessions.add_door(door):
                 return RoundDoor(session, parcel, _PURPOSE[task])
         return RoundDoor(session)

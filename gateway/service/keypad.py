@@ -14,7 +14,8 @@ from gateway.domain.enums import CompartmentState
 from gateway.domain.keypad import KeypadPolicy, Lockout, LockoutReason
 from gateway.domain.parcel import Parcel
 from gateway.domain.webhooks import WebhookEventType
-from gateway.errors import IllegalTransition, NotFound, ValidationFailed
+from gateway.errors import CompartmentAlarmed, IllegalTransition, NotFound, ValidationFailed
+from gateway.service.alarmed_doors import move_off_alarm
 from gateway.service.bundles import bundle_doors
 from gateway.service.codes import CodeService
 from gateway.service.keypad_events import record_keypad_event
@@ -37,6 +38,10 @@ class KeypadVerdict(StrEnum):
     STALE = "stale"
     # A courier session's code whose round has no door left to open: not a guess either.
     ROUND_DONE = "round-done"
+    # A right code to put a parcel into a compartment whose temperature is out of range, and
+    # no other free compartment meets its requirements: nothing goes in (the cold chain is
+    # kept); not a guess, the code stays usable.
+    COMPARTMENT_ALARMED = "compartment-alarmed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +105,15 @@ async def try_code(
             await tx.codes.restore(code.id)
             outcome = KeypadOutcome(KeypadVerdict.OUT_OF_SERVICE, parcel=parcel)
         else:
-            counter = counter.succeeded()
-            outcome = KeypadOutcome(KeypadVerdict.ACCEPTED, code=code, parcel=parcel)
+            try:  # a deposit into a door out of its temperature range: moved, else refused
+                parcel = await move_off_alarm(tx, parcel, code.purpose, now)
+            except CompartmentAlarmed:
+                # Not a guess either, and the code stays usable once the alarm clears.
+                await tx.codes.restore(code.id)
+                outcome = KeypadOutcome(KeypadVerdict.COMPARTMENT_ALARMED, parcel=parcel)
+            else:
+                counter = counter.succeeded()
+                outcome = KeypadOutcome(KeypadVerdict.ACCEPTED, code=code, parcel=parcel)
         await tx.keypads.save(counter)
     details: dict[str, object] = {"result": outcome.verdict.value}
     if outcome.parcel is not None:

@@ -7,6 +7,7 @@ opens the door through Unlocks, or tells the person at the keypad why not.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from datetime import timedelta
 
@@ -30,6 +31,12 @@ from gateway.store import Store, UnitOfWork
 log = logging.getLogger(__name__)
 # A display message is feedback for a person waiting at the keypad: late is useless.
 DISPLAY_DEADLINE = timedelta(seconds=2)
+# What the keypad shows for a deposit into a compartment out of its temperature range that
+# could not be moved to another (gateway/service/alarmed_doors.py).
+ALARMED_TEXT = (
+    "Compartment out of its temperature range: nothing goes in. "
+    "The code stays valid; try again once the compartment is back in range."
+)
 
 
 class KeypadEntry:
@@ -120,6 +127,14 @@ class KeypadEntry:
                 await self._give_back(entry.code.id)
             return
         code, parcel = entry.code, entry.parcel
+        if entry.verdict is KeypadVerdict.COMPARTMENT_ALARMED:
+            log.warning(
+                "locker %s: a deposit code refused: its compartment is out of its temperature "
+                "range and no other free compartment meets the parcel's requirements",
+                event.locker_id,
+            )
+            await self._show(event.locker_id, "Info", text=ALARMED_TEXT)
+            return
         if entry.verdict is not KeypadVerdict.ACCEPTED or code is None or parcel is None:
             log.warning("locker %s: code %s", event.locker_id, entry.verdict)
             locked = entry.verdict is KeypadVerdict.LOCKED_OUT or entry.lockout is not None
@@ -190,15 +205,22 @@ class KeypadEntry:
                 "courier session %s: door not given back after a failed open: %s", session_id, err
             )
 
-    async def _show(self, locker_id: str, message: str) -> None:
-        """Tell the person at the keypad, where the locker has a display; best effort."""
+    async def _show(self, locker_id: str, message: str, *, text: str | None = None) -> None:
+        """Tell the person at the keypad, where the locker has a display; best effort. `text`
+        goes with Info, to adapters whose `display` takes it (else CodeRejected is shown)."""
         try:
             adapter = await self._adapters.for_locker(locker_id)
             if AdapterFeatures.DISPLAY not in adapter.features or not isinstance(
                 adapter, SupportsDisplay
             ):
                 return
-            await adapter.display(locker_id, message, self._clock() + DISPLAY_DEADLINE)
+            deadline = self._clock() + DISPLAY_DEADLINE
+            if text is None:
+                await adapter.display(locker_id, message, deadline)
+            elif "text" in inspect.signature(adapter.display).parameters:
+                await adapter.display(locker_id, message, deadline, text=text)
+            else:
+                await adapter.display(locker_id, "CodeRejected", deadline)
         except OpenLockerError as err:
             log.info("locker %s did not show %s: %s", locker_id, message, err)
 

@@ -32,19 +32,22 @@ async def subscriptions_naming(
     ]
 
 
-async def enqueue_named(
+async def queue_named(
     tx: UnitOfWork,
-    subscriptions: Sequence[WebhookSubscriptionRecord],
-    *,
     carrier_id: str,
     kind: WebhookEventType,
+    *,
     event_id: str,
     subject: str,
     seq: int,
     body: dict[str, Any],
     at: datetime,
+    subscriptions: Sequence[WebhookSubscriptionRecord] | None = None,
 ) -> int:
-    """One outbox row per subscription in `subscriptions` (of `carrier_id`); how many."""
+    """Queue the event for each of the carrier's subscriptions that names `kind` (or for
+    `subscriptions`, read by the caller with `subscriptions_naming`); how many rows."""
+    if subscriptions is None:
+        subscriptions = await subscriptions_naming(tx, carrier_id, kind)
     for sub in subscriptions:
         delivery = NewDelivery(
             event_id=event_id,
@@ -58,29 +61,3 @@ async def enqueue_named(
         )
         await tx.outbox.enqueue(delivery, at=at)
     return len(subscriptions)
-
-
-async def queue_named(
-    tx: UnitOfWork,
-    carrier_id: str,
-    kind: WebhookEventType,
-    *,
-    event_id: str,
-    subject: str,
-    seq: int,
-    body: dict[str, Any],
-    at: datetime,
-) -> int:
-    """Queue the event for each of the carrier's subscriptions that names `kind`; how many
-    rows."""
-    return await enqueue_named(
-        tx,
-        await subscriptions_naming(tx, carrier_id, kind),
-        carrier_id=carrier_id,
-        kind=kind,
-        event_id=event_id,
-        subject=subject,
-        seq=seq,
-        body=body,
-        at=at,
-    )

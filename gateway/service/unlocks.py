@@ -39,6 +39,7 @@ from gateway.errors import (
     OperationTimeout,
 )
 from gateway.service.adapters import AdapterDirectory
+from gateway.service.alarmed_doors import move_off_alarm
 from gateway.service.door_audit import audit_open
 from gateway.service.door_state import jammed
 from gateway.service.holds import attached_hold
@@ -117,7 +118,8 @@ class Unlocks:
             parcel = await self._reserve_at_door(tx, parcel)
             purpose = _purpose(parcel)
             await refuse_into_out_of_service(tx, parcel, purpose)
-            return parcel, purpose
+            # A deposit into a door out of its temperature range moves or is refused.
+            return await move_off_alarm(tx, parcel, purpose, self._clock()), purpose
 
         return await self.open_once(carrier_id, f"carrier:{carrier_id}", find, request)
 
@@ -183,6 +185,7 @@ class Unlocks:
                 raise NotFound(f"no parcel {parcel_id!r}")
             purpose = _purpose(parcel)
             await refuse_into_out_of_service(tx, parcel, purpose)
+            parcel = await move_off_alarm(tx, parcel, purpose, self._clock())
             session = await self._start(tx, parcel, purpose)
         return await self._finish(session, f"carrier:{carrier_id}")
 
