@@ -67,6 +67,7 @@ from gateway.service.parcel_batch import BatchBooking
 from gateway.service.parcels import ParcelService
 from gateway.service.recovery import Recovery
 from gateway.service.reminders import ReminderScheduler
+from gateway.service.scan_asks import ScanAsker
 from gateway.service.self_service import SelfService
 from gateway.service.webhooks import WebhookService
 from gateway.settings import KeypadSettings, Settings
@@ -365,6 +366,19 @@ class Gateway:
             keyring=self.custody.keyring,
         )
         await self.connectors.start(self.settings.connectors)
+        # Query on scan, policy `ask`: the carriers' scan-query connectors are asked through
+        # the attachments just built (a scan before this point gets `[scan] ask_fallback`).
+        s = self.settings
+        asker = ScanAsker(
+            store=self.store,
+            routes=self.connectors.routes,
+            timeout=s.scan.ask_timeout,
+            network_id=s.network_id,
+            clock=self.clock,
+            allow_private=s.webhooks.allow_private_targets,
+        )
+        self._stack.push_async_callback(asker.aclose)
+        self.locker_side.scans.asker = asker
 
     def _build_key_distributor(self) -> None:
         """SetKeySet to every booted locker whose key set is older than the network's."""
@@ -500,7 +514,9 @@ class Gateway:
             keypad_policy=_keypad_policy(s.keypad),
             clock=self.clock,
             metrics=self.metrics,
-            scan_rules=ScanRules.of(s.scan.policy, s.scan.carriers, s.scan.confirm_window),
+            scan_rules=ScanRules.of(
+                s.scan.policy, s.scan.carriers, s.scan.confirm_window, s.scan.ask_fallback
+            ),
         )
         host = self.locker_side.host
         # Parked events an operator flagged (`openlocker events retry`) are applied here.

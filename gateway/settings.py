@@ -572,12 +572,13 @@ class ScanSettings(BaseModel):
 
     model_config = _GROUP_CONFIG
 
-    policy: Literal["refuse", "hold"] = Field(
+    policy: Literal["refuse", "hold", "ask"] = Field(
         default="refuse",
-        description="The network's policy: `refuse` (nothing opens) or `hold` (into a free "
-        "compartment, to wait for the carrier's confirmation).",
+        description="The network's policy: `refuse` (nothing opens), `hold` (into a free "
+        "compartment, to wait for the carrier's confirmation) or `ask` (the carrier's "
+        "`scan-query` connector decides; gateway/service/scan_asks.py).",
     )
-    carriers: dict[str, Literal["refuse", "hold"]] = Field(
+    carriers: dict[str, Literal["refuse", "hold", "ask"]] = Field(
         default_factory=dict,
         description="Carrier id -> its own policy, over the network's.",
     )
@@ -587,6 +588,18 @@ class ScanSettings(BaseModel):
         le=_s(14 * 24 * 3600),
         description="How long a parcel taken in on a scan waits for its carrier (its pickup "
         "window): unconfirmed, it expires onto the collection manifest.",
+    )
+    ask_fallback: Literal["refuse", "hold"] = Field(
+        default="refuse",
+        description="What `ask` does without a usable answer: no scan-query connector, a "
+        "timeout, an HTTP error, an unreadable answer, or the carrier answering `unknown`.",
+    )
+    ask_timeout: WholeSeconds = Field(
+        default=_s(3),
+        ge=_s(1),
+        le=_s(10),
+        description="How long the carrier is given to answer, credentials included (the "
+        "courier is waiting at the locker).",
     )
 
 

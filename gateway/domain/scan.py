@@ -21,6 +21,7 @@ class ScanPolicy(StrEnum):
 
     REFUSE = "refuse"  # nothing opens; the courier takes the parcel along
     HOLD = "hold"  # taken into a free compartment; it waits for its carrier's confirmation
+    ASK = "ask"  # the carrier's scan-query connector is asked; no usable answer: `ask_fallback`
 
 
 class ScanDecision(StrEnum):
@@ -87,14 +88,27 @@ class ScanRules:
     network: ScanPolicy = ScanPolicy.REFUSE
     carriers: Mapping[str, ScanPolicy] | None = None
     confirm_window: timedelta = DEFAULT_CONFIRM_WINDOW
+    # `ask` without a usable answer (no connector, a timeout, an error, "unknown"): refuse|hold.
+    ask_fallback: ScanPolicy = ScanPolicy.REFUSE
+
+    def __post_init__(self) -> None:
+        if self.ask_fallback is ScanPolicy.ASK:
+            raise ValueError("the fallback of `ask` is refuse or hold")
 
     @classmethod
-    def of(cls, network: str, carriers: Mapping[str, str], confirm_window: timedelta) -> ScanRules:
+    def of(
+        cls,
+        network: str,
+        carriers: Mapping[str, str],
+        confirm_window: timedelta,
+        ask_fallback: str = "refuse",
+    ) -> ScanRules:
         """From the `[scan]` settings' plain values."""
         return cls(
             ScanPolicy(network),
             {carrier: ScanPolicy(policy) for carrier, policy in carriers.items()},
             confirm_window,
+            ScanPolicy(ask_fallback),
         )
 
     def policy_for(self, carrier_id: str) -> ScanPolicy:

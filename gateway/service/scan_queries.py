@@ -28,7 +28,7 @@ from gateway.clock import Clock, utc_now
 from gateway.domain.audit import AuditAction
 from gateway.domain.courier import CourierTask, SessionDoor
 from gateway.domain.door import OpenOutcome, OpenPurpose
-from gateway.domain.enums import ParcelAction, ParcelState
+from gateway.domain.enums import ParcelAction, ParcelState, SizeClass
 from gateway.domain.parcel import Parcel
 from gateway.domain.scan import (
     DEFAULT_SCAN_SIZE,
@@ -49,8 +49,10 @@ from gateway.errors import (
     OpenLockerError,
     RequirementNotMet,
 )
+from gateway.sdk.connectors import ScanVerdict
 from gateway.service.out_of_service import refuse_into_out_of_service
 from gateway.service.parcels import NewParcel, ParcelService
+from gateway.service.scan_asks import Asked, ScanAsker
 from gateway.service.unlocks import Unlocks
 from gateway.store import Store, UnitOfWork
 
@@ -70,23 +72,36 @@ class ScanQueries:
         unlocks: Unlocks,
         rules: ScanRules | None = None,
         clock: Clock = utc_now,
+        asker: ScanAsker | None = None,
     ) -> None:
         self._store = store
         self._parcels = parcels
         self._unlocks = unlocks
         self.rules = rules or ScanRules()
+        # Policy `ask`: the carrier's scan-query connector (None: every ask falls back).
+        self.asker = asker
         self._clock = clock
         self._opening: set[asyncio.Task[None]] = set()
 
     async def answer(self, query: ScanQuery) -> ScanAnswer:
-        """Decide (one transaction, audited), then open an accepted parcel's door beside."""
-        for attempt in range(1, ATTEMPTS + 1):
+        """Decide (one transaction, audited), then open an accepted parcel's door beside.
+
+        Policy `ask`: the decision's transaction stops (rolled back, nothing written yet) when
+        the carrier must be asked; the carrier is asked outside any transaction, then the
+        decision is made again from a fresh read with its answer.
+        """
+        asked: dict[str, Asked] = {}
+        attempt = 0
+        while True:
             try:
                 async with self._store.transaction() as tx:
-                    answer, parcel = await self._decide(tx, query, self._clock())
-                    await _audit(tx, query, answer, parcel)
+                    answer, parcel = await self._decide(tx, query, self._clock(), asked)
+                    await _audit(tx, query, answer, parcel, asked)
                 break
+            except _MustAsk as must:
+                asked[must.carrier_id] = await self._ask(must.carrier_id, query)
             except (ConcurrentUpdate, AlreadyExists):
+                attempt += 1
                 if attempt == ATTEMPTS:
                     raise
         log.info(
@@ -112,13 +127,18 @@ class ScanQueries:
         except OpenLockerError as err:  # the database is down: the round shows it opened
             log.warning("round of %s not updated after a failed open: %s", parcel.parcel_id, err)
 
+    async def _ask(self, carrier_id: str, query: ScanQuery) -> Asked:
+        if self.asker is None:
+            return Asked(carrier_id, None, "this gateway asks no carrier")
+        return await self.asker.ask(carrier_id, query)
+
     async def settle(self) -> None:
         """Wait for the door opens still running (shutdown, tests)."""
         while self._opening:
             await asyncio.gather(*self._opening, return_exceptions=True)
 
     async def _decide(
-        self, tx: UnitOfWork, query: ScanQuery, now: datetime
+        self, tx: UnitOfWork, query: ScanQuery, now: datetime, asked: dict[str, Asked]
     ) -> tuple[ScanAnswer, Parcel | None]:
         known = await tx.scans.parcels_with_id(query.parcel_id)
         rounds = await tx.scans.rounds_at(query.locker_id, now)
@@ -127,10 +147,18 @@ class ScanQueries:
             answer, parcel = await self._known(tx, query, _pick(known, query.locker_id, in_round))
         elif not rounds:
             return ScanAnswer.refused(query.parcel_id, ScanRefusal.NO_CARRIER), None
-        elif self.rules.policy_for(rounds[0][1]) is ScanPolicy.REFUSE:
-            return ScanAnswer.refused(query.parcel_id, ScanRefusal.POLICY_REFUSED), None
         else:
-            answer, parcel = await self._take_in(tx, query, rounds[0][1], now)
+            carrier_id = rounds[0][1]
+            policy, size = self.rules.policy_for(carrier_id), query.size_class
+            if policy is ScanPolicy.ASK:
+                if carrier_id not in asked:
+                    raise _MustAsk(carrier_id)
+                policy, size = self._after_ask(asked[carrier_id], size)
+            if policy is ScanPolicy.REFUSE:
+                return ScanAnswer.refused(query.parcel_id, ScanRefusal.POLICY_REFUSED), None
+            answer, parcel = await self._take_in(
+                tx, query, carrier_id, now, size, asked.get(carrier_id)
+            )
         if parcel is not None:
             await _join_round(tx, parcel, rounds, now)
         return answer, parcel
@@ -158,11 +186,40 @@ class ScanQueries:
             parcel
         )
 
+    def _after_ask(
+        self, asked: Asked, size: SizeClass | None
+    ) -> tuple[ScanPolicy, SizeClass | None]:
+        """The carrier's answer as refuse or hold (and the size: the courier's choice at the
+        locker first, else the carrier's); no usable answer: `ask_fallback`."""
+        answer = asked.answer
+        if answer is None or answer.verdict is ScanVerdict.UNKNOWN:
+            return self.rules.ask_fallback, size
+        if answer.verdict is ScanVerdict.REFUSE:
+            return ScanPolicy.REFUSE, size
+        carrier_size = None if answer.size_class is None else SizeClass(answer.size_class)
+        return ScanPolicy.HOLD, size or carrier_size
+
     async def _take_in(
-        self, tx: UnitOfWork, query: ScanQuery, carrier_id: str, now: datetime
+        self,
+        tx: UnitOfWork,
+        query: ScanQuery,
+        carrier_id: str,
+        now: datetime,
+        size_class: SizeClass | None,
+        asked: Asked | None,
     ) -> tuple[ScanAnswer, Parcel | None]:
-        """Policy `hold`: book the parcel here for its carrier, to wait for confirmation."""
-        size = query.size_class or DEFAULT_SCAN_SIZE
+        """Policy `hold` (or the carrier's accept): book the parcel here for its carrier, to
+        wait for confirmation."""
+        size = size_class or DEFAULT_SCAN_SIZE
+        details: dict[str, Any] = {
+            "by": "scan",
+            "unadvised": True,
+            "lockerId": query.locker_id,
+            "sizeClass": str(size),
+        }
+        if asked is not None:
+            # The carrier's own answer ("accept"), or "none" when the fallback took it in.
+            details["carrierAnswer"] = "none" if asked.answer is None else str(asked.answer.verdict)
         cmd = NewParcel(
             carrier_id=carrier_id,
             parcel_id=query.parcel_id,
@@ -170,12 +227,7 @@ class ScanQueries:
             need=SizeRequirement(size_class=size),
             reserve=True,
             pickup_window=self.rules.confirm_window,
-            announced_details={
-                "by": "scan",
-                "unadvised": True,
-                "lockerId": query.locker_id,
-                "sizeClass": str(size),
-            },
+            announced_details=details,
         )
         try:
             async with tx.savepoint():
@@ -251,8 +303,21 @@ def _pick(known: list[Parcel], locker_id: str, in_round: list[str]) -> Parcel:
     return min(known, key=rank)
 
 
+class _MustAsk(Exception):
+    """The decision needs the carrier's answer first (policy `ask`): asked outside the
+    transaction, then decided again."""
+
+    def __init__(self, carrier_id: str) -> None:
+        super().__init__(carrier_id)
+        self.carrier_id = carrier_id
+
+
 async def _audit(
-    tx: UnitOfWork, query: ScanQuery, answer: ScanAnswer, parcel: Parcel | None
+    tx: UnitOfWork,
+    query: ScanQuery,
+    answer: ScanAnswer,
+    parcel: Parcel | None,
+    asked: dict[str, Asked] | None = None,
 ) -> None:
     details: dict[str, Any] = {"parcelId": query.parcel_id, "decision": str(answer.decision)}
     if answer.decision is ScanDecision.ACCEPTED:
@@ -261,6 +326,8 @@ async def _audit(
         details["reason"] = str(answer.reason)
     if parcel is not None:
         details["carrierId"] = parcel.carrier_id
+    if asked:
+        details["asked"] = [a.details() for a in asked.values()]
     await tx.audit.append(
         AuditAction.PARCEL_SCANNED,
         actor=f"locker:{query.locker_id}",

@@ -35,6 +35,12 @@ from gateway.sdk.connectors.registry import (
     available_connectors,
     load_connector_class,
 )
+from gateway.sdk.connectors.scan import (
+    CarrierScanAnswer,
+    ScanQueryView,
+    ScanReply,
+    ScanVerdict,
+)
 from gateway.sdk.connectors.vocabulary import OLP_EVENT_TYPES, PICKUP_REMINDER
 
 __all__ = [
@@ -45,6 +51,7 @@ __all__ = [
     "Announcement",
     "BrokerSpec",
     "Capability",
+    "CarrierScanAnswer",
     "Connector",
     "ConnectorConfig",
     "ConnectorConfigError",
@@ -59,6 +66,9 @@ __all__ = [
     "Outbound",
     "ParcelStatusView",
     "Recipient",
+    "ScanQueryView",
+    "ScanReply",
+    "ScanVerdict",
     "SkipEvent",
     "SmtpSpec",
     "SourcedAnnouncement",

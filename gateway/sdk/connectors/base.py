@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict
 from gateway.sdk.connectors.errors import MappingError
 from gateway.sdk.connectors.events import ConnectorEvent
 from gateway.sdk.connectors.inbound import Announcement, InboundRequest, ParcelStatusView
-from gateway.sdk.connectors.outbound import Outbound
+from gateway.sdk.connectors.outbound import HttpRequest, Outbound
+from gateway.sdk.connectors.scan import CarrierScanAnswer, ScanQueryView, ScanReply
 
 __all__ = ["Capability", "Connector", "ConnectorConfig"]
 
@@ -28,6 +29,7 @@ class Capability(StrEnum):
     INBOUND_PREADVICE = "inbound-pre-advice"  # parse_inbound(): the carrier's shipment JSON in
     STATUS_PULL = "status-pull"  # render_status(): the carrier asks for a parcel's status
     RECIPIENT_NOTIFICATIONS = "recipient-notifications"  # render() addresses the recipient
+    SCAN_QUERY = "scan-query"  # render_scan_query()/parse_scan_answer(): an unknown scanned parcel
 
 
 class ConnectorConfig(BaseModel):
@@ -78,6 +80,14 @@ class Connector:
     def render_status(self, view: ParcelStatusView) -> dict[str, Any]:
         """The parcel's status in the carrier's own vocabulary."""
         raise NotImplementedError(f"connector {self.name!r} answers no status pull")
+
+    def render_scan_query(self, query: ScanQueryView) -> HttpRequest:
+        """The carrier's own request asking about a scanned parcel it never pre-advised."""
+        raise NotImplementedError(f"connector {self.name!r} answers no scan query")
+
+    def parse_scan_answer(self, reply: ScanReply) -> CarrierScanAnswer:
+        """The carrier's answer as accept/refuse/unknown (MappingError: it cannot be read)."""
+        raise NotImplementedError(f"connector {self.name!r} answers no scan query")
 
     @staticmethod
     def mapping_error(message: str, pointer: str = "") -> MappingError:

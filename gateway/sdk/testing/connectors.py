@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from gateway.sdk.connectors import (
     Capability,
+    CarrierScanAnswer,
     Connector,
     ConnectorConfig,
     ConnectorConfigError,
@@ -30,6 +31,8 @@ from gateway.sdk.connectors import (
     InboundRequest,
     MappingError,
     MqttPublish,
+    ScanQueryView,
+    ScanReply,
     SkipEvent,
 )
 from gateway.sdk.connectors.samples import sample_events
@@ -57,6 +60,7 @@ _METHODS = {
     Capability.RECIPIENT_NOTIFICATIONS: "render",
     Capability.INBOUND_PREADVICE: "parse_inbound",
     Capability.STATUS_PULL: "render_status",
+    Capability.SCAN_QUERY: "render_scan_query",
 }
 _RENDERS = {Capability.OUTBOUND_EVENTS, Capability.RECIPIENT_NOTIFICATIONS}
 
@@ -74,6 +78,8 @@ class ConnectorCase:
     """The configs that take pre-advice, if not all of them (a mapping may be optional)."""
     events: Sequence[ConnectorEvent] = field(default_factory=tuple)
     """Events to render besides the SDK's samples of every type."""
+    scan_answers: Sequence[tuple[ScanReply, CarrierScanAnswer]] = ()
+    """Carrier answers to scan queries and what they must parse to (for SCAN_QUERY)."""
 
 
 # ---- helpers ---------------------------------------------------------------------------------
@@ -346,3 +352,46 @@ class ConnectorContract:
                 if result != _attempt(connector.render_status, view):
                     problems.append(f"{where}: two answers differ")
         fail_if(problems, "render_status broke its contract")
+
+    def test_scan_query_renders_a_request_and_parses_answers(
+        self, connector_case: ConnectorCase
+    ) -> None:
+        _need(connector_case, Capability.SCAN_QUERY)
+        assert _overrides(connector_case.connector, "parse_scan_answer"), (
+            "a scan-query connector implements parse_scan_answer()"
+        )
+        problems: list[str] = []
+        views = [
+            ScanQueryView("q-1", "acme", "WAW-CENTRAL-01", "JJD000390007729481234", "M", "net"),
+            ScanQueryView("q-2", "acme", "WAW-CENTRAL-01", "RR123456785PL"),
+        ]
+        for index, connector in enumerate(_connectors(connector_case)):
+            for view in views:
+                where = f"configs[{index}] {view.query_id}"
+                with forbid_io() as seen:
+                    result = _attempt(connector.render_scan_query, view)
+                if seen:
+                    problems.append(f"{where}: I/O while mapping: {', '.join(sorted(set(seen)))}")
+                if not isinstance(result, HttpRequest):
+                    problems.append(f"{where}: returned {type(result).__name__}, not HttpRequest")
+                elif result != _attempt(connector.render_scan_query, view):
+                    problems.append(f"{where}: two renders differ")
+            for number, (reply, expected) in enumerate(connector_case.scan_answers):
+                got = _attempt(connector.parse_scan_answer, reply)
+                if got != expected:
+                    problems.append(f"configs[{index}] scan_answers[{number}]: {got!r}")
+            # What a carrier's proxy or a bug may send: an answer or MappingError, nothing else.
+            for body in (
+                *GARBAGE,
+                b"[]",
+                b"{}",
+                b'{"decision": 7}',
+                b'{"decision": "accept", "sizeClass": "XXL"}',
+            ):
+                for status in (200, 500):
+                    got = _attempt(connector.parse_scan_answer, ScanReply(status, body))
+                    if not isinstance(got, CarrierScanAnswer | MappingError):
+                        problems.append(
+                            f"configs[{index}] HTTP {status} {body[:20]!r}: raised {got!r}"
+                        )
+        fail_if(problems, "the scan query broke its contract")
