@@ -357,7 +357,7 @@ class Inbound:
         # DoorOpened. Result and events travel on different topics (SPEC §9 "Door sessions").
         if events or isinstance(command, SetAvailability | SetKeySet):
             self.model.emit(events)
-        if self.model.lose_replies > 0:
+        if self.model.lose_replies > 0 and self.model.lose_replies_to in (None, message["action"]):
             self.model.lose_replies -= 1
             self.model.record("not-sent", topic, reply, "lost: fault lose_next_reply")
             self.model.touch()

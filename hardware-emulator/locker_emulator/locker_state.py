@@ -147,6 +147,8 @@ class LockerModel:
         self.unlocks: dict[str, int] = {}
         # Replies still to be swallowed: the command is acted on, its answer is lost on the way.
         self.lose_replies = 0
+        # Only replies to this action are swallowed (None: any command's).
+        self.lose_replies_to: str | None = None
         # Every event numbered and kept for replays (SPEC §9 "Event order"), in flash too.
         self.journal = EventJournal()
         # Events still to be lost on the wire: the locker believes them sent, nobody gets them.

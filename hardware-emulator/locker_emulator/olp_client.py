@@ -260,11 +260,16 @@ class EmulatedLocker:
         self.model.compartment(code)
         return self.model.unlocks.get(code, 0)
 
-    def lose_next_replies(self, count: int = 1) -> None:
-        """The next `count` commands are acted on, but their replies never leave the locker."""
+    def lose_next_replies(self, count: int = 1, action: str | None = None) -> None:
+        """The next `count` commands are acted on, but their replies never leave the locker.
+
+        With `action`, only replies to that action are lost: other commands the gateway sends
+        meanwhile (a SetKeySet after a new code, a Display) are answered as usual.
+        """
         if count < 0:
             raise ValueError("count must not be negative")
         self.model.lose_replies = count
+        self.model.lose_replies_to = action
 
     def lose_next_commands(self, action: str, count: int = 1) -> None:
         """The next `count` `action` calls reach the locker's link but not the locker (a

@@ -12,6 +12,7 @@ from pydantic import ConfigDict, SecretStr
 from gateway.sdk.connectors import (
     Announcement,
     Capability,
+    CarrierScanAnswer,
     Connector,
     ConnectorConfig,
     ConnectorEvent,
@@ -20,10 +21,20 @@ from gateway.sdk.connectors import (
     MappingError,
     Outbound,
     ParcelStatusView,
+    ScanQueryView,
+    ScanReply,
+    ScanVerdict,
     SkipEvent,
 )
 
-ALL = frozenset({Capability.OUTBOUND_EVENTS, Capability.INBOUND_PREADVICE, Capability.STATUS_PULL})
+ALL = frozenset(
+    {
+        Capability.OUTBOUND_EVENTS,
+        Capability.INBOUND_PREADVICE,
+        Capability.STATUS_PULL,
+        Capability.SCAN_QUERY,
+    }
+)
 SAMPLE_SHIPMENT = {"shipment": "JJD0001", "pickupPoint": "WAW-01", "size": "M", "note": "x"}
 
 
@@ -69,6 +80,16 @@ class ToyConnector(Connector):
 
     def render_status(self, view: ParcelStatusView) -> dict[str, Any]:
         return {"shipment": view.parcel["parcelId"], "status": str(view.parcel["state"]).upper()}
+
+    def render_scan_query(self, query: ScanQueryView) -> HttpRequest:
+        body = {"shipment": query.parcel_id, "point": query.locker_id}
+        return HttpRequest(url=self._url(), body=json.dumps(body, sort_keys=True).encode())
+
+    def parse_scan_answer(self, reply: ScanReply) -> CarrierScanAnswer:
+        try:
+            return CarrierScanAnswer(ScanVerdict(json.loads(reply.body)["verdict"]))
+        except (ValueError, TypeError, KeyError) as err:
+            raise MappingError("no verdict", pointer="/verdict") from err
 
     def _url(self) -> str:
         config = self.config
@@ -187,3 +208,10 @@ class InvalidAnnouncementConnector(ToyConnector):
 
 class UnnamedConnector(ToyConnector):
     name: ClassVar[str] = "Toy Connector!"
+
+
+class CrashingScanAnswerConnector(ToyConnector):
+    """Reads the carrier's scan answer without checking it: JSONDecodeError, KeyError escape."""
+
+    def parse_scan_answer(self, reply: ScanReply) -> CarrierScanAnswer:
+        return CarrierScanAnswer(ScanVerdict(json.loads(reply.body)["verdict"]))

@@ -51,9 +51,10 @@ EVENT_ID = "test_render_carries_the_event_id"
 ANNOUNCEMENT = "test_parse_inbound_gives_a_valid_announcement"
 GARBAGE = "test_parse_inbound_refuses_garbage_with_a_pointer"
 STATUS = "test_render_status_is_json_and_deterministic"
+SCAN = "test_scan_query_renders_a_request_and_parses_answers"
 EVERY_CHECK = {
     DECLARATIONS, CONFIGS, SECRETS, SHAPE, DETERMINISTIC, NO_IO, EVENT_ID, ANNOUNCEMENT, GARBAGE,
-    STATUS,
+    STATUS, SCAN,
 }  # fmt: skip
 CAUGHT_BY = {
     "ToyConnector": set(),  # correct: passes everything
@@ -69,6 +70,7 @@ CAUGHT_BY = {
     "GarbageTolerantConnector": {GARBAGE},
     "CrashingParserConnector": {GARBAGE},
     "InvalidAnnouncementConnector": {ANNOUNCEMENT},
+    "CrashingScanAnswerConnector": {SCAN},
 }
 PLAIN = ("-p", "no:cacheprovider", "-o", "asyncio_default_fixture_loop_scope=function")
 

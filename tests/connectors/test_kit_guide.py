@@ -50,8 +50,8 @@ def test_the_walk_through_connector_passes_the_kit(pytester: pytest.Pytester) ->
     result = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", "-o", "asyncio_default_fixture_loop_scope=function"
     )
-    # The declarations, config, secrets and four render checks; inbound and status skip.
-    result.assert_outcomes(passed=8, skipped=3)
+    # The declarations, config, secrets and four render checks; inbound, status and scan skip.
+    result.assert_outcomes(passed=8, skipped=4)
 
 
 def test_the_guide_links_what_it_names() -> None:

@@ -51,3 +51,22 @@ async def test_a_lost_reply_still_acts_and_only_the_next_reply_is_lost(
     assert reply.payload == {"compartmentCode": "A02", "outcome": "Unlocked"}
     with pytest.raises(ValueError, match="negative"):
         locker.lose_next_replies(-1)
+
+
+async def test_lost_replies_of_one_action_spare_the_other_commands(
+    bank: EmulatorBank, gateway: FakeGateway
+) -> None:
+    """A test that loses the reply to an unlock must not have it eaten by whatever else the
+    gateway sends first (a SetKeySet after a new code: tests/chaos/test_found_bugs.py)."""
+    locker = bank["EMU-001"]
+    locker.lose_next_replies(1, action="OpenCompartment")
+    shown = await gateway.command("EMU-001", "Display", {"message": "Welcome"})
+    assert (await gateway.reply_to(shown)).kind == "result"
+    lost = await gateway.command("EMU-001", "OpenCompartment", OPEN_A01)
+    assert await no_reply(gateway, lost)
+    await gateway.wait_for(is_event("DoorOpened"))
+    assert locker.unlock_count("A01") == 1
+    answered = await gateway.command(
+        "EMU-001", "OpenCompartment", {"compartmentCode": "A02", "purpose": "deposit"}
+    )
+    assert (await gateway.reply_to(answered)).payload["outcome"] == "Unlocked"
