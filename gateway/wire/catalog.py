@@ -108,6 +108,7 @@ from gateway.wire.requests import (
 )
 from gateway.wire.requirements import DeliveryRequirementsWire
 from gateway.wire.returns import BindReturnLabelIn, CreateReturnIn, IssueReturnCodeIn, ReturnOut
+from gateway.wire.scan_query import ScanQueryAnswerIn, ScanQueryRequestOut
 from gateway.wire.self_service import (
     SelfServiceExtendIn,
     SelfServiceLinkOut,
@@ -210,6 +211,9 @@ SCHEMA_MODELS: MappingProxyType[str, type[WireModel]] = MappingProxyType(
         "replay-delivery-request": ReplayDeliveryIn,
         # What every connector is handed (and the outbox stores); not an HTTP body.
         "connector-event": ConnectorEvent,
+        # Query on scan asked of a carrier (the `olp-scan-query` connector); not our routes.
+        "scan-query-request": ScanQueryRequestOut,
+        "scan-query-answer": ScanQueryAnswerIn,
         # MQTT binding: payloads (olp-<action>[-result]) ...
         "olp-boot": BootPayload,
         "olp-boot-result": BootResultPayload,

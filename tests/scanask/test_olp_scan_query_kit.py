@@ -3,6 +3,8 @@ loaded through its entry point."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from gateway.sdk.connectors import (
@@ -56,3 +58,18 @@ def test_a_wrong_answer_names_its_member(body: bytes, pointer: str) -> None:
     with pytest.raises(MappingError) as raised:
         built.parse_scan_answer(ScanReply(200, body))
     assert [i.pointer for i in raised.value.issues] == [pointer]
+
+
+def test_the_request_and_answers_are_the_published_schemas() -> None:
+    from gateway.sdk.connectors import ScanQueryView
+    from gateway.sdk.schemas import load_schemas
+
+    schemas = load_schemas()
+    connector = load_connector_class("olp-scan-query")
+    built = connector(config=connector.config_model.model_validate({"url": URL}))
+    view = ScanQueryView("q-1", "acme", "WAW-CENTRAL-01", "JJD000390007729481234", "M", "net")
+    request = built.render_scan_query(view)
+    assert schemas.issues("scan-query-request", json.loads(request.body)) == ()
+    for body in ('{"decision":"accept","sizeClass":"M"}', '{"decision":"unknown"}'):
+        assert schemas.issues("scan-query-answer", json.loads(body)) == ()
+        built.parse_scan_answer(ScanReply(200, body.encode()))
