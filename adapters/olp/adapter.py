@@ -718,7 +718,7 @@ class OlpAdapter:
 
     async def _scan(self, locker_id: str, call: ScanParcelCall) -> None:
         """Query on scan: the gateway decides; after Accepted it opens the door itself."""
-        query = ScanQuery(locker_id, call.payload.parcel_id, call.payload.size_class)
+        query = ScanQuery(locker_id, call.payload.parcel_id, call.payload.size_class, call.exp)
         try:
             answer = await self._host.scan_parcel(query)
         except OpenLockerError as err:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from gateway.domain.enums import ParcelState, SizeClass
@@ -55,6 +55,8 @@ class ScanQuery:
     locker_id: str
     parcel_id: str
     size_class: SizeClass | None = None
+    # When the locker stops waiting (its call's `exp`): an ask of the carrier must end before.
+    answer_by: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

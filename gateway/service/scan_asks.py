@@ -39,6 +39,9 @@ from gateway.store import Store
 
 __all__ = ["DEFAULT_ASK_TIMEOUT", "Asked", "ScanAsker"]
 
+# Kept back from the locker's call expiry for deciding after the ask and sending the reply.
+ANSWER_MARGIN_S = 0.5
+
 log = logging.getLogger(__name__)
 
 DEFAULT_ASK_TIMEOUT = timedelta(seconds=3)
@@ -110,8 +113,11 @@ class ScanAsker:
             context = AuthContext(
                 event_id=view.query_id, attempt=1, unix_time=int(self._clock().timestamp())
             )
+            timeout_s = self._timeout_s(query)
+            if timeout_s <= 0:
+                return self._none(carrier_id, query, "the locker stops waiting", attachment_id)
             reply = await self._http.exchange(
-                request, built.auth, context=context, timeout_s=self.timeout.total_seconds()
+                request, built.auth, context=context, timeout_s=timeout_s
             )
             if reply.status == 401:
                 built.auth.unauthorized()  # fresh credentials for the next scan
@@ -137,6 +143,15 @@ class ScanAsker:
             query.parcel_id,
         )
         return Asked(carrier_id, answer, attachment_id=attachment_id)
+
+    def _timeout_s(self, query: ScanQuery) -> float:
+        """`ask_timeout`, cut short so the decision still reaches the locker before its call
+        expires (a later answer would book and open a door for a courier told "no answer")."""
+        timeout_s = self.timeout.total_seconds()
+        if query.answer_by is None:
+            return timeout_s
+        left = (query.answer_by - self._clock()).total_seconds() - ANSWER_MARGIN_S
+        return min(timeout_s, left)
 
     async def _attachment(self, carrier_id: str) -> BuiltAttachment | None:
         async with self._store.transaction() as tx:
