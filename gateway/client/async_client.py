@@ -20,15 +20,14 @@ import httpx
 from gateway.client import calls, feature_calls
 from gateway.client.calls import Call
 from gateway.client.discovery import DiscoveryCache, NetworkConfiguration, discover
-from gateway.client.errors import CarrierApiError, NetworkUnreachable, problem_of
-from gateway.client.models import UnreadableAnswer
+from gateway.client.errors import CarrierApiError
 from gateway.client.retry import RetryPolicy
 from gateway.client.signing import (
     DEFAULT_RETRY,
-    Credentials,
-    check_algorithm,
-    log_retry,
-    wait_before_retry,
+    ClientCore,
+    read_answer,
+    wait_after_answer,
+    wait_after_failure,
 )
 from gateway.client.tokens import PrivateKey
 from gateway.client.transport import nodelay_transport
@@ -61,7 +60,7 @@ T = TypeVar("T")
 __all__ = ["CarrierClient"]
 
 
-class CarrierClient:
+class CarrierClient(ClientCore):
     """One carrier at one network. Every request is signed with a fresh token; POSTs carry an
     Idempotency-Key (yours, or a new one) that every retry of the call reuses."""
 
@@ -80,11 +79,16 @@ class CarrierClient:
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self.network = network  # set when built by `discover`
-        self._discovered: tuple[str, DiscoveryCache | None] | None = None
-        self.base_url = base_url.rstrip("/")
-        self.credentials = Credentials(carrier_id, private_key, kid, audience, clock)
-        self.retry = retry
+        super().__init__(
+            base_url,
+            carrier_id=carrier_id,
+            private_key=private_key,
+            kid=kid,
+            audience=audience,
+            clock=clock,
+            network=network,
+            retry=retry,
+        )
         self._sleep = sleep
         self._http = httpx.AsyncClient(
             base_url=self.base_url, timeout=timeout_s, transport=transport or nodelay_transport()
@@ -118,9 +122,8 @@ class CarrierClient:
             network=network,
             retry=retry,
         )
-        client._discovered = (base_url, cache)
         try:
-            check_algorithm(client.credentials, network.carrier_token_algorithms)
+            client._discovered_at(base_url, cache)
         except ValueError:
             await client.aclose()
             raise
@@ -140,14 +143,6 @@ class CarrierClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    @property
-    def network_id(self) -> str:
-        return self.credentials.audience
-
-    def token(self, lifetime_s: int = 120) -> str:
-        """A fresh single-use request token (new `jti` every time)."""
-        return self.credentials.token(lifetime_s)
-
     # ---- sending ----------------------------------------------------------------------------
 
     async def send(self, call: Call[T]) -> T:
@@ -165,24 +160,11 @@ class CarrierClient:
                     headers=self.credentials.headers(call),
                 )
             except httpx.TransportError as err:  # timeouts included
-                if not self.retry.may_retry(attempt):
-                    raise NetworkUnreachable(self.base_url + call.path, attempt, repr(err)) from err
-                wait = self.retry.after_failure(attempt)
-                log_retry(call, attempt, wait, type(err).__name__)
-                await self._sleep(wait)
+                await self._sleep(wait_after_failure(self.retry, call, attempt, self.base_url, err))
                 continue
             if response.status_code < 400:
-                try:
-                    return call.parse(response)
-                except UnreadableAnswer:
-                    raise
-                except ValueError as err:  # not JSON at all (a proxy's page?)
-                    raise UnreadableAnswer(f"{call.method} {call.path}: {err}") from err
-            wait_or_none = wait_before_retry(self.retry, call, attempt, response)
-            if wait_or_none is None:
-                raise CarrierApiError(response.status_code, problem_of(response), attempts=attempt)
-            log_retry(call, attempt, wait_or_none, str(response.status_code))
-            await self._sleep(wait_or_none)
+                return read_answer(call, response)
+            await self._sleep(wait_after_answer(self.retry, call, attempt, response))
 
     async def request(
         self,
@@ -194,25 +176,14 @@ class CarrierClient:
         idempotency_key: str | None = None,
     ) -> Any:
         """A signed request to any path, answered as parsed JSON (for what has no method)."""
-        key = None
-        if method == "POST" and idempotent:
-            key = idempotency_key or calls.new_key()
-        call: Call[Any] = Call(
-            "raw",
-            method,
-            path,
-            lambda r: r.json() if r.content else None,
-            body=body,
-            idempotency_key=key,
+        return await self.send(
+            calls.raw(method, path, body, idempotent=idempotent, idempotency_key=idempotency_key)
         )
-        return await self.send(call)
 
     async def refresh_configuration(self) -> NetworkConfiguration:
         """Fetch the discovery document again (past any cache) and use its limits from now
         on: SPEC §13.1 asks a client to do so when an answer contradicts the document."""
-        base, cache = self._discovered or (self.base_url, None)
-        if cache is not None:
-            cache.invalidate(base)
+        base, cache = self._rediscover_from()
         self.network = await discover(base, cache=cache)
         return self.network
 

@@ -155,6 +155,29 @@ def query(**values: Any) -> dict[str, str]:
     return {k: str(v) for k, v in values.items() if v is not None}
 
 
+def raw(
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    idempotent: bool = True,
+    idempotency_key: str | None = None,
+) -> Call[Any]:
+    """A signed request to any path, its answer read as JSON (None when empty); a POST gets
+    an Idempotency-Key (yours, or a new one) unless `idempotent` is False."""
+    key = None
+    if method == "POST" and idempotent:
+        key = idempotency_key or new_key()
+    return Call(
+        "raw",
+        method,
+        path,
+        lambda r: r.json() if r.content else None,
+        body=body,
+        idempotency_key=key,
+    )
+
+
 # ---- lockers --------------------------------------------------------------------------------
 
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from gateway.client.async_client import CarrierClient
 from gateway.client.discovery import DiscoveryCache
@@ -59,6 +59,31 @@ class LockerSearch:
 
     lockers: list[NetworkLocker]
     failures: dict[str, CarrierClientError]
+
+
+class _OfNetwork(Protocol):
+    @property
+    def network_id(self) -> str: ...
+
+
+C = TypeVar("C", bound=_OfNetwork)
+
+
+def by_network(clients: Sequence[C]) -> dict[str, C]:
+    """`clients` keyed by their network id; two clients for one network are refused."""
+    keyed: dict[str, C] = {}
+    for client in clients:
+        if client.network_id in keyed:
+            raise ValueError(f"two clients for network {client.network_id!r}")
+        keyed[client.network_id] = client
+    return keyed
+
+
+def client_of(clients: Mapping[str, C], network_id: str) -> C:
+    try:
+        return clients[network_id]
+    except KeyError:
+        raise KeyError(f"no network {network_id!r}; known: {sorted(clients)}") from None
 
 
 def redirect_key(network_id: str, parcel_id: str, new_parcel_id: str) -> str:
@@ -129,11 +154,7 @@ class Networks:
     """Carrier clients keyed by network id (each network's `networkId`)."""
 
     def __init__(self, clients: Sequence[CarrierClient]) -> None:
-        self._clients: dict[str, CarrierClient] = {}
-        for client in clients:
-            if client.network_id in self._clients:
-                raise ValueError(f"two clients for network {client.network_id!r}")
-            self._clients[client.network_id] = client
+        self._clients = by_network(clients)
 
     @classmethod
     async def connect(
@@ -185,10 +206,7 @@ class Networks:
         await asyncio.gather(*(c.aclose() for c in self._clients.values()))
 
     def __getitem__(self, network_id: str) -> CarrierClient:
-        try:
-            return self._clients[network_id]
-        except KeyError:
-            raise KeyError(f"no network {network_id!r}; known: {sorted(self._clients)}") from None
+        return client_of(self._clients, network_id)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._clients)

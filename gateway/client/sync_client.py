@@ -18,15 +18,14 @@ import httpx
 from gateway.client import calls, feature_calls
 from gateway.client.calls import Call
 from gateway.client.discovery import DiscoveryCache, NetworkConfiguration, discover_sync
-from gateway.client.errors import CarrierApiError, NetworkUnreachable, problem_of
-from gateway.client.models import UnreadableAnswer
+from gateway.client.errors import CarrierApiError
 from gateway.client.retry import RetryPolicy
 from gateway.client.signing import (
     DEFAULT_RETRY,
-    Credentials,
-    check_algorithm,
-    log_retry,
-    wait_before_retry,
+    ClientCore,
+    read_answer,
+    wait_after_answer,
+    wait_after_failure,
 )
 from gateway.client.tokens import PrivateKey
 from gateway.client.transport import nodelay_sync_transport
@@ -59,7 +58,7 @@ T = TypeVar("T")
 __all__ = ["SyncCarrierClient"]
 
 
-class SyncCarrierClient:
+class SyncCarrierClient(ClientCore):
     """One carrier at one network, blocking (httpx.Client). Same methods, same retries, same
     Idempotency-Key handling as the asyncio `CarrierClient`."""
 
@@ -78,11 +77,16 @@ class SyncCarrierClient:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.network = network
-        self._discovered: tuple[str, DiscoveryCache | None] | None = None
-        self.base_url = base_url.rstrip("/")
-        self.credentials = Credentials(carrier_id, private_key, kid, audience, clock)
-        self.retry = retry
+        super().__init__(
+            base_url,
+            carrier_id=carrier_id,
+            private_key=private_key,
+            kid=kid,
+            audience=audience,
+            clock=clock,
+            network=network,
+            retry=retry,
+        )
         self._sleep = sleep
         self._http = httpx.Client(
             base_url=self.base_url,
@@ -116,9 +120,8 @@ class SyncCarrierClient:
             network=network,
             retry=retry,
         )
-        client._discovered = (base_url, cache)
         try:
-            check_algorithm(client.credentials, network.carrier_token_algorithms)
+            client._discovered_at(base_url, cache)
         except ValueError:
             client.close()
             raise
@@ -138,14 +141,6 @@ class SyncCarrierClient:
     def close(self) -> None:
         self._http.close()
 
-    @property
-    def network_id(self) -> str:
-        return self.credentials.audience
-
-    def token(self, lifetime_s: int = 120) -> str:
-        """A fresh single-use request token (new `jti` every time)."""
-        return self.credentials.token(lifetime_s)
-
     def send(self, call: Call[T]) -> T:
         """Send `call`, retrying as `self.retry` says (see CarrierClient.send)."""
         attempt = 0
@@ -160,24 +155,11 @@ class SyncCarrierClient:
                     headers=self.credentials.headers(call),
                 )
             except httpx.TransportError as err:
-                if not self.retry.may_retry(attempt):
-                    raise NetworkUnreachable(self.base_url + call.path, attempt, repr(err)) from err
-                wait = self.retry.after_failure(attempt)
-                log_retry(call, attempt, wait, type(err).__name__)
-                self._sleep(wait)
+                self._sleep(wait_after_failure(self.retry, call, attempt, self.base_url, err))
                 continue
             if response.status_code < 400:
-                try:
-                    return call.parse(response)
-                except UnreadableAnswer:
-                    raise
-                except ValueError as err:  # not JSON at all (a proxy's page?)
-                    raise UnreadableAnswer(f"{call.method} {call.path}: {err}") from err
-            wait_or_none = wait_before_retry(self.retry, call, attempt, response)
-            if wait_or_none is None:
-                raise CarrierApiError(response.status_code, problem_of(response), attempts=attempt)
-            log_retry(call, attempt, wait_or_none, str(response.status_code))
-            self._sleep(wait_or_none)
+                return read_answer(call, response)
+            self._sleep(wait_after_answer(self.retry, call, attempt, response))
 
     def request(
         self,
@@ -189,25 +171,14 @@ class SyncCarrierClient:
         idempotency_key: str | None = None,
     ) -> Any:
         """A signed request to any path, answered as parsed JSON (for what has no method)."""
-        key = None
-        if method == "POST" and idempotent:
-            key = idempotency_key or calls.new_key()
-        call: Call[Any] = Call(
-            "raw",
-            method,
-            path,
-            lambda r: r.json() if r.content else None,
-            body=body,
-            idempotency_key=key,
+        return self.send(
+            calls.raw(method, path, body, idempotent=idempotent, idempotency_key=idempotency_key)
         )
-        return self.send(call)
 
     def refresh_configuration(self) -> NetworkConfiguration:
         """Fetch the discovery document again (past any cache) and use its limits from now
         on: SPEC §13.1 asks a client to do so when an answer contradicts the document."""
-        base, cache = self._discovered or (self.base_url, None)
-        if cache is not None:
-            cache.invalidate(base)
+        base, cache = self._rediscover_from()
         self.network = discover_sync(base, cache=cache)
         return self.network
 

@@ -18,6 +18,8 @@ from gateway.client.networks import (
     LockerSearch,
     NetworkLocker,
     NetworkParcel,
+    by_network,
+    client_of,
     merge_search,
     no_room,
     redirect_booking,
@@ -34,11 +36,7 @@ class SyncNetworks:
     """Blocking carrier clients keyed by network id; networks are asked in parallel threads."""
 
     def __init__(self, clients: Sequence[SyncCarrierClient]) -> None:
-        self._clients: dict[str, SyncCarrierClient] = {}
-        for client in clients:
-            if client.network_id in self._clients:
-                raise ValueError(f"two clients for network {client.network_id!r}")
-            self._clients[client.network_id] = client
+        self._clients = by_network(clients)
 
     @classmethod
     def connect(
@@ -86,10 +84,7 @@ class SyncNetworks:
             client.close()
 
     def __getitem__(self, network_id: str) -> SyncCarrierClient:
-        try:
-            return self._clients[network_id]
-        except KeyError:
-            raise KeyError(f"no network {network_id!r}; known: {sorted(self._clients)}") from None
+        return client_of(self._clients, network_id)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._clients)

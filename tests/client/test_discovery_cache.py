@@ -14,6 +14,7 @@ from gateway.client import (
     CarrierApiError,
     CarrierClient,
     DiscoveryCache,
+    SyncCarrierClient,
     UnreadableAnswer,
     discover_sync,
 )
@@ -180,3 +181,16 @@ async def test_a_batch_refused_as_too_large_refreshes_the_published_limits() -> 
         with pytest.raises(ValueError, match="at most 2 parcels"):
             await client.book_batch(entries)  # refused here, not sent
     assert (well_known.call_count, batch.call_count) == (2, 1)
+
+
+@respx.mock
+async def test_a_network_that_refuses_the_keys_algorithm_is_refused_by_both_clients() -> None:
+    refusing = document() | {
+        "algorithms": {"carrierTokens": ["ES256"], "grants": ["EdDSA"], "webhookSignatures": []}
+    }
+    respx.get(WELL_KNOWN).mock(return_value=httpx.Response(200, json=refusing))
+    key = ed25519.Ed25519PrivateKey.generate()
+    with pytest.raises(ValueError, match="accepts \\['ES256'\\] carrier tokens, not EdDSA"):
+        await CarrierClient.discover(BASE, carrier_id="acme", private_key=key, kid="k1")
+    with pytest.raises(ValueError, match="accepts \\['ES256'\\] carrier tokens, not EdDSA"):
+        SyncCarrierClient.discover(BASE, carrier_id="acme", private_key=key, kid="k1")
