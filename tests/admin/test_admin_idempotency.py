@@ -4,34 +4,23 @@ the key used for another request is a 409, as on the carrier API."""
 
 from __future__ import annotations
 
-import httpx
-
 from gateway.domain.audit import AuditAction
-from gateway.domain.operators import Role
-from gateway.service.operators import OperatorService
-from tests.admin.conftest import PASSWORD, AdminSite, problem
-from tests.admin.openapi_check import checker
+from tests.admin.conftest import AdminSite, problem
+from tests.admin.test_availability_at_locker import operator_desk
 from tests.e2e.conftest import Site, site
 
 __all__ = ["site"]
 
 
 async def test_a_retried_remote_open_with_its_key_opens_the_door_once(site: Site) -> None:
-    service = OperatorService(store=site.gateway.store, clock=site.clock)
-    await service.add("oscar", name="Oscar", role=Role.OPERATOR, password=PASSWORD)
     await site.book("PX-IDEM-1")
     async with site.gateway.store.transaction() as tx:
         parcel = await tx.parcels.get("acme", "PX-IDEM-1")
     assert parcel is not None
     assert parcel.compartment_code is not None
     code = parcel.compartment_code
-    async with httpx.AsyncClient(
-        base_url=site.gateway.base_url, timeout=30, event_hooks={"response": [checker()]}
-    ) as desk:
-        login = await desk.post(
-            "/v1/admin/session", json={"operatorId": "oscar", "password": PASSWORD}
-        )
-        headers = {"X-CSRF-Token": login.json()["csrfToken"], "Idempotency-Key": "open-px-1-0001"}
+    async with operator_desk(site) as desk:  # oscar, logged in; his CSRF token on every call
+        headers = {"Idempotency-Key": "open-px-1-0001"}
         path = f"/v1/admin/parcels/{parcel.uid}/open"
         body = {"reason": "courier's app is down"}
         first = await desk.post(path, json=body, headers=headers)

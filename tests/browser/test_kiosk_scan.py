@@ -4,17 +4,14 @@ says why not."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
-from locker_emulator.bank import EmulatorBank
 
 from gateway.app import Gateway
 from tests.browser.test_kiosk import open_kiosk
-from tests.e2e.conftest import FAST, LOCKER, Site, emulated_lockers
+from tests.e2e.conftest import LOCKER, Site, emulated_site
 from tests.http.conftest import NETWORK, provision, settings_for
 from tests.support.browser import Browser
 from tests.support.carriers import TestCarrier
@@ -34,17 +31,9 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
         async with Gateway(settings=settings, clock=clock) as gateway:
             await gateway.carriers.register("acme", carrier.jwks)
             await provision(gateway, "waw-central.yaml")
-            async with EmulatorBank(
-                mqtt_url=broker.url,
-                lockers=emulated_lockers(),
-                timing=FAST,
-                control_port=0,
-                root_key=gateway.root_key.public_jwk,
-            ) as bank:
-                await asyncio.wait_for(bank.wait_all_booted(), 15)
-                async with httpx.AsyncClient(base_url=gateway.base_url, timeout=30) as client:
-                    yield Site(gateway, bank, broker, client, carrier, clock)
-                    await gateway.locker_side.scans.settle()
+            async with emulated_site(gateway, broker, carrier, clock, control_port=0) as site:
+                yield site
+                await gateway.locker_side.scans.settle()
 
 
 async def test_a_courier_scans_a_label_never_pre_advised(browser: Browser, site: Site) -> None:

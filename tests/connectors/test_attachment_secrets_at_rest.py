@@ -36,7 +36,7 @@ from gateway.domain.delivery import AttachmentSource
 from gateway.sdk.connectors import EmailMessage
 from gateway.service.connectors import ConnectorService, NewAttachment
 from gateway.settings import ConnectorAttachmentSettings, SecretsSettings
-from gateway.store import CarrierRecord, ConnectorAttachmentRecord, Store
+from gateway.store import ConnectorAttachmentRecord, Store
 from gateway.store.tables import connector_attachments
 from gateway.tokens.sealing import Keyring, SealError, create_kek_file, file_kek
 from tests.http.conftest import settings_for
@@ -128,15 +128,6 @@ def token_endpoint() -> Iterator[respx.MockRouter]:
         router.post(TOKEN_URL).mock(side_effect=issue)
         router.route().pass_through()
         yield router
-
-
-@pytest.fixture
-async def db(database_url: str) -> str:
-    async with Store.connect(database_url) as store:
-        await store.migrate()
-        async with store.transaction() as tx:
-            await tx.carriers.add(CarrierRecord("acme", "ACME", {"keys": []}, datetime.now(UTC)))
-    return database_url
 
 
 @pytest.fixture

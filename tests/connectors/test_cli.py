@@ -4,27 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from standardwebhooks.webhooks import Webhook
 
 from gateway.cli import main
-from gateway.store import CarrierRecord, Store
 from tests.webhooks.conftest import FakeCarrier
 
 API_KEY = "ak-live-0123456789abcdef"
 WHSEC = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-
-
-@pytest.fixture
-async def db(database_url: str) -> str:
-    async with Store.connect(database_url) as store:
-        await store.migrate()
-        async with store.transaction() as tx:
-            await tx.carriers.add(CarrierRecord("acme", "ACME", {"keys": []}, datetime.now(UTC)))
-    return database_url
 
 
 async def run(db: str, *argv: str) -> int:

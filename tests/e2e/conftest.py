@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -151,6 +152,29 @@ def site_hardware(layout: str) -> LockerConfig:
 def emulated_lockers(locker_id: str = LOCKER) -> list[LockerConfig]:
     """The site layout's locker as hardware, under `locker_id` (another site, same doors)."""
     return [dataclasses.replace(_SITE, locker_id=locker_id)]
+
+
+@asynccontextmanager
+async def emulated_site(
+    gateway: Gateway,
+    broker: Mosquitto,
+    carrier: TestCarrier,
+    clock: MovableClock,
+    *,
+    control_port: int | None = None,
+) -> AsyncIterator[Site]:
+    """The emulated locker booted against a running `gateway`, and a client for its API
+    (`control_port=0`: with the emulator's control page, the kiosk, on a free port)."""
+    async with EmulatorBank(
+        mqtt_url=broker.url,
+        lockers=emulated_lockers(),
+        timing=FAST,
+        control_port=control_port,
+        root_key=gateway.root_key.public_jwk,  # pinned at provisioning (SPEC §9)
+    ) as bank:
+        await asyncio.wait_for(bank.wait_all_booted(), 15)
+        async with httpx.AsyncClient(base_url=gateway.base_url, timeout=30) as client:
+            yield Site(gateway, bank, broker, client, carrier, clock)
 
 
 @pytest.fixture

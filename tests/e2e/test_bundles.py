@@ -35,6 +35,25 @@ async def _bundle_state(site: Site, bundle_id: str) -> str:
     return str((await _bundle(site, bundle_id))["state"])
 
 
+async def _book(site: Site, bundle_id: str, *sizes: str) -> list[str]:
+    """Books bundle `bundle_id` of parcels `<bundle_id>-A`, `-B`, ... of these sizes at LOCKER;
+    returns their compartment codes in order."""
+    booked = await site.post(
+        "/v1/bundles",
+        {
+            "bundleId": bundle_id,
+            "lockerId": LOCKER,
+            "parcels": [
+                {"parcelId": f"{bundle_id}-{chr(ord('A') + i)}", "sizeClass": size}
+                for i, size in enumerate(sizes)
+            ],
+        },
+        key=f"bundle-{bundle_id.lower()}",
+    )
+    assert booked.status_code == 201, booked.text
+    return [p["compartmentCode"] for p in booked.json()["parcels"]]
+
+
 async def test_one_code_opens_every_door_and_a_partial_pickup_is_reported_per_parcel(
     site: Site,
 ) -> None:
@@ -47,20 +66,7 @@ async def test_one_code_opens_every_door_and_a_partial_pickup_is_reported_per_pa
         assert hook.status_code == 201, hook.text
         every = await site.post("/v1/webhooks", {"url": receiver.url("/all")}, key="sub-all-1")
         assert every.status_code == 201, every.text
-        booked = await site.post(
-            "/v1/bundles",
-            {
-                "bundleId": "ORDER-77",
-                "lockerId": LOCKER,
-                "parcels": [
-                    {"parcelId": "ORDER-77-A", "sizeClass": "S"},
-                    {"parcelId": "ORDER-77-B", "sizeClass": "M"},
-                ],
-            },
-            key="bundle-order-77",
-        )
-        assert booked.status_code == 201, booked.text
-        doors = [p["compartmentCode"] for p in booked.json()["parcels"]]
+        doors = await _book(site, "ORDER-77", "S", "M")
         assert len(set(doors)) == 2
 
         # The courier's one code opens both reserved compartments.
@@ -126,20 +132,7 @@ async def test_one_code_opens_every_door_and_a_partial_pickup_is_reported_per_pa
 
 async def test_a_bundle_code_skips_a_door_whose_parcel_moved_on(site: Site) -> None:
     """A parcel of the bundle cancelled after its code was issued: the code opens the others."""
-    booked = await site.post(
-        "/v1/bundles",
-        {
-            "bundleId": "ORDER-78",
-            "lockerId": LOCKER,
-            "parcels": [
-                {"parcelId": "ORDER-78-A", "sizeClass": "S"},
-                {"parcelId": "ORDER-78-B", "sizeClass": "S"},
-            ],
-        },
-        key="bundle-order-78",
-    )
-    assert booked.status_code == 201, booked.text
-    doors = [p["compartmentCode"] for p in booked.json()["parcels"]]
+    doors = await _book(site, "ORDER-78", "S", "S")
     code = await _code(site, "ORDER-78")
     cancelled = await site.post("/v1/parcels/ORDER-78-B/cancel", {}, key="cancel-order-78-b")
     assert cancelled.status_code == 200, cancelled.text
@@ -156,20 +149,7 @@ async def test_a_bundle_code_skips_a_door_whose_parcel_moved_on(site: Site) -> N
 
 
 async def test_a_bundle_code_is_given_back_only_when_no_door_opened(site: Site) -> None:
-    booked = await site.post(
-        "/v1/bundles",
-        {
-            "bundleId": "ORDER-79",
-            "lockerId": LOCKER,
-            "parcels": [
-                {"parcelId": "ORDER-79-A", "sizeClass": "S"},
-                {"parcelId": "ORDER-79-B", "sizeClass": "S"},
-            ],
-        },
-        key="bundle-order-79",
-    )
-    assert booked.status_code == 201, booked.text
-    doors = [p["compartmentCode"] for p in booked.json()["parcels"]]
+    doors = await _book(site, "ORDER-79", "S", "S")
     code = (await _code(site, "ORDER-79"))["code"]
     for door in doors:
         site.locker.update_compartment_faults(door, {"stuck_lock": True})
@@ -208,17 +188,7 @@ async def _code_usable(site: Site) -> bool:
 async def test_a_deposit_code_for_doors_out_of_service_opens_nothing_and_stays_usable(
     site: Site,
 ) -> None:
-    booked = await site.post(
-        "/v1/bundles",
-        {
-            "bundleId": "ORDER-80",
-            "lockerId": LOCKER,
-            "parcels": [{"parcelId": "ORDER-80-A", "sizeClass": "S"}],
-        },
-        key="bundle-order-80",
-    )
-    assert booked.status_code == 201, booked.text
-    (door,) = [p["compartmentCode"] for p in booked.json()["parcels"]]
+    (door,) = await _book(site, "ORDER-80", "S")
     code = (await _code(site, "ORDER-80"))["code"]
     reserved = await _set_compartment(site, door, disable=True)
 

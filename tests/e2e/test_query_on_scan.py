@@ -16,14 +16,13 @@ from typing import Any
 
 import httpx
 import pytest
-from locker_emulator.bank import EmulatorBank
 from locker_emulator.control_api import ControlApi
 from locker_emulator.parcel_scan import BadLabel, NotReady, ScanReply
 
 from gateway.app import Gateway
 from gateway.domain.audit import AuditAction
 from gateway.service.audit import AuditService
-from tests.e2e.conftest import FAST, LOCKER, Site, emulated_lockers
+from tests.e2e.conftest import LOCKER, Site, emulated_site
 from tests.http.conftest import NETWORK, provision, settings_for
 from tests.support.carriers import TestCarrier
 from tests.support.clock import MovableClock
@@ -48,16 +47,9 @@ async def site(database_url: str, tmp_path: Path) -> AsyncIterator[Site]:
             await gateway.carriers.register("acme", carrier.jwks)
             await gateway.carriers.register("globex", GLOBEX.jwks)
             await provision(gateway, "waw-central.yaml", "krk-main.yaml")
-            async with EmulatorBank(
-                mqtt_url=broker.url,
-                lockers=emulated_lockers(),
-                timing=FAST,
-                root_key=gateway.root_key.public_jwk,
-            ) as bank:
-                await asyncio.wait_for(bank.wait_all_booted(), 15)
-                async with httpx.AsyncClient(base_url=gateway.base_url, timeout=30) as client:
-                    yield Site(gateway, bank, broker, client, carrier, clock)
-                    await gateway.locker_side.scans.settle()
+            async with emulated_site(gateway, broker, carrier, clock) as site:
+                yield site
+                await gateway.locker_side.scans.settle()
 
 
 GLOBEX = TestCarrier.p256("globex", NETWORK)

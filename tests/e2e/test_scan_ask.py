@@ -16,10 +16,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
 import pytest
-from aiohttp import web
-from locker_emulator.bank import EmulatorBank
 
 from gateway.app import Gateway
 from gateway.domain.audit import AuditAction
@@ -27,9 +24,9 @@ from gateway.domain.enums import SizeClass
 from gateway.domain.scan import ScanQuery
 from gateway.service.audit import AuditService
 from gateway.service.connectors import NewAttachment
-from tests.e2e.conftest import FAST, LOCKER, Site, emulated_lockers
+from tests.e2e.conftest import FAST, LOCKER, Site, emulated_site
 from tests.http.conftest import NETWORK, provision, settings_for
-from tests.scanask.test_scan_ask import API_KEY, FakeCarrier
+from tests.scanask.test_scan_ask import API_KEY, FakeCarrier, serving_fake_carrier
 from tests.support.carriers import TestCarrier
 from tests.support.clock import MovableClock
 from tests.support.mosquitto import Mosquitto
@@ -40,18 +37,8 @@ ASK_TIMEOUT_S = 1
 @pytest.fixture
 async def fake_carrier() -> AsyncIterator[tuple[FakeCarrier, str]]:
     """acme's scan-query endpoint (tests/scanask's fake carrier) on a loopback port."""
-    fake = FakeCarrier()
-    app = web.Application()
-    app.router.add_post("/scan-queries", fake.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    server = web.TCPSite(runner, "127.0.0.1", 0)
-    await server.start()
-    port = server._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield fake, f"http://127.0.0.1:{port}/scan-queries"
-    if fake.release is not None:
-        fake.release.set()
-    await runner.cleanup()
+    async with serving_fake_carrier() as served:
+        yield served
 
 
 @pytest.fixture
@@ -95,16 +82,9 @@ async def site(
                     auth={"type": "api-key", "value": API_KEY},
                 )
             )
-            async with EmulatorBank(
-                mqtt_url=broker.url,
-                lockers=emulated_lockers(),
-                timing=FAST,
-                root_key=gateway.root_key.public_jwk,
-            ) as bank:
-                await asyncio.wait_for(bank.wait_all_booted(), 15)
-                async with httpx.AsyncClient(base_url=gateway.base_url, timeout=30) as client:
-                    yield Site(gateway, bank, broker, client, carrier, clock)
-                    await gateway.locker_side.scans.settle()
+            async with emulated_site(gateway, broker, carrier, clock) as site:
+                yield site
+                await gateway.locker_side.scans.settle()
 
 
 async def open_round(site: Site) -> str:

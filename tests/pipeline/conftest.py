@@ -27,6 +27,7 @@ from gateway.domain.enums import ItemSensor, ParcelState, SizeClass
 from gateway.domain.parcel import Parcel
 from gateway.domain.sizes import SizeRequirement
 from gateway.http import render
+from gateway.observability.metrics import Metrics
 from gateway.sdk import (
     AdapterConfig,
     AdapterFeatures,
@@ -34,6 +35,7 @@ from gateway.sdk import (
     CompartmentInfo,
     DoorClosed,
     DoorOpened,
+    LockerAdapter,
     LockerStatus,
     OpenOutcome,
     OpenPurpose,
@@ -127,6 +129,16 @@ class Rig:
     def next_seq(self) -> int:
         self.seq += 1
         return self.seq
+
+    def side_with(self, adapter: LockerAdapter, *, metrics: Metrics | None = None) -> LockerSide:
+        """Another LockerSide over this rig's store and parcels, driving `adapter` as "olp"."""
+        return LockerSide.build(
+            store=self.store,
+            parcels=self.parcels,
+            codes=CodeService(store=self.store),
+            adapters=AdapterDirectory(store=self.store, adapters={"olp": adapter}),
+            metrics=metrics,
+        )
 
     async def opened_parcel(self, parcel_id: str) -> tuple[str, str]:
         """A reserved parcel whose door the carrier opened: (compartment, parcel uid)."""

@@ -12,9 +12,7 @@ import pytest
 from gateway.domain.enums import SizeClass
 from gateway.domain.sizes import SizeRequirement
 from gateway.sdk import AdapterTimeout, CodeEntered, OpenOutcome, OpenPurpose
-from gateway.service.adapters import AdapterDirectory
 from gateway.service.codes import CodeService
-from gateway.service.locker_host import LockerSide
 from gateway.service.parcels import NewParcel
 from tests.pipeline.conftest import CARRIER, LOCKER, DatabaseFaults, InstantAdapter, Rig, booking
 
@@ -39,12 +37,7 @@ async def _type_code_twice(
     rig: Rig, hardware: Hardware, between: Callable[[], Awaitable[None]] | None = None
 ) -> None:
     """Book a parcel, issue its code and type it twice; `between` runs after each entry."""
-    side = LockerSide.build(
-        store=rig.store,
-        parcels=rig.parcels,
-        codes=CodeService(store=rig.store),
-        adapters=AdapterDirectory(store=rig.store, adapters={"olp": hardware}),
-    )
+    side = rig.side_with(hardware)
     need = SizeRequirement(SizeClass.S)
     cmd = NewParcel(carrier_id=CARRIER, parcel_id="K-1", locker_id=LOCKER, need=need)
     await rig.parcels.create(cmd, booking("book-K-1"))

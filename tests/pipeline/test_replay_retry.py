@@ -11,8 +11,6 @@ from typing import ClassVar
 
 from gateway.domain.enums import ParcelState
 from gateway.sdk import AdapterFeatures, AdapterTimeout, LockerEvent, ReplayReport
-from gateway.service.adapters import AdapterDirectory
-from gateway.service.codes import CodeService
 from gateway.service.locker_host import LockerSide
 from tests.pipeline.conftest import InstantAdapter, Rig
 
@@ -67,12 +65,7 @@ async def test_events_behind_an_unanswered_replay_are_applied_without_a_boot(rig
     door, _ = await rig.opened_parcel("R-1")
     opened, closed = rig.opened(door), rig.deposited(door)
     hardware = JournalingLocker([opened, closed], unanswered=1)
-    side = LockerSide.build(
-        store=rig.store,
-        parcels=rig.parcels,
-        codes=CodeService(store=rig.store),
-        adapters=AdapterDirectory(store=rig.store, adapters={"olp": hardware}),
-    )
+    side = rig.side_with(hardware)
     hardware.side = side
     async with side.order.retries():
         # DoorOpened (event 1) was lost on the way; DoorClosed (2) opens a gap, the replay
@@ -89,12 +82,7 @@ async def test_retries_end_when_the_locker_goes_offline(rig: Rig) -> None:
     door, _ = await rig.opened_parcel("R-2")
     opened, closed = rig.opened(door), rig.deposited(door)  # event 1 goes missing
     hardware = JournalingLocker([opened, closed], unanswered=100)
-    side = LockerSide.build(
-        store=rig.store,
-        parcels=rig.parcels,
-        codes=CodeService(store=rig.store),
-        adapters=AdapterDirectory(store=rig.store, adapters={"olp": hardware}),
-    )
+    side = rig.side_with(hardware)
     hardware.side = side
     async with side.order.retries():
         await side.host.locker_event(closed)

@@ -13,7 +13,6 @@ from gateway.domain.enums import SizeClass
 from gateway.domain.sizes import SizeRequirement
 from gateway.observability.metrics import Metrics
 from gateway.sdk import AdapterFeatures, CodeEntered, JournalReported, OpenOutcome, OpenPurpose
-from gateway.service.adapters import AdapterDirectory
 from gateway.service.codes import CodeService
 from gateway.service.locker_host import LockerSide
 from gateway.service.parcels import NewParcel
@@ -43,13 +42,7 @@ class Keypad(InstantAdapter):
 
 async def _setup(rig: Rig, parcel_id: str) -> tuple[LockerSide, Keypad, Metrics, str]:
     keypad, metrics = Keypad(), Metrics()
-    side = LockerSide.build(
-        store=rig.store,
-        parcels=rig.parcels,
-        codes=CodeService(store=rig.store),
-        adapters=AdapterDirectory(store=rig.store, adapters={"olp": keypad}),
-        metrics=metrics,
-    )
+    side = rig.side_with(keypad, metrics=metrics)
     need = SizeRequirement(SizeClass.S)
     cmd = NewParcel(carrier_id=CARRIER, parcel_id=parcel_id, locker_id=LOCKER, need=need)
     await rig.parcels.create(cmd, booking(f"book-{parcel_id}"))

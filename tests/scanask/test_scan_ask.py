@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,8 +49,9 @@ class FakeCarrier:
         return web.json_response(self.answer, status=self.status)
 
 
-@pytest.fixture
-async def carrier() -> AsyncIterator[tuple[FakeCarrier, str]]:
+@asynccontextmanager
+async def serving_fake_carrier() -> AsyncIterator[tuple[FakeCarrier, str]]:
+    """A FakeCarrier's scan-query endpoint on a loopback port, and its URL."""
     fake = FakeCarrier()
     app = web.Application()
     app.router.add_post("/scan-queries", fake.handle)
@@ -58,10 +60,18 @@ async def carrier() -> AsyncIterator[tuple[FakeCarrier, str]]:
     server = web.TCPSite(runner, "127.0.0.1", 0)
     await server.start()
     port = server._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield fake, f"http://127.0.0.1:{port}/scan-queries"
-    if fake.release is not None:
-        fake.release.set()
-    await runner.cleanup()
+    try:
+        yield fake, f"http://127.0.0.1:{port}/scan-queries"
+    finally:
+        if fake.release is not None:
+            fake.release.set()
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def carrier() -> AsyncIterator[tuple[FakeCarrier, str]]:
+    async with serving_fake_carrier() as served:
+        yield served
 
 
 @pytest.fixture
