@@ -15,7 +15,7 @@ import logging
 from dataclasses import replace
 from datetime import datetime
 
-from gateway.domain.compartment import CompartmentEffect
+from gateway.domain.compartment import Compartment, CompartmentEffect
 from gateway.domain.door import OpenPurpose
 from gateway.domain.parcel import Parcel
 from gateway.errors import CompartmentAlarmed, NoCompartmentAvailable
@@ -27,15 +27,22 @@ log = logging.getLogger(__name__)
 
 
 async def move_off_alarm(
-    tx: UnitOfWork, parcel: Parcel, purpose: OpenPurpose, now: datetime
+    tx: UnitOfWork,
+    parcel: Parcel,
+    purpose: OpenPurpose,
+    now: datetime,
+    *,
+    door: Compartment | None = None,
 ) -> Parcel:
     """`parcel` as it stands after its deposit was made safe, in `tx`: unchanged unless
     `purpose` puts it into a compartment with an active temperature alarm; then moved to
     another free compartment meeting its requirements (returned with the new code), else
-    CompartmentAlarmed."""
+    CompartmentAlarmed. `door`: that compartment as already read in `tx` (`deposit_door`),
+    not read again."""
     if purpose not in INTO or parcel.compartment_code is None:
         return parcel
-    door = await tx.lockers.compartment(parcel.locker_id, parcel.compartment_code)
+    if door is None:
+        door = await tx.lockers.compartment(parcel.locker_id, parcel.compartment_code)
     if door is None or not door.temperature_alarm:
         return parcel
     try:

@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 from gateway.clock import Clock, utc_now
 from gateway.domain.bundles import BUNDLE_PURPOSES, Bundle, allocation_order, code_purpose
 from gateway.domain.door import OpenPurpose
-from gateway.domain.enums import CompartmentState
 from gateway.domain.parcel import Parcel
 from gateway.errors import (
     AlreadyExists,
@@ -35,6 +34,7 @@ from gateway.errors import (
 )
 from gateway.service.codes import CodeService
 from gateway.service.idempotency import Answered, Idempotent, run_idempotent
+from gateway.service.out_of_service import into_out_of_service
 from gateway.service.parcels import NewParcel, ParcelService
 from gateway.store import Store, UnitOfWork
 from gateway.store.access_codes import AccessCode
@@ -201,8 +201,7 @@ async def bundle_doors(tx: UnitOfWork, code: AccessCode) -> BundleDoors:
     usable, disabled = [], []
     for parcel in doors:
         assert parcel.compartment_code is not None  # `awaiting` keeps only those
-        compartment = await tx.lockers.compartment(parcel.locker_id, parcel.compartment_code)
-        if compartment is not None and compartment.state is CompartmentState.OUT_OF_SERVICE:
+        if await into_out_of_service(tx, parcel, code.purpose):
             disabled.append(parcel)
         else:
             usable.append(parcel)

@@ -34,7 +34,7 @@ from gateway.domain.courier import (
     task_for,
 )
 from gateway.domain.door import OpenOutcome, OpenPurpose
-from gateway.domain.enums import CompartmentState, ParcelState
+from gateway.domain.enums import ParcelState
 from gateway.domain.parcel import Parcel
 from gateway.domain.webhooks import WebhookEventType
 from gateway.errors import (
@@ -52,6 +52,7 @@ from gateway.service.codes import CodeService
 from gateway.service.collection_manifest import lines_in
 from gateway.service.courier_events import record_session_event
 from gateway.service.idempotency import Answered, Idempotent, run_idempotent
+from gateway.service.out_of_service import deposit_door, held_out
 from gateway.service.unlocks import OpenResult, Unlocks
 from gateway.store import Store, UnitOfWork
 from gateway.tokens.pins import new_pin
@@ -292,11 +293,12 @@ class CourierSessions:
             task = task_for(parcel)
             if task is None or parcel.compartment_code is None:
                 continue
-            if task is CourierTask.DEPOSIT and await _out_of_service(tx, parcel):
+            door_read = await deposit_door(tx, parcel, _PURPOSE[task])
+            if held_out(door_read):
                 continue  # nothing goes into a compartment out of service
             if task is CourierTask.DEPOSIT:
                 try:  # a door out of its temperature range: moved, else skipped like one
-                    parcel = await move_off_alarm(tx, parcel, _PURPOSE[task], now)
+                    parcel = await move_off_alarm(tx, parcel, _PURPOSE[task], now, door=door_read)
                 except CompartmentAlarmed:
                     continue
             where = parcel.compartment_code
@@ -347,10 +349,3 @@ async def _own(
         # Another carrier's session is not there for this one.
         raise NotFound(f"no courier session {session_id!r}")
     return session
-
-
-async def _out_of_service(tx: UnitOfWork, parcel: Parcel) -> bool:
-    if parcel.compartment_code is None:
-        return False
-    compartment = await tx.lockers.compartment(parcel.locker_id, parcel.compartment_code)
-    return compartment is not None and compartment.state is CompartmentState.OUT_OF_SERVICE

@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING
 
 from gateway.clock import Clock, utc_now
 from gateway.domain.audit import AuditAction
-from gateway.domain.door import PURPOSE_FOR_STATE, OpenPurpose
-from gateway.domain.enums import CompartmentState
+from gateway.domain.door import PURPOSE_FOR_STATE
 from gateway.domain.keypad import KeypadPolicy, Lockout, LockoutReason
 from gateway.domain.parcel import Parcel
 from gateway.domain.webhooks import WebhookEventType
@@ -19,6 +18,7 @@ from gateway.service.alarmed_doors import move_off_alarm
 from gateway.service.bundles import bundle_doors
 from gateway.service.codes import CodeService
 from gateway.service.keypad_events import record_keypad_event
+from gateway.service.out_of_service import deposit_door, held_out
 from gateway.store import Store, UnitOfWork
 from gateway.store.access_codes import AccessCode
 
@@ -101,12 +101,12 @@ async def try_code(
         elif code is None or parcel is None or PURPOSE_FOR_STATE.get(parcel.state) != code.purpose:
             counter, lockout = counter.failed(now, policy)
             outcome = KeypadOutcome(KeypadVerdict.REJECTED, lockout=lockout)
-        elif code.purpose in _INTO and await _out_of_service(tx, parcel):
+        elif held_out(door_read := await deposit_door(tx, parcel, code.purpose)):
             await tx.codes.restore(code.id)
             outcome = KeypadOutcome(KeypadVerdict.OUT_OF_SERVICE, parcel=parcel)
         else:
             try:  # a deposit into a door out of its temperature range: moved, else refused
-                parcel = await move_off_alarm(tx, parcel, code.purpose, now)
+                parcel = await move_off_alarm(tx, parcel, code.purpose, now, door=door_read)
             except CompartmentAlarmed:
                 # Not a guess either, and the code stays usable once the alarm clears.
                 await tx.codes.restore(code.id)
@@ -153,18 +153,6 @@ async def try_code(
             },
         )
     return outcome
-
-
-# Purposes that put something into the compartment; taking a parcel out of a compartment out
-# of service stays possible (the locker's own grant check does the same).
-_INTO = frozenset({OpenPurpose.DEPOSIT, OpenPurpose.DROPOFF})
-
-
-async def _out_of_service(tx: UnitOfWork, parcel: Parcel) -> bool:
-    if parcel.compartment_code is None:
-        return False
-    compartment = await tx.lockers.compartment(parcel.locker_id, parcel.compartment_code)
-    return compartment is not None and compartment.state is CompartmentState.OUT_OF_SERVICE
 
 
 @dataclass(frozen=True, slots=True)

@@ -117,9 +117,9 @@ class Unlocks:
                 raise NotFound(f"no parcel {parcel_id!r}")
             parcel = await self._reserve_at_door(tx, parcel)
             purpose = _purpose(parcel)
-            await refuse_into_out_of_service(tx, parcel, purpose)
+            door = await refuse_into_out_of_service(tx, parcel, purpose)
             # A deposit into a door out of its temperature range moves or is refused.
-            return await move_off_alarm(tx, parcel, purpose, self._clock()), purpose
+            return await move_off_alarm(tx, parcel, purpose, self._clock(), door=door), purpose
 
         return await self.open_once(carrier_id, f"carrier:{carrier_id}", find, request)
 
@@ -184,8 +184,8 @@ class Unlocks:
             if parcel is None:
                 raise NotFound(f"no parcel {parcel_id!r}")
             purpose = _purpose(parcel)
-            await refuse_into_out_of_service(tx, parcel, purpose)
-            parcel = await move_off_alarm(tx, parcel, purpose, self._clock())
+            door = await refuse_into_out_of_service(tx, parcel, purpose)
+            parcel = await move_off_alarm(tx, parcel, purpose, self._clock(), door=door)
             session = await self._start(tx, parcel, purpose)
         return await self._finish(session, f"carrier:{carrier_id}")
 
