@@ -36,6 +36,7 @@ from locker_emulator.fleet import resident_bytes
 from locker_emulator.layout import LockerConfig, preset_lockers
 from sqlalchemy import text
 
+from adapters.olp import OlpAdapter
 from bench.raw_limits import mqtt_round_trip
 from bench.support import bench_settings, database, event_loop_choice, percentiles, run
 from gateway.app import Gateway
@@ -126,6 +127,10 @@ async def fleet_process(
             # Every locker builds its messages with the same code: check the first of each
             # action against the spec, not 10,000 copies (the gateway validates them all).
             "--check-outgoing",
+            "first",
+            # The same for the gateway's replies: the first of each action in full, the rest
+            # only as far as a locker routes them (a third of the fleet's validation time).
+            "--check-replies",
             "first",
             "--log-level",
             "WARNING",
@@ -249,6 +254,10 @@ class Phase:
     fleet_base_rss: int = 0
     fleet_cpu_s: float = 0.0
     counters: dict[str, int] = field(default_factory=dict)
+    # The OLP adapter's intake (adapters/olp/boot_intake.py): Boots answered `Pending` in the
+    # receive loop, before any decoding, and Boots already expired when they arrived.
+    pending_at_receipt: int = 0
+    expired_at_receipt: int = 0
 
     def per_locker_ms(self, cpu_s: float) -> float:
         return cpu_s * 1000 / max(self.accepted, 1)
@@ -298,11 +307,19 @@ class PhaseStart:
 
 
 async def measure_phase(
-    name: str, *, fleet: FleetView, count: int, start: PhaseStart, tasks: TaskPeak, limit_s: float
+    name: str,
+    *,
+    fleet: FleetView,
+    count: int,
+    start: PhaseStart,
+    tasks: TaskPeak,
+    limit_s: float,
+    olp: OlpAdapter,
 ) -> Phase:
     """From `start` until all N lockers booted again and things settled, or `limit_s` passed."""
     phase = Phase(name, count, baseline_tasks=start.baseline_tasks)
     before = dict(fleet.last)
+    intake_before = olp.boot_intake()
     reporter = asyncio.get_running_loop().create_task(progress(name, fleet, start.at))
     try:
         async with asyncio.timeout(limit_s):
@@ -329,6 +346,9 @@ async def measure_phase(
     phase.fleet_base_rss = fleet.base_rss
     phase.fleet_cpu_s = fleet.last["cpu_s"] - before.get("cpu_s", 0.0)
     phase.counters = {k: fleet.last[k] - before.get(k, 0) for k in COUNTERS}
+    intake = olp.boot_intake()
+    phase.pending_at_receipt = intake.pending_at_receipt - intake_before.pending_at_receipt
+    phase.expired_at_receipt = intake.expired_at_receipt - intake_before.expired_at_receipt
     return phase
 
 
@@ -429,7 +449,9 @@ async def main(args: Args) -> None:
                     # The lockers pin the network root key (SPEC §9 "Signed key sets").
                     root_key = Path(tmp) / "root-key.json"
                     root_key.write_text(json.dumps(gateway.root_key.public_jwk))
-                    await run_fleet(args, broker, raw_par, root_key)
+                    olp = gateway.adapters.running["olp"]
+                    assert isinstance(olp, OlpAdapter)
+                    await run_fleet(args, broker, raw_par, root_key, olp)
         finally:
             broker.kill()
 
@@ -454,7 +476,8 @@ def print_phase(phase: Phase, raw_rate: float) -> None:
         f"      boots: {c['boots_accepted']} accepted, {refused} refused "
         f"({c['boots_pending']} pending, {c['boot_errors']} error replies, "
         f"{c['boot_timeouts']} unanswered), {c['boots_rejected']} rejected; "
-        f"{c['connects']} connects"
+        f"{c['connects']} connects; gateway: {phase.pending_at_receipt} answered Pending at "
+        f"receipt, {phase.expired_at_receipt} expired on arrival"
     )
     print(
         f"      gateway CPU per accepted locker: {phase.per_locker_ms(phase.cpu_accepted_s):.2f} "
@@ -487,7 +510,9 @@ def print_steady(steady: Steady, lockers: int, baseline_tasks: int) -> None:
     )
 
 
-async def run_fleet(args: Args, broker: Mosquitto, raw_rate: float, root_key: Path) -> None:
+async def run_fleet(
+    args: Args, broker: Mosquitto, raw_rate: float, root_key: Path, olp: OlpAdapter
+) -> None:
     n = args.lockers
     tasks = TaskPeak(sample_every(n) / 5)
     sampler = asyncio.get_running_loop().create_task(tasks.run_forever(), name="task-peak")
@@ -507,7 +532,13 @@ async def run_fleet(args: Args, broker: Mosquitto, raw_rate: float, root_key: Pa
                 started = await fleet.until(lambda r: r["lockers"] == n)
             start = PhaseStart(started["at"], 0, cpu_before, baseline, rss_before)
             cold = await measure_phase(
-                "cold start", fleet=fleet, count=n, start=start, tasks=tasks, limit_s=args.limit
+                "cold start",
+                fleet=fleet,
+                count=n,
+                start=start,
+                tasks=tasks,
+                limit_s=args.limit,
+                olp=olp,
             )
             print_phase(cold, raw_rate)
             if not cold.complete:
@@ -526,6 +557,7 @@ async def run_fleet(args: Args, broker: Mosquitto, raw_rate: float, root_key: Pa
                 start=start,
                 tasks=tasks,
                 limit_s=args.limit,
+                olp=olp,
             )
             print_phase(storm, raw_rate)
     finally:

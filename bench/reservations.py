@@ -6,7 +6,11 @@ gateway's event loop. Per database the bench prints:
   - the bare HTTP round trip (GET /healthz), the floor of any request from that client,
   - reservations (POST /v1/parcels: auth, validation, allocation, idempotency, outbox),
   - the raw transaction rate of the same database for the same rows (bench.raw_limits), with
-    the goal: reservations/s >= 50 % of it.
+    the goal: reservations/s >= 50 % of it;
+  - per phase, the CPU time per request of the gateway's process (all its threads: the event
+    loop, SQLite's thread) and of the load generator's: on a 2-core host the two share the
+    cores, and a phase whose load generator spends a core's worth (~1 s of CPU per second)
+    measures the client, not the gateway (the bare GET /healthz does, with httpx).
 Usage: python -m bench.reservations [--bookings 1000] [--concurrency 32] [--only sqlite]
        [--event-loop asyncio|uvloop]
 """
@@ -48,17 +52,23 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class Phase:
-    """A timed phase of the load generator: how long it took, and each request's latency."""
+    """A timed phase of the load generator: how long it took, each request's latency, and the
+    CPU seconds the gateway's process and the load generator's spent in it."""
 
     count: int
     elapsed_s: float
     latencies: list[float]
+    gateway_cpu_s: float
+    client_cpu_s: float
 
     def line(self, label: str) -> str:
         p50, p99 = percentiles(self.latencies)
         return (
             f"  {label:<34} {self.count / self.elapsed_s:8.0f}/s   "
-            f"p50 {p50 * 1000:6.1f} ms   p99 {p99 * 1000:6.1f} ms"
+            f"p50 {p50 * 1000:6.1f} ms   p99 {p99 * 1000:6.1f} ms\n"
+            f"  {'':<34} CPU per request: gateway {self.gateway_cpu_s / self.count * 1000:.2f} ms, "
+            f"load generator {self.client_cpu_s / self.count * 1000:.2f} ms "
+            f"({self.client_cpu_s / self.elapsed_s:.2f} s/s)"
         )
 
 
@@ -85,6 +95,14 @@ async def run_pool(
     return time.perf_counter() - began, latencies
 
 
+async def next_phase(name: str) -> float:
+    """Tell the gateway's side a phase starts (it reads its CPU clock), wait for its go-ahead;
+    returns this process's CPU clock at the start."""
+    print(json.dumps({"phase": name}), flush=True)
+    await asyncio.to_thread(sys.stdin.readline)
+    return time.process_time()
+
+
 async def load_generator(bookings: int, concurrency: int) -> None:
     """The carrier: prints its JWKS, reads the gateway's URL, books, prints the timings."""
     carrier = TestCarrier.ed25519("bench", GATEWAY_NETWORK)
@@ -107,11 +125,15 @@ async def load_generator(bookings: int, concurrency: int) -> None:
             if response.status_code != 201:
                 raise RuntimeError(response.text)
 
+        cpu = await next_phase("health")
         h_elapsed, h_latencies = await run_pool(concurrency, list(range(bookings)), health)
+        h_cpu = time.process_time() - cpu
+        cpu = await next_phase("bookings")
         b_elapsed, b_latencies = await run_pool(concurrency, list(enumerate(headers)), book)
+        b_cpu = time.process_time() - cpu
     result = {
-        "health": [h_elapsed, h_latencies],
-        "bookings": [b_elapsed, b_latencies],
+        "health": [h_elapsed, h_latencies, h_cpu],
+        "bookings": [b_elapsed, b_latencies, b_cpu],
     }
     print(json.dumps(result), flush=True)
 
@@ -147,15 +169,28 @@ async def through_gateway(
             await gateway.carriers.register("bench", hello["jwks"])
             child.stdin.write(f"{gateway.base_url}\n".encode())
             await child.stdin.drain()
-            line = await child.stdout.readline()
-            if not line:
-                raise RuntimeError("the load generator ended without results (see its stderr)")
-            result: dict[str, Any] = json.loads(line)
+            # Each phase starts when the load generator says so: the gateway's CPU clock (this
+            # process, every thread) is read at each start and at the results.
+            cpu: list[float] = []
+            while True:
+                line = await child.stdout.readline()
+                if not line:
+                    raise RuntimeError("the load generator ended without results (see its stderr)")
+                cpu.append(time.process_time())
+                message: dict[str, Any] = json.loads(line)
+                if "phase" not in message:
+                    break
+                child.stdin.write(b"go\n")
+                await child.stdin.drain()
+            result = message
         finally:
             if child.returncode is None:
                 await child.wait()
-    health = Phase(bookings, result["health"][0], result["health"][1])
-    booked = Phase(bookings, result["bookings"][0], result["bookings"][1])
+    health_cpu, booking_cpu = cpu[1] - cpu[0], cpu[2] - cpu[1]
+    h_elapsed, h_latencies, h_client_cpu = result["health"]
+    b_elapsed, b_latencies, b_client_cpu = result["bookings"]
+    health = Phase(bookings, h_elapsed, h_latencies, health_cpu, h_client_cpu)
+    booked = Phase(bookings, b_elapsed, b_latencies, booking_cpu, b_client_cpu)
     return health, booked
 
 

@@ -16,19 +16,22 @@ from gateway.auth.carrier_tokens import CarrierAuthenticator
 from gateway.auth.operator_secrets import PasswordHashing
 from gateway.auth.operator_sessions import OperatorAuth
 from gateway.clock import Clock, utc_now
-from gateway.console import ConsoleDeps, ConsoleReads, LiveFeed, mount_console
+from gateway.console import ConsoleDeps, ConsoleReads, LiveFeed, ParcelReads, mount_console
+from gateway.console.audit_check import AuditCheck
 from gateway.delivery.attachment_secrets import AttachmentSecrets
 from gateway.delivery.engine import DeliveryEngine, EngineSettings
 from gateway.delivery.routes import DeliveryPolicy
 from gateway.delivery.transports.http import HttpTransport
 from gateway.delivery.transports.mqtt import MqttTransport
 from gateway.delivery.transports.smtp import SmtpTransport
+from gateway.delivery.wake import OutboxWakeUps
 from gateway.delivery.webhook_routes import CompositeRoutes, WebhookRoutes
 from gateway.domain.hold_policy import settings_hold
 from gateway.domain.keypad import KeypadPolicy
 from gateway.domain.operators import LoginPolicy, SessionPolicy
 from gateway.domain.scan import ScanRules
 from gateway.http.app import build_http_app, server_limits
+from gateway.http.client_address import ClientAddresses
 from gateway.http.context import HttpDeps
 from gateway.http.discovery import Discovery
 from gateway.http.operator_auth import AdminDeps, CookiePolicy
@@ -39,6 +42,7 @@ from gateway.observability.health import Readiness
 from gateway.observability.loop_lag import monitor_loop_lag
 from gateway.observability.metrics import Metrics
 from gateway.observability.runtime import RuntimeCounters
+from gateway.observability.tracing import installed as tracing_installed
 from gateway.sdk import background, load_adapter_class
 from gateway.sdk.connectors import EmailMessage, HttpRequest, MqttPublish
 from gateway.sdk.keys import KeySet
@@ -59,6 +63,7 @@ from gateway.service.holds import HoldService
 from gateway.service.housekeeping import Housekeeping
 from gateway.service.key_distribution import KeyDistributor
 from gateway.service.keypad import KeypadLockouts
+from gateway.service.lane_overloads import LaneOverloads
 from gateway.service.locker_host import LockerHost, LockerSide
 from gateway.service.lockers import LockerService
 from gateway.service.notify_access import NotifyAccess
@@ -111,6 +116,8 @@ class Gateway:
         s = self.settings
         self.spec = Spec.load(s.spec_dir)
         self.metrics = Metrics()  # this instance's own registry (several may share a process)
+        # First: every span below has a tracer; a missing `tracing` extra stops start-up here.
+        await self._stack.enter_async_context(tracing_installed(s.tracing, instance=s.instance))
         await self._open_store()
         self._build_services()
         await self._start_trust()
@@ -238,7 +245,14 @@ class Gateway:
         # The operators' web console on the same app; one live-feed poller per instance.
         reads = ConsoleReads(store=self.store, clock=self.clock)
         self.console_feed = LiveFeed(reads=reads)
-        mount_console(app, ConsoleDeps(reads=reads, feed=self.console_feed))
+        parcels = ParcelReads(store=self.store)
+        audit_check = AuditCheck(audit=AuditService(store=self.store), clock=self.clock)
+        mount_console(
+            app,
+            ConsoleDeps(
+                reads=reads, feed=self.console_feed, parcels=parcels, audit_check=audit_check
+            ),
+        )
         self._runner = web.AppRunner(app, access_log=None, **server_limits())
         await self._runner.setup()
         self._stack.push_async_callback(self._runner.cleanup)
@@ -253,15 +267,16 @@ class Gateway:
         """The operators' sign-in and services, for the admin API (and the console)."""
         s, o = self.settings, self.settings.operators
         passwords = PasswordHashing(cost=o.password_cost)
+        logins = LoginPolicy(
+            max_failures=o.login_max_failures,
+            window=o.login_window,
+            lockout_base=o.login_lockout_base,
+            lockout_cap=o.login_lockout_cap,
+        )
         self.operator_auth = OperatorAuth(
             store=self.store,
             sessions=SessionPolicy(idle=o.session_idle, absolute=o.session_absolute),
-            logins=LoginPolicy(
-                max_failures=o.login_max_failures,
-                window=o.login_window,
-                lockout_base=o.login_lockout_base,
-                lockout_cap=o.login_lockout_cap,
-            ),
+            logins=logins,
             clock=self.clock,
             passwords=passwords,
         )
@@ -269,7 +284,9 @@ class Gateway:
             auth=self.operator_auth,
             cookie=CookiePolicy.decide(o.cookie_secure, s.http.host, o.cookie_samesite),
             clock=self.clock,
-            operators=OperatorService(store=self.store, clock=self.clock, passwords=passwords),
+            operators=OperatorService(
+                store=self.store, clock=self.clock, passwords=passwords, logins=logins
+            ),
             views=AdminViews(store=self.store, clock=self.clock),
             actions=AdminActions(
                 store=self.store,
@@ -281,6 +298,7 @@ class Gateway:
             deliveries=deliveries,
             audit=AuditService(store=self.store),
             keypads=KeypadLockouts(store=self.store, clock=self.clock),
+            clients=ClientAddresses(trusted_proxies=o.trusted_proxies),
         )
 
     def _operations(self) -> Ops:
@@ -455,10 +473,15 @@ class Gateway:
         )
         await self._stack.enter_async_context(engine)
         await self._stack.enter_async_context(background(engine.run_forever(), "delivery-engine"))
-        # Rows this process queues are attempted as soon as their transaction commits; rows
-        # queued by other instances wait for the poll (ROADMAP: LISTEN/NOTIFY).
+        # Rows this process queues are attempted as soon as their transaction commits; on
+        # PostgreSQL rows queued by other instances too (NOTIFY at their commit, LISTEN here).
         self.store.on_outbox_due(engine.wake)
         self._stack.callback(self.store.on_outbox_due, None)
+        if self.store.dialect == "postgresql":
+            self.outbox_wake_ups = OutboxWakeUps(engine=self.store.engine, wake=engine.wake)
+            await self._stack.enter_async_context(
+                background(self.outbox_wake_ups.run_forever(), "outbox-wake-ups")
+            )
 
     async def _start_broker(self) -> dict[str, Any]:
         """The embedded broker unless one is configured; the `olp` adapter's MQTT options."""
@@ -502,6 +525,13 @@ class Gateway:
             self.key_distributor.locker_booted(locker_id, key_set_version)
             self.availability.locker_booted(locker_id)
 
+        # Lockers' overload episodes, audited by one writer; entered before the adapters, so
+        # the episodes they end when stopping are still written (at this block's exit).
+        overloads = LaneOverloads(store=self.store, actor=f"gateway:{s.instance}")
+        await self._stack.enter_async_context(overloads)
+        await self._stack.enter_async_context(
+            background(overloads.run_forever(), "lane-overloads")
+        )
         self.locker_side = LockerSide.build(
             store=self.store,
             parcels=self.parcels,
@@ -517,6 +547,7 @@ class Gateway:
             scan_rules=ScanRules.of(
                 s.scan.policy, s.scan.carriers, s.scan.confirm_window, s.scan.ask_fallback
             ),
+            overloads=overloads,
         )
         host = self.locker_side.host
         # Parked events an operator flagged (`openlocker events retry`) are applied here.

@@ -73,6 +73,7 @@ __all__ = [
     "SettingsError",
     "StoreSettings",
     "TokenSettings",
+    "TracingSettings",
     "WebhookSettings",
     "WholeSeconds",
     "load_settings",
@@ -482,6 +483,34 @@ class MetricsSettings(BaseModel):
     )
 
 
+class TracingSettings(BaseModel):
+    """`[tracing]`: OpenTelemetry spans (gateway/observability/tracing.py); off by default."""
+
+    model_config = _GROUP_CONFIG
+
+    enabled: bool = Field(
+        default=False,
+        description="Needs the `tracing` extra (`pip install \"openlocker[tracing]\"`).",
+    )
+    exporter: Literal["otlp", "console", "none"] = Field(
+        default="otlp",
+        description="`otlp`: OTLP/HTTP (protobuf) to `otlp_endpoint`; `console`: JSON on "
+        "stdout; `none`: spans only continue traces (traceparent in, out to webhooks).",
+    )
+    otlp_endpoint: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="The collector's traces URL; unset: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT "
+        "or http://localhost:4318/v1/traces.",
+    )
+    service_name: str = Field(
+        default="openlocker-gateway",
+        min_length=1,
+        max_length=128,
+        description="The resource's `service.name` (`service.instance.id` is `instance`).",
+    )
+
+
 class OperatorSettings(BaseModel):
     """`[operators]`: console and admin API sign-in (docs/operators.md)."""
 
@@ -507,6 +536,13 @@ class OperatorSettings(BaseModel):
         "gateway listens on a loopback address only (plain-HTTP local development).",
     )
     cookie_samesite: Literal["Strict", "Lax"] = "Strict"
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = Field(
+        default=(),
+        description="Reverse proxies whose `X-Forwarded-For` is believed, e.g. "
+        '["10.0.0.0/8", "127.0.0.1/32"]: when the TCP peer is in one, sign-in limits and audit '
+        "entries use the header's rightmost address not in one; from any other peer the header "
+        "is ignored (a client could write it). Empty: the TCP peer's address, always.",
+    )
     # argon2id's cost for operator passwords (RFC 9106's second profile by default); a hash
     # made at another cost still verifies and is stored again at this one on its next sign-in.
     password_time_cost: int = Field(default=3, ge=1, le=64, description="argon2id passes.")
@@ -655,6 +691,7 @@ class Settings(BaseSettings):
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
     secrets: SecretsSettings = Field(default_factory=SecretsSettings)
     operators: OperatorSettings = Field(default_factory=OperatorSettings)
     scan: ScanSettings = Field(default_factory=ScanSettings)

@@ -8,8 +8,11 @@ Heartbeat, and hands each event to the gateway (`await host.locker_event(event)`
 locker's order. A slow locker (or a slow database answer to its Boot) holds up only itself.
 
 A full lane refuses, never silently: a call is answered `Unavailable` (the locker retries it),
-a journaled event is left in the locker's journal (the next Heartbeat's `lastEventSeq` makes the
-gateway ask for a replay), and of the locker's presence (`Status`) only the newest is kept.
+a journaled event is left in the locker's journal, and of the locker's presence (`Status`) only
+the newest is kept. Once the lane has worked off what it held, the adapter reports the newest
+refused event's `eventSeq` to the gateway, which asks for a replay: refused events come back a
+lane's worth per round, back to back, not one round per Heartbeat. The host is told when such
+an overload episode starts and ends (`gateway.sdk.telemetry.OverloadWatcher`).
 A message larger than OLP allows never enters a lane: a lane bounds bytes as well as messages.
 """
 
@@ -19,18 +22,21 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import re
 import ssl
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
 from typing import Any, ClassVar, Self, TypeVar
+from uuid import uuid4
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from pydantic import ValidationError
 
+from adapters.olp.boot_intake import BootIntake, IntakeStats, peek_boot
 from adapters.olp.config import OlpConfig
 from adapters.olp.drops import DropReason, Drops
 from adapters.olp.journal import journal_report, replay_report
@@ -45,6 +51,7 @@ from gateway.sdk import (
     AdapterProtocolError,
     AdapterTimeout,
     BootStatus,
+    JournalReported,
     KeySetRefused,
     LaneStats,
     LockerLanes,
@@ -74,6 +81,7 @@ from gateway.sdk.mqtt import (
 from gateway.sdk.olp import OlpCodec
 from gateway.sdk.olp_messages import (
     BootCall,
+    BootResult,
     BootResultPayload,
     DisplayPayload,
     DisplayResult,
@@ -99,7 +107,15 @@ from gateway.sdk.olp_messages import (
 )
 from gateway.sdk.scan import ScanParcelCall, ScanQuery
 from gateway.sdk.scan import result_payload as scan_result_payload
-from gateway.sdk.telemetry import BurstLog, correlated, message_timer
+from gateway.sdk.telemetry import (
+    BurstLog,
+    command_span,
+    correlated,
+    message_timer,
+    overload_watcher,
+    trace_note,
+    traceparent,
+)
 
 log = logging.getLogger(__name__)
 Channel = topics.Channel
@@ -107,6 +123,12 @@ M = TypeVar("M", bound=OlpMessage)
 # Error replies waiting to go out per locker while its lane is full. Beyond these the call goes
 # unanswered, and the locker retries it after its own call timeout all the same.
 BUSY_REPLIES = 8
+# `Pending` replies to Boots turned away at receipt: this many publish at once (each waits for
+# its PUBACK), each with up to PENDING_QUEUE waiting; beyond, a Boot goes unanswered.
+PENDING_SENDERS = 16
+PENDING_QUEUE = 512
+# envelope.json#/$defs/MessageId: what a reply can echo as its `corr`.
+_MESSAGE_ID = re.compile(r"[!-~]{1,36}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +139,18 @@ class Inbound:
 
     info: topics.TopicInfo
     raw: bytes
+    # Not a message to handle: the newest journaled event the lane refused, queued by the lanes
+    # once the lane drained (`_catch_up`); its `eventSeq` is reported to the gateway.
+    catch_up: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PendingBoot:
+    """A Boot turned away at receipt: who is told `Pending`, for which call, how long to wait."""
+
+    locker_id: str
+    call_id: str
+    wait_s: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,9 +208,17 @@ class OlpAdapter:
         self._expired_log = BurstLog(log)
         self._dedupe = Deduper()
         self._gaps = SequenceTracker()
+        watcher = overload_watcher(host)
         self._lanes: LockerLanes[Inbound] = LockerLanes(
-            "olp", handler=self._handle, capacity=config.lane_capacity
+            "olp",
+            handler=self._handle,
+            capacity=config.lane_capacity,
+            on_overload=None if watcher is None else watcher.lane_overloaded,
+            catch_up=self._catch_up,
         )
+        # The newest journaled event of each locker that its full lane refused, until the lane
+        # has drained and the gateway was told (`_catch_up`): one message per locker at most.
+        self._refused_events: dict[str, Inbound] = {}
         self._busy: LockerLanes[Inbound | Oversized] = LockerLanes(
             "olp-busy", handler=self._answer_busy, capacity=BUSY_REPLIES
         )
@@ -188,6 +230,13 @@ class OlpAdapter:
         # it; the newer call replaces the older one still queued (whose reply nobody awaits),
         # so retries never pile up in a lane behind a slow database (bench/boot_storm.py).
         self._boot_slot: dict[str, Inbound] = {}
+        # Boots answered `Pending` at receipt while the lanes are behind (boot_intake.py), sent
+        # by a few tasks in turn, not one per locker: a storm costs no task per locker.
+        self._boot_intake = BootIntake()
+        self._pending_replies: LockerLanes[PendingBoot] = LockerLanes(
+            "olp-pending", handler=self._send_pending, capacity=PENDING_QUEUE
+        )
+        self._pending_senders = itertools.cycle(range(PENDING_SENDERS))
         self._snapshots = StateSnapshots(self._codec.decode_message)
         self._booted: set[str] = set()
         self._presence: dict[str, _Presence] = {}
@@ -207,6 +256,7 @@ class OlpAdapter:
             # callers learn it, then the lanes' tasks are cancelled and awaited.
             await stack.enter_async_context(self._lanes)
             await stack.enter_async_context(self._busy)
+            await stack.enter_async_context(self._pending_replies)
             stack.callback(
                 self._pending.fail_all, AdapterConnectionError("the olp adapter is stopping")
             )
@@ -255,6 +305,10 @@ class OlpAdapter:
             self._handled,
             self.drop_counts(),
         )
+
+    def boot_intake(self) -> IntakeStats:
+        """Boots queued in lanes, and those answered `Pending` or dropped at receipt."""
+        return self._boot_intake.stats()
 
     def drop_counts(self) -> dict[str, int]:
         """`SupportsDropCounts`: messages refused or skipped, by DropReason (drops.py)."""
@@ -400,10 +454,18 @@ class OlpAdapter:
     async def _call(
         self, locker_id: str, action: str, payload: WireModel, deadline: datetime
     ) -> OlpMessage:
+        # A span of the caller's trace (a remote open's HTTP request) when the gateway traces.
+        with command_span(action, locker_id):
+            return await self._call_untraced(locker_id, action, payload, deadline)
+
+    async def _call_untraced(
+        self, locker_id: str, action: str, payload: WireModel, deadline: datetime
+    ) -> OlpMessage:
         assert self._connection is not None
         command = self._codec.command(
             action, payload, src=self._src, seq=next(self._seq), exp=deadline
         )
+        trace_note("olp.command_id", command.id)
         remaining = (deadline - self._host.now()).total_seconds()
         if remaining <= 0:
             raise AdapterTimeout(f"{action} for {locker_id}: deadline already passed")
@@ -447,6 +509,7 @@ class OlpAdapter:
 
     def _command_ended(self, action: str, outcome: str, sent_at: float) -> float:
         elapsed = time.perf_counter() - sent_at
+        trace_note("olp.outcome", outcome)
         if self._timer is not None:
             self._timer.command_answered(action, outcome, elapsed)
         return elapsed
@@ -458,6 +521,10 @@ class OlpAdapter:
         properties.CorrelationData = call_id.encode()
         properties.ResponseTopic = topics.gateway_reply(self._config.instance, locker_id)
         properties.MessageExpiryInterval = max(1, int(ttl_s))
+        parent = traceparent()  # the command's span, when the gateway traces
+        if parent is not None:
+            # W3C Trace Context as an MQTT 5 user property: firmware that traces continues it.
+            properties.UserProperty = [("traceparent", parent)]
         return properties
 
     async def _require_booted(self, locker_id: str) -> None:
@@ -497,17 +564,74 @@ class OlpAdapter:
                 self._status_marked.add(locker_id)
             # Refused: the lane's task applies the slot after the message in hand.
         elif channel is Channel.REQUEST and info.action == "Boot":
-            queued = locker_id in self._boot_slot
-            self._boot_slot[locker_id] = Inbound(info, raw)  # replaces an older one
-            if not queued and not self._lanes.offer(locker_id, Inbound(info, b"")):
-                self._busy.offer(locker_id, self._boot_slot.pop(locker_id))
+            self._boot_received(info, raw)
         elif channel in (Channel.EVENT, Channel.REQUEST):
             item = Inbound(info, raw)
-            if not self._lanes.offer(locker_id, item) and channel is Channel.REQUEST:
-                # Refused (counted, logged once per overload episode by the lanes). An event
-                # with an eventSeq stays in the locker's journal and comes back by replay.
+            if self._lanes.offer(locker_id, item):
+                pass
+            elif channel is Channel.REQUEST:
+                # Refused (counted, told once per overload episode by the lanes).
                 self._busy.offer(locker_id, item)
+            else:
+                # An event with an eventSeq stays in the locker's journal and comes back by
+                # replay, asked for once the lane has drained (`_catch_up`).
+                self._refused_events[locker_id] = item
         # cmd and res topics: our own traffic, if a broker echoes it
+
+    def _boot_received(self, info: topics.TopicInfo, raw: bytes) -> None:
+        """A Boot, at receipt: dropped if expired, answered `Pending` at once while the lanes
+        are too far behind to answer it within its `exp` (boot_intake.py), else queued."""
+        locker_id = info.locker_id
+        queued = locker_id in self._boot_slot
+        if not queued:
+            header = peek_boot(raw, _MESSAGE_ID.fullmatch)
+            if header is not None:
+                remaining_s = header.remaining_s(self._host.now())
+                if remaining_s <= 0:
+                    self._boot_intake.expired()
+                    self._drops.count(DropReason.EXPIRED_CALL)
+                    self._expired_log.log("dropping expired Boot call from %s", locker_id)
+                    return
+                wait_s = self._boot_intake.wait_for(locker_id, remaining_s)
+                if wait_s is not None:
+                    pending = PendingBoot(locker_id, header.call_id, wait_s)
+                    sender = f"s{next(self._pending_senders)}"
+                    if not self._pending_replies.offer(sender, pending):
+                        # Every sender is full: unanswered, the locker retries after its own
+                        # call timeout (counted by the lanes as refused).
+                        log.debug("locker %s Boot not answered: pending replies full", locker_id)
+                    return
+        self._boot_slot[locker_id] = Inbound(info, raw)  # replaces an older one
+        if queued:
+            return
+        if self._lanes.offer(locker_id, Inbound(info, b"")):
+            self._boot_intake.queued(locker_id)
+        else:
+            self._busy.offer(locker_id, self._boot_slot.pop(locker_id))
+
+    async def _send_pending(self, _sender: str, pending: PendingBoot) -> None:
+        """`Pending` with its least wait, for a Boot turned away at receipt (never decoded:
+        its id is all the reply needs)."""
+        assert self._connection is not None
+        result = BootResult(
+            id=str(uuid4()),
+            corr=pending.call_id,
+            ts=self._host.now(),
+            src=self._src,
+            seq=next(self._seq),
+            payload=BootResultPayload(
+                status=BootStatus.PENDING,
+                heartbeat_interval_seconds=pending.wait_s,
+                current_time=self._host.now(),
+                reason="gateway busy",
+            ),
+        )
+        topic = topics.locker_reply(pending.locker_id)
+        try:
+            await self._connection.publish(topic, self._codec.encode(result))
+        except OpenLockerError as err:
+            # The locker's Boot times out and is retried: nothing to keep.
+            log.info("Pending to %s not sent: %s", pending.locker_id, err.description)
 
     def _refuse_too_large(self, info: topics.TopicInfo, raw: bytes) -> None:
         """SPEC §9 Size, on receipt: a lane bounds how many messages it holds, so one of
@@ -556,6 +680,9 @@ class OlpAdapter:
             self._handled += 1
 
     async def _work_off(self, locker_id: str, item: Inbound) -> None:
+        if item.catch_up:
+            await self._report_refused(locker_id, item)
+            return
         if item.info.channel is Channel.GATEWAY_REPLY:  # only a refused, forged SetKeySet
             reply = self._codec.decode_message(item.raw)
             assert isinstance(reply, ErrorReply)
@@ -575,8 +702,12 @@ class OlpAdapter:
         elif item.info.channel is Channel.REQUEST and item.info.action == "Boot":
             # Only a marker: the newest Boot of this locker waits in its slot.
             boot = self._boot_slot.pop(locker_id, None)
-            if boot is not None:
-                await self._process(boot)
+            try:
+                if boot is not None:
+                    await self._process(boot)
+            finally:
+                # Answered, refused or dropped: its time in the gateway is known now.
+                self._boot_intake.answered(locker_id)
         else:
             await self._process(item)
         if (
@@ -587,6 +718,40 @@ class OlpAdapter:
             # A Status came while the lane was full, or waited for the Boot: apply it now.
             await self._apply_newest_status(locker_id)
 
+    def _catch_up(self, locker_id: str) -> Inbound | None:
+        """Asked by the lanes when this locker's lane, having refused items, has drained: the
+        newest refused event, to report as the last one the locker sent. The replay the gateway
+        asks then brings the refused events into the empty lane, a lane's worth at most: the
+        next chunk, and the lanes ask again when it is worked off."""
+        refused = self._refused_events.pop(locker_id, None)
+        return None if refused is None else Inbound(refused.info, refused.raw, catch_up=True)
+
+    async def _report_refused(self, locker_id: str, item: Inbound) -> None:
+        try:
+            event = self._codec.decode_message(item.raw)
+        except (MalformedMessage, SchemaViolation):
+            event = None
+        if event is None or event.src != locker_id or event.event_seq is None:
+            # Nothing a journal brings back (no number, or not valid): counted with the lane's
+            # refusals; a locker with a journal reports it at its next Heartbeat anyway.
+            log.info("locker %s: its last refused event cannot be replayed", locker_id)
+            return
+        log.info(
+            "locker %s: lane drained after refusing events up to %d; asking the gateway to "
+            "catch up",
+            locker_id,
+            event.event_seq,
+        )
+        report = JournalReported(
+            locker_id=locker_id,
+            at=self._host.now(),
+            event_id=event.id,
+            seq=event.seq,
+            last_event_seq=event.event_seq,
+            live=False,
+        )
+        await self._host.locker_event(report)
+
     def _boot_goes_first(self, locker_id: str) -> bool:
         """True when the locker's online Status should wait for its queued Boot.
 
@@ -596,8 +761,14 @@ class OlpAdapter:
         After an accepted Boot the gateway knows the locker is online (`mark_booted`) and
         skips the then redundant write (gateway.service.presence). Only online: an offline
         Status waiting with a Boot behind it is applied in its turn, as received.
+
+        The same while the locker was told `Pending` at receipt (boot_intake.py): in a storm
+        the gateway is behind, and a presence transaction per turned-away locker would keep
+        it behind; its next Boot comes after the wait it was given (SPEC §9), and the Status
+        is applied after that Boot's answer (for free once accepted). An offline Status
+        replaces it in the slot and is applied as ever.
         """
-        if locker_id not in self._boot_slot:
+        if locker_id not in self._boot_slot and not self._boot_intake.told_to_wait(locker_id):
             return False
         waiting = self._status_slot.get(locker_id)
         if waiting is None:
@@ -706,6 +877,7 @@ class OlpAdapter:
         accepted = decision.status is BootStatus.ACCEPTED
         if accepted:
             self._booted.add(locker_id)
+            self._boot_intake.accepted(locker_id)
         result = BootResultPayload(
             status=decision.status,
             heartbeat_interval_seconds=decision.heartbeat_interval_s,

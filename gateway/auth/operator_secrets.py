@@ -12,6 +12,7 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from gateway.domain import one_time_passwords
 from gateway.domain.operators import Argon2Cost
 
 # API tokens carry this prefix: the admin API tells them from carrier JWTs (which start with
@@ -64,8 +65,10 @@ async def verify_password(stored_hash: str | None, password: str) -> bool:
 
 
 def _verify(stored_hash: str | None, password: str) -> bool:
+    # A one-time password's hash is marked (gateway/domain/one_time_passwords); its deadline
+    # is the caller's to check, with its clock.
     try:
-        _VERIFIER.verify(stored_hash or DEFAULT_HASHING.dummy, password)
+        _VERIFIER.verify(one_time_passwords.phc(stored_hash or DEFAULT_HASHING.dummy), password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
     return stored_hash is not None

@@ -3,8 +3,10 @@
 Every outcome that matters is in the audit chain: sign-ins, failures (with the lockout they
 caused), sign-outs. Of the sign-ins a lock refuses only the first is audited and the rest are
 counted, or anyone could grow the (hash-chained, serialised) audit chain at request rate.
-Attempt counters live in the database, keyed per account and per client address, so the
-limits hold whichever instance a load balancer picks.
+Attempt counters live in the database, keyed per account and per client address (an IPv6
+client's /64), so the limits hold whichever instance a load balancer picks. The client address
+is the edge's to find (`gateway.http.client_address`: the TCP peer, or what a trusted proxy
+forwarded).
 """
 
 from __future__ import annotations
@@ -25,13 +27,25 @@ from gateway.auth.operator_secrets import (
     verify_password,
 )
 from gateway.clock import Clock, utc_now
+from gateway.domain import one_time_passwords
 from gateway.domain.audit import AuditAction
-from gateway.domain.operators import LoginCounter, LoginPolicy, Operator, Role, SessionPolicy
+from gateway.domain.operators import (
+    LoginCounter,
+    LoginPolicy,
+    Operator,
+    Role,
+    SessionPolicy,
+    address_key,
+)
 from gateway.errors import AuthenticationFailed
 from gateway.store import Store, UnitOfWork
 from gateway.store.operators import SessionRecord
 
 log = logging.getLogger(__name__)
+
+
+# Rows deleted per transaction by the housekeeping purge.
+PURGE_BATCH = 500
 
 
 class Via(StrEnum):
@@ -53,7 +67,17 @@ class Principal:
 
     @property
     def actor(self) -> str:
+        """Who acts, for the audit chain: the operator, and which of their API tokens when one
+        was used (its public id, never the secret), so a leaked token's actions stand out."""
+        if self.token_id is not None:
+            return f"operator:{self.operator.id}/token:{self.token_id}"
         return f"operator:{self.operator.id}"
+
+    @property
+    def must_change_password(self) -> bool:
+        """A session opened with a one-time password: it may only set the operator's own.
+        (An API token predates the reset and is the admin's to revoke with it.)"""
+        return self.via is Via.SESSION and self.operator.must_change_password
 
     @property
     def csrf(self) -> str | None:
@@ -93,7 +117,11 @@ class OperatorAuth:
         logins: LoginPolicy,
         clock: Clock = utc_now,
         passwords: PasswordHashing | None = None,
+        purge_batch: int = PURGE_BATCH,
     ) -> None:
+        if purge_batch < 1:
+            raise ValueError("purge_batch must be at least 1")
+        self._purge_batch = purge_batch
         self._store = store
         self._passwords = passwords or DEFAULT_HASHING
         self.sessions = sessions
@@ -113,7 +141,7 @@ class OperatorAuth:
         now = self._clock()
         # The address first, here and on success (one lock order, no deadlock): a locked
         # address is refused before a counter is made for whatever id it typed.
-        keys = (f"address:{client}", f"account:{operator_id}")
+        keys = (address_key(client), f"account:{operator_id}")
         async with self._store.transaction() as tx:
             attempt = await self._count_attempt(tx, keys, now)
             if attempt.first_refusal:
@@ -125,9 +153,13 @@ class OperatorAuth:
         # A missing account is checked against a dummy hash at today's cost: same time.
         good = await verify_password(stored or self._passwords.dummy, password)
         good = good and stored is not None
+        # A one-time password past its deadline signs in no more (the admin issues another).
+        lapsed = good and one_time_passwords.expired(stored, now)
+        good = good and not lapsed
         rehashed = await self._rehashed(stored, password) if good else None
         if not good or record is None or not record.operator.active:
             reason = "disabled" if good and record is not None else "wrong-credentials"
+            reason = "one-time-password-expired" if lapsed else reason
             async with self._store.transaction() as tx:
                 await _audit_failure(
                     tx, operator_id, client, reason, attempt.locks_until, attempt.refused_before
@@ -177,15 +209,14 @@ class OperatorAuth:
         now: datetime,
         client: str,
     ) -> None:
-        address = await tx.operators.claim_counter(f"address:{client}")
+        address = await tx.operators.claim_counter(address_key(client))
         await tx.operators.save_counter(address.forgiven(attempt.address_lock, now, self._logins))
         account = await tx.operators.claim_counter(f"account:{operator_id}")
         await tx.operators.save_counter(account.succeeded())
         expires = self.sessions.expiry(now, now)
         session = SessionRecord(digest(session_id), operator_id, now, now, expires)
         await tx.operators.add_session(session, client)
-        # Expired sessions are refused on use; sign-ins sweep them away (indexed, cheap).
-        await tx.operators.purge_sessions(now)
+        # Expired sessions are refused on use and purged by housekeeping (`purge_expired`).
         details: dict[str, object] = {"client": client}
         if attempt.refused_before:
             details["refusedWhileLocked"] = dict(attempt.refused_before)
@@ -285,22 +316,42 @@ class OperatorAuth:
         role = found.role if operator.role.allows(found.role) else operator.role
         return Principal(operator, role, Via.TOKEN, token_id=found.id, expires_at=found.expires_at)
 
-    async def purge_expired(self) -> int:
-        """Expired sessions and stale attempt counters; returns how many counters it purged.
+    async def purge_expired(self) -> Purged:
+        """Expired sessions and stale attempt counters (housekeeping), `purge_batch` rows a
+        transaction: a backlog (a spray of sign-ins from many addresses, a night of expired
+        sessions) never holds the write lock, or the audit chain's, for long.
 
         A counter is stale once untouched for a window plus the longest lock: it is neither
         locked nor counting, and a back-off that old is forgotten. Refusals its last lock
         counted and no later attempt reported are audited as it goes."""
         now = self._clock()
         stale_before = now - self._logins.window - self._logins.lockout_cap
-        async with self._store.transaction() as tx:
-            await tx.operators.purge_sessions(now)
-            purged = await tx.operators.purge_counters(stale_before)
-            for counter in purged:
-                refused = counter.refused_by_last_lock(now)
-                if refused > 1:  # the first refusal has its own entry already
-                    await _audit_refusals(tx, counter, refused)
-        return len(purged)
+        sessions = counters = 0
+        while True:
+            async with self._store.transaction() as tx:
+                ended = await tx.operators.purge_sessions(now, limit=self._purge_batch)
+            sessions += ended
+            if ended < self._purge_batch:
+                break
+        while True:
+            async with self._store.transaction() as tx:
+                purged = await tx.operators.purge_counters(stale_before, limit=self._purge_batch)
+                for counter in purged:
+                    refused = counter.refused_by_last_lock(now)
+                    if refused > 1:  # the first refusal has its own entry already
+                        await _audit_refusals(tx, counter, refused)
+            counters += len(purged)
+            if len(purged) < self._purge_batch:
+                break
+        return Purged(sessions=sessions, counters=counters)
+
+
+@dataclass(frozen=True, slots=True)
+class Purged:
+    """What one housekeeping purge deleted."""
+
+    sessions: int
+    counters: int
 
 
 # Sessions used more often than this are not written back on every request.

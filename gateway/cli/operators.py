@@ -2,6 +2,7 @@
 
 Passwords are read from the terminal (asked twice) or, for scripts, from standard input with
 `--password-stdin`; never from the command line, where `ps` and shell history would keep them.
+The audit chain names who acted as `cli:<OS user>`: whoever holds the host and the database.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def register(sub: Subparsers) -> None:
     _password_flag(reset)
     reset.add_argument("--role", type=Role, choices=list(Role))
     reset.add_argument("--enable", action="store_true", help="re-enable a disabled operator")
+    reset.add_argument("--reason", required=True, help="why (kept in the audit trail)")
     reset.set_defaults(func=_reset)
 
     disable = commands.add_parser(
@@ -84,6 +86,16 @@ def _days(text: str) -> float:
     return value
 
 
+def cli_actor() -> str:
+    """Who acts from the command line, for the audit chain: the OS account that ran it (the
+    environment's LOGNAME/USER first, then the password database), `cli:unknown` if none."""
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # no name in the environment and a uid /etc/passwd lacks
+        user = "unknown"
+    return f"cli:{user or 'unknown'}"
+
+
 def _service(store: Store, settings: Settings) -> OperatorService:
     cost = settings.operators.password_cost
     return OperatorService(store=store, passwords=PasswordHashing(cost=cost))
@@ -110,7 +122,7 @@ async def _add(args: argparse.Namespace, settings: Settings) -> int:
     password = _read_password(args)
     async with open_store(settings) as store:
         operator = await _service(store, settings).add(
-            args.operator_id, name=args.name, role=args.role, password=password
+            args.operator_id, name=args.name, role=args.role, password=password, actor=cli_actor()
         )
     print(f"operator {operator.id} added ({operator.role})")
     return 0
@@ -123,7 +135,12 @@ async def _reset(args: argparse.Namespace, settings: Settings) -> int:
     password = _read_password(args) if wants_password else None
     async with open_store(settings) as store:
         operator = await _service(store, settings).reset(
-            args.operator_id, password=password, role=args.role, enable=args.enable
+            args.operator_id,
+            password=password,
+            role=args.role,
+            enable=args.enable,
+            actor=cli_actor(),
+            reason=args.reason,
         )
     state = "active" if operator.active else "disabled"
     print(f"operator {operator.id} reset ({operator.role}, {state})")
@@ -132,7 +149,9 @@ async def _reset(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _disable(args: argparse.Namespace, settings: Settings) -> int:
     async with open_store(settings) as store:
-        operator = await _service(store, settings).disable(args.operator_id, reason=args.reason)
+        operator = await _service(store, settings).disable(
+            args.operator_id, reason=args.reason, actor=cli_actor()
+        )
     print(f"operator {operator.id} disabled")
     return 0
 
@@ -154,7 +173,11 @@ async def _token_create(args: argparse.Namespace, settings: Settings) -> int:
         expires = datetime.now(UTC) + timedelta(days=args.expires_in_days)
     async with open_store(settings) as store:
         issued = await _service(store, settings).create_token(
-            args.operator_id, name=args.name, role=args.role, expires_at=expires
+            args.operator_id,
+            name=args.name,
+            role=args.role,
+            expires_at=expires,
+            actor=cli_actor(),
         )
     record = issued.record
     until = record.expires_at.isoformat(timespec="seconds") if record.expires_at else "never"
@@ -166,7 +189,7 @@ async def _token_create(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _token_revoke(args: argparse.Namespace, settings: Settings) -> int:
     async with open_store(settings) as store:
-        revoked = await _service(store, settings).revoke_token(args.token_id)
+        revoked = await _service(store, settings).revoke_token(args.token_id, actor=cli_actor())
     print(f"token {revoked.id} of {revoked.operator_id} revoked")
     return 0
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.console import actions, pages, stream
+from gateway.console import account_pages, actions, operator_pages, pages, parcel_pages, stream
 from gateway.console.live import LiveFeed
+from gateway.console.parcel_reads import ParcelReads
 from gateway.console.reads import ConsoleReads
 from gateway.console.web import CONSOLE, HERE, PREFIX, TEMPLATES, ConsoleDeps, templates
 from gateway.console.web import security_headers as _security_headers
 
-__all__ = ["ConsoleDeps", "ConsoleReads", "LiveFeed", "mount_console"]
+__all__ = ["ConsoleDeps", "ConsoleReads", "LiveFeed", "ParcelReads", "mount_console"]
 
 
 def mount_console(app: web.Application, deps: ConsoleDeps) -> None:
@@ -22,6 +23,9 @@ def mount_console(app: web.Application, deps: ConsoleDeps) -> None:
     )
     pages.add_routes(app)
     actions.add_routes(app)
+    parcel_pages.add_routes(app)
+    operator_pages.add_routes(app)
+    account_pages.add_routes(app)
     stream.add_routes(app)
     app.on_response_prepare.append(_security_headers)
 

@@ -76,7 +76,7 @@ def _login_again(request: web.Request, operator_id: str, error: str, status: int
     )
 
 
-@page(Role.VIEWER)
+@page(Role.VIEWER, while_password_due=True)
 async def logout(request: web.Request) -> web.StreamResponse:
     await admin(request).auth.logout(request[ME])
     response = web.HTTPSeeOther(PREFIX + "/login")

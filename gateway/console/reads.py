@@ -19,6 +19,7 @@ from sqlalchemy import and_, func, select
 
 from gateway.auth.operator_secrets import digest
 from gateway.clock import Clock, utc_now
+from gateway.console.overloads import OverloadSeen, recent_overloads
 from gateway.domain.enums import DoorState, ParcelState
 from gateway.domain.operators import SessionPolicy
 from gateway.domain.webhooks import DeliveryState
@@ -118,6 +119,10 @@ class ConsoleReads:
         deadline = policy.expiry(found.created_at, found.last_seen_at)
         return None if self._clock() >= deadline else deadline
 
+    async def overloads(self, now: datetime) -> list[OverloadSeen]:
+        """Lockers' lane overloads going on or just ended, from the audit trail (overloads.py)."""
+        return await recent_overloads(self._store.engine, now)
+
     async def jammed_doors(self) -> list[tuple[str, str]]:
         """(locker, compartment) of every door reported jammed now."""
         c = compartments.c
@@ -206,7 +211,9 @@ class ConsoleReads:
                         e.to_state.in_([ParcelState.READY_FOR_PICKUP, ParcelState.PICKED_UP]),
                     )
                 )
-                .order_by(e.id)
+                # In time order: the range read of ix_parcel_events_at (migration 0022)
+                # needs no sort (ordered by id, SQLite scans the whole table instead).
+                .order_by(e.at, e.id)
                 .limit(MAX_REPORT_ROWS + 1)
             )
             rows = moves.all()

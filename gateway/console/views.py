@@ -81,6 +81,9 @@ async def overview(views: AdminViews, reads: ConsoleReads, now: datetime) -> Ove
             plural = "s" if out > 1 else ""
             what = f"{out} compartment{plural} out of service"
             result.faults.append(Fault(what, locker.id, href))
+    for seen in await reads.overloads(now):
+        href = f"/console/lockers/{seen.locker_id}"
+        result.faults.append(Fault(seen.words(), seen.locker_id, href))
     for locker_id, code in await reads.jammed_doors():
         result.faults.append(
             Fault(f"Door {code} jammed", locker_id, f"/console/lockers/{locker_id}#cell-{code}")

@@ -14,7 +14,9 @@ from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from gateway.auth.operator_sessions import Principal
+from gateway.console.audit_check import AuditCheck
 from gateway.console.live import LiveFeed
+from gateway.console.parcel_reads import ParcelReads
 from gateway.console.reads import ConsoleReads
 from gateway.domain.operators import Role
 from gateway.errors import AuthenticationFailed, OpenLockerError, PermissionDenied
@@ -24,6 +26,7 @@ from gateway.wire import HTTP_STATUS
 HERE = Path(__file__).parent
 PREFIX = "/console"
 FLASH_COOKIE = "olp_console_note"
+PASSWORD_PAGE = PREFIX + "/account/password"  # where a one-time password leads
 # No inline script or style anywhere: every script and stylesheet is a file under /console/static.
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -45,6 +48,8 @@ class ConsoleDeps:
 
     reads: ConsoleReads
     feed: LiveFeed
+    parcels: ParcelReads  # a parcel page's holds, bundle and deliveries
+    audit_check: AuditCheck  # the audit page's chain check, cached per head
 
 
 CONSOLE = web.AppKey("console", ConsoleDeps)
@@ -109,9 +114,13 @@ _NOTE = web.RequestKey("console-note", str)
 ME = web.RequestKey("console-operator", Principal)
 
 
-def page(role: Role = Role.VIEWER) -> Callable[[Handler], Handler]:
+def page(
+    role: Role = Role.VIEWER, *, while_password_due: bool = False
+) -> Callable[[Handler], Handler]:
     """A signed-in page: without a live session the browser goes to the sign-in page (which
-    says the session ended), and an error becomes an HTML page with the error's status."""
+    says the session ended), and an error becomes an HTML page with the error's status. A
+    session opened with a one-time password is sent to set its own password first (only
+    pages marked `while_password_due` serve it: that page, and signing out)."""
 
     def wrap(handler: Handler) -> Handler:
         async def guarded(request: web.Request) -> web.StreamResponse:
@@ -121,9 +130,14 @@ def page(role: Role = Role.VIEWER) -> Callable[[Handler], Handler]:
             try:
                 if request.method == "GET" and await authenticate(request) is None:
                     raise to_login(request)
+                found = await authenticate(request)
+                if found is not None and found.must_change_password and not while_password_due:
+                    raise web.HTTPSeeOther(PASSWORD_PAGE)
                 if request.method != "GET":
                     check_origin(request)
-                request[ME] = await require_operator(request, role)
+                request[ME] = await require_operator(
+                    request, role, while_password_due=while_password_due
+                )
                 return await handler(request)
             except AuthenticationFailed:
                 if request.method == "GET":

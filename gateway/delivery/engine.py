@@ -36,7 +36,7 @@ from gateway.delivery.stored_events import read_event
 from gateway.delivery.transports.base import Outcome, Transport
 from gateway.domain.webhooks import is_network_event
 from gateway.errors import ConcurrentUpdate, OpenLockerError, Unavailable
-from gateway.observability import correlation
+from gateway.observability import correlation, tracing
 from gateway.observability.metrics import Metrics
 from gateway.sdk.connectors import (
     Capability,
@@ -253,7 +253,17 @@ class DeliveryEngine:
         try:
             # The id of what queued the row (an HTTP request, a locker message), else the
             # event's: every log line of this attempt carries it.
-            with correlation.bind(delivery.correlation_id or delivery.event_id):
+            with (
+                correlation.bind(delivery.correlation_id or delivery.event_id),
+                # A child of the span that queued the row (its traceparent, kept in the row).
+                tracing.delivery_span(
+                    delivery.traceparent,
+                    f"{delivery.target_kind}:{delivery.target_id}",
+                    delivery.type,
+                    delivery.event_id,
+                    delivery.attempts,
+                ),
+            ):
                 await self._deliver(delivery, deadline, sent)
         except _DATABASE_WEATHER as err:
             # The outcome could not be written: the row stays leased, then is sent again.
@@ -319,6 +329,9 @@ class DeliveryEngine:
                 # if this was the probe of an open circuit, the next attempt probes instead.
                 state.breaker.abandoned()
         self._judge(state, route, outcome)
+        tracing.note("openlocker.delivered", outcome.ok)
+        if outcome.status is not None:
+            tracing.note("http.response.status_code", outcome.status)
         sent()  # only the outcome's write is left: the slot can send another row
         await self._settle.outcome(delivery, route, outcome)
         if outcome.gone:

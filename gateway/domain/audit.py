@@ -28,6 +28,10 @@ class AuditAction(StrEnum):
     # (gateway/service/recovery.py): details.what, details.outcome.
     RECOVERED = "recovery.reconciled"
     DELIVERY_TARGET_DISABLED = "delivery.target_disabled"  # a receiver answered 410 Gone
+    # A locker flooded its lane on a gateway instance (gateway/service/lane_overloads.py):
+    # started, and ended with details.refused (messages refused) and details.seconds.
+    LOCKER_OVERLOADED = "locker.overloaded"
+    LOCKER_OVERLOAD_ENDED = "locker.overload_ended"
     # Operators (gateway/auth/operator_sessions.py, gateway/service/operators.py) and what
     # they do through the admin API (gateway/service/admin_actions.py): who, what and why.
     OPERATOR_CREATED = "operator.created"

@@ -14,18 +14,19 @@ GENESIS_HASH = "0" * 64
 # Bumped if the encoding below ever changes, so old and new entries can be told apart.
 _ENCODING_VERSION = 1
 # Who acted: a carrier, a locker, one gateway instance, or a person at the operator console
-# ("operator" alone: the CLI run by whoever holds the host; "operator:<id>": a signed-in one),
+# ("operator:<id>": a signed-in one, "operator:<id>/token:<token id>" when an API token acted),
+# the CLI run by whoever holds the host ("cli:<OS user>"; "operator" alone in older entries),
 # or a parcel's recipient through its self-service link ("recipient:<parcel uid>").
-_ACTOR = re.compile(r"^(operator|(carrier|locker|gateway|operator|recipient):\S.*)$")
+_ACTOR = re.compile(r"^(operator|(carrier|locker|gateway|operator|recipient|cli):\S.*)$")
 
 
 def check_actor(actor: str) -> str:
     """`actor` if it is "carrier:<id>", "locker:<id>", "gateway:<instance>",
-    "recipient:<parcel uid>", "operator" or "operator:<id>"."""
+    "recipient:<parcel uid>", "cli:<user>", "operator" or "operator:<id>"."""
     if not isinstance(actor, str) or not _ACTOR.match(actor):
         raise ValueError(
             f"audit actor {actor!r} must be carrier:<id>, locker:<id>, gateway:<id>, "
-            "recipient:<parcel uid>, operator or operator:<id>"
+            "recipient:<parcel uid>, cli:<user>, operator or operator:<id>"
         )
     return actor
 

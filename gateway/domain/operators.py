@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -76,10 +77,17 @@ class Operator:
     role: Role
     created_at: datetime
     disabled_at: datetime | None = None
+    # Set while the password is a one-time one an admin set (gateway/domain/one_time_passwords):
+    # it signs in until then, and the session may do nothing but set the operator's own.
+    one_time_password_until: datetime | None = None
 
     @property
     def active(self) -> bool:
         return self.disabled_at is None
+
+    @property
+    def must_change_password(self) -> bool:
+        return self.one_time_password_until is not None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -117,9 +125,28 @@ class LoginPolicy:
         return timedelta(seconds=seconds)
 
 
+# An IPv6 client is given a /64 at least (RFC 6177): it can pick any address in it at will.
+IPV6_CLIENT_PREFIX = 64
+
+
+def address_key(client: str) -> str:
+    """The login counter's key for a client address: the address itself for IPv4 (and for
+    what is not an address, e.g. "unknown"), its /64 for IPv6, or a client rotating through
+    its own /64 would get a fresh limit with every address."""
+    try:
+        ip = ipaddress.ip_address(client)
+    except ValueError:
+        return f"address:{client}"
+    if ip.version == 6:
+        network = ipaddress.ip_network(f"{ip}/{IPV6_CLIENT_PREFIX}", strict=False)
+        return f"address:{network}"
+    return f"address:{ip}"
+
+
 @dataclass(frozen=True, slots=True)
 class LoginCounter:
-    """Failed logins of one key ("account:<id>" or "address:<ip>"), shared through the DB."""
+    """Failed logins of one key ("account:<id>", "address:<ipv4>" or "address:<ipv6>/64",
+    see `address_key`), shared through the DB."""
 
     key: str
     failures: int = 0

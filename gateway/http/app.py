@@ -14,6 +14,7 @@ from gateway.http.recipient_page import mount_recipient_page
 from gateway.http.routes import (
     admin_hold_policies,
     admin_lockers,
+    admin_operators,
     admin_ops,
     admin_parcels,
     admin_session,
@@ -97,6 +98,7 @@ def build_http_app(
             admin_parcels,
             admin_ops,
             admin_hold_policies,
+            admin_operators,
         ):
             routes.add_routes(app)
     return app

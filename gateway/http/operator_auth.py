@@ -25,6 +25,7 @@ from gateway.auth.operator_sessions import OperatorAuth, Principal
 from gateway.clock import Clock
 from gateway.domain.operators import Role
 from gateway.errors import AuthenticationFailed, MalformedMessage, PermissionDenied
+from gateway.http.client_address import FORWARDED_FOR, ClientAddresses
 from gateway.service.admin_actions import AdminActions
 from gateway.service.admin_views import AdminViews
 from gateway.service.audit import AuditService
@@ -70,6 +71,7 @@ class AdminDeps:
     deliveries: DeliveryService
     audit: AuditService
     keypads: KeypadLockouts
+    clients: ClientAddresses  # whose X-Forwarded-For to believe (`[operators] trusted_proxies`)
 
 
 ADMIN = web.AppKey("admin", AdminDeps)
@@ -111,9 +113,13 @@ async def authenticate(request: web.Request) -> Principal | None:
     return principal
 
 
-async def require_operator(request: web.Request, role: Role = Role.VIEWER) -> Principal:
+async def require_operator(
+    request: web.Request, role: Role = Role.VIEWER, *, while_password_due: bool = False
+) -> Principal:
     """The signed-in operator if their credential's role reaches `role`, with the CSRF token
-    checked on state changes made with a session cookie."""
+    checked on state changes made with a session cookie. A session opened with a one-time
+    password may reach only what passes `while_password_due` (who am I, sign out, set the
+    operator's own password)."""
     principal = await authenticate(request)
     if principal is None:
         raise AuthenticationFailed("sign in first: no operator session or API token")
@@ -130,6 +136,12 @@ async def require_operator(request: web.Request, role: Role = Role.VIEWER) -> Pr
                 "missing or wrong CSRF token: send the session's token in the "
                 f"{CSRF_HEADER} header (GET /v1/admin/session gives it)"
             )
+    if principal.must_change_password and not while_password_due:
+        raise PermissionDenied(
+            "signed in with a one-time password: set your own first "
+            "(POST /v1/admin/session/password)",
+            details={"passwordChangeRequired": True},
+        )
     if not principal.role.allows(role):
         raise PermissionDenied(
             f"this needs the {role} role; this credential has {principal.role}",
@@ -149,9 +161,9 @@ async def read_form(request: web.Request) -> MultiDictProxy[str | bytes | bytear
 
 
 def client_address(request: web.Request) -> str:
-    """The peer's address, which login limits count by. Behind a reverse proxy this is the
-    proxy (ROADMAP: a trusted-proxy setting to read X-Forwarded-For)."""
-    return request.remote or "unknown"
+    """The client's address, which login limits count by and audit entries name: the TCP
+    peer's, or, when that is a trusted proxy, the one it forwarded (see `ClientAddresses`)."""
+    return admin(request).clients.of(request.remote, request.headers.getall(FORWARDED_FOR, ()))
 
 
 def set_session_cookie(

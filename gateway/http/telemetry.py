@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from gateway.observability import correlation
+from gateway.observability import correlation, tracing
 from gateway.observability.figures import NetworkFigures
 from gateway.observability.health import Readiness
 from gateway.observability.metrics import Metrics
@@ -55,7 +55,8 @@ async def telemetry_middleware(request: web.Request, handler: Handler) -> web.St
     request[REQUEST_ID] = request_id
     started = time.perf_counter()
     status = 500
-    with correlation.bind(request_id):
+    # The span inside the binding: a trace it starts takes the correlation id as trace id.
+    with correlation.bind(request_id), tracing.server_span(request.method, request.headers) as span:
         try:
             response = await handler(request)
             status = response.status
@@ -68,6 +69,8 @@ async def telemetry_middleware(request: web.Request, handler: Handler) -> web.St
             route = _template(request)
             method = request.method if request.method in _METHODS else "OTHER"
             request.app[OPS].metrics.http_request(route, method, status, elapsed)
+            if span is not None:
+                span.finished(route, status)
             # Probes and scrapes come every few seconds: their successes only at DEBUG.
             level = logging.DEBUG if route in _QUIET and status < 400 else logging.INFO
             # The path, not the query: a query string is the caller's and may hold anything.

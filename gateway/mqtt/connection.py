@@ -18,6 +18,7 @@ from paho.mqtt.properties import Properties
 
 from gateway.domain.backoff import backoff_s
 from gateway.errors import Unavailable
+from gateway.mqtt.read_burst import queued_messages, read_in_bursts
 from gateway.sdk.lifetime import TaskSet
 
 log = logging.getLogger(__name__)
@@ -174,6 +175,7 @@ class MqttConnection:
         """One connection, from connect to loss (or to closing)."""
         self._up_since_failure = False
         async with self._new_client() as client:
+            read_in_bursts(client)  # not one packet per loop turn (read_burst.py)
             self._client = client
             for topic in self._options.subscriptions:
                 await client.subscribe(topic, qos=1)
@@ -187,6 +189,10 @@ class MqttConnection:
                 if self._closing:
                     return
                 self._on_message(message)
+                # aiomqtt hands out one message per two loop turns; the rest already read
+                # goes on now, in order (read_burst.py).
+                for queued in queued_messages(client):
+                    self._on_message(queued)
 
     def _backoff(self, failures: int) -> float:
         # Jittered, so many clients that lost the broker together do not reconnect in step.

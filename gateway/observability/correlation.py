@@ -60,6 +60,14 @@ def from_headers(headers: Mapping[str, str]) -> str:
     return new_id()
 
 
+def acceptable_traceparent(value: object) -> str | None:
+    """`value` if it is a W3C `traceparent` (read back from storage), else None."""
+    if not isinstance(value, str):
+        return None
+    found = _TRACEPARENT.match(value)
+    return value if found is not None and found.group(1) != "0" * 32 else None
+
+
 def acceptable(value: object) -> str | None:
     """`value` if it can serve as a correlation id (read back from storage), else None."""
     return value if isinstance(value, str) and _REQUEST_ID.match(value) else None

@@ -90,6 +90,18 @@ class RuntimeCounters(Collector):
             "Locker messages refused because their locker's lane was full (overload).",
             labels=["adapter"],
         )
+        episodes = CounterMetricFamily(
+            "openlocker_lane_overload_episodes",
+            "Overload episodes of lockers' lanes: from a locker's first refused message until "
+            "its lane worked off what it held (refused journaled events caught up by replay).",
+            labels=["adapter"],
+        )
+        overloaded = GaugeMetricFamily(
+            "openlocker_lane_overloaded_lockers",
+            "Lockers in an overload episode now (their lane refused messages and has not "
+            "drained yet).",
+            labels=["adapter"],
+        )
         errors = CounterMetricFamily(
             "openlocker_lane_handler_errors",
             "Lane items whose handler raised.",
@@ -118,6 +130,8 @@ class RuntimeCounters(Collector):
             lanes = stats if isinstance(stats, LaneStats) else getattr(stats, "lanes", None)
             if isinstance(lanes, LaneStats):
                 refused.add_metric([name], lanes.refused)
+                episodes.add_metric([name], lanes.overloads)
+                overloaded.add_metric([name], lanes.overloaded)
                 errors.add_metric([name], lanes.handler_errors)
                 queued.add_metric([name], lanes.queued)
                 busy.add_metric([name], lanes.lanes)
@@ -125,7 +139,7 @@ class RuntimeCounters(Collector):
             pending += int(getattr(stats, "calls_waiting", 0))
         too_large.add_metric([], big)
         waiting.add_metric([], pending)
-        yield from (refused, errors, queued, busy, too_large, waiting)
+        yield from (refused, episodes, overloaded, errors, queued, busy, too_large, waiting)
 
 
 def _stats(adapter: Any) -> Any:

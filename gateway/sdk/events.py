@@ -74,6 +74,11 @@ class JournalReported(_Event):
 
     last_event_seq: int
     at_boot: bool = False
+    # False: not a Boot or Heartbeat received just now but the adapter's own report, after an
+    # overload, of journaled events its lane refused (`LockerLanes` catch-up): `at` is no
+    # sample of the locker's clock, and the replay is asked at once (the lane is empty: no
+    # event queued behind a gap will ask again).
+    live: bool = True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -13,6 +13,13 @@ lane: others keep flowing. A lane's task exists only while the lane holds work; 
 The handler is awaited for one item at a time per locker. An exception it lets out is logged
 and counted (`handler_errors`); the lane goes on with the next item. Handlers that must not
 lose an item (the gateway's event pipeline) retry and park it themselves.
+
+An overload episode of a locker runs from the first item its full lane refused until the lane
+has worked off everything it held: `on_overload` is told twice per episode (started, then
+ended with the episode's refusals), never once per refused item, however long the flood.
+`catch_up`, asked when such a lane has drained, may queue one more item before the episode
+ends (the OLP adapter asks the gateway to have the refused events sent again): the refused
+items come back in chunks, back to back, each at most a lane's worth, within one episode.
 """
 
 from __future__ import annotations
@@ -30,9 +37,28 @@ from gateway.sdk.lifetime import TaskSet
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Handler = Callable[[str, T], Awaitable[None]]
-# Told once per overload episode (the lane was full and refused an item): locker id, refusals
-# so far in this episode. An episode ends when the lane has room again.
-OverloadHook = Callable[[str, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class LaneOverload:
+    """One locker's overload episode, as told when it starts and when it ends.
+
+    `refused` counts the items refused in the episode so far (1 when it starts); `seconds`
+    is how long it lasted (0 when it starts)."""
+
+    lanes: str  # the LockerLanes' name (the adapter's)
+    locker_id: str
+    ended: bool
+    refused: int
+    seconds: float
+
+
+# Told when an episode starts and when it ends; called from the receive loop (start) or the
+# lane's task (end), so it must not block: record, count, hand on.
+OverloadHook = Callable[[LaneOverload], None]
+# Asked when a lane that refused items has drained: an item to queue (the episode goes on
+# until it too is worked off), or None to end the episode.
+CatchUp = Callable[[str], T | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,14 +69,17 @@ class LaneStats:
     queued: int  # items waiting in all lanes
     refused: int  # items refused because their lane was full, since start
     handler_errors: int  # items whose handler raised, since start
+    overloads: int = 0  # overload episodes started, since start
+    overloaded: int = 0  # lockers in an overload episode now
 
 
 class _Lane(Generic[T]):
-    __slots__ = ("overloaded", "putters", "queue")
+    __slots__ = ("overloaded", "putters", "queue", "since")
 
     def __init__(self, capacity: int) -> None:
         self.queue: asyncio.Queue[T] = asyncio.Queue(capacity)
-        self.overloaded = 0  # refusals in the current overload episode
+        self.overloaded = 0  # refusals in the current overload episode (0: none)
+        self.since = 0.0  # when the episode started (loop time)
         self.putters = 0  # put() calls waiting for room in this lane
 
 
@@ -64,6 +93,7 @@ class LockerLanes(Generic[T]):
         handler: Handler[T],
         capacity: int = 256,
         on_overload: OverloadHook | None = None,
+        catch_up: CatchUp[T] | None = None,
     ) -> None:
         if capacity < 1:
             raise ValueError("a lane holds at least one item")
@@ -71,10 +101,12 @@ class LockerLanes(Generic[T]):
         self._handler = handler
         self._capacity = capacity
         self._on_overload = on_overload
+        self._catch_up = catch_up
         self._lanes: dict[str, _Lane[T]] = {}
         self._tasks = TaskSet(name)
         self._refused: Counter[str] = Counter()
         self._errors = 0
+        self._overloads = 0
 
     async def __aenter__(self) -> Self:
         await self._tasks.__aenter__()
@@ -92,6 +124,9 @@ class LockerLanes(Generic[T]):
             # events from their own journal; the count says how much was in hand.
             log.warning("%s: stopping with %d item(s) still queued", self.name, queued)
         await self._tasks.__aexit__(exc_type, exc, tb)
+        for locker_id, lane in self._lanes.items():
+            if lane.overloaded:
+                self._end_episode(locker_id, lane)  # told: no episode is left open
         self._lanes.clear()
 
     def offer(self, locker_id: str, item: T) -> bool:
@@ -102,7 +137,6 @@ class LockerLanes(Generic[T]):
         except asyncio.QueueFull:
             self._refuse(locker_id, lane)
             return False
-        lane.overloaded = 0
         return True
 
     async def put(self, locker_id: str, item: T) -> None:
@@ -120,6 +154,8 @@ class LockerLanes(Generic[T]):
             queued=sum(lane.queue.qsize() for lane in self._lanes.values()),
             refused=sum(self._refused.values()),
             handler_errors=self._errors,
+            overloads=self._overloads,
+            overloaded=sum(1 for lane in self._lanes.values() if lane.overloaded),
         )
 
     def refused(self, locker_id: str) -> int:
@@ -137,14 +173,50 @@ class LockerLanes(Generic[T]):
         self._refused[locker_id] += 1
         lane.overloaded += 1
         if lane.overloaded == 1:
+            self._overloads += 1
+            lane.since = asyncio.get_running_loop().time()
             log.warning(
                 "%s: lane of locker %s is full (%d items): refusing more until it drains",
                 self.name,
                 locker_id,
                 self._capacity,
             )
-            if self._on_overload is not None:
-                self._on_overload(locker_id, lane.overloaded)
+            self._tell(LaneOverload(self.name, locker_id, ended=False, refused=1, seconds=0.0))
+
+    def _end_episode(self, locker_id: str, lane: _Lane[T]) -> None:
+        refused, lane.overloaded = lane.overloaded, 0
+        seconds = asyncio.get_running_loop().time() - lane.since
+        log.warning(
+            "%s: lane of locker %s drained: overload over after %.1f s, %d item(s) refused",
+            self.name,
+            locker_id,
+            seconds,
+            refused,
+        )
+        self._tell(LaneOverload(self.name, locker_id, ended=True, refused=refused, seconds=seconds))
+
+    def _tell(self, overload: LaneOverload) -> None:
+        if self._on_overload is None:
+            return
+        try:
+            self._on_overload(overload)
+        except Exception:
+            # A hook's bug must not take the receive loop or a lane down with it.
+            log.exception("%s: the overload hook failed for %s", self.name, overload.locker_id)
+
+    def _next_chunk(self, locker_id: str, lane: _Lane[T]) -> bool:
+        """The drained lane of an overloaded locker: True if `catch_up` queued an item."""
+        if self._catch_up is None:
+            return False
+        try:
+            item = self._catch_up(locker_id)
+        except Exception:
+            log.exception("%s: catching up locker %s failed", self.name, locker_id)
+            return False
+        if item is None:
+            return False
+        lane.queue.put_nowait(item)  # the lane is empty: there is room
+        return True
 
     async def _work(self, locker_id: str, lane: _Lane[T]) -> None:
         queue = lane.queue
@@ -157,10 +229,14 @@ class LockerLanes(Generic[T]):
                     # its item in a queue that no task reads. Let it put, then take it.
                     await asyncio.sleep(0)
                     continue
+                if lane.overloaded and self._next_chunk(locker_id, lane):
+                    continue  # the episode goes on with what the owner queued to catch up
                 # Retire in the same step as the emptiness check: the next item starts a new
                 # lane (and task), so an idle locker holds no task.
                 if self._lanes.get(locker_id) is lane:
                     del self._lanes[locker_id]
+                if lane.overloaded:
+                    self._end_episode(locker_id, lane)
                 return
             try:
                 await self._handler(locker_id, item)

@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 
 from gateway.clock import Clock, utc_now
 from gateway.domain.audit import AuditAction
-from gateway.domain.door import PURPOSE_FOR_STATE, OpenPurpose
+from gateway.domain.door import PURPOSE_FOR_STATE, OpenOutcome, OpenPurpose
 from gateway.domain.enums import CompartmentState, ParcelAction, ParcelState
 from gateway.domain.parcel import Parcel
 from gateway.errors import ConcurrentUpdate, IllegalTransition, NotFound
@@ -108,8 +108,13 @@ class AdminActions:
         answered = await self._once(work, why, reply, "compartment")
         if answered.result is not None and self._availability is not None:
             # After the commit, and only for the request that made the change (a replay did
-            # nothing). Not told now (offline), the locker is told after its next Boot.
-            await self._availability.push(locker_id, code, available=in_service, reason=why.reason)
+            # nothing, and answers as the first request did, stored before its push: without
+            # `atLocker`). Not confirmed now, the push is retried with back-off and made again
+            # at the locker's next Boot; the answer says which.
+            told = await self._availability.push(
+                locker_id, code, available=in_service, reason=why.reason
+            )
+            answered = replace(answered, answer=answered.answer | {"atLocker": told.value})
         return answered
 
     # ---- parcels -------------------------------------------------------------------------
@@ -218,6 +223,24 @@ class AdminActions:
             parcel, purpose = await intent(tx)
         result = await self._unlocks.open_for(parcel, purpose, actor=why.actor)
         return Answered(result, reply.render(result))
+
+    async def maintenance_open(self, locker_id: str, code: str, why: Why) -> OpenOutcome:
+        """Open an empty compartment's door (inspection, cleaning, a found item); refused
+        for one holding a parcel. The intent and reason are audited with the door session's
+        start, the locker's outcome after it (by Unlocks, with the operator as actor)."""
+
+        async def intent(tx: UnitOfWork) -> None:
+            await _audit(
+                tx,
+                why,
+                f"{locker_id}/{code}",
+                "door.maintenance_open",
+                lockerId=locker_id,
+                code=code,
+                purpose=OpenPurpose.SERVICE.value,
+            )
+
+        return await self._unlocks.open_empty(locker_id, code, why.actor, intent)
 
     async def _transition(
         self,

@@ -47,6 +47,8 @@ class ParcelFilter:
     carrier_id: str | None = None
     overdue: bool = False
     pickup_before: datetime | None = None
+    # A parcel's uid, the carrier's parcel id or reference, matched exactly.
+    identifier: str | None = None
 
 
 class AdminViews:
@@ -108,6 +110,7 @@ class AdminViews:
                 states=states,
                 locker_id=where.locker_id,
                 pickup_before=pickup_before,
+                identifier=where.identifier,
                 after_seq=after,
                 limit=limit,
             )

@@ -106,10 +106,29 @@ class AuditService:
         problem = None if expect_head is None else checker.against(expect_head)
         return VerifyReport(checker.checked, checker.head, problem)
 
-    async def _rows_with_next(self) -> AsyncIterator[tuple[AuditRecord, AuditRecord | None]]:
-        """Every entry in position order with the one after it: pages, one transaction each,
-        so a long verify never holds SQLite's write lock for long."""
-        after = 0
+    async def verify_after(self, verified: Anchor) -> VerifyReport:
+        """Only what was appended after `verified`, a head an earlier `verify` found intact:
+        that entry must still be there, unchanged, and every later one must chain on it.
+        `checked` counts the entries checked now. A change *before* `verified` is not looked
+        for: only `verify` (the admin API, `openlocker audit verify`) finds that."""
+        if verified.position > 0:
+            async with self._store.transaction() as tx:
+                found = await tx.audit.page(after=verified.position - 1, limit=1)
+            problem = _still_there(verified, found[0] if found else None)
+            if problem is not None:
+                return VerifyReport(0, verified, problem)
+        checker = _Checker(watch=None, start=verified)
+        async for row, following in self._rows_with_next(after=verified.position):
+            problem = checker.check(row, following)
+            if problem is not None:
+                return VerifyReport(checker.checked, checker.head, problem)
+        return VerifyReport(checker.checked, checker.head, None)
+
+    async def _rows_with_next(
+        self, after: int = 0
+    ) -> AsyncIterator[tuple[AuditRecord, AuditRecord | None]]:
+        """Every entry after position `after` in order with the one after it: pages, one
+        transaction each, so a long verify never holds SQLite's write lock for long."""
         previous: AuditRecord | None = None
         while True:
             async with self._store.transaction() as tx:
@@ -125,17 +144,40 @@ class AuditService:
             yield previous, None
 
 
+def _still_there(verified: Anchor, found: AuditRecord | None) -> Problem | None:
+    """`found`: the first entry at or after the verified head's position, if any."""
+    p = verified.position
+    if found is None:
+        return Problem(
+            p, Breach.TRUNCATED, f"row {p}, the head verified earlier, and all after it are gone"
+        )
+    if found.position != p:
+        return Problem(p, Breach.DELETED, f"row {p}, the head verified earlier, was deleted")
+    if found.hash != verified.hash:
+        return Problem(
+            p,
+            Breach.ANCHOR_MISMATCH,
+            f"row {p} is not the entry verified earlier: the chain was rewritten up to there",
+        )
+    if not _hash_matches(found):
+        return Problem(
+            p, Breach.ALTERED, f"row {p} was altered: its content does not match its hash"
+        )
+    return None
+
+
 class _Checker:
     """The chain rules, one entry at a time; remembers two hashes back to spot an insertion."""
 
-    def __init__(self, *, watch: int | None) -> None:
+    def __init__(self, *, watch: int | None, start: Anchor = EMPTY_HEAD) -> None:
+        """`start`: a head known intact, to check only the entries after it."""
         self.checked = 0
         # Only the hash at the anchor's position is kept: the log may be long.
         self._watch = watch
         self._watched: str | None = GENESIS_HASH if watch == 0 else None
-        self.head = EMPTY_HEAD
-        self._expected = 1
-        self._prev_hash = GENESIS_HASH
+        self.head = start
+        self._expected = start.position + 1
+        self._prev_hash = start.hash
         self._prev2_hash: str | None = None
 
     def check(self, row: AuditRecord, following: AuditRecord | None) -> Problem | None:

@@ -14,7 +14,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from enum import Enum
+from enum import StrEnum
 
 from gateway.clock import Clock, utc_now
 from gateway.domain.backoff import backoff_s
@@ -41,10 +41,14 @@ class PushRetry:
     cap_s: float = 60.0
 
 
-class _Told(Enum):
-    CONFIRMED = "confirmed"
-    UNSUPPORTED = "unsupported"  # the locker has no such feature: nothing to retry
-    FAILED = "failed"
+class AtLocker(StrEnum):
+    """What became of a push, as the admin API answers it (`atLocker`)."""
+
+    CONFIRMED = "confirmed"  # the locker confirmed it
+    # Not confirmed in time (offline, no answer, a lost link): tried again in the background
+    # with back-off, and at the locker's next Boot in any case.
+    PENDING = "pending"
+    UNSUPPORTED = "unsupported"  # the locker has no such command: the gateway alone refuses
 
 
 class AvailabilitySync:
@@ -73,26 +77,29 @@ class AvailabilitySync:
         self.retried = 0  # pushes tried again (since start; logs and tests)
         self._wake = asyncio.Event()
 
-    async def push(self, locker_id: str, code: str, *, available: bool, reason: str | None) -> bool:
-        """Tell the locker now; False (logged) if it could not be told: offline, no such
-        feature, no answer. A failed push is tried again in the background with back-off
-        (`run_forever`), and the locker's next Boot brings it in line in any case."""
+    async def push(
+        self, locker_id: str, code: str, *, available: bool, reason: str | None
+    ) -> AtLocker:
+        """Tell the locker now, waiting up to `push_timeout_s` for its confirmation. PENDING
+        (logged) if it was not confirmed: offline, no answer. That push is tried again in the
+        background with back-off (`run_forever`), and the locker's next Boot brings it in line
+        in any case."""
         told = await self._tell(locker_id, code, available=available, reason=reason)
-        if told is _Told.FAILED:
+        if told is AtLocker.PENDING:
             self._schedule_retry(locker_id, code, failures=1)
-        elif told is _Told.CONFIRMED:
+        elif told is AtLocker.CONFIRMED:
             self._retries.pop((locker_id, code), None)
-        return told is _Told.CONFIRMED
+        return told
 
     async def _tell(
         self, locker_id: str, code: str, *, available: bool, reason: str | None
-    ) -> _Told:
+    ) -> AtLocker:
         try:
             adapter = await self._adapters.for_locker(locker_id)
             if AdapterFeatures.SET_AVAILABILITY not in adapter.features or not isinstance(
                 adapter, SupportsAvailability
             ):
-                return _Told.UNSUPPORTED
+                return AtLocker.UNSUPPORTED
             await adapter.set_availability(
                 locker_id,
                 code,
@@ -108,9 +115,9 @@ class AvailabilitySync:
                 "available" if available else "unavailable",
                 err,
             )
-            return _Told.FAILED
+            return AtLocker.PENDING
         log.info("locker %s: compartment %s set available=%s", locker_id, code, available)
-        return _Told.CONFIRMED
+        return AtLocker.CONFIRMED
 
     def _schedule_retry(self, locker_id: str, code: str, *, failures: int) -> None:
         if failures > self._retry.attempts:
@@ -138,7 +145,7 @@ class AvailabilitySync:
         out = compartment.state is CompartmentState.OUT_OF_SERVICE
         reason = "out of service at the gateway" if out else None
         told = await self._tell(locker_id, code, available=not out, reason=reason)
-        if told is _Told.FAILED:
+        if told is AtLocker.PENDING:
             self._schedule_retry(locker_id, code, failures=failures + 1)
 
     def locker_booted(self, locker_id: str) -> None:
@@ -234,5 +241,5 @@ class AvailabilitySync:
                 pushed = await self.push(
                     locker_id, compartment.code, available=not out, reason=reason
                 )
-                confirmed += pushed
+                confirmed += pushed is AtLocker.CONFIRMED
         return confirmed

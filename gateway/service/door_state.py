@@ -27,13 +27,12 @@ async def set_door(
     door: DoorState,
     item: ItemSensor | None = None,
 ) -> None:
-    before = await tx.lockers.compartment(locker_id, code)
-    if before is None:
-        log.warning("locker %s reports unknown compartment %s", locker_id, code)
+    # One conditional UPDATE; the read that tells "unknown" from "unchanged" only when it
+    # wrote nothing (a repeated report), not on every door event.
+    if await tx.lockers.set_door(locker_id, code, door=door, item=item):
         return
-    after = replace(before, door=door, item=item if item is not None else before.item)
-    if after != before:
-        await tx.lockers.save_compartment(before, after)
+    if await tx.lockers.compartment(locker_id, code) is None:
+        log.warning("locker %s reports unknown compartment %s", locker_id, code)
 
 
 async def door_reading(

@@ -188,6 +188,11 @@ class EventOrder:
         """Boot or Heartbeat said which event the locker sent last: catch up if behind."""
         if event.at_boot:
             self._stop_retrying(event.locker_id)  # the Boot's own report decides from here
+        if not event.live:
+            # The adapter's lane refused these events and has drained since: no event queued
+            # behind a gap is left to ask again, so the hold on the last request does not
+            # apply, and each chunk of an overload's catch-up is asked at once.
+            self._asked.pop(event.locker_id, None)
         if self.marks.up_to_date(event.locker_id, event.last_event_seq):
             return  # the usual Heartbeat, and every Boot of an up-to-date locker: no transaction
         async with self._store.transaction() as tx:

@@ -150,8 +150,10 @@ class EventPipeline:
         """One attempt: act on the event exactly once and in the locker's journal order,
         whichever instance receives it (SPEC §9 "Event order and reconciliation")."""
         if isinstance(event, JournalReported):
-            # Boot and Heartbeat are live, never replayed: they show the locker's clock offset.
-            self._keypad.clocks.live(event.locker_id, event.at, self._clock())
+            # Boot and Heartbeat are live, never replayed: they show the locker's clock offset
+            # (an adapter's own report after an overload does not).
+            if event.live:
+                self._keypad.clocks.live(event.locker_id, event.at, self._clock())
             await self._order.reported(event)
             return
         if isinstance(event, PresenceChanged) and self._presence.redundant(event):

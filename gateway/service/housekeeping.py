@@ -67,7 +67,8 @@ class Housekeeping:
             # A locker may still accept a grant within the leeway, and report it later.
             await tx.grants.purge(now - self._skew - GRANT_REPORT_GRACE)
         if self._operator_auth is not None:
-            # Every failed sign-in leaves a counter per account id and client address typed.
+            # Expired operator sessions, and the counter every failed sign-in leaves per
+            # account id and client address: in batches, each its own short transaction.
             await self._operator_auth.purge_expired()
         if self._keys is not None:
             # Another instance may have rotated or retired a key.

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from gateway.clock import Clock
-from gateway.errors import AlreadyExists, ConcurrentUpdate, IdempotencyConflict
+from gateway.errors import AlreadyExists, ConcurrentUpdate, IdempotencyConflict, OpenLockerError
 from gateway.store import Store, UnitOfWork
 
 T = TypeVar("T")
@@ -95,31 +95,46 @@ async def run_idempotent(
     work: Callable[[UnitOfWork, datetime], Awaitable[T]],
     *,
     subject: str,
+    optimistic: bool = False,
 ) -> Answered[T]:
     """Run `work` once per key; its rendered answer is stored in the transaction of its effects.
 
     A transaction that lost a race is run again, and then finds the winner's answer. An
     AlreadyExists is looked at once more for the same reason: a concurrent request with the
     same key may have created the thing. `subject` names it in the final refusal.
+
+    `optimistic`: a new key is the common case, so the first attempt does not look for a
+    stored answer (one statement less); the answer's insert then finds a taken key, or `work`
+    fails (a replay books its parcel id again), and the transaction rolls back, its effects
+    with it, before an attempt that looks first returns the stored answer, or refuses a reuse,
+    exactly as without. Only for work whose effects are all in its transaction, and whose
+    failures are cheap to repeat once (a refused request costs a second transaction).
     """
     idem = request.key
     conflict_seen = False
+    look_first = not optimistic
     for _ in range(MAX_ATTEMPTS):
         try:
             async with store.transaction() as tx:
-                prior = await prior_answer(tx, carrier_id, idem)
-                if prior is not None:
-                    return Answered(None, prior)
+                if look_first:
+                    prior = await prior_answer(tx, carrier_id, idem)
+                    if prior is not None:
+                        return Answered(None, prior)
                 result = await work(tx, clock())
                 answer = request.render(result)
                 await tx.idempotency.put(carrier_id, idem.key, idem.fingerprint, answer)
                 return Answered(result, answer)
-        except AlreadyExists:
-            if conflict_seen:
+        except OpenLockerError as err:
+            if not look_first:
+                # The key taken, or maybe a replay (its parcel id is taken too): the next
+                # attempt looks for a stored answer before it acts, or refuses.
+                look_first = True
+            elif isinstance(err, AlreadyExists):
+                if conflict_seen:
+                    raise
+                conflict_seen = True
+            elif not isinstance(err, ConcurrentUpdate):
                 raise
-            conflict_seen = True
-        except ConcurrentUpdate:
-            continue
     raise ConcurrentUpdate(f"too much contention on this {subject}; retry later")
 
 

@@ -9,9 +9,10 @@ from datetime import datetime, timedelta
 from gateway.clock import Clock, utc_now
 from gateway.domain.keypad import KeypadPolicy
 from gateway.domain.scan import ScanAnswer, ScanQuery, ScanRules
-from gateway.observability import correlation
+from gateway.observability import correlation, tracing
 from gateway.observability.metrics import Metrics
 from gateway.sdk import BootDecision, BootInfo, LockerEvent
+from gateway.sdk.telemetry import LaneOverload
 from gateway.service.adapters import AdapterDirectory
 from gateway.service.boot_admission import BootAdmission
 from gateway.service.boot_gate import DEFAULT_BOOT_CONCURRENCY, BootGate, BootListener
@@ -20,6 +21,7 @@ from gateway.service.door_events import DoorEvents
 from gateway.service.event_order import EventOrder
 from gateway.service.event_pipeline import EventPipeline, RetryPolicy, Sleep
 from gateway.service.keypad_entry import KeypadEntry
+from gateway.service.lane_overloads import LaneOverloads
 from gateway.service.parcels import ParcelService
 from gateway.service.presence import Presence
 from gateway.service.scan_queries import ScanQueries
@@ -29,7 +31,8 @@ from gateway.store import Store
 
 class LockerHost:
     """`gateway.sdk.AdapterHost`: boots go to the BootGate, events into the EventPipeline;
-    adapters that time their messages report here (`gateway.sdk.telemetry.MessageTimer`)."""
+    adapters that time their messages report here (`gateway.sdk.telemetry.MessageTimer`), and
+    so do their lanes' overload episodes (`OverloadWatcher`, audited by LaneOverloads)."""
 
     def __init__(
         self,
@@ -39,8 +42,10 @@ class LockerHost:
         clock: Clock,
         metrics: Metrics | None = None,
         scans: ScanQueries | None = None,
+        overloads: LaneOverloads | None = None,
     ) -> None:
         self._boot_gate = boot_gate
+        self._overloads = overloads
         self._pipeline = pipeline
         self._scans = scans
         self._clock = clock
@@ -51,6 +56,10 @@ class LockerHost:
 
     def command_answered(self, action: str, outcome: str, seconds: float) -> None:
         self._metrics.mqtt_command(action, outcome, seconds)
+
+    def lane_overloaded(self, overload: LaneOverload) -> None:
+        if self._overloads is not None:
+            self._overloads.lane_overloaded(overload)
 
     async def authorize_boot(self, locker_id: str, info: BootInfo) -> BootDecision:
         return await self._boot_gate.authorize_boot(locker_id, info)
@@ -69,7 +78,10 @@ class LockerHost:
     async def locker_event(self, event: LockerEvent) -> None:
         # An adapter that bound its message's id keeps it; a board adapter's polled event
         # gets its own, so the event's log lines and outbox rows carry one.
-        with correlation.bind(None if correlation.current() else event.event_id):
+        with (
+            correlation.bind(None if correlation.current() else event.event_id),
+            tracing.event_span(type(event).__name__, event.locker_id, event.event_id),
+        ):
             await self._pipeline.locker_event(event)
 
 
@@ -106,6 +118,7 @@ class LockerSide:
         clock: Clock = utc_now,
         metrics: Metrics | None = None,
         scan_rules: ScanRules | None = None,
+        overloads: LaneOverloads | None = None,
     ) -> LockerSide:
         """`on_booted` is told of every accepted Boot (key distribution); `sleep` is the wait
         between an event's attempts and between sweeps of parked events."""
@@ -149,6 +162,11 @@ class LockerSide:
             store=store, parcels=parcels, unlocks=unlocks, rules=scan_rules, clock=clock
         )
         host = LockerHost(
-            boot_gate=boot_gate, pipeline=pipeline, clock=clock, metrics=metrics, scans=scans
+            boot_gate=boot_gate,
+            pipeline=pipeline,
+            clock=clock,
+            metrics=metrics,
+            scans=scans,
+            overloads=overloads,
         )
         return cls(boot_gate, unlocks, order, doors, presence, keypad, pipeline, host, scans)

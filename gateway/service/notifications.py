@@ -39,17 +39,25 @@ def event_id(parcel_uid: str, seq: int) -> str:
 @dataclass(frozen=True, slots=True)
 class CarrierTargets:
     """A carrier's active webhook subscriptions and connector attachments, read once for all
-    the events of one transaction (a booking records two)."""
+    the events of one transaction (a booking records two), and shared for a moment by the
+    transitions after it (gateway/store/carrier_targets.py): never changed once read."""
 
     webhooks: Sequence[WebhookSubscriptionRecord]
     attachments: Sequence[ConnectorAttachmentRecord]
 
 
 async def carrier_targets(tx: UnitOfWork, carrier_id: str) -> CarrierTargets:
-    return CarrierTargets(
-        webhooks=await tx.webhooks.list_active(carrier_id),
-        attachments=await tx.connector_attachments.list_active_for(carrier_id),
+    cache = tx.targets_cache
+    cached, ticket = cache.read(carrier_id)
+    if isinstance(cached, CarrierTargets):
+        return cached
+    targets = CarrierTargets(
+        webhooks=tuple(await tx.webhooks.list_active(carrier_id)),
+        attachments=tuple(await tx.connector_attachments.list_active_for(carrier_id)),
     )
+    if not tx.targets_changed:  # what this transaction wrote is nobody else's yet
+        cache.keep(carrier_id, ticket, targets)
+    return targets
 
 
 async def record_parcel_event(

@@ -197,6 +197,50 @@ class Unlocks:
             session = await self._start(tx, parcel, purpose)
         return await self._finish(session, actor or f"carrier:{parcel.carrier_id}")
 
+    async def open_empty(
+        self,
+        locker_id: str,
+        code: str,
+        actor: str,
+        intent: Callable[[UnitOfWork], Awaitable[None]],
+    ) -> OpenOutcome:
+        """Open a door with no parcel behind it (an operator's inspection) through the same
+        door session as every unlock, of purpose `service` and without a parcel: the locker's
+        door events close the session, a jam takes the compartment out of service
+        (door_state.jammed), and the close moves nothing. `intent` writes what belongs with the
+        start (the operator's audited reason). An out-of-service compartment may be opened
+        (inspecting it is the point); one holding or reserved for a parcel may not (that is
+        the parcel's remote open), nor one whose door another session is opening."""
+        async with self._store.transaction() as tx:
+            door = await tx.lockers.compartment(locker_id, code)
+            if door is None:
+                raise NotFound(f"no compartment {code!r} at locker {locker_id!r}")
+            if door.parcel_uid is not None:
+                raise IllegalTransition(
+                    f"compartment {code} holds parcel {door.parcel_uid} ({door.state}): open "
+                    "the parcel's door instead (POST /v1/admin/parcels/{uid}/open)",
+                    details={"parcelUid": door.parcel_uid, "state": str(door.state)},
+                )
+            live = await tx.doors.live(locker_id, code)
+            if live is not None:
+                raise IllegalTransition(
+                    f"door {code} is being opened already (door session {live.id}, "
+                    f"{live.purpose}, until {live.deadline.isoformat()})",
+                    details={"doorSession": live.id},
+                )
+            # Unchanged, but written: on PostgreSQL it locks the row until the session has
+            # started, and it fails (ConcurrentUpdate) if a booking took the compartment.
+            await tx.lockers.save_compartment(door, door)
+            await intent(tx)
+            session = await tx.doors.start(
+                locker_id=locker_id,
+                compartment_code=code,
+                parcel_uid=None,
+                purpose=OpenPurpose.SERVICE,
+                deadline=self._clock() + self._open_timeout,
+            )
+        return (await self._finish(session, actor)).outcome
+
     async def _claim_and_start(
         self,
         tx: UnitOfWork,
@@ -376,16 +420,18 @@ class Unlocks:
         self, tx: UnitOfWork, session: DoorSession, outcome: OpenOutcome, actor: str
     ) -> OpenResult:
         """The locker's outcome, its audit entry and (jammed) the parcel's transition."""
-        now = self._clock()
+        # The parcel's state rides back with the session's update: no read of its own.
+        recorded = await tx.doors.record_answer(session.id, outcome, self._clock())
         if outcome in (OpenOutcome.UNLOCKED, OpenOutcome.ALREADY_OPEN):
-            await tx.doors.opened(session.id, outcome, now)
             await audit_open(tx, session, actor, source="unlock", outcome=outcome)
-        else:
-            await tx.doors.failed(session.id, outcome, now)
         if outcome is OpenOutcome.DOOR_JAMMED:
             await jammed(tx, self._parcels, session)
-        parcel = await tx.parcels.get_by_uid(session.parcel_uid or "")
-        state = parcel.state if parcel else ParcelState.CANCELLED
+            recorded = None  # the jam moved the parcel: read it as it is now
+        if recorded is None:  # or the door's event had moved the session on first
+            parcel = await tx.parcels.get_by_uid(session.parcel_uid or "")
+            state = parcel.state if parcel else ParcelState.CANCELLED
+        else:
+            state = recorded.parcel_state or ParcelState.CANCELLED
         return OpenResult(
             outcome, session.purpose, session.locker_id, session.compartment_code, state
         )

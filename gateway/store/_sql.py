@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Table, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -39,6 +39,38 @@ async def insert_if_absent(conn: AsyncConnection, table: Table, values: Mapping[
 
 # One `INSERT ... ON CONFLICT DO NOTHING` per table and dialect, built on first use.
 _INSERTS_IF_ABSENT: dict[tuple[Table, str], Any] = {}
+
+
+async def insert_all_if_absent(
+    conn: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]]
+) -> int:
+    """`insert_if_absent` for several rows (of the same columns) in one statement, one round
+    trip; returns how many were written.
+
+    One multi-row `INSERT ... VALUES (...), (...) ON CONFLICT DO NOTHING`, prebuilt per table,
+    dialect, row count and columns, its values as parameters `r<row>_<column>`: an
+    executemany's rowcount is not reliable on asyncpg, and SQLAlchemy's own multi-row
+    rewriting of an executemany ("insertmanyvalues") costs as much again per call.
+    """
+    columns = tuple(rows[0])
+    key = (table, conn.dialect.name, len(rows), columns)
+    stmt = _INSERTS_ALL_IF_ABSENT.get(key)
+    if stmt is None:
+        stmt = _INSERTS_ALL_IF_ABSENT[key] = _insert_all_if_absent(*key)
+    params = {f"r{n}_{column}": row[column] for n, row in enumerate(rows) for column in columns}
+    result = await conn.execute(stmt, params)
+    return result.rowcount
+
+
+_INSERTS_ALL_IF_ABSENT: dict[tuple[Table, str, int, tuple[str, ...]], Any] = {}
+
+
+def _insert_all_if_absent(table: Table, dialect: str, count: int, columns: tuple[str, ...]) -> Any:
+    values = [
+        {column: bindparam(f"r{n}_{column}", type_=table.c[column].type) for column in columns}
+        for n in range(count)
+    ]
+    return _insert_if_absent(table, dialect).values(values)
 
 
 def _insert_if_absent(table: Table, dialect: str) -> Any:

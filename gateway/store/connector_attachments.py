@@ -7,12 +7,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, delete, null, select, update
+from sqlalchemy import RowMapping, bindparam, delete, null, select, update
 
 from gateway.domain.delivery import AttachmentSource
 from gateway.errors import AlreadyExists
 from gateway.store._sql import Repository, insert_if_absent
+from gateway.store.carrier_targets import ChangesTargets
 from gateway.store.tables import connector_attachments as t
+
+# Built once: every parcel transition reads its carrier's active attachments.
+_ACTIVE_FOR = (
+    select(t)
+    .where(t.c.carrier_id == bindparam("carrier_id"), t.c.active.is_(True))
+    .order_by(t.c.id)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +53,10 @@ class ConnectorAttachmentRecord:
         return self.active and (self.events is None or event_type in self.events)
 
 
-class ConnectorAttachmentRepository(Repository):
+class ConnectorAttachmentRepository(ChangesTargets, Repository):
     async def add(self, record: ConnectorAttachmentRecord) -> None:
         """Store a new attachment; AlreadyExists if the id is taken."""
+        self._changing_targets()
         if not await insert_if_absent(self._conn, t, _values(record)):
             raise AlreadyExists(
                 f"connector attachment {record.id!r} exists already", details={"id": record.id}
@@ -60,6 +69,7 @@ class ConnectorAttachmentRepository(Repository):
         the same settings file never re-enables an attachment that was disabled (by the
         operator, or by a 410 Gone); `set_active` does that.
         """
+        self._changing_targets()
         if await insert_if_absent(self._conn, t, _values(record)):
             return True
         values = _values(record)
@@ -83,8 +93,8 @@ class ConnectorAttachmentRepository(Repository):
 
     async def list_active_for(self, carrier_id: str) -> builtins.list[ConnectorAttachmentRecord]:
         """The carrier's active attachments, by id: what a parcel event is queued for."""
-        stmt = select(t).where(t.c.carrier_id == carrier_id, t.c.active.is_(True)).order_by(t.c.id)
-        return [_record(row) for row in (await self._conn.execute(stmt)).mappings()]
+        rows = (await self._conn.execute(_ACTIVE_FOR, {"carrier_id": carrier_id})).mappings()
+        return [_record(row) for row in rows]
 
     async def set_active(
         self, attachment_id: str, active: bool, *, at: datetime, reason: str | None = None
@@ -93,6 +103,7 @@ class ConnectorAttachmentRepository(Repository):
         already was in that state (so the caller knows whether it changed anything)."""
         if not active and not reason:
             raise ValueError("disabling an attachment needs a reason")
+        self._changing_targets()
         stmt = (
             update(t)
             .where(t.c.id == attachment_id, t.c.active.is_(not active))
@@ -105,11 +116,13 @@ class ConnectorAttachmentRepository(Repository):
     ) -> None:
         """Store the same config and auth with secrets sealed anew (custody). `updated_at`
         stays: the values are the same, so no instance needs to build the attachment again."""
+        self._changing_targets()
         values = {"config": config, "auth": null() if auth is None else auth}
         await self._conn.execute(update(t).where(t.c.id == attachment_id).values(values))
 
     async def remove(self, attachment_id: str) -> bool:
         """Delete the attachment for good; False if there was none. Its outbox rows stay."""
+        self._changing_targets()
         stmt = delete(t).where(t.c.id == attachment_id)
         return (await self._conn.execute(stmt)).rowcount == 1
 

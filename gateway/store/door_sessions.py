@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import RowMapping, insert, select, update
 
 from gateway.domain.door import DoorSession, DoorSessionState, OpenOutcome, OpenPurpose
-from gateway.domain.enums import ItemSensor
+from gateway.domain.enums import ItemSensor, ParcelState
 from gateway.store._sql import Repository
 from gateway.store.tables import door_sessions as t
+from gateway.store.tables import parcels
 
 LIVE = (DoorSessionState.REQUESTED.value, DoorSessionState.OPEN.value)
+# The state of a session's parcel, read by the UPDATE that records the unlock's answer.
+_PARCEL_STATE = select(parcels.c.state).where(parcels.c.uid == t.c.parcel_uid).scalar_subquery()
+
+
+@dataclass(frozen=True, slots=True)
+class UnlockRecorded:
+    """An unlock's answer was recorded; `parcel_state` is the session's parcel's as this
+    transaction sees it (None: a session without a parcel)."""
+
+    parcel_state: ParcelState | None
 
 
 class DoorSessionRepository(Repository):
@@ -97,6 +109,28 @@ class DoorSessionRepository(Repository):
             values["outcome"] = outcome.value
         requested = t.c.state == DoorSessionState.REQUESTED.value
         await self._conn.execute(update(t).where(t.c.id == session_id, requested).values(values))
+
+    async def record_answer(
+        self, session_id: int, outcome: OpenOutcome, at: datetime
+    ) -> UnlockRecorded | None:
+        """The locker's answer to an unlock: `opened` for an unlocked or already open door,
+        else `failed`, each as conditional as those; the parcel's state comes back in the same
+        statement (RETURNING) rather than from a read of its own. None when the session had
+        moved on (the door's own event got there first): nothing written, nothing read."""
+        if outcome in (OpenOutcome.UNLOCKED, OpenOutcome.ALREADY_OPEN):
+            stmt = (
+                update(t)
+                .where(t.c.id == session_id, t.c.state == DoorSessionState.REQUESTED.value)
+                .values(state=DoorSessionState.OPEN.value, outcome=outcome.value, opened_at=at)
+            )
+        else:
+            stmt = (
+                update(t)
+                .where(t.c.id == session_id, t.c.state.in_(LIVE))
+                .values(state=DoorSessionState.FAILED.value, outcome=outcome.value, closed_at=at)
+            )
+        row = (await self._conn.execute(stmt.returning(_PARCEL_STATE))).first()
+        return None if row is None else UnlockRecorded(row[0])
 
     async def closed(self, session_id: int, item: ItemSensor, at: datetime) -> None:
         await self._conn.execute(

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from gateway.store.sqlite_connection import RollbackOnClose
+from gateway.store.sqlite_driver import AdaptedSQLite, ThreadedDBAPI
 
 SQLITE_DRIVER = "sqlite+aiosqlite"
 POSTGRES_DRIVER = "postgresql+asyncpg"
@@ -52,6 +53,9 @@ def create_engine(url: str | URL, *, echo: bool = False, **kwargs: Any) -> Async
         # Closing a connection releases its write lock even if a cancelled statement is
         # still pending (see sqlite_connection.py).
         kwargs["connect_args"] = {"factory": RollbackOnClose, **kwargs.get("connect_args", {})}
+        # aiosqlite's dialect with our DBAPI: one trip to the connection's thread per
+        # statement instead of 3-4 (see sqlite_driver.py).
+        kwargs.setdefault("module", ThreadedDBAPI())
         engine = create_async_engine(parsed, echo=echo, **kwargs)
         _tune_sqlite(engine)
         return engine
@@ -64,6 +68,12 @@ def create_engine(url: str | URL, *, echo: bool = False, **kwargs: Any) -> Async
     engine = create_async_engine(parsed, echo=echo, **kwargs)
     _durable_postgres(engine)
     return engine
+
+
+_INSIST_DURABLE = (
+    "SELECT current_setting('fsync'), CASE WHEN current_setting('synchronous_commit') = 'off'"
+    " THEN set_config('synchronous_commit', 'on', false) END"
+)
 
 
 def _durable_postgres(engine: AsyncEngine) -> None:
@@ -85,9 +95,10 @@ def _durable_postgres(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
         async def insist(conn: Any) -> None:
-            if await conn.fetchval("SHOW synchronous_commit") == "off":
-                await conn.execute("SET synchronous_commit TO on")
-            if not warned and await conn.fetchval("SHOW fsync") == "off":
+            # One round trip per new connection: read fsync, and turn synchronous_commit on
+            # (for the session, as SET does) only where it is off.
+            fsync = await conn.fetchval(_INSIST_DURABLE)
+            if not warned and fsync == "off":
                 warned.append(True)
                 log.warning(
                     "PostgreSQL runs with fsync = off: an operating-system crash or power loss "
@@ -105,6 +116,8 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
     with that. We take over transaction control (SQLAlchemy's documented recipe): the driver
     never emits BEGIN itself, and we begin IMMEDIATE, which takes the write lock up front, so
     writers queue on the busy timeout instead. It also makes SAVEPOINT and DDL transactional.
+    The BEGIN IMMEDIATE goes to the connection's thread with the transaction's first statement,
+    in one trip (sqlite_driver.py); one without statements takes the lock at its commit.
     """
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -123,7 +136,11 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        dbapi_connection = conn.connection.dbapi_connection
+        if isinstance(dbapi_connection, AdaptedSQLite):
+            dbapi_connection.begin_immediate()
+        else:  # an engine given another DBAPI (`module=`)
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def ensure_sqlite_folder(url: str) -> None:

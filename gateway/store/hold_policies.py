@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import RowMapping, delete, select, tuple_, update
+from sqlalchemy import RowMapping, bindparam, delete, select, tuple_, update
 
 from gateway.domain.hold_policy import HoldPolicy, HoldPolicyRecord, PolicyScope
 from gateway.store._sql import Repository, insert_if_absent
 from gateway.store.tables import hold_policies as t
+
+# Built once: every booking reads its three layers (network, carrier, locker).
+_LAYERS = select(t).where(tuple_(t.c.scope, t.c.scope_id).in_(bindparam("keys", expanding=True)))
 
 
 class HoldPolicyRepository(Repository):
@@ -22,8 +25,8 @@ class HoldPolicyRepository(Repository):
     ) -> dict[tuple[PolicyScope, str], HoldPolicy]:
         """The policies of these scopes that exist, in one query (a booking asks for three)."""
         wanted = [(scope.value, scope_id) for scope, scope_id in keys]
-        stmt = select(t).where(tuple_(t.c.scope, t.c.scope_id).in_(wanted))
-        found = [_record(row) for row in (await self._conn.execute(stmt)).mappings()]
+        rows = (await self._conn.execute(_LAYERS, {"keys": wanted})).mappings()
+        found = [_record(row) for row in rows]
         return {(r.scope, r.scope_id): r.policy for r in found}
 
     async def list(self, scope: PolicyScope | None = None) -> list[HoldPolicyRecord]:

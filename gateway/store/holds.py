@@ -6,7 +6,7 @@ import builtins
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, RowMapping, func, insert, select, update
+from sqlalchemy import RowMapping, Select, bindparam, func, insert, select, update
 from sqlalchemy.orm import aliased
 
 from gateway.domain.enums import CompartmentState, SizeClass
@@ -15,10 +15,70 @@ from gateway.domain.sizes import SizeRequirement
 from gateway.errors import ConcurrentUpdate
 from gateway.store._sql import Repository
 from gateway.store.dimensions import dimension_columns, dimensions_of
+from gateway.store.lockers import Only
 from gateway.store.tables import compartments as c
 from gateway.store.tables import holds as h
 
 ACTIVE = HoldState.ACTIVE
+
+
+def _not_fully_held() -> Only:
+    """A compartment of a size class with more free compartments than active holds, as a
+    clause built once (`h_locker_id`, `h_at`: its parameters)."""
+    locker_id = bindparam("h_locker_id", type_=h.c.locker_id.type)
+    at = bindparam("h_at", type_=h.c.expires_at.type)
+    free = aliased(c)
+    free_of_class = (
+        select(func.count())
+        .select_from(free)
+        .where(
+            free.c.locker_id == locker_id,
+            free.c.state == CompartmentState.AVAILABLE,
+            free.c.size_class == h.c.size_class,
+        )
+        .scalar_subquery()
+    )
+    fully_held = (
+        select(h.c.size_class)
+        .where(h.c.locker_id == locker_id, h.c.state == ACTIVE, h.c.expires_at > at)
+        .group_by(h.c.size_class)
+        .having(func.count() >= free_of_class)
+    )
+    return Only("not_fully_held", c.c.size_class.not_in(fully_held), {})
+
+
+def _over_held() -> Select[Any]:
+    """Active holds and free compartments of one class at one locker, counted in one
+    statement built once (see `over_held`: every PostgreSQL booking sends it)."""
+    locker_id = bindparam("h_locker_id", type_=h.c.locker_id.type)
+    size_class = bindparam("h_size_class", type_=h.c.size_class.type)
+    held = (
+        select(func.count())
+        .select_from(h)
+        .where(
+            h.c.locker_id == locker_id,
+            h.c.size_class == size_class,
+            h.c.state == ACTIVE,
+            h.c.expires_at > bindparam("h_at", type_=h.c.expires_at.type),
+        )
+        .scalar_subquery()
+    )
+    free = (
+        select(func.count())
+        .select_from(c)
+        .where(
+            c.c.locker_id == locker_id,
+            c.c.size_class == size_class,
+            c.c.state == CompartmentState.AVAILABLE,
+        )
+        .scalar_subquery()
+    )
+    return select(held.label("held"), free.label("free"))
+
+
+_NOT_FULLY_HELD = _not_fully_held()
+_OF_CLASS = c.c.size_class == bindparam("h_size_class", type_=c.c.size_class.type)
+_OVER_HELD = _over_held()
 
 
 class HoldRepository(Repository):
@@ -59,58 +119,23 @@ class HoldRepository(Repository):
             stmt = stmt.where(h.c.hold_id != excluding)
         return {row.size_class: int(row.n) for row in await self._conn.execute(stmt)}
 
-    def of_class(self, size_class: SizeClass) -> ColumnElement[bool]:
+    def of_class(self, size_class: SizeClass) -> Only:
         """The allocation condition of a hold's parcel: a compartment of the held class."""
-        return c.c.size_class == size_class
+        return Only("of_class", _OF_CLASS, {"h_size_class": size_class})
 
-    def not_fully_held(self, locker_id: str, at: datetime) -> ColumnElement[bool]:
+    def not_fully_held(self, locker_id: str, at: datetime) -> Only:
         """The allocation condition of every other booking: a compartment of a size class
         with more free compartments than active holds. A subquery of the claiming statement
         itself, so a booking at a locker without holds costs no statement more."""
-        free = aliased(c)
-        free_of_class = (
-            select(func.count())
-            .select_from(free)
-            .where(
-                free.c.locker_id == locker_id,
-                free.c.state == CompartmentState.AVAILABLE,
-                free.c.size_class == h.c.size_class,
-            )
-            .scalar_subquery()
+        return Only(
+            _NOT_FULLY_HELD.shape, _NOT_FULLY_HELD.clause, {"h_locker_id": locker_id, "h_at": at}
         )
-        fully_held = (
-            select(h.c.size_class)
-            .where(h.c.locker_id == locker_id, h.c.state == ACTIVE, h.c.expires_at > at)
-            .group_by(h.c.size_class)
-            .having(func.count() >= free_of_class)
-        )
-        return c.c.size_class.not_in(fully_held)
 
     async def over_held(self, locker_id: str, size_class: SizeClass, at: datetime) -> bool:
         """Whether `size_class` at `locker_id` has more active holds than free compartments
         (as of now: a statement of its own, with a fresh snapshot on PostgreSQL)."""
-        held = (
-            select(func.count())
-            .select_from(h)
-            .where(
-                h.c.locker_id == locker_id,
-                h.c.size_class == size_class,
-                h.c.state == ACTIVE,
-                h.c.expires_at > at,
-            )
-            .scalar_subquery()
-        )
-        free = (
-            select(func.count())
-            .select_from(c)
-            .where(
-                c.c.locker_id == locker_id,
-                c.c.size_class == size_class,
-                c.c.state == CompartmentState.AVAILABLE,
-            )
-            .scalar_subquery()
-        )
-        row = (await self._conn.execute(select(held.label("held"), free.label("free")))).one()
+        params = {"h_locker_id": locker_id, "h_size_class": size_class, "h_at": at}
+        row = (await self._conn.execute(_OVER_HELD, params)).one()
         return int(row.held) > int(row.free)
 
     async def lock_free_compartments(self, locker_id: str) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -15,15 +16,16 @@ from sqlalchemy import (
     case,
     func,
     insert,
+    or_,
     select,
     tuple_,
     update,
 )
 
 from gateway.domain.compartment import Compartment, rank_candidates
-from gateway.domain.enums import CompartmentState
+from gateway.domain.enums import CompartmentState, DoorState, ItemSensor
 from gateway.domain.locker import Location, Locker, SizeAvailability
-from gateway.domain.requirements import DeliveryRequirements, TemperatureClass, TemperatureSample
+from gateway.domain.requirements import TemperatureClass, TemperatureSample
 from gateway.domain.sizes import Dimensions, SizeRequirement
 from gateway.errors import AlreadyExists, ConcurrentUpdate, NoCompartmentAvailable
 from gateway.store._sql import Repository, insert_if_absent
@@ -39,6 +41,47 @@ _LOCKER = select(t).where(t.c.id == bindparam("locker_id"))
 _COMPARTMENT = select(c).where(
     c.c.locker_id == bindparam("locker_id"), c.c.code == bindparam("code")
 )
+
+# A door reading: written where it changes anything, in one statement (set_door).
+_HERE = (c.c.locker_id == bindparam("a_locker_id"), c.c.code == bindparam("a_code"))
+_DOOR, _ITEM = (
+    bindparam("a_door", type_=c.c.door.type),
+    bindparam("a_item", type_=c.c.item_sensor.type),
+)
+_SET_DOOR = (
+    update(c).where(*_HERE, c.c.door != _DOOR).values(door=_DOOR, updated_at=bindparam("a_now"))
+)
+_SET_DOOR_AND_ITEM = (
+    update(c)
+    .where(*_HERE, or_(c.c.door != _DOOR, c.c.item_sensor != _ITEM))
+    .values(door=_DOOR, item_sensor=_ITEM, updated_at=bindparam("a_now"))
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Only:
+    """A further condition on the compartments an allocation may claim, built once.
+
+    `clause` reads its values from bound parameters that `params` gives for this booking;
+    `shape` names the clause in the allocation statements' cache, so one clause object per
+    shape (a module constant), never one per booking (gateway/store/holds.py makes them).
+    """
+
+    shape: str
+    clause: ColumnElement[bool]
+    params: Mapping[str, Any]
+
+
+# Allocation order: class rank, inside volume, code (the domain's rank_candidates agrees).
+_VOLUME = c.c.width_mm * c.c.height_mm * c.c.depth_mm
+# What decides the text of an allocation's statements: which filters a booking's need has,
+# its `Only`, the dialect. Bookings of one shape share prebuilt statements, and their values
+# go as parameters: building the candidate query, its holds subquery and the claiming UPDATE
+# anew cost ~2 ms of SQLAlchemy construction and cache-key work per booking (py-spy, the
+# largest share of a booking's CPU before).
+_Shape = tuple[bool, bool, bool, str | None]
+_CANDIDATES: dict[_Shape, Select[Any]] = {}
+_CLAIM_FIRST: dict[tuple[_Shape, bool], Any] = {}
 
 
 class LockerRepository(Repository):
@@ -108,6 +151,19 @@ class LockerRepository(Repository):
                 details={"lockerId": before.locker_id, "compartment": before.code},
             )
 
+    async def set_door(
+        self, locker_id: str, code: str, *, door: DoorState, item: ItemSensor | None = None
+    ) -> bool:
+        """The door's reading (and the item sensor's, if given) in one conditional UPDATE,
+        written only where it differs; False when nothing was written (already so, or no such
+        compartment). It leaves state and parcel alone, so it needs no read before it."""
+        params: dict[str, Any] = {"a_locker_id": locker_id, "a_code": code, "a_door": door}
+        params["a_now"] = self._clock()
+        if item is None:
+            return (await self._conn.execute(_SET_DOOR, params)).rowcount == 1
+        params["a_item"] = item
+        return (await self._conn.execute(_SET_DOOR_AND_ITEM, params)).rowcount == 1
+
     async def record_temperature(
         self, locker_id: str, code: str, *, celsius: float | None, at: datetime, alarm: bool
     ) -> None:
@@ -156,7 +212,7 @@ class LockerRepository(Repository):
         need: SizeRequirement,
         parcel_uid: str,
         *,
-        only: ColumnElement[bool] | None = None,
+        only: Only | None = None,
     ) -> Compartment:
         """Reserve the smallest free compartment that fits; NoCompartmentAvailable if none.
 
@@ -171,32 +227,27 @@ class LockerRepository(Repository):
         on the smallest one; a second pass waits for those rows, in case their claimant rolls
         back. On SQLite, BEGIN IMMEDIATE has already serialised us.
         """
-        stmt = select(c).where(c.c.locker_id == locker_id, c.c.state == AVAILABLE)
-        # Cheap pre-filters in SQL; rank_candidates decides fit (rotation) and order.
-        if need.size_class is not None:
-            stmt = stmt.where(c.c.size_rank >= need.size_class.rank)
-        if need.weight_g is not None:
-            stmt = stmt.where(c.c.max_weight_g >= need.weight_g)
-        stmt = stmt.where(*_meets(need.requirements))
-        if only is not None:
-            stmt = stmt.where(only)
+        shape, params = _candidate_params(locker_id, need, only)
+        stmt = _CANDIDATES.get(shape)
+        if stmt is None:
+            stmt = _CANDIDATES[shape] = _candidates(shape, only)
         # Pages in the domain's own order (class rank, inside volume, code), keyed on that
         # order so rows claimed meanwhile cannot shift a candidate past us: a big locker
         # costs one small page per booking, not a read of every free door.
-        volume = c.c.width_mm * c.c.height_mm * c.c.depth_mm
         if need.dimensions is None:
-            # Without dimensions the SQL filters above are the whole fit test and the SQL order
+            # Without dimensions the SQL filters are the whole fit test and the SQL order
             # is the domain's: claim the first row in one statement (the common booking).
-            claimed = await self._claim_first(stmt, volume, parcel_uid)
+            claimed = await self._claim_first(shape, stmt, params, parcel_uid)
             if claimed is not None:
                 return claimed
         busy: builtins.list[Compartment] = []
         after: tuple[int, int, str] | None = None
         while True:
-            page_stmt = stmt.order_by(c.c.size_rank, volume, c.c.code).limit(ALLOCATION_PAGE)
+            page_stmt = stmt.order_by(c.c.size_rank, _VOLUME, c.c.code).limit(ALLOCATION_PAGE)
             if after is not None:
-                page_stmt = page_stmt.where(tuple_(c.c.size_rank, volume, c.c.code) > after)
-            page = [_compartment(row) for row in (await self._conn.execute(page_stmt)).mappings()]
+                page_stmt = page_stmt.where(tuple_(c.c.size_rank, _VOLUME, c.c.code) > after)
+            rows = (await self._conn.execute(page_stmt, params)).mappings()
+            page = [_compartment(row) for row in rows]
             for candidate in rank_candidates(page, need):
                 if await self._claim(candidate, parcel_uid, skip_locked=self._postgres):
                     return candidate.reserve(parcel_uid)
@@ -215,24 +266,17 @@ class LockerRepository(Repository):
         )
 
     async def _claim_first(
-        self, candidates: Select[Any], volume: ColumnElement[int], parcel_uid: str
+        self, shape: _Shape, candidates: Select[Any], params: dict[str, Any], parcel_uid: str
     ) -> Compartment | None:
         """Claim the first of `candidates` in allocation order with one UPDATE ... RETURNING;
         None when none is free (or, on PostgreSQL, all are being claimed by others right now:
         then the paged path waits for them)."""
-        first = candidates.with_only_columns(c.c.id).order_by(c.c.size_rank, volume, c.c.code)
-        first = first.limit(1)
-        if self._postgres:
-            first = first.with_for_update(skip_locked=True)
-        stmt = (
-            update(c)
-            .where(c.c.id == first.scalar_subquery(), c.c.state == AVAILABLE)
-            .values(
-                state=CompartmentState.RESERVED, parcel_uid=parcel_uid, updated_at=self._clock()
-            )
-            .returning(*c.c)
-        )
-        row = (await self._conn.execute(stmt)).mappings().first()
+        key = (shape, self._postgres)
+        stmt = _CLAIM_FIRST.get(key)
+        if stmt is None:
+            stmt = _CLAIM_FIRST[key] = _claim_first(candidates, skip_locked=self._postgres)
+        values = params | {"a_parcel_uid": parcel_uid, "a_now": self._clock()}
+        row = (await self._conn.execute(stmt, values)).mappings().first()
         return None if row is None else _compartment(row)
 
     async def _claim(self, candidate: Compartment, parcel_uid: str, *, skip_locked: bool) -> bool:
@@ -257,14 +301,76 @@ class LockerRepository(Repository):
         return (await self._conn.execute(stmt)).rowcount == 1
 
 
-def _meets(wanted: DeliveryRequirements) -> list[ColumnElement[bool]]:
-    """The delivery requirements as SQL filters: the whole test (domain admits() agrees)."""
-    where = [c.c.temperature_class == wanted.temperature_class, c.c.temperature_alarm.is_(False)]
+def _candidate_params(
+    locker_id: str, need: SizeRequirement, only: Only | None
+) -> tuple[_Shape, dict[str, Any]]:
+    """The shape of an allocation's candidate query and this booking's values for it."""
+    wanted = need.requirements
+    params: dict[str, Any] = {
+        "a_locker_id": locker_id,
+        "a_temperature_class": wanted.temperature_class,
+    }
+    # Cheap pre-filters in SQL; rank_candidates decides fit (rotation) and order.
+    if need.size_class is not None:
+        params["a_size_rank"] = need.size_class.rank
+    if need.weight_g is not None:
+        params["a_weight_g"] = need.weight_g
     reach = wanted.accessible
     if reach is not None:
-        where.append(c.c.floor_mm >= reach.min_mm)
-        where.append(c.c.floor_mm + c.c.height_mm <= reach.max_mm)
-    return where
+        params["a_reach_min"] = reach.min_mm
+        params["a_reach_max"] = reach.max_mm
+    if only is not None:
+        params |= only.params
+    shape = (
+        need.size_class is not None,
+        need.weight_g is not None,
+        reach is not None,
+        None if only is None else only.shape,
+    )
+    return shape, params
+
+
+def _candidates(shape: _Shape, only: Only | None) -> Select[Any]:
+    """The free compartments of a locker that a need of `shape` may take, every value a bound
+    parameter (named as `_candidate_params` fills them; `a_`: an UPDATE's bind names must
+    differ from its table's column names)."""
+    by_class, by_weight, by_reach, _ = shape
+    stmt = select(c).where(c.c.locker_id == bindparam("a_locker_id"), c.c.state == AVAILABLE)
+    if by_class:
+        stmt = stmt.where(c.c.size_rank >= bindparam("a_size_rank"))
+    if by_weight:
+        stmt = stmt.where(c.c.max_weight_g >= bindparam("a_weight_g"))
+    # The delivery requirements: the whole test (domain admits() agrees).
+    stmt = stmt.where(
+        c.c.temperature_class == bindparam("a_temperature_class"),
+        c.c.temperature_alarm.is_(False),
+    )
+    if by_reach:
+        stmt = stmt.where(
+            c.c.floor_mm >= bindparam("a_reach_min"),
+            c.c.floor_mm + c.c.height_mm <= bindparam("a_reach_max"),
+        )
+    if only is not None:
+        stmt = stmt.where(only.clause)
+    return stmt
+
+
+def _claim_first(candidates: Select[Any], *, skip_locked: bool) -> Any:
+    """UPDATE ... RETURNING of the first candidate in allocation order (see _claim_first)."""
+    first = candidates.with_only_columns(c.c.id).order_by(c.c.size_rank, _VOLUME, c.c.code)
+    first = first.limit(1)
+    if skip_locked:
+        first = first.with_for_update(skip_locked=True)
+    return (
+        update(c)
+        .where(c.c.id == first.scalar_subquery(), c.c.state == AVAILABLE)
+        .values(
+            state=CompartmentState.RESERVED,
+            parcel_uid=bindparam("a_parcel_uid"),
+            updated_at=bindparam("a_now"),
+        )
+        .returning(*c.c)
+    )
 
 
 def _same_parcel(parcel_uid: str | None) -> ColumnElement[bool]:

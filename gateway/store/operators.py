@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import RowMapping, delete, select, update
 
+from gateway.domain import one_time_passwords
 from gateway.domain.operators import LoginCounter, Operator, Role
 from gateway.errors import AlreadyExists
 from gateway.store._sql import Repository, insert_if_absent
@@ -78,6 +79,14 @@ class OperatorRepository(Repository):
         rows = (await self._conn.execute(select(t).order_by(t.c.id))).mappings()
         return [_operator(row) for row in rows]
 
+    async def active_admins(self) -> builtins.list[str]:
+        """The ids of the enabled admins, row-locked until commit on PostgreSQL (SQLite:
+        serialised): two admins demoting each other at once cannot both see the other stay."""
+        stmt = select(t.c.id).where(t.c.role == Role.ADMIN, t.c.disabled_at.is_(None))
+        if self._postgres:
+            stmt = stmt.order_by(t.c.id).with_for_update()
+        return [str(row) for row in (await self._conn.execute(stmt)).scalars()]
+
     async def set_password(self, operator_id: str, password_hash: str, now: datetime) -> bool:
         stmt = (
             update(t)
@@ -142,13 +151,22 @@ class OperatorRepository(Repository):
     async def end_session(self, id_hash: str) -> bool:
         return (await self._conn.execute(delete(s).where(s.c.id_hash == id_hash))).rowcount == 1
 
-    async def end_sessions_of(self, operator_id: str) -> int:
-        result = await self._conn.execute(delete(s).where(s.c.operator_id == operator_id))
-        return int(result.rowcount)
+    async def end_sessions_of(self, operator_id: str, *, keep: str | None = None) -> int:
+        """End every session of the operator but the one whose id hash is `keep` (the session
+        that changed its own password carries on)."""
+        stmt = delete(s).where(s.c.operator_id == operator_id)
+        if keep is not None:
+            stmt = stmt.where(s.c.id_hash != keep)
+        return int((await self._conn.execute(stmt)).rowcount)
 
-    async def purge_sessions(self, now: datetime) -> int:
-        result = await self._conn.execute(delete(s).where(s.c.expires_at <= now))
-        return int(result.rowcount)
+    async def purge_sessions(self, now: datetime, *, limit: int) -> int:
+        """Delete up to `limit` sessions expired by `now` (one batch: the caller repeats in
+        short transactions, so a backlog never holds the write lock for long)."""
+        expired = s.c.expires_at <= now
+        batch = select(s.c.id_hash).where(expired).order_by(s.c.expires_at).limit(limit)
+        # The expiry again on the row deleted: a session used meanwhile moved its own.
+        stmt = delete(s).where(s.c.id_hash.in_(batch), expired)
+        return int((await self._conn.execute(stmt)).rowcount)
 
     # ---- personal API tokens ------------------------------------------------------------
 
@@ -212,10 +230,15 @@ class OperatorRepository(Repository):
             stmt = stmt.with_for_update()
         return _counter((await self._conn.execute(stmt)).mappings().one())
 
-    async def purge_counters(self, untouched_before: datetime) -> builtins.list[LoginCounter]:
-        """Delete the counters not written since `untouched_before`; returns them. A counter
-        a sign-in claims meanwhile is written with a later time, so the delete skips it."""
-        stmt = delete(la).where(la.c.updated_at < untouched_before).returning(*la.c)
+    async def purge_counters(
+        self, untouched_before: datetime, *, limit: int
+    ) -> builtins.list[LoginCounter]:
+        """Delete up to `limit` counters not written since `untouched_before`; returns them.
+        A counter a sign-in claims meanwhile is written with a later time, so the delete
+        skips it."""
+        stale = la.c.updated_at < untouched_before
+        batch = select(la.c.key).where(stale).order_by(la.c.updated_at).limit(limit)
+        stmt = delete(la).where(la.c.key.in_(batch), stale).returning(*la.c)
         rows = (await self._conn.execute(stmt)).mappings().all()
         return [_counter(row) for row in rows]
 
@@ -250,6 +273,7 @@ def _operator(row: RowMapping) -> Operator:
         role=row["role"],
         created_at=row["created_at"],
         disabled_at=row["disabled_at"],
+        one_time_password_until=one_time_passwords.until(row["password_hash"]),
     )
 
 

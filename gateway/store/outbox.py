@@ -17,11 +17,13 @@ from sqlalchemy import ColumnElement, RowMapping, Select, delete, exists, select
 from gateway.domain.delivery import TargetKind
 from gateway.domain.webhooks import DeliveryState
 from gateway.errors import IllegalTransition
-from gateway.observability import correlation
+from gateway.observability import correlation, tracing
 from gateway.store._sql import Repository, insert_if_absent
 from gateway.store.tables import outbox as t
 
 PENDING = DeliveryState.PENDING
+# Beside the correlation id, for the same reason: no column of its own, no migration.
+TRACEPARENT_KEY = "_traceparent"
 WEBHOOK = TargetKind.WEBHOOK
 
 
@@ -62,6 +64,9 @@ class Delivery:
     # The id of the work that queued the row (an HTTP request, a locker message): a
     # delivery's log lines carry it (gateway/observability/correlation.py).
     correlation_id: str | None = None
+    # The W3C `traceparent` of the span that queued it (when the gateway traces): the
+    # delivery's span continues that trace (gateway/observability/tracing.py).
+    traceparent: str | None = None
 
 
 class OutboxRepository(Repository):
@@ -318,12 +323,16 @@ def _with_correlation(body: dict[str, Any]) -> dict[str, Any]:
     of its own: no migration) and taken out again by `_record`: a Delivery's body is the
     event alone."""
     cid = correlation.current()
-    return body if cid is None else {**body, correlation.OUTBOX_KEY: cid}
+    parent = tracing.traceparent()  # None unless tracing (then the span in hand, if any)
+    if cid is not None:
+        body = {**body, correlation.OUTBOX_KEY: cid}
+    return body if parent is None else {**body, TRACEPARENT_KEY: parent}
 
 
 def _record(row: RowMapping) -> Delivery:
     body = dict(row["body"])
     cid = correlation.acceptable(body.pop(correlation.OUTBOX_KEY, None))
+    parent = correlation.acceptable_traceparent(body.pop(TRACEPARENT_KEY, None))
     return Delivery(
         id=row["id"],
         event_id=row["event_id"],
@@ -342,4 +351,5 @@ def _record(row: RowMapping) -> Delivery:
         created_at=row["created_at"],
         delivered_at=row["delivered_at"],
         correlation_id=cid,
+        traceparent=parent,
     )

@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import RowMapping, Select, Update, bindparam, select, update
+from sqlalchemy import RowMapping, Select, Update, bindparam, or_, select, update
 
 from gateway.domain.enums import ParcelState
 from gateway.domain.hold_policy import AppliedHold
@@ -106,12 +106,20 @@ class ParcelRepository(Repository):
         states: Collection[ParcelState] | None = None,
         locker_id: str | None = None,
         pickup_before: datetime | None = None,
+        identifier: str | None = None,
         after_seq: int | None = None,
         limit: int = 50,
     ) -> tuple[builtins.list[Parcel], int | None]:
         """`list` across carriers for operators (gateway/service/admin_views.py), with the
-        filters a network's operations team asks for: several states, pickup window ending."""
+        filters a network's operations team asks for: several states, pickup window ending,
+        and `identifier`: what someone at a counter reads out, matched exactly against the
+        gateway's uid, the carrier's parcel id (both indexed) or the carrier's reference (not
+        indexed: on PostgreSQL the OR then reads the table; see docs/ROADMAP.md)."""
         stmt = select(t)
+        if identifier is not None:
+            stmt = stmt.where(
+                or_(t.c.uid == identifier, t.c.parcel_id == identifier, t.c.reference == identifier)
+            )
         if carrier_id is not None:
             stmt = stmt.where(t.c.carrier_id == carrier_id)
         if states is not None:

@@ -22,6 +22,7 @@ from gateway.store.access_codes import AccessCodeRepository
 from gateway.store.audit import AuditRepository
 from gateway.store.bundles import BundleRepository
 from gateway.store.bus_leases import BusLeaseRepository
+from gateway.store.carrier_targets import TargetsCache, targets_cache
 from gateway.store.carriers import CarrierRepository
 from gateway.store.connector_attachments import ConnectorAttachmentRepository
 from gateway.store.courier_sessions import CourierSessionRepository
@@ -41,6 +42,7 @@ from gateway.store.migrations import alembic_config
 from gateway.store.network_keys import NetworkKeyRepository
 from gateway.store.operators import OperatorRepository
 from gateway.store.outbox import OutboxRepository
+from gateway.store.outbox_due import NOTIFY as NOTIFY_OUTBOX_DUE
 from gateway.store.parcels import ParcelRepository
 from gateway.store.parked_events import ParkedEventRepository
 from gateway.store.returns import ReturnRepository
@@ -100,6 +102,15 @@ class UnitOfWork:
         self.bundles = BundleRepository(conn, clock=clock)
         self.returns = ReturnRepository(conn, clock=clock)
         self.scans = ScanRepository(conn, clock=clock)  # query on scan (gateway/store/scans.py)
+
+    @property
+    def targets_cache(self) -> TargetsCache:
+        """The carriers' delivery targets as this engine last read them (carrier_targets.py)."""
+        return targets_cache(self._conn.sync_engine)
+
+    @property
+    def targets_changed(self) -> bool:
+        return self.webhooks.targets_changed or self.connector_attachments.targets_changed
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
@@ -173,7 +184,8 @@ class Store:
 
     def on_outbox_due(self, listener: Callable[[], None] | None) -> None:
         """Call `listener` after every commit that made outbox rows due (queued, replayed):
-        the delivery engine of this process wakes at once instead of at its next poll."""
+        the delivery engine of this process wakes at once instead of at its next poll. On
+        PostgreSQL such a commit also notifies every instance's engine (outbox_due.py)."""
         self._outbox_listener = listener
 
     @asynccontextmanager
@@ -189,12 +201,17 @@ class Store:
                 yield uow
                 # The audit entries go in last, just before the commit (see AuditRepository).
                 await uow.audit.flush()
+                if uow.outbox.made_due and self.dialect == "postgresql":
+                    # Delivered at commit to every instance's delivery engine (outbox_due.py).
+                    await conn.execute(NOTIFY_OUTBOX_DUE)
         except BaseException:
             if pending is not None:
                 pending.ended(committed=False)
             raise
         if pending is not None:
             pending.ended(committed=True)
+        if uow.targets_changed:
+            uow.targets_cache.invalidate()  # again: a read meanwhile saw the rows before
         # Committed (not before: an uncommitted row cannot be claimed, nor a rolled-back one).
         if uow.outbox.made_due and self._outbox_listener is not None:
             self._outbox_listener()

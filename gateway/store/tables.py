@@ -166,6 +166,8 @@ parcel_events = Table(
     Column("at", UTCDateTime, nullable=False),
     Column("details", JSON, nullable=False),
     UniqueConstraint("parcel_uid", "seq"),
+    # The console's reports read the last 30 days of events (migration 0022).
+    Index("ix_parcel_events_at", "at"),
 )
 
 # ---- soft holds (migration 0015) --------------------------------------------------------------
@@ -619,6 +621,8 @@ login_attempts = Table(
     Column("lockouts", Integer, nullable=False),
     Column("locked_until", UTCDateTime),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Housekeeping purges stale counters in batches, oldest first (migration 0022).
+    Index("ix_login_attempts_updated_at", "updated_at"),
 )
 
 # Hold-time policies per network, carrier and locker (migration 0016); a NULL field leaves

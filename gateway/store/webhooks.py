@@ -6,12 +6,20 @@ import builtins
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import RowMapping, func, null, select, update
+from sqlalchemy import RowMapping, bindparam, func, null, select, update
 
 from gateway.errors import AlreadyExists
 from gateway.store._sql import Repository, insert_if_absent
+from gateway.store.carrier_targets import ChangesTargets
 from gateway.store.tables import carriers
 from gateway.store.tables import webhook_subscriptions as t
+
+# Built once: every parcel transition reads its carrier's active subscriptions.
+_ACTIVE = (
+    select(t)
+    .where(t.c.carrier_id == bindparam("carrier_id"), t.c.active.is_(True))
+    .order_by(t.c.created_at, t.c.id)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,8 +39,9 @@ class WebhookSubscriptionRecord:
         return self.active and (self.events is None or event_type in self.events)
 
 
-class WebhookRepository(Repository):
+class WebhookRepository(ChangesTargets, Repository):
     async def add(self, sub: WebhookSubscriptionRecord) -> None:
+        self._changing_targets()
         values = {
             "id": sub.id,
             "carrier_id": sub.carrier_id,
@@ -61,12 +70,8 @@ class WebhookRepository(Repository):
 
     async def list_active(self, carrier_id: str) -> builtins.list[WebhookSubscriptionRecord]:
         """The carrier's active subscriptions in the order they were created."""
-        stmt = (
-            select(t)
-            .where(t.c.carrier_id == carrier_id, t.c.active.is_(True))
-            .order_by(t.c.created_at, t.c.id)
-        )
-        return [_record(row) for row in (await self._conn.execute(stmt)).mappings()]
+        rows = (await self._conn.execute(_ACTIVE, {"carrier_id": carrier_id})).mappings()
+        return [_record(row) for row in rows]
 
     async def count_active(self, carrier_id: str, *, lock: bool = False) -> int:
         """How many active subscriptions the carrier has.
@@ -83,6 +88,7 @@ class WebhookRepository(Repository):
 
     async def deactivate(self, carrier_id: str, subscription_id: str, at: datetime) -> bool:
         """Stop the subscription for good; False if it was not active (or not the carrier's)."""
+        self._changing_targets()
         stmt = (
             update(t)
             .where(t.c.id == subscription_id, t.c.carrier_id == carrier_id, t.c.active.is_(True))

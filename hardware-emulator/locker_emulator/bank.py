@@ -17,7 +17,7 @@ from locker_emulator.layout import LockerConfig, preset_lockers
 from locker_emulator.locker_state import LockerModel
 from locker_emulator.olp_client import EmulatedLocker, Timing
 from locker_emulator.physics import CompartmentFaults
-from locker_emulator.spec import OutgoingCheck, Spec
+from locker_emulator.spec import OutgoingCheck, ReplyCheck, Spec
 from locker_emulator.transport import BrokerAddress, MqttVersion, TlsOptions
 
 logger = logging.getLogger("locker_emulator.bank")
@@ -52,6 +52,7 @@ class EmulatorBank:
         control_port: int | None = None,
         check_outgoing: str = "every",
         root_key: Mapping[str, Any] | None = None,
+        check_replies: str = "every",
     ) -> None:
         """`root_key`: the network root key's public JWK every locker pins (SPEC §9 "Signed
         key sets"); without one a locker installs no key set."""
@@ -75,6 +76,9 @@ class EmulatorBank:
         if check_outgoing not in OutgoingCheck.MODES:
             raise ValueError(f"check_outgoing must be one of {', '.join(OutgoingCheck.MODES)}")
         self._check_outgoing = check_outgoing
+        if check_replies not in ReplyCheck.MODES:
+            raise ValueError(f"check_replies must be one of {', '.join(ReplyCheck.MODES)}")
+        self._check_replies = check_replies
         self._root_key = root_key
         self._settings = _fault_settings(self.configs, faults)
         self._lockers: dict[str, EmulatedLocker] = {}
@@ -114,6 +118,7 @@ class EmulatorBank:
         if spec is None:
             spec = await asyncio.to_thread(Spec.load, self._spec_dir)
         outgoing = OutgoingCheck(spec, self._check_outgoing)  # shared by the whole bank
+        replies = ReplyCheck(spec, self._check_replies)
         for config in self.configs:
             locker_faults, compartment_faults, outage = self._settings[config.locker_id]
             self._lockers[config.locker_id] = EmulatedLocker(
@@ -129,6 +134,7 @@ class EmulatorBank:
                 tls_context=self._tls_context,
                 outgoing=outgoing,
                 root_key=self._root_key,
+                replies=replies,
             )
         # The TaskGroup lives inside one supervisor task, so that entering and leaving the bank
         # may happen in different tasks (as pytest-asyncio fixtures do).

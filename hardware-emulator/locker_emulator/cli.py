@@ -22,7 +22,7 @@ from locker_emulator.layout import PRESETS, LayoutError, LockerConfig, load_layo
 from locker_emulator.olp_client import Timing
 from locker_emulator.root_trust import RootKey
 from locker_emulator.scenario import ScenarioError, Step, load_scenario, run_scenario
-from locker_emulator.spec import SPEC_DIR_ENV, OutgoingCheck, Spec, SpecError
+from locker_emulator.spec import SPEC_DIR_ENV, OutgoingCheck, ReplyCheck, Spec, SpecError
 from locker_emulator.transport import MqttVersion, TlsOptions
 
 
@@ -79,6 +79,13 @@ def _parser() -> argparse.ArgumentParser:
         choices=OutgoingCheck.MODES,
         default="every",
         help="validate every message a locker sends, or the first of each action (fleets)",
+    )
+    run.add_argument(
+        "--check-replies",
+        choices=ReplyCheck.MODES,
+        default="every",
+        help="validate every reply the gateway sends a locker, or the first of each action "
+        "in full and the rest's routing members only (fleets)",
     )
     run.add_argument(
         "--report-every",
@@ -240,6 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             control_port=None if args.no_control else args.control_port,
             timing=Timing(reconnect_jitter=args.reconnect_jitter),
             check_outgoing=args.check_outgoing,
+            check_replies=args.check_replies,
             root_key=_root_key(args.root_key),
         )
         return asyncio.run(_serve(bank, steps, args.keep_running, args.report_every))

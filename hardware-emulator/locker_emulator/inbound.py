@@ -38,7 +38,7 @@ from locker_emulator.messages import (
     parse_ts,
 )
 from locker_emulator.root_trust import SignatureRefused, verify_key_set
-from locker_emulator.spec import Spec
+from locker_emulator.spec import ReplyCheck, Spec
 from locker_emulator.transport import MqttVersion, correlation_of, reply_properties
 
 logger = logging.getLogger("locker_emulator.locker")
@@ -75,11 +75,13 @@ class Inbound:
         accepted: asyncio.Event,
         pending: dict[str, asyncio.Future[dict[str, Any]]],
         publish: Publish,
+        replies: ReplyCheck | None = None,
     ) -> None:
         self.model = model
         self.locker_id = model.locker_id
         self.mqtt_version = mqtt_version
         self._spec = spec
+        self._replies = replies or ReplyCheck(spec)
         self._topics = model.topics
         self._dedupe_window = dedupe_window
         self._accepted = accepted
@@ -149,7 +151,7 @@ class Inbound:
         decoded, message = self._decode(topic, raw)
         if not decoded:
             return
-        problems = self._spec.envelope_problems(message)
+        problems = self._replies.envelope_problems(message)
         if problems or not isinstance(message, dict):
             self._drop(topic, message, f"invalid envelope: {'; '.join(problems)}")
             return
@@ -159,7 +161,7 @@ class Inbound:
         if not self._first_time(message):
             self._drop(topic, message, "duplicate")
             return
-        problems = self._spec.message_problems(message)
+        problems = self._replies.message_problems(message)
         if problems:
             self._drop(topic, message, f"invalid {message['action']} reply: {'; '.join(problems)}")
             return

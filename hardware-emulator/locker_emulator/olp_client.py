@@ -33,7 +33,7 @@ from locker_emulator.parcel_scan import BadLabel, NotReady, ScanReply, read_repl
 from locker_emulator.physics import Compartment, CompartmentFaults, DoorState
 from locker_emulator.root_trust import RootKey
 from locker_emulator.scanner import GrantVerdict, present_grant
-from locker_emulator.spec import OutgoingCheck, Spec
+from locker_emulator.spec import OutgoingCheck, ReplyCheck, Spec
 from locker_emulator.transport import (
     QOS,
     Backoff,
@@ -104,6 +104,7 @@ class EmulatedLocker:
         tls_context: ssl.SSLContext | None = None,
         outgoing: OutgoingCheck | None = None,
         root_key: Mapping[str, Any] | None = None,
+        replies: ReplyCheck | None = None,
     ) -> None:
         """`root_key`: the network root key's public JWK this locker pins, as provisioned
         (SPEC §9 "Signed key sets"); a SetKeySet not signed by it is refused."""
@@ -136,6 +137,7 @@ class EmulatedLocker:
             accepted=self._accepted,
             pending=self._pending,
             publish=self._publish,
+            replies=replies,
         )
         self._reconnect = Backoff(
             initial=self.timing.reconnect_initial, maximum=self.timing.reconnect_max

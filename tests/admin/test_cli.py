@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import io
 from pathlib import Path
 
@@ -71,7 +72,7 @@ def test_operators_lifecycle_through_the_cli(
     assert run(db, "tokens", "list", "ann", monkeypatch=monkeypatch) == 0
     assert " revoked " in capsys.readouterr().out
 
-    reset = ("reset", "ann", "--password-stdin", "--role", "admin")
+    reset = ("reset", "ann", "--password-stdin", "--role", "admin", "--reason", "new team lead")
     assert run(db, *reset, stdin="another long passphrase\n", monkeypatch=monkeypatch) == 0
     assert run(db, "disable", "ann", "--reason", "left the team", monkeypatch=monkeypatch) == 0
     assert run(db, "list", monkeypatch=monkeypatch) == 0
@@ -80,7 +81,7 @@ def test_operators_lifecycle_through_the_cli(
 
     (created,) = audit(db, AuditAction.OPERATOR_CREATED)
     assert (created.actor, created.subject, created.details) == (
-        "operator",
+        f"cli:{getpass.getuser()}",  # the OS account that ran the command
         "ann",
         {"role": "operator"},
     )
@@ -88,6 +89,7 @@ def test_operators_lifecycle_through_the_cli(
     assert disabled.details["reason"] == "left the team"
     (reset_entry,) = audit(db, AuditAction.OPERATOR_RESET)
     assert reset_entry.details["role"] == "admin"
+    assert reset_entry.details["reason"] == "new team lead"
     assert [e.details["tokenId"] for e in audit(db, AuditAction.OPERATOR_TOKEN_REVOKED)] == [
         token_id
     ]

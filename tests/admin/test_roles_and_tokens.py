@@ -31,6 +31,7 @@ def admin_routes(site: AdminSite) -> list[tuple[str, str]]:
                 .replace("{code}", "A01")
                 .replace("{uid}", "no-such-uid")
                 .replace("{token_id}", "ot_000000000000")
+                .replace("{operator_id}", "vera")
                 .replace("{delivery_id}", "1")
                 .replace("{scope}", "carrier")  # hold-time policies
                 .replace("{scope_id}", "acme")
@@ -111,7 +112,9 @@ async def test_api_tokens_need_no_csrf_and_keep_their_role(admin_site: AdminSite
         done = await script.post(OUT_OF_SERVICE, json=REASON, headers=bearer(operator_token))
         assert done.status_code == 200, done.text  # no CSRF token: none is needed
         (entry,) = await admin_site.audit(AuditAction.ADMIN_ACTION)
-        assert (entry.actor, entry.details["reason"]) == ("operator:oscar", REASON["reason"])
+        # The trail names the token that acted (its id, never the secret).
+        acting = f"operator:oscar/token:{operator_token['id']}"
+        assert (entry.actor, entry.details["reason"]) == (acting, REASON["reason"])
 
         revoked = await desk.client.delete(
             f"/v1/admin/tokens/{operator_token['id']}", headers={"X-CSRF-Token": desk.csrf or ""}

@@ -4,6 +4,7 @@ on every scrape, the emulator, a carrier, a webhook receiver, and the log lines 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import logging
@@ -27,7 +28,15 @@ from tests.support.clock import MovableClock
 from tests.support.mosquitto import Mosquitto
 from tests.webhooks.conftest import FakeCarrier
 
-__all__ = ["LOCKER", "JsonLog", "Scraped", "TelemetrySite", "eventually", "scrape"]
+__all__ = [
+    "LOCKER",
+    "JsonLog",
+    "Scraped",
+    "TelemetrySite",
+    "eventually",
+    "running_site",
+    "scrape",
+]
 
 
 class JsonLog:
@@ -100,6 +109,15 @@ class TelemetrySite(E2eSite):
 
 @pytest.fixture
 async def telemetry_site(database_url: str, tmp_path: Path) -> AsyncIterator[TelemetrySite]:
+    async with running_site(database_url, tmp_path) as site:
+        yield site
+
+
+@contextlib.asynccontextmanager
+async def running_site(
+    database_url: str, tmp_path: Path, **settings_extra: Any
+) -> AsyncIterator[TelemetrySite]:
+    """The whole site; `settings_extra` adds settings (e.g. `tracing={...}`)."""
     carrier = TestCarrier.ed25519("acme", NETWORK)
     clock = MovableClock()
     with Mosquitto(tmp_path / "mqtt") as broker:
@@ -109,6 +127,7 @@ async def telemetry_site(database_url: str, tmp_path: Path) -> AsyncIterator[Tel
             open_timeout_s=3.0,
             webhook_poll_interval_s=0.05,
             metrics={"figures_max_age": 0},  # every scrape reads the database
+            **settings_extra,
         )
         async with (
             FakeCarrier() as receiver,

@@ -97,12 +97,20 @@ def test_every_message_schema_is_reachable(doc: dict[str, Any], spec: Spec) -> N
 
 def test_every_post_requires_an_idempotency_key(doc: dict[str, Any]) -> None:
     posts = [(p, op) for p, m, op in operations(doc) if m == "post"]
-    # The operators' admin API (10 POSTs): its actions on compartments and parcels take an
+    # The operators' admin API (11 POSTs): its actions on compartments and parcels take an
     # optional Idempotency-Key (a retried remote open opens once). Signing in, tokens (a
-    # stored answer would keep the token's secret), replays and keypad clears take none yet.
+    # stored answer would keep the token's secret), replays, keypad clears and the
+    # maintenance open of an empty door (a retry is refused while its door session is live)
+    # take none yet.
     admin = [(p, op) for p, op in posts if p.startswith("/v1/admin/")]
-    assert len(admin) == 10
-    keyed = {p for p, _ in admin if p.startswith("/v1/admin/parcels/") or "/compartments/" in p}
+    # Managing operators adds 7 (add, password reset, disable, enable, role, revoke a token,
+    # one's own password), none keyed: an answer with a one-time password is never stored.
+    assert len(admin) == 11 + 7
+    keyed = {
+        p
+        for p, _ in admin
+        if p.startswith("/v1/admin/parcels/") or p.endswith(("/out-of-service", "/in-service"))
+    }
     assert len(keyed) == 6
     for path, op in admin:
         params = [deref(doc, p) for p in op.get("parameters", [])]
@@ -166,7 +174,7 @@ def test_operations_are_named_and_secured(doc: dict[str, Any]) -> None:
     ids = [op["operationId"] for _, _, op in operations(doc)]
     # Parcels and lockers 14 (with the batch), locker side 3, webhooks 7 (with the JWKS),
     # deliveries 2, connectors 2 (inbound pre-advice, status pull), metrics 1, discovery 1,
-    # the operators' admin API 24.
+    # the operators' admin API 25.
     # Courier sessions (open, read, new code, open the next door, close), the manifest.
     courier = 6
     holds = 5  # the pre-check and soft holds (create, list, read, release)
@@ -175,7 +183,11 @@ def test_operations_are_named_and_secured(doc: dict[str, Any]) -> None:
     policies = 4 + 5
     bundles = 4  # book, read, a code and a grant for its doors
     returns = 4  # announce, read, a new drop-off code, bind the courier's label
-    expected = 14 + 3 + 7 + 2 + 2 + 1 + 1 + 24 + courier + holds + policies + bundles + returns
+    # Admins managing operators: add, read one, password reset, disable, enable, role, revoke
+    # a token; an operator's own password.
+    operators = 8
+    expected = 14 + 3 + 7 + 2 + 2 + 1 + 1 + 25 + courier + holds + policies + bundles + returns
+    expected += operators
     assert len(ids) == len(set(ids)) == expected
     public = {p for p, _, op in operations(doc) if op.get("security") == []}
     assert public == {
@@ -218,5 +230,6 @@ def test_creations_answer_201_and_transitions_200(doc: dict[str, Any]) -> None:
             "/v1/webhooks",
             "/v1/connectors/{attachmentId}/inbound",
             "/v1/admin/tokens",
+            "/v1/admin/operators",
         )
         assert ("201" if created else "200") in op["responses"], path

@@ -34,6 +34,7 @@ from gateway.delivery.transports.addresses import (
 )
 from gateway.delivery.transports.base import Outcome
 from gateway.errors import OpenLockerError
+from gateway.observability import tracing
 from gateway.sdk.connectors import HttpRequest, Outbound
 
 __all__ = ["USER_AGENT", "HttpTransport"]
@@ -96,11 +97,14 @@ class HttpTransport:
                     event_id=event_id, attempt=attempt, unix_time=int(self._clock().timestamp())
                 )
                 request = await route.auth.apply(outbound, context, client)
+                headers = dict(request.headers)
+                # After signing: no signature scheme here covers it. The delivery's span.
+                tracing.inject(headers)
                 stream = client.stream(
                     request.method,
                     request.url,
                     content=request.body,
-                    headers=dict(request.headers),
+                    headers=headers,
                 )
                 async with stream as response:
                     # The answer's body is never read: only the status (and Retry-After) matter.

@@ -127,6 +127,8 @@ def operator(found: Operator) -> dict[str, Any]:
         "role": found.role.value,
         "active": found.active,
         "createdAt": ts(found.created_at),
+        # Set while the operator holds a one-time password an admin issued.
+        "oneTimePasswordExpiresAt": ts(found.one_time_password_until),
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.domain.door import OpenPurpose
 from gateway.domain.operators import Role
 from gateway.http.bodies import json_response
 from gateway.http.operator_auth import admin, require_operator
@@ -49,6 +50,26 @@ async def _set_service(request: web.Request, *, in_service: bool) -> web.Respons
     return json_response(answered.answer)
 
 
+async def maintenance_open(request: web.Request) -> web.Response:
+    """Open an empty compartment's door for inspection; 409 when it holds a parcel. No
+    Idempotency-Key: a retry is refused while the first open's door session is live, and
+    opening an empty door again after that is what the operator asked for."""
+    principal = await require_operator(request, Role.OPERATOR)
+    body = await read_admin_body(request, ReasonIn)
+    locker_id, code = request.match_info["locker_id"], request.match_info["code"]
+    outcome = await admin(request).actions.maintenance_open(
+        locker_id, code, Why(principal.actor, body.reason)
+    )
+    return json_response(
+        {
+            "outcome": outcome.value,
+            "purpose": OpenPurpose.SERVICE.value,
+            "lockerId": locker_id,
+            "compartmentCode": code,
+        }
+    )
+
+
 async def keypad_lockouts(request: web.Request) -> web.Response:
     await require_operator(request, Role.VIEWER)
     counters = await admin(request).views.keypad_lockouts()
@@ -80,5 +101,6 @@ def add_routes(app: web.Application) -> None:
     base = "/v1/admin/lockers/{locker_id}/compartments/{code}"
     r.add_post(f"{base}/out-of-service", out_of_service)
     r.add_post(f"{base}/in-service", in_service)
+    r.add_post(f"{base}/open", maintenance_open)
     r.add_get("/v1/admin/keypad-lockouts", keypad_lockouts)
     r.add_post("/v1/admin/keypad-lockouts/{locker_id}/clear", clear_keypad_lockout)

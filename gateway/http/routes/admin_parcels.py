@@ -18,7 +18,7 @@ from gateway.http.routes.admin_common import ReasonIn, ReassignIn, read_admin_ac
 from gateway.service.admin_actions import Why
 from gateway.service.admin_views import ParcelFilter
 
-_FILTERS = {"state", "lockerId", "carrierId", "overdue", "pickupBefore", "limit", "cursor"}
+_FILTERS = {"q", "state", "lockerId", "carrierId", "overdue", "pickupBefore", "limit", "cursor"}
 
 
 async def list_parcels(request: web.Request) -> web.Response:
@@ -30,6 +30,7 @@ async def list_parcels(request: web.Request) -> web.Response:
         carrier_id=text_param(request, "carrierId", 64),
         overdue=_bool(request, "overdue"),
         pickup_before=_time(request, "pickupBefore"),
+        identifier=text_param(request, "q", 128),
     )
     items, next_cursor = await admin(request).views.parcels(
         where,

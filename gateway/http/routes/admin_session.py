@@ -40,12 +40,12 @@ async def login(request: web.Request) -> web.Response:
 
 
 async def whoami(request: web.Request) -> web.Response:
-    principal = await require_operator(request, Role.VIEWER)
+    principal = await require_operator(request, Role.VIEWER, while_password_due=True)
     return json_response(out.principal(principal))
 
 
 async def logout(request: web.Request) -> web.Response:
-    principal = await require_operator(request, Role.VIEWER)
+    principal = await require_operator(request, Role.VIEWER, while_password_due=True)
     if principal.session_id is None:
         raise PermissionDenied("an API token has no session to end; revoke the token instead")
     await admin(request).auth.logout(principal)
