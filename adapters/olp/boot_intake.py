@@ -96,6 +96,7 @@ class IntakeStats:
     told_to_wait: int  # lockers answered `Pending` at receipt, expected back
     pending_at_receipt: int  # since start
     expired_at_receipt: int  # since start
+    statuses_folded: int = 0  # online Statuses that waited for an accepted Boot, since start
 
 
 class BootIntake:
@@ -116,10 +117,15 @@ class BootIntake:
         self._told: OrderedDict[str, float] = OrderedDict()  # locker -> when told to wait
         self.pending_at_receipt = 0
         self.expired_at_receipt = 0
+        self.statuses_folded = 0
 
     def stats(self) -> IntakeStats:
         return IntakeStats(
-            len(self._queued), len(self._told), self.pending_at_receipt, self.expired_at_receipt
+            len(self._queued),
+            len(self._told),
+            self.pending_at_receipt,
+            self.expired_at_receipt,
+            self.statuses_folded,
         )
 
     def wait_for(self, locker_id: str, remaining_s: float) -> int | None:
@@ -140,6 +146,17 @@ class BootIntake:
             return None
         return self._turn_away(locker_id, now, expected_s)
 
+    @property
+    def behind(self) -> bool:
+        """Whether Boots are piling up: many in hand, or one was turned away within a Boot's
+        default budget. A storm, not a quiet gateway booting a locker now and then."""
+        if len(self._queued) >= MIN_BACKLOG:
+            return True
+        if not self._told:
+            return False
+        newest = next(reversed(self._told.values()))
+        return newest >= self._monotonic() - DEFAULT_BUDGET_S
+
     def told_to_wait(self, locker_id: str) -> bool:
         """Whether this locker was answered `Pending` at receipt and has not booted since."""
         at = self._told.get(locker_id)
@@ -158,6 +175,10 @@ class BootIntake:
         self._accepted.append(self._monotonic())
         self._told.pop(locker_id, None)
 
+    def folded(self) -> None:
+        """An online Status that waited for its Boot was folded into the accepted Boot."""
+        self.statuses_folded += 1
+
     def expired(self) -> None:
         """A Boot whose `exp` had passed when it arrived (dropped before any work)."""
         self.expired_at_receipt += 1
@@ -173,11 +194,15 @@ class BootIntake:
         self._told.pop(locker_id, None)
         self._told[locker_id] = now
         # Everyone told to wait comes back, and each needs an accepted Boot: spread them over
-        # the time the gateway needs for all of them at the rate it accepts Boots now, and not
-        # before the queue in front of them has drained.
-        accept_rate = _rate(self._accepted, now) or _rate(self._answered, now) or PRIOR_RATE
+        # the time the gateway needs for all of them, and not before the Boots in hand are
+        # answered. Never at less than PRIOR_RATE: the accept rate measured while lockers are
+        # away waiting is their return rate, not what the gateway can do, and spreading by it
+        # would keep the storm as slow as it started (seen in bench/boot_storm.py). Too short a
+        # wait costs little: a locker back early is told `Pending` again, at receipt.
+        measured = _rate(self._accepted, now) or _rate(self._answered, now)
+        rate = max(measured, PRIOR_RATE)
         lower = max(1.0, expected_s)
-        upper = max(lower + 1.0, (len(self._told) + len(self._queued)) / accept_rate)
+        upper = max(lower + 1.0, (len(self._told) + len(self._queued)) / rate)
         wait = lower + (upper - lower) * self._rand()
         return min(MAX_WAIT_S, math.ceil(wait))
 

@@ -14,6 +14,8 @@ transaction before its answer leaves. `authenticate` does both at once (its own 
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -213,7 +215,17 @@ def _select_key(jwks: dict[str, Any], header: dict[str, Any]) -> jwt.PyJWK:
         raise AuthenticationFailed(f"no registered key matches kid {kid!r} and alg {header['alg']}")
     if len(candidates) > 1:
         raise AuthenticationFailed("several keys match: the token header must carry a `kid`")
+    # Keyed by the key's own members: a rotated or removed key is a different entry.
+    return _parsed_key(json.dumps(candidates[0], sort_keys=True), header["alg"])
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_key(jwk: str, alg: str) -> jwt.PyJWK:
+    """A registered public key, parsed once: `PyJWK.from_dict` builds PyJWT's whole
+    algorithm table and the cryptography key on every call, ~6 % of the gateway's CPU per
+    parcel lifecycle when run per request (py-spy, bench/scale_out.py, session 7). A key that
+    cannot be parsed raises, and an exception is not cached."""
     try:
-        return jwt.PyJWK.from_dict(candidates[0], algorithm=header["alg"])
+        return jwt.PyJWK.from_dict(json.loads(jwk), algorithm=alg)
     except (PyJWKError, PyJWKSetError) as err:
         raise AuthenticationFailed(f"registered key unusable: {err}") from err

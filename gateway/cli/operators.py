@@ -162,7 +162,7 @@ async def _list(args: argparse.Namespace, settings: Settings) -> int:
     if not operators:
         print("no operators")
     for op in operators:
-        state = "active" if op.active else "disabled"
+        state = "disabled" if not op.active else "one-time" if op.must_change_password else "active"
         print(f"{op.id:<24} {op.role:<9} {state:<9} {op.name}")
     return 0
 

@@ -22,6 +22,7 @@ from gateway.http.operator_auth import (
     set_session_cookie,
 )
 from gateway.service.admin_actions import Reply, Why, no_answer
+from gateway.service.availability import AtLocker
 
 LOCKER_ACTIONS = ("out_of_service", "in_service", "open")
 OPEN_OUTCOMES = {
@@ -112,9 +113,33 @@ async def locker_action(request: web.Request) -> web.StreamResponse:
         words = OPEN_OUTCOMES.get(result.outcome, str(result.outcome))
         raise back_to(request, back, f"Door {code}: {words}.")
     in_service = action == "in_service"
-    await deps.actions.set_in_service(locker_id, code, in_service, why, Reply(no_answer))
+    changed = await deps.actions.set_in_service(locker_id, code, in_service, why, Reply(no_answer))
+    told = changed.answer.get("atLocker")
+    raise back_to(request, back, service_note(code, in_service, told))
+
+
+def service_note(code: str, in_service: bool, told: object) -> str:
+    """The note after out of service / back in service: what the gateway did, then what the
+    locker made of it (the admin answer's `atLocker`), since until the locker has it an
+    offline grant it checks alone may still open a compartment taken out of service."""
     words = "back in service" if in_service else "out of service"
-    raise back_to(request, back, f"Compartment {code} is {words}.")
+    note = f"Compartment {code} is {words}."
+    if told == AtLocker.CONFIRMED:
+        return note + " The locker confirmed it."
+    if told == AtLocker.PENDING:
+        return (
+            note + " The locker has not confirmed it yet: tried again in the background, "
+            "and at the locker's next start."
+        )
+    if told == AtLocker.UNSUPPORTED:
+        if in_service:
+            return note + " The locker has no such command: the gateway alone decides."
+        # Out of service at the gateway only: grants the locker checks alone still open it.
+        return (
+            note + " The locker has no such command: only the gateway refuses it (an offline "
+            "grant may still open it)."
+        )
+    return note  # no availability sync wired (tests, tools): nothing was sent
 
 
 @page(Role.OPERATOR)

@@ -60,6 +60,8 @@ async def locker(request: web.Request) -> web.StreamResponse:
         status=status,
         cells=[views.cell_view(row, now) for row in rows],
         overloads=overloads,
+        alarmed=views.alarmed(rows),
+        rounds=await con.reads.open_rounds(locker_id, now),
         title=f"Locker {locker_id}",
     )
 

@@ -26,7 +26,15 @@ from gateway.domain.webhooks import DeliveryState
 from gateway.store import Store
 from gateway.store.audit import AuditRecord
 from gateway.store.operators import OperatorRepository
-from gateway.store.tables import compartments, locker_sessions, outbox, parcel_events, parcels
+from gateway.store.tables import (
+    compartments,
+    courier_session_doors,
+    courier_sessions,
+    locker_sessions,
+    outbox,
+    parcel_events,
+    parcels,
+)
 
 REPORT_DAYS = 30
 # Pending rows that have failed at least once: a target failing now.
@@ -42,8 +50,9 @@ DWELL_BUCKETS: tuple[tuple[timedelta, str], ...] = (
     (timedelta.max, "> 3 d"),
 )
 
-# A compartment as the live grid shows it: (code, state, door, item sensor, parcel uid).
-CellPrint = tuple[str, str, str, str, str | None]
+# A compartment as the live grid shows it: (code, state, door, item sensor, parcel uid,
+# temperature alarm).
+CellPrint = tuple[str, str, str, str, str | None, bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +75,35 @@ class TargetLag:
 
     def lag(self, now: datetime) -> timedelta | None:
         return None if self.oldest_pending is None else max(now - self.oldest_pending, timedelta())
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmedDoor:
+    """A compartment whose locker reports its temperature out of its class's range, with the
+    reading that raised the alarm (the only one stored: store/lockers.py record_temperature)."""
+
+    locker_id: str
+    code: str
+    temperature_class: str
+    celsius: float | None
+    at: datetime | None
+
+    def words(self) -> str:
+        reading = "" if self.celsius is None else f": {self.celsius:g} °C"
+        since = "" if self.at is None else f" at {self.at:%H:%M} UTC"
+        return f"Door {self.code} ({self.temperature_class}) out of its range{reading}{since}"
+
+
+@dataclass(frozen=True, slots=True)
+class OpenRound:
+    """A courier session at a locker whose code still works, and how many doors it opened."""
+
+    session_id: str
+    carrier_id: str
+    courier_ref: str | None
+    opened_at: datetime
+    expires_at: datetime
+    doors_opened: int
 
 
 @dataclass(slots=True)
@@ -135,6 +173,46 @@ class ConsoleReads:
         async with self._store.engine.connect() as conn:
             return [(locker_id, code) for locker_id, code in (await conn.execute(stmt)).all()]
 
+    async def alarmed_doors(self) -> list[AlarmedDoor]:
+        """Every compartment whose temperature alarm is raised now (cold doors out of range)."""
+        c = compartments.c
+        stmt = (
+            select(c.locker_id, c.code, c.temperature_class, c.temperature_c, c.temperature_at)
+            .where(c.temperature_alarm.is_(True))
+            .order_by(c.locker_id, c.code)
+            .limit(200)
+        )
+        async with self._store.engine.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [AlarmedDoor(lid, code, str(kind), t, at) for lid, code, kind, t, at in rows]
+
+    async def open_rounds(self, locker_id: str, now: datetime) -> list[OpenRound]:
+        """The locker's courier sessions whose code still works, oldest first: one query for
+        the sessions (the `(locker_id, code_hash)` index), one for their doors opened."""
+        s, d = courier_sessions.c, courier_session_doors.c
+        async with self._store.engine.connect() as conn:
+            found = (
+                await conn.execute(
+                    select(s.id, s.carrier_id, s.courier_ref, s.opened_at, s.expires_at)
+                    .where(s.locker_id == locker_id, s.closed_at.is_(None), s.expires_at > now)
+                    .order_by(s.opened_at, s.id)
+                    .limit(50)
+                )
+            ).all()
+            ids = [row[0] for row in found]
+            opened: dict[str, int] = {}
+            if ids:
+                counts = await conn.execute(
+                    select(d.session_id, func.count())
+                    .where(d.session_id.in_(ids))
+                    .group_by(d.session_id)
+                )
+                opened = {sid: int(n) for sid, n in counts.all()}
+        return [
+            OpenRound(sid, carrier, ref, since, until, opened.get(sid, 0))
+            for sid, carrier, ref, since, until in found
+        ]
+
     async def grid_prints(self, locker_ids: Iterable[str]) -> dict[str, GridPrint]:
         """The fingerprint of each locker's grid: two indexed queries for all of them."""
         ids = sorted(set(locker_ids))
@@ -145,12 +223,20 @@ class ConsoleReads:
         online: dict[str, bool] = {}
         async with self._store.engine.connect() as conn:
             rows = await conn.execute(
-                select(c.locker_id, c.code, c.state, c.door, c.item_sensor, c.parcel_uid)
+                select(
+                    c.locker_id,
+                    c.code,
+                    c.state,
+                    c.door,
+                    c.item_sensor,
+                    c.parcel_uid,
+                    c.temperature_alarm,
+                )
                 .where(c.locker_id.in_(ids))
                 .order_by(c.locker_id, c.code)
             )
-            for locker_id, code, state, door, item, uid in rows.all():
-                cells[locker_id].append((code, str(state), str(door), str(item), uid))
+            for locker_id, code, state, door, item, uid, alarm in rows.all():
+                cells[locker_id].append((code, str(state), str(door), str(item), uid, bool(alarm)))
             s = locker_sessions.c
             presence = await conn.execute(select(s.locker_id, s.online).where(s.locker_id.in_(ids)))
             online = {locker_id: bool(up) for locker_id, up in presence.all()}

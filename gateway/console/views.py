@@ -7,11 +7,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 
-from gateway.console.reads import RETRYING, ConsoleReads, TargetLag
+from gateway.console.reads import RETRYING, AlarmedDoor, ConsoleReads, TargetLag
 from gateway.domain.courier import ManifestLine as CollectLine
 from gateway.domain.enums import CompartmentState, DoorState, ParcelState, SizeClass
 from gateway.domain.keypad import KeypadCounter
 from gateway.domain.parcel import Parcel
+from gateway.domain.requirements import TemperatureClass
 from gateway.service.admin_views import AdminViews, CompartmentStatus, LockerStatus, ParcelFilter
 
 # Columns of the by-size table, in the words an operator uses.
@@ -88,6 +89,9 @@ async def overview(views: AdminViews, reads: ConsoleReads, now: datetime) -> Ove
         result.faults.append(
             Fault(f"Door {code} jammed", locker_id, f"/console/lockers/{locker_id}#cell-{code}")
         )
+    for alarmed in await reads.alarmed_doors():
+        href = f"/console/lockers/{alarmed.locker_id}#cell-{alarmed.code}"
+        result.faults.append(Fault(alarmed.words(), alarmed.locker_id, href))
     result.lockouts = await views.keypad_lockouts()
     for lockout in result.lockouts:
         locked = lockout.locked_until
@@ -117,9 +121,27 @@ def cell_view(row: CompartmentStatus, now: datetime) -> dict[str, object]:
         "door": c.door.value,
         "item": c.item.value,
         "jammed": c.door is DoorState.JAMMED,
+        # Cold doors say their class (ambient is the default and says nothing), and an alarm.
+        "cold": None if c.temperature is TemperatureClass.AMBIENT else c.temperature.value,
+        "alarm": c.temperature_alarm,
         "parcel": parcel,
         "overdue": overdue,
     }
+
+
+def alarmed(rows: list[CompartmentStatus]) -> list[AlarmedDoor]:
+    """A locker's doors whose temperature alarm is raised, from the rows its page has read."""
+    return [
+        AlarmedDoor(
+            c.locker_id,
+            c.code,
+            c.temperature.value,
+            None if c.reading is None else c.reading.celsius,
+            None if c.reading is None else c.reading.at,
+        )
+        for c in (row.compartment for row in rows)
+        if c.temperature_alarm
+    ]
 
 
 async def all_parcels(views: AdminViews, where: ParcelFilter) -> tuple[list[Parcel], bool]:

@@ -45,7 +45,7 @@ class OutboxWakeUps:
         while True:
             try:
                 await self._listen()
-                attempt = 0
+                attempt = 1  # it was up: the first try again comes soon
                 log.warning("outbox wake-ups: the LISTEN connection was lost; reconnecting")
             except Exception as err:
                 attempt += 1

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import AbstractContextManager, contextmanager
 from types import TracebackType
 
+from aiohttp import web
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
@@ -67,7 +68,7 @@ class _ServerSpan:
         )
         _correlate(self._span)
         self._use: AbstractContextManager[Span] = trace.use_span(
-            self._span, end_on_exit=True, record_exception=True, set_status_on_exception=False
+            self._span, end_on_exit=True, record_exception=False, set_status_on_exception=False
         )
 
     def __enter__(self) -> _ServerSpan:
@@ -80,6 +81,10 @@ class _ServerSpan:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        # aiohttp raises its answers (404, redirects): only a real failure is an exception
+        # event; the status comes from `finished` either way.
+        if isinstance(exc, Exception) and not isinstance(exc, web.HTTPException):
+            self._span.record_exception(exc)
         self._use.__exit__(exc_type, exc, tb)
 
     def finished(self, route: str, status: int) -> None:

@@ -108,13 +108,17 @@ class AdminActions:
         answered = await self._once(work, why, reply, "compartment")
         if answered.result is not None and self._availability is not None:
             # After the commit, and only for the request that made the change (a replay did
-            # nothing, and answers as the first request did, stored before its push: without
-            # `atLocker`). Not confirmed now, the push is retried with back-off and made again
+            # nothing). Not confirmed now, the push is retried with back-off and made again
             # at the locker's next Boot; the answer says which.
             told = await self._availability.push(
                 locker_id, code, available=in_service, reason=why.reason
             )
             answered = replace(answered, answer=answered.answer | {"atLocker": told.value})
+            if reply.key is not None:
+                # Replays answer the first answer, this too (stored with the change, before
+                # the push: a replay during the push gets it without `atLocker`).
+                async with self._store.transaction() as tx:
+                    await tx.idempotency.replace(why.actor, reply.key.key, answered.answer)
         return answered
 
     # ---- parcels -------------------------------------------------------------------------

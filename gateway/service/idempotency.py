@@ -103,39 +103,54 @@ async def run_idempotent(
     AlreadyExists is looked at once more for the same reason: a concurrent request with the
     same key may have created the thing. `subject` names it in the final refusal.
 
-    `optimistic`: a new key is the common case, so the first attempt does not look for a
-    stored answer (one statement less); the answer's insert then finds a taken key, or `work`
-    fails (a replay books its parcel id again), and the transaction rolls back, its effects
-    with it, before an attempt that looks first returns the stored answer, or refuses a reuse,
-    exactly as without. Only for work whose effects are all in its transaction, and whose
-    failures are cheap to repeat once (a refused request costs a second transaction).
+    `optimistic`: a new key is the common case, so the key is looked up only when `work` or
+    the answer's insert fails (a replay books its parcel id again, or finds the locker full;
+    the key was taken meanwhile): one statement less per success, the same statement as
+    before for a failure. The lookup runs in the failed transaction, which then rolls back,
+    `work`'s effects with it, and the answer is what a lookup first would have given: the
+    stored answer, an IdempotencyConflict for a reused key, else the failure itself. Only for
+    work whose failures leave its transaction usable (errors raised in Python, not by the
+    database) and whose effects are all in that transaction.
     """
     idem = request.key
     conflict_seen = False
-    look_first = not optimistic
     for _ in range(MAX_ATTEMPTS):
         try:
             async with store.transaction() as tx:
-                if look_first:
+                if not optimistic:
                     prior = await prior_answer(tx, carrier_id, idem)
                     if prior is not None:
                         return Answered(None, prior)
-                result = await work(tx, clock())
-                answer = request.render(result)
-                await tx.idempotency.put(carrier_id, idem.key, idem.fingerprint, answer)
+                try:
+                    result = await work(tx, clock())
+                    answer = request.render(result)
+                    await tx.idempotency.put(carrier_id, idem.key, idem.fingerprint, answer)
+                except OpenLockerError:
+                    if not optimistic:
+                        raise
+                    prior = await prior_answer(tx, carrier_id, idem)
+                    if prior is None:
+                        raise
+                    raise _Stored(prior) from None  # leaves the transaction: rolled back
                 return Answered(result, answer)
-        except OpenLockerError as err:
-            if not look_first:
-                # The key taken, or maybe a replay (its parcel id is taken too): the next
-                # attempt looks for a stored answer before it acts, or refuses.
-                look_first = True
-            elif isinstance(err, AlreadyExists):
-                if conflict_seen:
-                    raise
-                conflict_seen = True
-            elif not isinstance(err, ConcurrentUpdate):
+        except _Stored as stored:
+            return Answered(None, stored.answer)
+        except AlreadyExists:
+            if conflict_seen:
                 raise
+            conflict_seen = True
+        except ConcurrentUpdate:
+            continue
     raise ConcurrentUpdate(f"too much contention on this {subject}; retry later")
+
+
+class _Stored(Exception):  # not an error: the way out of a transaction
+    """Carries a replay's stored answer out of the transaction that found it (and rolls back
+    what that transaction did before it looked)."""
+
+    def __init__(self, answer: JsonBody) -> None:
+        super().__init__("a stored answer")
+        self.answer = answer
 
 
 IN_PROGRESS: JsonBody = {"inProgress": True}

@@ -33,7 +33,7 @@ from gateway.errors import (
     PermissionDenied,
     ValidationFailed,
 )
-from gateway.store import Store, UnitOfWork
+from gateway.store import Store
 from gateway.store.operators import TokenRecord
 
 # Who acts when the CLI manages operators: whoever holds the host (and the database).
@@ -151,7 +151,7 @@ class OperatorService:
         now = self._clock()
         async with self._store.transaction() as tx:
             if keep_an_admin:
-                await _keeps_an_admin(tx, operator_id, "disable")
+                _keeps_an_admin(await tx.operators.active_admins(), operator_id, "disable")
             if not await tx.operators.set_disabled(operator_id, now, now):
                 raise NotFound(f"no operator {operator_id!r}")
             ended = await tx.operators.end_sessions_of(operator_id)
@@ -240,12 +240,15 @@ class OperatorService:
         refused if it would leave no enabled admin."""
         now = self._clock()
         async with self._store.transaction() as tx:
-            found = await tx.operators.get(operator_id, for_update=True)
+            # The admins' rows first (locked in id order, as a disable does): an admin being
+            # demoted is among them, so the row is read below under that lock.
+            admins = await tx.operators.active_admins()
+            found = await tx.operators.get(operator_id)
             if found is None:
                 raise NotFound(f"no operator {operator_id!r}")
             before = found.operator.role
             if before is Role.ADMIN and role is not Role.ADMIN:
-                await _keeps_an_admin(tx, operator_id, "demote")
+                _keeps_an_admin(admins, operator_id, "demote")
             await tx.operators.set_role(operator_id, role, now)
             await tx.audit.append(
                 AuditAction.OPERATOR_RESET,
@@ -417,10 +420,10 @@ class OperatorService:
             return await tx.operators.tokens_of(operator_id)
 
 
-async def _keeps_an_admin(tx: UnitOfWork, operator_id: str, what: str) -> None:
-    """Refuse to disable or demote the last enabled admin: nobody could manage operators over
-    HTTP any more (only the CLI on the database's host could make one again)."""
-    admins = await tx.operators.active_admins()
+def _keeps_an_admin(admins: list[str], operator_id: str, what: str) -> None:
+    """Refuse to disable or demote the last enabled admin (`admins`: the enabled ones, read
+    under lock): nobody could manage operators over HTTP any more (only the CLI on the
+    database's host could make one again)."""
     if admins == [operator_id]:
         raise IllegalTransition(
             f"cannot {what} {operator_id}: the last enabled admin (make another admin first)",

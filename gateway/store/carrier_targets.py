@@ -22,8 +22,9 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-# How long an entry is used: short, since another instance's change is seen only then.
-TTL_S = 1.0
+# How long an entry is used: short, since another instance's change is seen only then (the
+# delivery engine's own caches of these rows keep theirs as long: webhook_routes.py).
+TTL_S = 2.0
 
 
 class TargetsCache:

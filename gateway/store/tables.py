@@ -152,6 +152,9 @@ parcels = Table(
     Index("ix_parcels_state_next_reminder_at", "state", "next_reminder_at"),
     # Migration 0021: query on scan looks a parcel id up across carriers (store/scans.py).
     Index("ix_parcels_parcel_id", "parcel_id"),
+    # Migration 0022: an operator's search by what a counter reads out (store/parcels.py
+    # `search(identifier=…)`): uid OR parcel id OR reference, each an index read.
+    Index("ix_parcels_reference", "reference"),
 )
 
 parcel_events = Table(

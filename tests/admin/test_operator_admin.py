@@ -5,6 +5,7 @@ with who, what and why (and which API token acted)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -296,3 +297,22 @@ async def test_an_api_token_acting_is_named_in_admin_actions(admin_site: AdminSi
     (entry,) = await admin_site.audit(AuditAction.ADMIN_ACTION)
     assert entry.actor == f"operator:oscar/token:{token['id']}"
     assert token["token"] not in str(entry.details)
+
+
+async def test_two_admins_demoting_each_other_at_once_leave_one_admin(
+    admin_site: AdminSite,
+) -> None:
+    alice = await admin_site.desk("alice")
+    promoted = await alice.post(f"{OPS}/vera/role", {"role": "admin"} | WHY)
+    assert promoted.status_code == 200, promoted.text
+    vera = await admin_site.desk("vera")
+    demote = {"role": "viewer", "reason": "one admin is enough"}
+    answers = await asyncio.gather(
+        alice.post(f"{OPS}/vera/role", demote), vera.post(f"{OPS}/alice/role", demote)
+    )
+    # One wins; the other is refused as the last admin (409), or, if it was checked after the
+    # first committed, as no admin any more (403).
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses in ([200, 403], [200, 409]), [a.text for a in answers]
+    async with admin_site.gateway.store.transaction() as tx:
+        assert len(await tx.operators.active_admins()) == 1

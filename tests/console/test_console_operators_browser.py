@@ -70,13 +70,12 @@ async def test_an_admin_adds_an_operator_who_sets_a_password_and_is_then_disable
     await nina.wait_text("#whoami", "Nina Nowak (operator)")
     assert await nina.text("#nav-operators") == "<no such element>"  # not an admin
 
-    # The admin's list shows her signed up; the picture for the README.
+    # The admin's list shows her signed up.
     await browser.click("#secret-back")
     await browser.wait_text("#fact-state", "active")
     await browser.click("#nav-operators")
     await browser.wait_attribute("#op-nina", "data-active", "yes")
     await browser.wait_text("#op-nina", "active")
-    await browser.screenshot("operators")
 
     # The admin disables her, with a reason and a confirmation.
     await browser.click("#op-nina a")
@@ -87,6 +86,9 @@ async def test_an_admin_adds_an_operator_who_sets_a_password_and_is_then_disable
     await browser.wait_text("#note", "nina is disabled: signed out, tokens revoked.")
     await browser.wait_text("#fact-state", "disabled since")
     await browser.screenshot("operator-disabled")
+    await browser.click("a[href='/console/operators']")
+    await browser.wait_attribute("#op-nina", "data-active", "no")
+    await browser.screenshot("operators")  # docs/images/console-operators.png
 
     # Her session ended at once: her next click lands on the sign-in page.
     await nina.click("a[href='/console/parcels']")

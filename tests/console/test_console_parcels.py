@@ -84,7 +84,7 @@ async def test_find_a_parcel_expire_it_and_open_an_empty_door(
     )
     assert offered == ["do-expire", "do-picked_up", "do-open"]
     assert await browser.script(UNNAMED) == []
-    await browser.type("#reason-expire", "recipient moved away, carrier asked to return")
+    await browser.type("#reason-expire", "recipient moved away")
     shot = await browser.screenshot("parcel")
     README_IMAGE.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(shot, README_IMAGE)
@@ -140,7 +140,7 @@ async def test_find_a_parcel_expire_it_and_open_an_empty_door(
     await browser.screenshot("parcel-phone")
 
     assert await audit_whats(site) == [
-        ("operator:oscar", "parcel.force_expire", "recipient moved away, carrier asked to return"),
+        ("operator:oscar", "parcel.force_expire", "recipient moved away"),
         ("operator:oscar", "parcel.mark_picked_up", "recipient helped at the counter"),
         ("operator:oscar", "door.maintenance_open", "cleaning after a spill"),
     ]

@@ -34,7 +34,7 @@ class ScriptedReads(ConsoleReads):
 
 
 def grid(state: str) -> GridPrint:
-    return GridPrint(online=True, cells=(("A01", state, "closed", "unknown", None),))
+    return GridPrint(online=True, cells=(("A01", state, "closed", "unknown", None, False),))
 
 
 async def test_watchers_wake_only_when_their_lockers_grid_changes(sqlite_store: Store) -> None:

@@ -239,6 +239,8 @@ async def test_every_promised_location_is_sent(site: Site) -> None:
     # The connector route's Location needs a connector attachment: it is checked in
     # tests/connectors/test_inbound_http.py. Every other promise must be checked here.
     checked.add("POST /v1/connectors/{attachmentId}/inbound")
+    # Adding an operator needs an admin's session: checked in tests/admin/test_operator_admin.py.
+    checked.add("POST /v1/admin/operators")
     assert promised <= checked, promised - checked
 
 

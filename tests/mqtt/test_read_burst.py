@@ -55,8 +55,12 @@ async def test_a_burst_is_read_within_a_few_loop_turns_while_tasks_keep_the_loop
         if received == MESSAGES:
             done.set()
 
+    turns = 0
+
     async def busy() -> None:
+        nonlocal turns
         while not done.is_set():
+            turns += 1
             until = time.perf_counter() + BUSY_STEP_S
             while time.perf_counter() < until:
                 pass  # CPU-bound work of one lane step
@@ -69,11 +73,12 @@ async def test_a_burst_is_read_within_a_few_loop_turns_while_tasks_keep_the_loop
             async with asyncio.TaskGroup() as group:
                 for n in range(BUSY_TASKS):
                     group.create_task(busy(), name=f"busy-{n}")
-                began = time.monotonic()
                 await publish_burst(broker.port)
-                async with asyncio.timeout(60):
+                async with asyncio.timeout(120):
                     await done.wait()
-                elapsed = time.monotonic() - began
     assert received == MESSAGES
-    # One packet per ~40 ms turn would take ~12 s; a loaded 2-core host gets a wide margin.
-    assert elapsed < 4.0, elapsed
+    # Counted in loop turns, not seconds (the host may be loaded): one message per two or
+    # three turns before (over 300 turns each of the 40 tasks); in bursts, a turn reads all the
+    # broker sent (Mosquitto keeps 20 unacknowledged in flight).
+    per_task = turns / BUSY_TASKS
+    assert per_task < MESSAGES / 3, per_task

@@ -92,23 +92,28 @@ async def test_a_flood_is_recorded_once_shown_and_caught_up(
         refused = adapter.refused(LOCKER)
         assert refused > 0, "the flood never filled the lane: nothing was tested"
 
+        async def overloaded_now() -> float:
+            scraped = await site.scrape()
+            return scraped.value("openlocker_lane_overloaded_lockers", adapter="olp")
+
+        await eventually(overloaded_now, 0.0, timeout=15)
+        scraped = await site.scrape()
+        episodes = int(scraped.value("openlocker_lane_overload_episodes_total", adapter="olp"))
+        assert episodes >= 1  # one, unless the host was too slow to publish the burst at once
+        assert scraped.value("openlocker_lane_refusals_total", adapter="olp") == refused
+
         async def recorded() -> int:
             return len(await overload_entries(gateway, LOCKER))
 
-        await eventually(recorded, 2, timeout=15)
-        started, ended = await overload_entries(gateway, LOCKER)
-        # Once per episode, not per message: started, then ended with every refusal.
-        assert (started.action, ended.action) == OVERLOAD
-        assert started.actor == ended.actor == "gateway:" + gateway.settings.instance
-        assert ended.details["refused"] == refused
-        assert ended.details["lanes"] == "olp"
+        await eventually(recorded, 2 * episodes, timeout=15)
+        entries = await overload_entries(gateway, LOCKER)
+        # Once per episode, not per message: started, then ended with its refusals.
+        assert [e.action for e in entries] == list(OVERLOAD) * episodes
+        assert {e.actor for e in entries} == {"gateway:" + gateway.settings.instance}
+        assert sum(e.details["refused"] for e in entries[1::2]) == refused
+        assert {e.details["lanes"] for e in entries} == {"olp"}
         assert await overload_entries(gateway, KRK) == []
         assert adapter.refused(KRK) == 0
-
-        scraped = await site.scrape()
-        assert scraped.value("openlocker_lane_overload_episodes_total", adapter="olp") == 1
-        assert scraped.value("openlocker_lane_overloaded_lockers", adapter="olp") == 0
-        assert scraped.value("openlocker_lane_refusals_total", adapter="olp") == refused
 
         # The console's "faults now": the episode that just ended, on the flooding locker.
         reads = ConsoleReads(store=gateway.store, clock=site.clock)
@@ -116,5 +121,5 @@ async def test_a_flood_is_recorded_once_shown_and_caught_up(
         overview = await views.overview(views_, reads, site.clock())
         faults = [f for f in overview.faults if "overloaded" in f.what]
         assert [f.where for f in faults] == [LOCKER], overview.faults
-        assert f"{refused} messages refused" in faults[0].what
+        assert f"{entries[-1].details['refused']} messages refused" in faults[0].what
         assert faults[0].href == f"/console/lockers/{LOCKER}"

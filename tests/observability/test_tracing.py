@@ -24,7 +24,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind, format_span_id, format_trace_id
+from opentelemetry.trace import SpanKind, StatusCode, format_span_id, format_trace_id
 
 from gateway.app import Gateway
 from gateway.observability import tracing
@@ -102,7 +102,7 @@ async def test_a_remote_open_is_one_trace_from_request_to_command(traced: Traced
     async with aiomqtt.Client(
         "127.0.0.1", site.broker.port, protocol=aiomqtt.ProtocolVersion.V5
     ) as watcher:
-        await watcher.subscribe("olp/v1/WAW-CENTRAL-01/cmd/#", qos=1)
+        await watcher.subscribe("olp/v1/WAW-CENTRAL-01/cmd/OpenCompartment", qos=1)
         headers = {**site._auth(), "Idempotency-Key": "open-TR-1"}
         opened = await site.client.post("/v1/parcels/TR-1/open", json={}, headers=headers)
         assert opened.status_code == 200, opened.text
@@ -151,6 +151,17 @@ async def test_an_incoming_traceparent_is_continued(traced: Traced) -> None:
     assert trace_id(second[0]) == TRACE_ID
     assert second[0].attributes is not None
     assert second[0].attributes[CORRELATION_ATTRIBUTE] == "req-tr-3"
+
+
+async def test_a_client_error_is_not_a_failed_span(traced: Traced) -> None:
+    # aiohttp raises its 404 for an unknown path: an answer, not an exception event.
+    answer = await traced.site.client.get("/no/such/path")
+    assert answer.status_code == 404
+    span = traced.one("GET unmatched")
+    assert span.attributes is not None
+    assert span.attributes["http.response.status_code"] == 404
+    assert span.status.status_code is StatusCode.UNSET
+    assert span.events == ()
 
 
 async def test_a_webhook_carries_the_trace_of_the_transition_that_queued_it(

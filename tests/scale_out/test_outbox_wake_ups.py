@@ -10,6 +10,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 
+import asyncpg
 import pytest
 
 from gateway.service.deliveries import DeliveryService
@@ -80,3 +81,25 @@ async def test_a_row_queued_through_one_instance_wakes_the_other(
         await a.book("WAKE-2")  # queued through instance A
         await until("instance B told", lambda: ears.notified > before, 5)
         await until("delivered", lambda: len(receiver.delivered()) == 2, 10)
+
+
+async def test_a_lost_listen_connection_comes_back(pg_url: str, receiver: FakeCarrier) -> None:
+    async with running(pg_url, receiver, instance="gw-b", **SLOW_POLL) as hooks:
+        ears = hooks.site.gateway.outbox_wake_ups
+        await until("listening", lambda: ears.listening, 10)
+        # The server ends the listening session (a restart, a failover, an operator).
+        killer = await asyncpg.connect(pg_url)
+        try:
+            ended = await killer.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+            )
+        finally:
+            await killer.close()
+        assert ended == 1
+        await until("the loss noticed", lambda: not ears.listening, 10)
+        await until("listening again", lambda: ears.listening, 10)
+        await hooks.subscribe()
+        before = ears.notified
+        await hooks.book("WAKE-3")  # its own NOTIFY reaches the new LISTEN too
+        await until("told again", lambda: ears.notified > before, 5)

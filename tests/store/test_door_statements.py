@@ -6,7 +6,7 @@ and a carrier's delivery targets are read once per moment, not once per transiti
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
@@ -42,10 +42,10 @@ def statements(store: Store) -> Iterator[list[str]]:
 
 
 @pytest.fixture
-async def one_door(store: Store) -> AsyncIterator[Store]:
+async def one_door(store: Store) -> Store:
     async with store.transaction() as uow:
         await uow.lockers.add(locker("WAW-001"), compartments("WAW-001", [S]))
-    yield store
+    return store
 
 
 async def test_a_door_reading_is_one_conditional_update(one_door: Store) -> None:
@@ -69,9 +69,7 @@ async def test_a_repeated_or_unknown_door_reading_writes_nothing(
         before = await uow.lockers.compartment("WAW-001", "C01")
         assert before is not None
         assert not await uow.lockers.set_door("WAW-001", "C01", door=before.door)
-        assert not await uow.lockers.set_door(
-            "WAW-001", "C01", door=before.door, item=before.item
-        )
+        assert not await uow.lockers.set_door("WAW-001", "C01", door=before.door, item=before.item)
         assert await uow.lockers.compartment("WAW-001", "C01") == before  # updated_at too
     with caplog.at_level(logging.WARNING, logger="gateway.service.door_state"):
         async with store.transaction() as uow:
@@ -151,11 +149,15 @@ async def test_targets_read_by_a_transaction_that_changed_them_are_not_shared(
 ) -> None:
     async with store.transaction() as uow:
         await uow.carriers.add(CarrierRecord("acme", "ACME", {"keys": []}, T0))
-    with pytest.raises(RuntimeError):
+
+    async def add_then_fail() -> None:
         async with store.transaction() as uow:
             await uow.webhooks.add(_subscription("sub-1"))
             assert len((await carrier_targets(uow, "acme")).webhooks) == 1
             raise RuntimeError("rolled back")
+
+    with pytest.raises(RuntimeError):
+        await add_then_fail()
     async with store.transaction() as uow:
         assert (await carrier_targets(uow, "acme")).webhooks == ()
 

@@ -1,6 +1,6 @@
 """A booking does not look up its Idempotency-Key first (gateway/service/idempotency.py,
-`optimistic`): a replay or a reused key is found when the first attempt fails, which then
-rolls back whatever it did, and answers exactly as a lookup first would."""
+`optimistic`): a replay or a reused key is found when the booking fails, in its transaction,
+which then rolls back whatever it did, and answers exactly as a lookup first would."""
 
 from __future__ import annotations
 

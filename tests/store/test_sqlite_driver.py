@@ -111,10 +111,14 @@ async def test_a_transaction_without_statements_still_waits_for_the_write_lock(
 async def test_a_failed_statement_rolls_its_transaction_back(sqlite_store: Store) -> None:
     async with sqlite_store.transaction() as uow:
         await uow.carriers.add(CarrierRecord("acme", "ACME", {"keys": []}, T0))
-    with pytest.raises(IntegrityError):
+
+    async def change_then_fail() -> None:
         async with sqlite_store.engine.begin() as conn:
             await conn.execute(text("UPDATE carriers SET name = 'changed'"))
             await conn.execute(text("INSERT INTO carriers (id) VALUES ('acme')"))
+
+    with pytest.raises(IntegrityError):
+        await change_then_fail()
     async with sqlite_store.transaction() as uow:
         record = await uow.carriers.get("acme")
     assert record is not None
