@@ -10,6 +10,7 @@ from datetime import timedelta
 from aiohttp import web
 
 from gateway.auth.operator_secrets import digest
+from gateway.auth.operator_sessions import Via
 from gateway.console.web import ME, PASSWORD_PAGE, PREFIX, back_to, page, render
 from gateway.domain.operators import Role
 from gateway.errors import PermissionDenied, ValidationFailed
@@ -60,6 +61,12 @@ async def create_token(request: web.Request) -> web.StreamResponse:
         if not 0 < days <= MAX_TOKEN_DAYS:  # also refuses nan and inf
             raise ValidationFailed(f"expiry: a number of days up to {MAX_TOKEN_DAYS}, or empty")
         expires_at = deps.clock() + timedelta(days=days)
+    # Never outliving the credential in use (as POST /v1/admin/tokens): a short-lived API
+    # token sent to this form must not mint a never-expiring one.
+    if me.via is Via.TOKEN and me.expires_at is not None:
+        if expires_at is not None and expires_at > me.expires_at:
+            raise PermissionDenied("a token's expiry cannot be later than this token's")
+        expires_at = expires_at or me.expires_at
     issued = await deps.operators.create_token(
         me.operator.id, name=name, role=role, expires_at=expires_at, actor=me.actor
     )

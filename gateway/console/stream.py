@@ -69,9 +69,12 @@ async def _session_left(request: web.Request) -> float | None:
     """Seconds until the stream's session ends, None once it has: checked at every change and
     keep-alive, so a stream never outlives a sign-out, an expiry or a disabled operator."""
     session_id = request[ME].session_id
-    if session_id is None:
-        return KEEPALIVE_S  # an API token: checked when the stream was opened
     deps, con = deps_of(request)
+    if session_id is None:
+        # An API token: checked again, or a revoked token (a disabled operator's) would
+        # watch on until the connection closed.
+        _, _, credential = request.headers.get("Authorization", "").partition(" ")
+        return KEEPALIVE_S if await deps.auth.token(credential.strip()) is not None else None
     deadline = await con.reads.session_deadline(session_id, deps.auth.sessions)
     if deadline is None:
         return None

@@ -70,7 +70,10 @@ class OutboxWakeUps:
                     async with asyncio.timeout(self._check_every_s):
                         await lost.wait()
                 if not lost.is_set():
-                    await driver.execute("SELECT 1")  # raises on a dead socket
+                    # Raises on a dead socket; the timeout catches a silent cut, which TCP
+                    # alone would notice only after ~15 minutes.
+                    async with asyncio.timeout(self._check_every_s):
+                        await driver.execute("SELECT 1")
         finally:
             self.listening = False
             # Never back into the pool: a pooled connection must not keep a LISTEN.

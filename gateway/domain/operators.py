@@ -137,6 +137,10 @@ def address_key(client: str) -> str:
         ip = ipaddress.ip_address(client)
     except ValueError:
         return f"address:{client}"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        # A dual-stack socket's view of an IPv4 client: its /64 (::/64) would put every
+        # IPv4 client under one limit, which one of them could lock for all.
+        ip = ip.ipv4_mapped
     if ip.version == 6:
         network = ipaddress.ip_network(f"{ip}/{IPV6_CLIENT_PREFIX}", strict=False)
         return f"address:{network}"

@@ -293,14 +293,21 @@ class OperatorService:
             record = await tx.operators.get(operator_id)
         stored = record.password_hash if record is not None else None
         good = await verify_password(stored, current) and record is not None
-        if not good or record is None:
+        # A lapsed one-time password proves nothing here either, as at sign-in: else anyone
+        # who found it later, with a token of the operator (kept through the reset, perhaps
+        # viewer-scoped), would choose the password and sign in with the operator's role.
+        lapsed = good and one_time_passwords.expired(stored, now)
+        if not good or lapsed or record is None:
+            why = "one-time password expired" if lapsed else "wrong current password"
             async with self._store.transaction() as tx:
                 await tx.audit.append(
                     AuditAction.OPERATOR_LOGIN_FAILED,
                     actor=f"operator:{operator_id}",
                     subject=operator_id,
-                    details={"reason": "password-change: wrong current password"},
+                    details={"reason": f"password-change: {why}"},
                 )
+            if lapsed:
+                raise PermissionDenied("the one-time password has expired: an admin issues another")
             raise PermissionDenied("the current password is wrong")
         password_hash = await asyncio.to_thread(self._passwords.hash, new)
         async with self._store.transaction() as tx:

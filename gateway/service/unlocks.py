@@ -221,6 +221,12 @@ class Unlocks:
                     "the parcel's door instead (POST /v1/admin/parcels/{uid}/open)",
                     details={"parcelUid": door.parcel_uid, "state": str(door.state)},
                 )
+            # Unchanged, but written: on PostgreSQL it locks the row until the session has
+            # started, and it fails (ConcurrentUpdate) if a booking took the compartment.
+            # Before the look for a live session, not after: a concurrent open waits here for
+            # this one's commit and then sees its session, instead of both seeing none and
+            # the locker being told to unlock twice.
+            await tx.lockers.save_compartment(door, door)
             live = await tx.doors.live(locker_id, code)
             if live is not None:
                 raise IllegalTransition(
@@ -228,9 +234,6 @@ class Unlocks:
                     f"{live.purpose}, until {live.deadline.isoformat()})",
                     details={"doorSession": live.id},
                 )
-            # Unchanged, but written: on PostgreSQL it locks the row until the session has
-            # started, and it fails (ConcurrentUpdate) if a booking took the compartment.
-            await tx.lockers.save_compartment(door, door)
             await intent(tx)
             session = await tx.doors.start(
                 locker_id=locker_id,

@@ -10,8 +10,9 @@ import asyncio
 import httpx
 
 from gateway.domain.audit import AuditAction
-from gateway.domain.door import DoorSessionState, OpenPurpose
+from gateway.domain.door import DoorSessionState, OpenOutcome, OpenPurpose
 from gateway.domain.operators import Role
+from gateway.errors import IllegalTransition
 from gateway.service.operators import OperatorService
 from tests.admin.conftest import PASSWORD, AdminSite, problem
 from tests.admin.openapi_check import checker
@@ -170,3 +171,30 @@ async def test_parcels_are_found_by_uid_parcel_id_or_reference(admin_site: Admin
     assert await found(q="PX-FIND-1", state="ready_for_pickup") == []
     assert await found(q="PX-FIND-1", state="reserved", lockerId=LOCKER) == ["PX-FIND-1"]
     problem(await desk.get("/v1/admin/parcels", q="x" * 129), 422, "PropertyConstraintViolation")
+
+
+async def test_two_maintenance_opens_at_once_unlock_the_door_once(site: Site) -> None:
+    """Two operators open the same empty door at the same moment. On PostgreSQL the second
+    must wait for the first's compartment row lock *before* it looks for a live door session,
+    or both see none, both start a session and the locker is told to unlock twice."""
+    unlocks = site.gateway.locker_side.unlocks
+    first_in = asyncio.Event()
+    release = asyncio.Event()
+
+    async def first_intent(_tx: object) -> None:
+        first_in.set()
+        await release.wait()  # the first transaction holds on, its session not started yet
+
+    async def second_intent(_tx: object) -> None:
+        pass
+
+    first = asyncio.create_task(unlocks.open_empty(LOCKER, "M03", "operator:a", first_intent))
+    await first_in.wait()
+    second = asyncio.create_task(unlocks.open_empty(LOCKER, "M03", "operator:b", second_intent))
+    await asyncio.sleep(0.5)  # the second reaches the database and waits there
+    release.set()
+    outcomes = await asyncio.gather(first, second, return_exceptions=True)
+    assert outcomes[0] is OpenOutcome.UNLOCKED, outcomes
+    assert isinstance(outcomes[1], IllegalTransition), outcomes
+    assert "being opened already" in str(outcomes[1])
+    assert site.locker.unlock_count("M03") == 1

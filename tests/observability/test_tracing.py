@@ -213,6 +213,22 @@ async def test_a_webhook_carries_the_trace_of_the_transition_that_queued_it(
     assert ready.headers["traceparent"] == f"00-{trace_id(event)}-{span_id(delivery)}-01"
 
 
+async def test_a_webhook_body_carries_none_of_the_outbox_s_own_keys(traced: Traced) -> None:
+    """The outbox row keeps the queuing span's `traceparent` (and the correlation id) in its
+    JSON body; the carrier receives the event alone, the trace only in the header."""
+    site = traced.site
+    receiver = site.receiver
+    assert receiver is not None
+    await subscribe(site)
+    await book(site, "TR-6", traceparent=TRACEPARENT)
+    await receiver.wait_for(2)
+    for received in receiver.delivered():
+        assert received.headers["traceparent"].startswith(f"00-{TRACE_ID}-")
+        assert b"_traceparent" not in received.body, received.body
+        assert b"_correlationId" not in received.body, received.body
+        assert not [key for key in received.json() if key.startswith("_")], received.json()
+
+
 async def test_off_by_default_nothing_is_traced_nor_sent(telemetry_site: TelemetrySite) -> None:
     site = telemetry_site
     assert site.gateway.settings.tracing.enabled is False

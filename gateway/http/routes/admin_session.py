@@ -86,7 +86,10 @@ async def create_token(request: web.Request) -> web.Response:
         expires_at=expires_at,
         actor=principal.actor,
     )
-    return json_response(out.token(issued.record, issued.secret), status=201)
+    response = json_response(out.token(issued.record, issued.secret), status=201)
+    # The secret is in the answer: no cache anywhere may keep it (as a one-time password).
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 async def revoke_token(request: web.Request) -> web.Response:
