@@ -11,7 +11,15 @@ from aiohttp import web
 
 from gateway.auth.operator_secrets import digest
 from gateway.auth.operator_sessions import Via
-from gateway.console.web import ME, PASSWORD_PAGE, PREFIX, back_to, page, render
+from gateway.console.web import (
+    ME,
+    PASSWORD_PAGE,
+    PREFIX,
+    back_to,
+    confirm_page,
+    page,
+    render,
+)
 from gateway.domain.operators import Role
 from gateway.errors import PermissionDenied, ValidationFailed
 from gateway.http.operator_auth import admin, read_form
@@ -93,19 +101,9 @@ async def revoke_token(request: web.Request) -> web.StreamResponse:
     token_id = request.match_info["token_id"]
     form = await read_form(request)
     if form.get("confirm") != "yes":
-        return render(
-            request,
-            "confirm.html",
-            principal=me,
-            what=f"Revoke your API token {token_id}",
-            warning="Scripts using it are refused from now on.",
-            reason="—",
-            fields={},
-            post_to=request.path_qs,
-            cancel=ACCOUNT,
-            button="Revoke",
-            title="Confirm",
-        )
+        what = f"Revoke your API token {token_id}"
+        warning = "Scripts using it are refused from now on."
+        return confirm_page(request, what, warning, "—", {}, ACCOUNT, "Revoke")
     await admin(request).operators.revoke_token(token_id, owner=me.operator.id, actor=me.actor)
     raise back_to(request, ACCOUNT, f"Token {token_id} is revoked.")
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from aiohttp import web
 
 from gateway.console.actions import _reason
-from gateway.console.web import ME, PREFIX, back_to, page, render
+from gateway.console.web import ME, PREFIX, back_to, confirm_page, page, render
 from gateway.domain.operators import Role
 from gateway.errors import ValidationFailed
 from gateway.http.operator_auth import admin, read_form
@@ -66,7 +66,7 @@ async def add(request: web.Request) -> web.StreamResponse:
         raise ValidationFailed("enter the new operator's login name")
     fields = {"id": operator_id, "name": name, "role": role.value, "reason": reason}
     if form.get("confirm") != "yes":
-        return _confirm(
+        return confirm_page(
             request,
             f"Add {operator_id} ({name or operator_id}) as {role.value}",
             "A one-time password will be shown once, on the next page: hand it over in "
@@ -101,7 +101,7 @@ async def act(request: web.Request) -> web.StreamResponse:
             what = f"Make {operator_id} {role.value} (now {found.role.value})"
             warning = "The new role applies at once, to their sessions and API tokens."
             fields["role"] = role.value
-            return _confirm(request, what, warning, reason, fields, back, f"Make {role.value}")
+            return confirm_page(request, what, warning, reason, fields, back, f"Make {role.value}")
         await deps.operators.change_role(operator_id, role, reason=reason, actor=actor)
         raise back_to(request, back, f"{operator_id} is now {role.value}.")
     if action == "reset":
@@ -113,7 +113,7 @@ async def act(request: web.Request) -> web.StreamResponse:
             )
             if revoke:
                 fields["revoke_tokens"] = "yes"
-            return _confirm(request, what, warning, reason, fields, back, "Reset the password")
+            return confirm_page(request, what, warning, reason, fields, back, "Reset the password")
         issued = await deps.operators.reset_to_one_time_password(
             operator_id, reason=reason, actor=actor, revoke_tokens=revoke
         )
@@ -125,14 +125,14 @@ async def act(request: web.Request) -> web.StreamResponse:
         if not confirmed:
             what = f"Disable {operator_id}"
             warning = "Their sessions end and their API tokens are revoked, at once."
-            return _confirm(request, what, warning, reason, fields, back, "Disable")
+            return confirm_page(request, what, warning, reason, fields, back, "Disable")
         await deps.operators.disable(operator_id, reason=reason, actor=actor, keep_an_admin=True)
         raise back_to(request, back, f"{operator_id} is disabled: signed out, tokens revoked.")
     if action == "enable":
         if not confirmed:
             what = f"Enable {operator_id} again"
             warning = "They can sign in with their password again; revoked tokens stay revoked."
-            return _confirm(request, what, warning, reason, fields, back, "Enable")
+            return confirm_page(request, what, warning, reason, fields, back, "Enable")
         await deps.operators.enable(operator_id, reason=reason, actor=actor)
         raise back_to(request, back, f"{operator_id} is enabled again.")
     raise ValidationFailed("choose an action: role, reset, disable or enable")
@@ -149,7 +149,7 @@ async def revoke_token(request: web.Request) -> web.StreamResponse:
     if form.get("confirm") != "yes":
         what = f"Revoke API token {token_id} of {operator_id}"
         warning = "Scripts using it are refused from now on."
-        return _confirm(request, what, warning, reason, {"reason": reason}, back, "Revoke")
+        return confirm_page(request, what, warning, reason, {"reason": reason}, back, "Revoke")
     await deps.operators.revoke_token(
         token_id, owner=operator_id, actor=request[ME].actor, reason=reason
     )
@@ -172,30 +172,6 @@ def _shown_once(request: web.Request, issued: OneTimePassword, done: str) -> web
         back=f"{OPERATORS}/{issued.operator.id}",
         back_label=f"Go to {issued.operator.id}",
         title="One-time password",
-    )
-
-
-def _confirm(
-    request: web.Request,
-    what: str,
-    warning: str,
-    reason: str,
-    fields: dict[str, str],
-    back: str,
-    button: str,
-) -> web.Response:
-    return render(
-        request,
-        "confirm.html",
-        principal=request[ME],
-        what=what,
-        warning=warning,
-        reason=reason,
-        fields=fields,
-        post_to=request.path_qs,
-        cancel=back,
-        button=button,
-        title="Confirm",
     )
 
 

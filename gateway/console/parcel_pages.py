@@ -17,7 +17,7 @@ from aiohttp import web
 
 from gateway.console.actions import OPEN_OUTCOMES
 from gateway.console.actions import _reason as reason_of
-from gateway.console.web import ME, PREFIX, back_to, deps_of, page, render
+from gateway.console.web import ME, PREFIX, back_to, confirm_page, deps_of, page, render
 from gateway.domain.door import PURPOSE_FOR_STATE
 from gateway.domain.enums import CompartmentState, ParcelAction, ParcelState
 from gateway.domain.operators import Role
@@ -183,7 +183,7 @@ async def parcel_action(request: web.Request) -> web.StreamResponse:
         if target:
             what += f", to compartment {target} of {parcel.locker_id}"
         fields = {"action": kind.value, "reason": reason, "compartment": target}
-        return _confirm(request, what, kind.warning, reason, fields, back, kind.label)
+        return confirm_page(request, what, kind.warning, reason, fields, back, kind.label)
     why = Why(request[ME].actor, reason)
     if kind is EXPIRE:
         after = (await deps.actions.force_expire(uid, why, Reply(no_answer))).result
@@ -215,35 +215,11 @@ async def maintenance_open(request: web.Request) -> web.StreamResponse:
     if form.get("confirm") != "yes":
         what = f"Open the empty compartment {code} of locker {locker_id} for inspection"
         fields = {"code": code, "reason": reason}
-        return _confirm(request, what, INSPECT_WARNING, reason, fields, back, "Open the door")
+        return confirm_page(request, what, INSPECT_WARNING, reason, fields, back, "Open the door")
     why = Why(request[ME].actor, reason)
     outcome = await admin(request).actions.maintenance_open(locker_id, code, why)
     words = OPEN_OUTCOMES.get(outcome, str(outcome))
     raise back_to(request, back, f"Door {code} (empty, inspection): {words}.")
-
-
-def _confirm(
-    request: web.Request,
-    what: str,
-    warning: str,
-    reason: str,
-    fields: dict[str, str],
-    back: str,
-    button: str,
-) -> web.Response:
-    return render(
-        request,
-        "confirm.html",
-        principal=request[ME],
-        what=what,
-        warning=warning,
-        reason=reason,
-        fields=fields,
-        post_to=request.path_qs,
-        cancel=back,
-        button=button,
-        title="Confirm",
-    )
 
 
 def _compartment(form: Mapping[str, object]) -> str:

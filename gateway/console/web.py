@@ -194,6 +194,32 @@ def back_to(request: web.Request, fallback: str, message: str) -> web.HTTPSeeOth
     return redirect
 
 
+def confirm_page(
+    request: web.Request,
+    what: str,
+    warning: str,
+    reason: str,
+    fields: dict[str, str],
+    back: str,
+    button: str,
+) -> web.Response:
+    """The first post of a two-post action: what is about to happen, with a button that posts
+    the same form again to this path with `confirm=yes` (nothing changes yet)."""
+    return render(
+        request,
+        "confirm.html",
+        principal=request[ME],
+        what=what,
+        warning=warning,
+        reason=reason,
+        fields=fields,
+        post_to=request.path_qs,
+        cancel=back,
+        button=button,
+        title="Confirm",
+    )
+
+
 def safe_next(target: str) -> bool:
     """Only a console path of this site: never an open redirect."""
     parts = urlsplit(target)

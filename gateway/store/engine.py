@@ -62,8 +62,13 @@ def create_engine(url: str | URL, *, echo: bool = False, **kwargs: Any) -> Async
     # A server restart leaves dead sockets in the pool; test them before use. (With asyncpg
     # the test is three round trips per checkout; reservations/s showed no difference without
     # it on a loaded 2-core host, where the gateway's CPU is the limit, so it stays.)
-    # The pool keeps SQLAlchemy's size (5 + 10 overflow): 15 or 32 connections gave the same
-    # raw booking rate at 32 concurrent transactions (bench/raw_limits.py).
+    # At most 15 connections, as SQLAlchemy's default (5 + 10 overflow), but 10 of them kept:
+    # one busy instance holds ~7, and with 5 kept every transaction beyond the fifth opened a
+    # connection and closed it on return (2.3 sessions per lifecycle, ~6 % of the gateway's
+    # samples; keeping 15 cut its CPU per lifecycle by 20-30 % in bench/scale_out.py, session 7).
+    # The ceiling stays 15 so that several instances and the tests fit max_connections (100).
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 5)
     kwargs.setdefault("pool_pre_ping", True)
     engine = create_async_engine(parsed, echo=echo, **kwargs)
     _durable_postgres(engine)

@@ -11,11 +11,9 @@ import httpx
 
 from gateway.domain.audit import AuditAction
 from gateway.domain.door import DoorSessionState, OpenOutcome, OpenPurpose
-from gateway.domain.operators import Role
 from gateway.errors import IllegalTransition
-from gateway.service.operators import OperatorService
-from tests.admin.conftest import PASSWORD, AdminSite, problem
-from tests.admin.openapi_check import checker
+from tests.admin.conftest import AdminSite, problem
+from tests.admin.test_availability_at_locker import operator_desk
 from tests.e2e.conftest import LOCKER, Site, eventually, site
 
 __all__ = ["site"]
@@ -63,21 +61,13 @@ async def test_only_operators_open_and_never_a_parcel_s_door(admin_site: AdminSi
 
 
 async def test_an_empty_door_opens_at_the_locker_and_closes_as_usual(site: Site) -> None:
-    service = OperatorService(store=site.gateway.store, clock=site.clock)
-    await service.add("oscar", name="Oscar", role=Role.OPERATOR, password=PASSWORD)
     # Out of service (a door reported faulty) may be opened: inspecting it is the point.
     async with site.gateway.store.transaction() as tx:
         before = await tx.lockers.compartment(LOCKER, "M02")
         assert before is not None
         await tx.lockers.save_compartment(before, before.disable())
-    async with httpx.AsyncClient(
-        base_url=site.gateway.base_url, timeout=30, event_hooks={"response": [checker()]}
-    ) as desk:
-        login = await desk.post(
-            "/v1/admin/session", json={"operatorId": "oscar", "password": PASSWORD}
-        )
-        csrf = {"X-CSRF-Token": login.json()["csrfToken"]}
-        answer = await desk.post(open_path("M02"), json=REASON, headers=csrf)
+    async with operator_desk(site) as desk:  # oscar, signed in; his CSRF token on every call
+        answer = await desk.post(open_path("M02"), json=REASON)
         assert answer.status_code == 200, answer.text
         assert answer.json() == {
             "outcome": "Unlocked",
@@ -89,7 +79,7 @@ async def test_an_empty_door_opens_at_the_locker_and_closes_as_usual(site: Site)
         assert site.locker.compartment("M02").door == "open"
         assert site.locker.unlock_count("M02") == 1
         # A second open while the first one's door stands open is refused: no second unlock.
-        again = await desk.post(open_path("M02"), json=REASON, headers=csrf)
+        again = await desk.post(open_path("M02"), json=REASON)
         assert "being opened already" in problem(again, 409, "IllegalTransition")["detail"]
         assert site.locker.unlock_count("M02") == 1
 
@@ -126,15 +116,9 @@ async def test_an_empty_door_opens_at_the_locker_and_closes_as_usual(site: Site)
 
 
 async def test_a_jammed_door_takes_the_compartment_out_of_service(site: Site) -> None:
-    service = OperatorService(store=site.gateway.store, clock=site.clock)
-    await service.add("oscar", name="Oscar", role=Role.OPERATOR, password=PASSWORD)
     site.locker.update_compartment_faults("M03", {"jammed": True})
-    async with httpx.AsyncClient(base_url=site.gateway.base_url, timeout=30) as desk:
-        login = await desk.post(
-            "/v1/admin/session", json={"operatorId": "oscar", "password": PASSWORD}
-        )
-        csrf = {"X-CSRF-Token": login.json()["csrfToken"]}
-        answer = await asyncio.wait_for(desk.post(open_path("M03"), json=REASON, headers=csrf), 15)
+    async with operator_desk(site) as desk:
+        answer = await asyncio.wait_for(desk.post(open_path("M03"), json=REASON), 15)
     assert answer.status_code == 200, answer.text
     assert answer.json()["outcome"] == "DoorJammed"
     async with site.gateway.store.transaction() as tx:

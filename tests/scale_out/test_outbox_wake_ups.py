@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 import pytest
@@ -18,7 +19,7 @@ from gateway.store import Store
 from tests.webhooks.conftest import FakeCarrier, running
 
 pytestmark = pytest.mark.postgres
-SLOW_POLL = {"webhook_poll_interval_s": 30.0, "webhook_max_attempts": 1}
+SLOW_POLL: dict[str, Any] = {"webhook_poll_interval_s": 30.0, "webhook_max_attempts": 1}
 
 
 @pytest.fixture

@@ -6,8 +6,6 @@ and a carrier's delivery targets are read once per moment, not once per transiti
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -21,24 +19,9 @@ from gateway.service.door_state import set_door
 from gateway.service.notifications import carrier_targets
 from gateway.store import CarrierRecord, Store, WebhookSubscriptionRecord
 from tests.store.builders import T0, compartments, locker, parcel
+from tests.store.sql_log import statements
 
 S = SizeClass.S
-
-
-@contextmanager
-def statements(store: Store) -> Iterator[list[str]]:
-    """The statements `store` sends inside the block (BEGIN left out)."""
-    sent: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if not statement.startswith("BEGIN"):
-            sent.append(" ".join(statement.split()))
-
-    event.listen(store.engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        event.remove(store.engine.sync_engine, "before_cursor_execute", record)
 
 
 @pytest.fixture

@@ -7,8 +7,6 @@ the transaction holds its locks, so the count is what reservations/s rests on
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -23,24 +21,9 @@ from gateway.service.idempotency import IdempotencyKey, Idempotent
 from gateway.service.parcels import NewParcel, ParcelService
 from gateway.store import Store
 from tests.store.builders import compartments, locker
+from tests.store.sql_log import statements
 
 S, M = SizeClass.S, SizeClass.M
-
-
-@contextmanager
-def statements(store: Store) -> Iterator[list[str]]:
-    """The statements `store` sends inside the block, BEGIN and COMMIT left out."""
-    sent: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if not statement.startswith("BEGIN"):
-            sent.append(" ".join(statement.split()))
-
-    event.listen(store.engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        event.remove(store.engine.sync_engine, "before_cursor_execute", record)
 
 
 async def test_allocation_by_size_class_claims_in_one_statement(store: Store) -> None:
