@@ -34,9 +34,12 @@ from datetime import datetime
 # A Boot is queued only if the lanes are expected to reach it within this share of its
 # remaining time: the rest is for its transaction, the reply and the broker's round trips.
 QUEUE_SHARE = 0.5
-# Assumed before any Boot was worked off: a lane answers a Boot in ~10-30 ms of one loop
-# (bench/boot_storm.py), and the admission lets 32 into the database at once.
-PRIOR_RATE = 32.0
+# The rate the turned-away are spread at when nothing faster was measured. In a cold start
+# every locker arrives within a second, before any Boot is answered, so this alone sets the
+# spread: at 32/s 1,000 lockers took 32 s to boot on a quiet host, where the gateway accepts
+# ~90 a second after a broker restart (bench/boot_storm.py, session 7). Too optimistic costs
+# little: a locker back early is answered `Pending` again here, before any decoding.
+PRIOR_RATE = 100.0
 # Never turned away while this few are queued: a quiet gateway answers every Boot itself.
 MIN_BACKLOG = 16
 # Boots worked off (or accepted) counted for the rate estimates.

@@ -99,21 +99,24 @@ def test_the_wait_spreads_the_turned_away_over_the_accept_rate_and_is_capped() -
     intake = BootIntake(monotonic=clock, rand=lambda: 1.0)
     for n in range(240):
         intake.queued(f"Q{n}")
-    # The lanes answered and accepted 200 Boots over the last 5 s: 40 per second.
+    # The lanes answered and accepted 200 Boots over the last 1 s: 200 per second, above the
+    # floor (PRIOR_RATE), so the measured rate spreads them.
     for n in range(200):
         intake.answered(f"Q{n}")
         intake.accepted(f"Q{n}")
-        clock.now += 0.025
+        clock.now += 0.005
     assert intake.stats().queued == 40
-    waits = [intake.wait_for(f"N{n}", remaining_s=1) for n in range(3000)]
-    # The first waits at least as long as the oldest Boot in hand has (5 s), plus its share of
-    # the spread; the 2,400th waits behind 2,399 others and 40 in hand at 40/s: 61 s, capped.
-    first, nth = waits[0], waits[2399]
-    assert first == 6
-    assert nth == MAX_WAIT_S
+    waits = [intake.wait_for(f"N{n}", remaining_s=1) for n in range(13000)]
+    # The first waits at least as long as the oldest Boot in hand has (1 s), plus its share of
+    # the spread; the 2,400th waits behind 2,399 others and 40 in hand at 200/s: 12.2 s; the
+    # 12,000th 60.2 s, capped.
+    first, nth, last = waits[0], waits[2399], waits[11999]
+    assert first == 2
+    assert nth == 13
+    assert last == MAX_WAIT_S
     # Accepted: no longer counted among those expected back.
     intake.accepted("N0")
-    assert intake.stats().told_to_wait == 2999
+    assert intake.stats().told_to_wait == 12999
 
 
 def test_a_slow_return_does_not_make_the_spread_slower() -> None:
@@ -126,7 +129,8 @@ def test_a_slow_return_does_not_make_the_spread_slower() -> None:
         intake.accepted(f"A{n}")
         clock.now += 1.0
     waits = [intake.wait_for(f"N{n}", remaining_s=1) for n in range(320)]
-    # 320 told + 16 in hand at the floor rate of 32/s: ~11 s, not 336 s (capped at 60).
+    # Not 336 s (320 told + 16 in hand at the 1/s return rate, capped at 60): the oldest in
+    # hand waited 10 s, and the floor rate spreads the rest within the next second.
     assert waits[-1] == 11
 
 
