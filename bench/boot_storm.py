@@ -80,7 +80,7 @@ class FleetView:
 
     base_rss: int = 0  # the emulator process before any locker existed
     last: dict[str, Any] = field(default_factory=dict)
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)  # may be a group's, shared
 
     def feed(self, line: str) -> None:
         if not line.startswith("fleet "):
@@ -99,12 +99,93 @@ class FleetView:
         return self.last
 
 
+class FleetGroup:
+    """Several emulator processes seen as one fleet: their newest reports summed.
+
+    One process could not hold 10,000 MQTT sessions on the 2-core host (its acknowledgements
+    waited past aiomqtt's 10 s operation timeout and sessions were re-opened: 18,413 connects,
+    no Boot through, session 7), so a large fleet is split over `--fleet-processes`."""
+
+    def __init__(self, processes: int) -> None:
+        self.changed = asyncio.Event()
+        self.views = [FleetView(changed=self.changed) for _ in range(processes)]
+
+    @property
+    def base_rss(self) -> int:
+        return sum(view.base_rss for view in self.views)
+
+    @property
+    def last(self) -> dict[str, Any]:
+        """Every count summed, `at` the newest; empty until every process has reported."""
+        if not all(view.last for view in self.views):
+            return {}
+        total: dict[str, Any] = {}
+        for view in self.views:
+            for key, value in view.last.items():
+                if key == "at":
+                    total[key] = max(total.get(key, value), value)
+                elif isinstance(value, int | float):
+                    total[key] = total.get(key, 0) + value
+        return total
+
+    async def until(self, predicate: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        """The first summed report that satisfies `predicate` (bound it with asyncio.timeout)."""
+        while not ((last := self.last) and predicate(last)):
+            self.changed.clear()
+            await self.changed.wait()
+        return last
+
+
+def fleet_prefixes(processes: int) -> list[str]:
+    """Locker id prefixes, one per emulator process (the plain prefix for a single one)."""
+    return [ID_PREFIX] if processes == 1 else [f"{ID_PREFIX}{n}" for n in range(processes)]
+
+
+def fleet_split(lockers: int, processes: int) -> list[int]:
+    """How many lockers each emulator process runs (the first ones take the remainder)."""
+    share, extra = divmod(lockers, processes)
+    return [share + (1 if n < extra else 0) for n in range(processes)]
+
+
+@contextlib.asynccontextmanager
+async def fleet_processes(
+    *, mqtt_url: str, count: int, processes: int, jitter_s: float, log_path: Path, root_key: Path
+) -> AsyncIterator[FleetGroup]:
+    """`processes` emulator processes sharing `count` lockers, until the block ends."""
+    group = FleetGroup(processes)
+    async with contextlib.AsyncExitStack() as stack:
+        for n, (prefix, share) in enumerate(
+            zip(fleet_prefixes(processes), fleet_split(count, processes), strict=True)
+        ):
+            log = log_path if processes == 1 else log_path.with_suffix(f".{n}.log")
+            await stack.enter_async_context(
+                fleet_process(
+                    mqtt_url=mqtt_url,
+                    count=share,
+                    id_prefix=prefix,
+                    report_every_s=sample_every(count),
+                    jitter_s=jitter_s,
+                    log_path=log,
+                    root_key=root_key,
+                    view=group.views[n],
+                )
+            )
+        yield group
+
+
 @contextlib.asynccontextmanager
 async def fleet_process(
-    *, mqtt_url: str, count: int, jitter_s: float, log_path: Path, root_key: Path
+    *,
+    mqtt_url: str,
+    count: int,
+    id_prefix: str,
+    report_every_s: float,
+    jitter_s: float,
+    log_path: Path,
+    root_key: Path,
+    view: FleetView,
 ) -> AsyncIterator[FleetView]:
     """`openlocker-emulator run` with N lockers, until the block ends (then SIGTERM)."""
-    view = FleetView()
     with log_path.open("wb") as log:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -118,12 +199,12 @@ async def fleet_process(
             "--preset",
             PRESET,
             "--id-prefix",
-            ID_PREFIX,
+            id_prefix,
             "--no-control",
             "--reconnect-jitter",
             str(jitter_s),
             "--report-every",
-            str(sample_every(count)),
+            str(report_every_s),
             # Every locker builds its messages with the same code: check the first of each
             # action against the spec, not 10,000 copies (the gateway validates them all).
             "--check-outgoing",
@@ -283,7 +364,7 @@ async def wait_quiet(max_cpu_share: float, limit_s: float) -> None:
             return
 
 
-async def progress(name: str, fleet: FleetView, started_at: float) -> None:
+async def progress(name: str, fleet: FleetGroup, started_at: float) -> None:
     """A line every 10 s while a phase runs: a long storm shows where it stands."""
     while True:
         await asyncio.sleep(10)
@@ -309,7 +390,7 @@ class PhaseStart:
 async def measure_phase(
     name: str,
     *,
-    fleet: FleetView,
+    fleet: FleetGroup,
     count: int,
     start: PhaseStart,
     tasks: TaskPeak,
@@ -362,7 +443,7 @@ class Steady:
     tasks: int
 
 
-async def measure_steady(fleet: FleetView, seconds: float) -> Steady:
+async def measure_steady(fleet: FleetGroup, seconds: float) -> Steady:
     first = dict(fleet.last)
     cpu = time.process_time()
     await asyncio.sleep(seconds)
@@ -395,6 +476,7 @@ class Args:
     limit: float
     event_loop: str
     fleet_log: Path
+    fleet_processes: int
 
 
 async def main(args: Args) -> None:
@@ -407,11 +489,20 @@ async def main(args: Args) -> None:
     open_files = raise_open_files()
     if args.lockers + 100 > open_files:
         raise SystemExit(f"{args.lockers} lockers need more than the {open_files} open files")
-    configs = preset_lockers(args.lockers, PRESET, id_prefix=ID_PREFIX)
+    configs = [
+        config
+        for prefix, share in zip(
+            fleet_prefixes(args.fleet_processes),
+            fleet_split(args.lockers, args.fleet_processes),
+            strict=True,
+        )
+        for config in preset_lockers(share, PRESET, id_prefix=prefix)
+    ]
     n = args.lockers
     print(
         f"Boot storm: {n} lockers ({PRESET}: 3 compartments each), gateway on {args.database}, "
-        f"Mosquitto, emulator fleet in its own process; reconnect jitter window {args.jitter:g} s, "
+        f"Mosquitto, emulator fleet in {args.fleet_processes} process(es) of its own; "
+        f"reconnect jitter window {args.jitter:g} s, "
         f"heartbeat every {args.heartbeat} s; gateway event loop {args.event_loop}",
         flush=True,
     )
@@ -521,9 +612,10 @@ async def run_fleet(
         rss_before = resident_bytes()
         tasks.reset()
         cpu_before = time.process_time()
-        async with fleet_process(
+        async with fleet_processes(
             mqtt_url=broker.url,
             count=n,
+            processes=args.fleet_processes,
             jitter_s=args.jitter,
             log_path=args.fleet_log,
             root_key=root_key,
@@ -588,8 +680,16 @@ def parse() -> Args:
         default=Path(tempfile.gettempdir()) / "boot_storm_fleet.log",
         help="the emulator fleet's warnings (lost connections, unanswered Boots) go here",
     )
+    parser.add_argument(
+        "--fleet-processes",
+        type=int,
+        default=1,
+        help="split the emulator fleet over this many processes (10,000 lockers: 4)",
+    )
     event_loop_choice(parser)
     ns = parser.parse_args()
+    if ns.fleet_processes < 1 or ns.fleet_processes > ns.lockers:
+        parser.error("--fleet-processes must be between 1 and --lockers")
     steady = ns.steady if ns.steady is not None else ns.heartbeat * 1.2
     return Args(
         ns.lockers,
@@ -600,6 +700,7 @@ def parse() -> Args:
         ns.limit,
         ns.event_loop,
         ns.fleet_log,
+        ns.fleet_processes,
     )
 
 
