@@ -162,13 +162,14 @@ async def emulated_site(
     clock: MovableClock,
     *,
     control_port: int | None = None,
+    timing: Timing = FAST,
 ) -> AsyncIterator[Site]:
     """The emulated locker booted against a running `gateway`, and a client for its API
     (`control_port=0`: with the emulator's control page, the kiosk, on a free port)."""
     async with EmulatorBank(
         mqtt_url=broker.url,
         lockers=emulated_lockers(),
-        timing=FAST,
+        timing=timing,
         control_port=control_port,
         root_key=gateway.root_key.public_jwk,  # pinned at provisioning (SPEC §9)
     ) as bank:
